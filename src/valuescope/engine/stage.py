@@ -1,0 +1,70 @@
+"""Stage interfaces: how a piece of the pipeline plugs into the engine.
+
+Two kinds, both declaring what they read and write:
+
+* :class:`BatchStage` — a pure transform over batches of rows of one input
+  table, given a resource loaded once per worker (a model, a client). The
+  engine checkpoints every batch, so a killed run resumes, and the same code
+  runs locally or under Ray Data's ``map_batches``.
+* :class:`TableStage` — a whole-table step (clustering, statistics, a report),
+  rerun only when its inputs or config change.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from valuescope.records import QuarantineRecord, stable_hash
+
+
+@dataclass
+class BatchResult:
+    """What one batch produced: rows per output table, plus quarantined rows."""
+
+    tables: dict[str, pa.Table] = field(default_factory=dict)
+    quarantine: list[QuarantineRecord] = field(default_factory=list)
+    stats: dict[str, float] = field(default_factory=dict)  # summed across batches into the manifest
+
+
+class Stage(ABC):
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"  # bump when the stage's output for the same input changes
+    inputs: ClassVar[tuple[str, ...]] = ()
+    outputs: ClassVar[tuple[str, ...]] = ()
+
+    def config(self) -> dict[str, Any]:
+        """Everything that changes the output; part of every cache key."""
+        return {}
+
+    def key(self) -> str:
+        return stable_hash({"stage": self.name, "version": self.version, "config": self.config()})
+
+
+class BatchStage(Stage):
+    batch_size: int = 256
+    parallel: bool = True  # may the local engine run batches in several processes?
+
+    @property
+    def input(self) -> str:
+        return self.inputs[0]
+
+    def load_resource(self) -> Any:
+        """Load the heavy thing (model, client) once per worker."""
+        return None
+
+    @abstractmethod
+    def process_batch(self, batch: pa.Table, resource: Any) -> BatchResult: ...
+
+    def output_schema(self, table: str) -> pa.Schema | None:
+        """Schema of an output table, used when every batch is empty."""
+        return None
+
+
+class TableStage(Stage):
+    @abstractmethod
+    def run(self, run: Any) -> dict[str, float]:
+        """Read inputs from the RunDir, write outputs, return stats for the manifest."""

@@ -1,0 +1,13 @@
+"""Ingest settings (owned by the ingest package)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class IngestConfig(BaseModel):
+    format: str | None = None  # None = auto-detect per file
+    strict: bool = False  # fail on the first quarantined record
+    max_record_bytes: int = 2_000_000  # a larger record is quarantined
+    column_map: dict[str, str] = Field(default_factory=dict)  # CSV/Parquet: our field -> their column
+    batch_size: int = 1000

@@ -1,0 +1,71 @@
+"""conversations.parquet: the Arrow schema and the codec to and from Conversation records."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+import pyarrow as pa
+
+from valuescope.records import Conversation, Message
+
+MESSAGE_TYPE = pa.struct([("role", pa.string()), ("content", pa.string())])
+
+CONVERSATION_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("source", pa.string()),
+        ("model", pa.string()),
+        ("timestamp", pa.string()),
+        ("user_id", pa.string()),
+        ("context", pa.string()),
+        ("messages", pa.list_(MESSAGE_TYPE)),
+        ("meta", pa.string()),  # JSON text: sources disagree on meta's shape
+        ("content_hash", pa.string()),
+        ("source_file", pa.string()),
+        ("source_line", pa.int64()),
+    ]
+)
+
+
+def conversations_to_table(
+    conversations: Iterable[Conversation], origins: Iterable[tuple[str, int]] | None = None
+) -> pa.Table:
+    convs = list(conversations)
+    origins = list(origins) if origins is not None else [(None, None)] * len(convs)
+    rows = []
+    for c, (file, line) in zip(convs, origins, strict=True):
+        rows.append(
+            {
+                "id": c.id,
+                "source": c.source,
+                "model": c.model,
+                "timestamp": c.timestamp,
+                "user_id": c.user_id,
+                "context": c.context,
+                "messages": [{"role": m.role, "content": m.content} for m in c.messages],
+                "meta": json.dumps(c.meta, ensure_ascii=False, sort_keys=True, default=str),
+                "content_hash": c.content_hash(),
+                "source_file": file,
+                "source_line": line,
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=CONVERSATION_SCHEMA)
+
+
+def table_to_conversations(table: pa.Table) -> list[Conversation]:
+    out = []
+    for row in table.to_pylist():
+        out.append(
+            Conversation(
+                id=row["id"],
+                source=row.get("source"),
+                model=row.get("model"),
+                timestamp=row.get("timestamp"),
+                user_id=row.get("user_id"),
+                context=row.get("context"),
+                messages=[Message(**m) for m in row["messages"]],
+                meta=json.loads(row["meta"]) if row.get("meta") else {},
+            )
+        )
+    return out

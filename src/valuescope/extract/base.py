@@ -40,5 +40,9 @@ class Extractor(ABC):
     def extract(self, conversations: list[Conversation]) -> list[Extraction]:
         """One Extraction per input conversation, in the same order."""
 
+    def estimate(self, conversations: list[Conversation]) -> dict[str, Any] | None:
+        """For --dry-run: calls, input/output tokens, cost. None when nothing is sent anywhere."""
+        return None
+
     def close(self) -> None:
         """Release clients; record usage."""

@@ -18,3 +18,5 @@ class ExtractConfig(BaseModel):
     screen_subjective: bool = False  # cheap first call; skip objective conversations
     batch_api: bool = False  # use the provider's batch API
     dry_run: bool = False
+    # reference extractor: judgments made elsewhere, in GUIDELINES.md's JSONL format
+    reference: str | None = None

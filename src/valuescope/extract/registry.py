@@ -10,6 +10,7 @@ from valuescope.extract.config import ExtractConfig
 REGISTRY: dict[str, str] = {
     "offline": "valuescope.extract.offline.extractor:OfflineExtractor",
     "llm": "valuescope.extract.llm.extractor:LLMExtractor",
+    "reference": "valuescope.extract.reference:ReferenceExtractor",
 }
 
 

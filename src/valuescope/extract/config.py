@@ -18,5 +18,14 @@ class ExtractConfig(BaseModel):
     screen_subjective: bool = False  # cheap first call; skip objective conversations
     batch_api: bool = False  # use the provider's batch API
     dry_run: bool = False
+    # LLM extractor, continued (docs/extractor-llm.md)
+    screen_model: str | None = None  # cheaper model for the subjectivity screen; None = model
+    response_format: str = "auto"  # auto | json_schema | json_object | tool | prompt
+    max_input_tokens: int = 6000  # conversation budget; longer ones are windowed (extract/llm/window.py)
+    max_output_tokens: int = 1024
+    price_input_per_mtok: float | None = None  # USD per 1M input tokens, for --dry-run cost
+    price_output_per_mtok: float | None = None
+    llm_cache_dir: str | None = None  # answer cache; None = $VALUESCOPE_CACHE_DIR or ~/.cache/valuescope/llm
+    batch_poll_s: float = 60.0  # batch API polling interval
     # reference extractor: judgments made elsewhere, in GUIDELINES.md's JSONL format
     reference: str | None = None

@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from valuescope.engine.rundir import RunDir, atomic_write_bytes, write_parquet_atomic
-from valuescope.engine.stage import BatchResult, BatchStage, Stage, TableStage
+from valuescope.engine.stage import BatchResult, BatchStage, SourceStage, Stage, TableStage
 from valuescope.records import QuarantineRecord, stable_hash
 
 DONE = "DONE"
@@ -79,14 +79,19 @@ def _load_checkpoint(folder: Path, outputs: tuple[str, ...]) -> BatchResult:
 _WORKER: dict[str, Any] = {}
 
 
-def _worker_init(stage: BatchStage) -> None:
+def _worker_init(stage: BatchStage | SourceStage) -> None:
     _WORKER["stage"] = stage
     _WORKER["resource"] = stage.load_resource()
 
 
-def _worker_run(batch: pa.Table, folder: str) -> str:
-    result = _WORKER["stage"].process_batch(batch, _WORKER["resource"])
-    _save_checkpoint(Path(folder), result)
+def _process(stage: BatchStage | SourceStage, work: Any, resource: Any) -> BatchResult:
+    if isinstance(stage, SourceStage):
+        return stage.process_chunk(work, resource)
+    return stage.process_batch(work, resource)
+
+
+def _worker_run(work: Any, folder: str) -> str:
+    _save_checkpoint(Path(folder), _process(_WORKER["stage"], work, _WORKER["resource"]))
     return folder
 
 
@@ -94,29 +99,44 @@ def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 2))
 
 
+def _compute(
+    stage: BatchStage | SourceStage, work: list[Any], folders: list[Path], workers: int | None, quiet: bool
+) -> list[int]:
+    """Compute every unit of work without a checkpoint marker; return the indices computed."""
+    pending = [i for i, f in enumerate(folders) if not (f / DONE).is_file()]
+    workers = workers or default_workers()
+    use_pool = stage.parallel and workers > 1 and len(pending) > 1
+    with progress_bar(disable=quiet) as bar:
+        task = bar.add_task(stage.name, total=len(work), completed=len(work) - len(pending))
+        if use_pool:
+            with ProcessPoolExecutor(
+                max_workers=min(workers, len(pending)), initializer=_worker_init, initargs=(stage,)
+            ) as pool:
+                futures = [pool.submit(_worker_run, work[i], str(folders[i])) for i in pending]
+                try:
+                    for fut in as_completed(futures):
+                        fut.result()
+                        bar.advance(task)
+                except BaseException:
+                    for fut in futures:
+                        fut.cancel()
+                    raise
+        elif pending:
+            resource = stage.load_resource()
+            for i in pending:
+                _save_checkpoint(folders[i], _process(stage, work[i], resource))
+                bar.advance(task)
+    return pending
+
+
 def run_batch_stage(run: RunDir, stage: BatchStage, workers: int | None = None, quiet: bool = False) -> dict[str, float]:
+    stage.prepare(run)
     table = run.read_table(stage.input)
     size = max(1, stage.batch_size)
     batches = [table.slice(i, size) for i in range(0, table.num_rows, size)]
     stage_key = stage.key()
     folders = [_checkpoint_dir(run, stage, stable_hash([stage_key, table_digest(b)])) for b in batches]
-    pending = [i for i, f in enumerate(folders) if not (f / DONE).is_file()]
-    workers = workers or default_workers()
-    use_pool = stage.parallel and workers > 1 and len(pending) > 1
-
-    with progress_bar(disable=quiet) as bar:
-        task = bar.add_task(stage.name, total=len(batches), completed=len(batches) - len(pending))
-        if use_pool:
-            with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, initargs=(stage,)) as pool:
-                futures = [pool.submit(_worker_run, batches[i], str(folders[i])) for i in pending]
-                for fut in futures:
-                    fut.result()
-                    bar.advance(task)
-        elif pending:
-            resource = stage.load_resource()
-            for i in pending:
-                _save_checkpoint(folders[i], stage.process_batch(batches[i], resource))
-                bar.advance(task)
+    pending = _compute(stage, batches, folders, workers, quiet)
 
     results = [_load_checkpoint(f, stage.outputs) for f in folders]
     stats: dict[str, float] = {"batches": len(batches), "batches_computed": len(pending), "rows_in": table.num_rows}
@@ -134,6 +154,19 @@ def run_batch_stage(run: RunDir, stage: BatchStage, workers: int | None = None, 
     for r in results:
         for k, v in r.stats.items():
             stats[k] = stats.get(k, 0) + v
+    return stats
+
+
+def run_source_stage(run: RunDir, stage: SourceStage, workers: int | None = None, quiet: bool = False) -> dict[str, float]:
+    """Plan chunks, compute those without a checkpoint, then let the stage merge all of them in order."""
+    stage.prepare(run)
+    chunks = stage.plan()
+    stage_key = stage.key()
+    folders = [_checkpoint_dir(run, stage, stable_hash([stage_key, stage.chunk_key(c)])) for c in chunks]
+    pending = _compute(stage, chunks, folders, workers, quiet)
+    results = [_load_checkpoint(f, stage.outputs) for f in folders]
+    stats = dict(stage.finalize(run, chunks, results) or {})
+    stats.update({"chunks": len(chunks), "chunks_computed": len(pending)})
     return stats
 
 
@@ -169,7 +202,11 @@ def run_stages(run: RunDir, stages: list[Stage], workers: int | None = None, qui
         if isinstance(stage, BatchStage):
             stats: dict[str, Any] | None = run_batch_stage(run, stage, workers=workers, quiet=quiet)
             key = stage.key()
+        elif isinstance(stage, SourceStage):
+            stats = run_source_stage(run, stage, workers=workers, quiet=quiet)
+            key = stage.key()
         else:
+            stage.prepare(run)
             stats = run_table_stage(run, stage)  # type: ignore[arg-type]
             if stats is None:  # up to date
                 continue

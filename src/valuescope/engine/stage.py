@@ -8,6 +8,9 @@ Two kinds, both declaring what they read and write:
   runs locally or under Ray Data's ``map_batches``.
 * :class:`TableStage` — a whole-table step (clustering, statistics, a report),
   rerun only when its inputs or config change.
+* :class:`SourceStage` — reads something outside the run (input files) in
+  chunks it plans itself, checkpointed per chunk like batches, then merges
+  the chunks' results into tables (ingest).
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ class Stage(ABC):
     def key(self) -> str:
         return stable_hash({"stage": self.name, "version": self.version, "config": self.config()})
 
+    def prepare(self, run: Any) -> None:
+        """Bind to a run before anything else is called (e.g. read the run's secret salt)."""
+
 
 class BatchStage(Stage):
     batch_size: int = 256
@@ -68,3 +74,27 @@ class TableStage(Stage):
     @abstractmethod
     def run(self, run: Any) -> dict[str, float]:
         """Read inputs from the RunDir, write outputs, return stats for the manifest."""
+
+
+class SourceStage(Stage):
+    """Work the stage splits itself: plan chunks, process each (checkpointed), merge."""
+
+    parallel: bool = True
+
+    @abstractmethod
+    def plan(self) -> list[Any]:
+        """Picklable chunk descriptors, in output order."""
+
+    @abstractmethod
+    def chunk_key(self, chunk: Any) -> str:
+        """Content key of one chunk (e.g. file sha256 + chunk index); the stage key is added by the engine."""
+
+    def load_resource(self) -> Any:
+        return None
+
+    @abstractmethod
+    def process_chunk(self, chunk: Any, resource: Any) -> BatchResult: ...
+
+    @abstractmethod
+    def finalize(self, run: Any, chunks: list[Any], results: list[BatchResult]) -> dict[str, float]:
+        """Merge the chunks' results (in plan order) into tables, quarantine and manifest; return stats."""

@@ -1,0 +1,128 @@
+"""What a reader hands to validation: a loosely typed conversation, or a reason it has none.
+
+Readers know their format's shape; they do not decide what a valid conversation
+is. They return ``Draft`` objects (roles still as the source spells them) or
+raise ``RecordError`` with a human-readable reason, and :mod:`.validate` turns
+drafts into :class:`valuescope.records.Conversation` under one set of rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+
+class RecordError(ValueError):
+    """One record cannot become a conversation; the message is the quarantine reason."""
+
+
+class IngestError(RuntimeError):
+    """The ingest as a whole cannot go on (e.g. --strict and a record was quarantined)."""
+
+
+class InputError(IngestError):
+    """An input file is missing, unreadable or of an unknown format: a one-line user error."""
+
+
+@dataclass
+class Draft:
+    messages: list[tuple[str, Any]]  # (role as the source spells it, content as given)
+    id: str | None = None
+    source: str | None = None  # None = the input file's stem
+    model: str | None = None
+    timestamp: str | None = None
+    user_id: str | None = None  # RAW id: hashed by validation, never stored
+    context: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    suffix: str | None = None  # distinguishes several conversations from one record (hh chosen/rejected)
+
+
+# Source spellings of roles -> our three roles.
+ROLE_ALIASES: dict[str, str] = {
+    "user": "user",
+    "human": "user",
+    "prompter": "user",
+    "assistant": "assistant",
+    "gpt": "assistant",
+    "chatgpt": "assistant",
+    "bard": "assistant",
+    "bing": "assistant",
+    "model": "assistant",
+    "ai": "assistant",
+    "bot": "assistant",
+    "claude": "assistant",
+    "system": "system",
+    "developer": "system",
+}
+
+
+def as_text(value: Any) -> str | None:
+    """Optional scalar field as text (ids and labels are sometimes numbers)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return str(value)
+    raise RecordError(f"expected text, got {type(value).__name__}")
+
+
+def as_timestamp(value: Any) -> str | None:
+    """ISO 8601 text; unix seconds (OpenAI's `created`) and datetimes are converted."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, tz=timezone.utc).isoformat()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def blocks_text(content: Any, where: str) -> tuple[str | None, int]:
+    """Text of a message content: a string, or a list of parts/blocks with a text field.
+
+    Returns (text, number of non-text parts skipped). ``None`` text means the
+    content had no text at all (e.g. only an image or a tool call).
+    """
+    if content is None:
+        return None, 0
+    if isinstance(content, str):
+        return content, 0
+    if isinstance(content, dict):
+        content = [content]
+    if not isinstance(content, list):
+        raise RecordError(f"{where}: content must be text or a list of parts, got {type(content).__name__}")
+    texts, skipped = [], 0
+    for part in content:
+        if isinstance(part, str):
+            texts.append(part)
+        elif isinstance(part, dict) and part.get("type", "text") in ("text", "input_text", "output_text"):
+            text = part.get("text")
+            if not isinstance(text, str):
+                raise RecordError(f"{where}: text part without a 'text' string")
+            texts.append(text)
+        elif isinstance(part, dict):
+            skipped += 1
+        else:
+            raise RecordError(f"{where}: content part must be an object, got {type(part).__name__}")
+    if not texts:
+        return None, skipped
+    return "\n".join(texts), skipped
+
+
+USER_ID_KEYS = ("user_id", "user")
+
+
+def redact_user_ids(record: Any) -> Any:
+    """A copy of a parsed record with raw user ids masked, for quarantine.raw."""
+    if not isinstance(record, dict):
+        return record
+    out = {k: ("[USER_ID]" if k in USER_ID_KEYS and v is not None else v) for k, v in record.items()}
+    if isinstance(out.get("metadata"), dict):
+        out["metadata"] = redact_user_ids(out["metadata"])
+    return out

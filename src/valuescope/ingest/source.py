@@ -1,0 +1,260 @@
+"""Input files: expand paths, hash and plan chunks, and read one chunk into raw items.
+
+A chunk is the unit of work and of checkpointing: a run of lines of a JSONL
+file (found by byte offset in the uncompressed stream, so a chunk reads only
+its own lines), a range of rows of a table, or a whole JSON / text file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from valuescope.ingest import tabular
+from valuescope.ingest.draft import Draft, InputError, RecordError, redact_user_ids
+from valuescope.ingest.formats import GZIP_MAGIC, JSON_READERS, detect, is_gzip, open_text_stream
+from valuescope.ingest.transcript import parse as parse_transcript
+
+INPUT_SUFFIXES = (".jsonl", ".json", ".ndjson", ".txt", ".csv", ".tsv", ".parquet")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    file: int  # index into the plan's files
+    index: int  # chunk number within the file
+    start: int  # byte offset (jsonl) or row index (tables)
+    count: int  # lines or rows; 0 = the whole file
+    first_line: int  # 1-based line (or row / item) number of the chunk's first record
+
+
+@dataclass
+class InputFile:
+    path: str  # as given by the user
+    sha256: str
+    bytes: int
+    format: str
+    container: str
+    gzip: bool
+    columns: dict[str, str] = field(default_factory=dict)  # tables: our field -> column
+    chunks: list[Chunk] = field(default_factory=list)
+
+    @property
+    def stem(self) -> str:
+        name = Path(self.path).name
+        for suffix in (".gz", *INPUT_SUFFIXES):
+            name = name.removesuffix(suffix)
+        return name
+
+    def manifest(self) -> dict[str, Any]:
+        return {"path": self.path, "sha256": self.sha256, "bytes": self.bytes, "format": self.format,
+                "container": self.container, "gzip": self.gzip, "chunks": len(self.chunks)}
+
+
+@dataclass
+class Item:
+    """One record as read: drafts to validate, or the reason it has none."""
+
+    line: int
+    drafts: list[Draft] | None = None
+    error: str | None = None
+    raw: str | None = None  # the offending text (raw ids masked), for quarantine
+    blank: bool = False  # a blank line: counted, not a record
+
+
+def expand_inputs(inputs: list[str]) -> list[Path]:
+    """Files as given; directories expand to their input files, sorted. Missing paths are an InputError."""
+    out: list[Path] = []
+    for given in inputs:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*")
+                if p.is_file() and not p.name.startswith(".")
+                and any(p.name.lower().endswith(s) or p.name.lower().endswith(s + ".gz") for s in INPUT_SUFFIXES)
+            )
+            if not found:
+                raise InputError(f"no input files ({', '.join(INPUT_SUFFIXES)}) under {given}")
+            out.extend(found)
+        elif path.is_file():
+            if not os.access(path, os.R_OK):
+                raise InputError(f"cannot read {given}: permission denied")
+            out.append(path)
+        else:
+            raise InputError(f"input not found: {given}")
+    return out
+
+
+class _HashingReader:
+    """File wrapper that hashes every byte read through it (sha256 of the file as stored)."""
+
+    def __init__(self, fh) -> None:
+        self.fh, self.sha = fh, hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.fh.read(n)
+        self.sha.update(data)
+        return data
+
+    def drain(self) -> str:
+        while self.read(1 << 20):
+            pass
+        return self.sha.hexdigest()
+
+
+def _line_chunks(path: Path, index: int, lines_per_chunk: int) -> tuple[str, list[Chunk]]:
+    import gzip
+
+    chunks: list[Chunk] = []
+    with path.open("rb") as raw:
+        hashing = _HashingReader(raw)
+        gz = raw.read(2) == GZIP_MAGIC
+        raw.seek(0)
+        stream = gzip.GzipFile(fileobj=hashing, mode="rb") if gz else None
+        lines = stream if stream is not None else iter(lambda: _readline(hashing), b"")
+        offset, n = 0, 0
+        for line in lines:
+            if n % lines_per_chunk == 0:
+                chunks.append(Chunk(index, len(chunks), offset, lines_per_chunk, n + 1))
+            offset += len(line)
+            n += 1
+        if chunks:
+            last = chunks[-1]
+            chunks[-1] = Chunk(index, last.index, last.start, n - last.first_line + 1, last.first_line)
+        return hashing.drain(), chunks
+
+
+def _readline(hashing: _HashingReader) -> bytes:
+    line = hashing.fh.readline()
+    hashing.sha.update(line)
+    return line
+
+
+def _sha256(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def _read_table(path: Path):
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    try:
+        if path.name.lower().removesuffix(".gz").endswith(".tsv"):
+            return pcsv.read_csv(path, parse_options=pcsv.ParseOptions(delimiter="\t"))
+        if path.read_bytes()[:4] == b"PAR1":
+            return pq.read_table(path)
+        return pcsv.read_csv(path)
+    except Exception as exc:  # pyarrow raises several types for a bad file
+        raise InputError(f"cannot read table {path}: {str(exc).splitlines()[0]}") from None
+
+
+def plan_file(path: Path, index: int, forced: str | None, lines_per_chunk: int, column_map: dict[str, str]) -> InputFile:
+    try:
+        fmt, container = detect(path, forced)
+        if container == "jsonl":
+            sha, chunks = _line_chunks(path, index, lines_per_chunk)
+        else:
+            sha, chunks = _sha256(path), []
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    columns: dict[str, str] = {}
+    if container in ("parquet", "csv"):
+        table = _read_table(path)
+        try:
+            columns = tabular.resolve_columns(table.column_names, column_map)
+        except ValueError as exc:
+            raise InputError(f"{path}: {exc}") from None
+        chunks = [Chunk(index, i, start, min(lines_per_chunk, table.num_rows - start), start + 1)
+                  for i, start in enumerate(range(0, table.num_rows, lines_per_chunk))]
+    elif container in ("json", "text"):
+        chunks = [Chunk(index, 0, 0, 0, 1)]
+    return InputFile(str(path), sha, path.stat().st_size, fmt, container, is_gzip(path), columns, chunks)
+
+
+# -- reading a chunk ---------------------------------------------------------------
+
+
+def _raw_text(obj: Any, limit: int = 4000) -> str:
+    text = obj if isinstance(obj, str) else json.dumps(redact_user_ids(obj), ensure_ascii=False)
+    return text[:limit]
+
+
+def _parse(reader, obj: Any, line: int) -> Item:
+    try:
+        return Item(line, drafts=reader.parse(obj))
+    except RecordError as exc:
+        return Item(line, error=str(exc), raw=_raw_text(obj))
+
+
+def read_chunk(f: InputFile, chunk: Chunk, max_record_bytes: int) -> Iterator[Item]:
+    path = Path(f.path)
+    if f.container == "jsonl":
+        reader = JSON_READERS[f.format]
+        with open_text_stream(path) as fh:
+            fh.seek(chunk.start)
+            for n in range(chunk.count):
+                data = fh.readline()
+                line = chunk.first_line + n
+                if not data:
+                    break
+                yield from _jsonl_item(reader, data, line, max_record_bytes)
+    elif f.container == "text":
+        data = path.read_bytes() if not f.gzip else open_text_stream(path).read()
+        if len(data) > max_record_bytes:
+            yield Item(1, error=_too_big(len(data), max_record_bytes))
+            return
+        try:
+            text = data.decode("utf-8").lstrip("\ufeff")
+        except UnicodeDecodeError as exc:
+            yield Item(1, error=f"not valid UTF-8 (byte {exc.start})", raw=data[:4000].decode("utf-8", "replace"))
+            return
+        try:
+            yield Item(1, drafts=parse_transcript(text))
+        except RecordError as exc:
+            yield Item(1, error=str(exc), raw=text[:4000])
+    elif f.container == "json":
+        reader = JSON_READERS[f.format]
+        with open_text_stream(path) as fh:
+            data = json.load(fh)
+        for i, obj in enumerate(data if isinstance(data, list) else [data], 1):
+            yield _parse(reader, obj, i)
+    else:
+        table = _read_table(path).slice(chunk.start, chunk.count)
+        for i, row in enumerate(table.to_pylist()):
+            try:
+                yield Item(chunk.first_line + i, drafts=tabular.parse_row(row, f.columns))
+            except RecordError as exc:
+                yield Item(chunk.first_line + i, error=str(exc), raw=_raw_text(tabular._jsonable(row)))
+
+
+def _too_big(size: int, limit: int) -> str:
+    return f"record is {size:,} bytes, over the {limit:,}-byte limit (ingest.max_record_bytes)"
+
+
+def _jsonl_item(reader, data: bytes, line: int, max_record_bytes: int) -> Iterator[Item]:
+    data = data.rstrip(b"\r\n")
+    if not data.strip():
+        yield Item(line, blank=True)  # blank lines are not records
+        return
+    if len(data) > max_record_bytes:
+        yield Item(line, error=_too_big(len(data), max_record_bytes), raw=data[:4000].decode("utf-8", "replace"))
+        return
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        yield Item(line, error=f"not valid UTF-8 (byte {exc.start} of the line)", raw=data[:4000].decode("utf-8", "replace"))
+        return
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        yield Item(line, error=f"bad JSON: {exc.msg} at column {exc.colno}", raw=text[:4000])
+        return
+    yield _parse(reader, obj, line)

@@ -1,0 +1,182 @@
+"""The ingest stage: input files -> conversations.parquet (scrubbed) + quarantine.
+
+Every record read ends up as a conversation or in quarantine.jsonl with its
+file, line and reason; per file, ``read = ok + quarantined`` (recorded in the
+manifest's ``inputs``). Work is split into chunks keyed by the file's sha256,
+the chunk's position and the config, so a killed ingest resumes where it
+stopped and produces the same tables.
+
+Privacy: each chunk is scrubbed (``privacy.scrub``) before it is checkpointed,
+and user ids are hashed with the run's secret salt, so no file in the run
+holds raw text or raw ids unless ``--keep-raw`` asked for
+``conversations_raw.parquet``. Duplicate ids: the first occurrence (in input
+order) is kept; later ones are quarantined with a pointer to the first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from valuescope.config import RunConfig
+from valuescope.engine.stage import BatchResult, SourceStage
+from valuescope.ingest.draft import IngestError, RecordError
+from valuescope.ingest.source import Chunk, InputFile, expand_inputs, plan_file, read_chunk
+from valuescope.ingest.table import CONVERSATION_SCHEMA, conversations_to_table
+from valuescope.ingest.validate import to_conversation
+from valuescope.privacy.base import Scrubber, get_scrubber
+from valuescope.privacy.ids import UserIdHasher, run_salt, salt_fingerprint
+from valuescope.records import QuarantineRecord, stable_hash
+
+RAW_TABLE = "conversations_raw"
+
+
+class IngestStage(SourceStage):
+    name = "ingest"
+    version = "1"
+    inputs = ()
+
+    def __init__(self, inputs: list[str], config: RunConfig) -> None:
+        self.paths = expand_inputs(inputs)  # InputError now, before any work, for a missing file
+        self.ingest_config = config.ingest
+        self.privacy_config = config.privacy
+        self.outputs = ("conversations", RAW_TABLE) if config.privacy.keep_raw else ("conversations",)
+        self.files: list[InputFile] = []
+        self._hasher: UserIdHasher | None = None
+        self._salt_tag = ""
+        self._scrub_config: dict[str, Any] = {}
+
+    # -- engine hooks ---------------------------------------------------------------
+    def prepare(self, run: Any) -> None:
+        salt = run_salt(run.path)
+        self._hasher, self._salt_tag = UserIdHasher(salt), salt_fingerprint(salt)
+        self._scrub_config = get_scrubber(self.privacy_config).cache_config()
+        cfg = self.ingest_config
+        self.files = [
+            plan_file(p, i, cfg.format, max(1, cfg.batch_size), cfg.column_map) for i, p in enumerate(self.paths)
+        ]
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "ingest": self.ingest_config.model_dump(mode="json", exclude={"strict"}),
+            "scrub": self._scrub_config,
+            "keep_raw": self.privacy_config.keep_raw,
+            "salt": self._salt_tag,  # a one-way tag: the salt itself never leaves .secret/
+        }
+
+    def plan(self) -> list[tuple[InputFile, Chunk]]:
+        return [(f, c) for f in self.files for c in f.chunks]
+
+    def chunk_key(self, chunk: tuple[InputFile, Chunk]) -> str:
+        f, c = chunk
+        return stable_hash([f.path, f.sha256, f.format, f.container, f.columns, c.index, c.start, c.count])
+
+    def load_resource(self) -> Scrubber:
+        return get_scrubber(self.privacy_config)
+
+    def output_schema(self, table: str) -> pa.Schema:
+        return CONVERSATION_SCHEMA
+
+    # -- one chunk --------------------------------------------------------------------
+    def process_chunk(self, chunk: tuple[InputFile, Chunk], scrubber: Scrubber) -> BatchResult:
+        f, c = chunk
+        assert self._hasher is not None, "prepare(run) first"
+        convs, raws, origins, quarantine = [], [], [], []
+        stats = {"read": 0, "ok": 0, "quarantined": 0, "blank_lines": 0}
+
+        def reject(line: int, reason: str, raw: str | None, record_id: str | None = None) -> None:
+            stats["read"] += 1
+            stats["quarantined"] += 1
+            quarantine.append(
+                QuarantineRecord(
+                    stage=self.name, source=f.path, line=line, record_id=record_id, reason=reason,
+                    raw=scrubber.scrub_text(raw) if raw else None,
+                )
+            )
+
+        for item in read_chunk(f, c, self.ingest_config.max_record_bytes):
+            if item.blank:
+                stats["blank_lines"] += 1
+                continue
+            if item.drafts is None:
+                reject(item.line, item.error or "unreadable record", item.raw)
+                continue
+            if not item.drafts:
+                reject(item.line, "record holds no conversation", item.raw)
+            for draft in item.drafts:
+                try:
+                    conv = to_conversation(draft, f"{f.stem}:{item.line}", f.stem, self._hasher)
+                except (RecordError, ValueError) as exc:
+                    raw = "\n".join(f"{r}: {t}" for r, t in draft.messages if isinstance(t, str))
+                    reject(item.line, str(exc).splitlines()[0], raw[:4000], draft.id)
+                    continue
+                stats["read"] += 1
+                stats["ok"] += 1
+                if self.privacy_config.keep_raw:
+                    raws.append(conv)
+                convs.append(scrubber.scrub_conversation(conv))
+                origins.append((f.path, item.line))
+        tables = {"conversations": conversations_to_table(convs, origins)}
+        if self.privacy_config.keep_raw:
+            tables[RAW_TABLE] = conversations_to_table(raws, origins)
+        return BatchResult(tables=tables, quarantine=quarantine, stats=stats)
+
+    # -- merge ------------------------------------------------------------------------
+    def finalize(self, run: Any, chunks: list[tuple[InputFile, Chunk]], results: list[BatchResult]) -> dict[str, float]:
+        per_file = [{"read": 0, "ok": 0, "quarantined": 0, "blank_lines": 0} for _ in self.files]
+        for (f, c), r in zip(chunks, results, strict=True):
+            for k in per_file[c.file]:
+                per_file[c.file][k] += int(r.stats.get(k, 0))
+        quarantine = [q for r in results for q in r.quarantine]
+        tables = {}
+        for name in self.outputs:
+            parts = [r.tables[name] for r in results if name in r.tables]
+            tables[name] = pa.concat_tables(parts) if parts else CONVERSATION_SCHEMA.empty_table()
+
+        keep, seen = [], {}
+        file_index = {f.path: i for i, f in enumerate(self.files)}
+        conv = tables["conversations"]
+        for row, (cid, src, line) in enumerate(
+            zip(conv["id"].to_pylist(), conv["source_file"].to_pylist(), conv["source_line"].to_pylist(), strict=True)
+        ):
+            if cid in seen:
+                first = seen[cid]
+                quarantine.append(
+                    QuarantineRecord(
+                        stage=self.name, source=src, line=line, record_id=cid,
+                        reason=f"duplicate id {cid!r} (first seen at {first[0]}:{first[1]})",
+                    )
+                )
+                stats = per_file[file_index[src]]
+                stats["ok"] -= 1
+                stats["quarantined"] += 1
+            else:
+                seen[cid] = (src, line)
+                keep.append(row)
+        if len(keep) < conv.num_rows:
+            idx = pa.array(keep, type=pa.int64())
+            tables = {name: t.take(idx) for name, t in tables.items()}
+
+        quarantine.sort(key=lambda q: (file_index.get(q.source, -1), q.line or 0))
+        run.write_quarantine(self.name, quarantine)
+        inputs = [{**f.manifest(), **per_file[i]} for i, f in enumerate(self.files)]
+        run.update_manifest(inputs=inputs)
+        if self.ingest_config.strict and quarantine:
+            first = quarantine[0]
+            raise IngestError(
+                f"{len(quarantine)} record(s) quarantined and --strict is set; first: "
+                f"{first.source}:{first.line}: {first.reason} (all reasons in {run.quarantine_path})"
+            )
+        for name, table in tables.items():
+            run.write_table(name, table, schema=CONVERSATION_SCHEMA)
+        if not self.privacy_config.keep_raw and run.has_table(RAW_TABLE):
+            run.table_path(RAW_TABLE).unlink()  # a rerun without --keep-raw must not leave raw text behind
+        totals = {k: sum(p[k] for p in per_file) for k in ("read", "ok", "quarantined", "blank_lines")}
+        return {**totals, "files": len(self.files)}
+
+
+def ingest_stages(inputs: list[str], config: RunConfig) -> list[IngestStage]:
+    """The stages that turn input files into conversations.parquet (one stage; chunks within it)."""
+    return [IngestStage([str(Path(p)) for p in inputs], config)]

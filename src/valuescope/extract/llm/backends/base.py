@@ -1,0 +1,153 @@
+"""The one small interface every LLM provider implements.
+
+A backend turns (system prompt, messages, JSON schema) into one provider
+request and the provider's reply into a :class:`Completion`. It does not
+retry: the client (``extract/llm/client.py``) owns concurrency, backoff and
+repair, so every provider gets the same behaviour. Errors are classified into
+:class:`TransientError` (retry), :class:`PermanentError` (this conversation
+fails) and :class:`FatalError` (stop the run: bad key, unknown model).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from valuescope.extract.config import ExtractConfig
+
+T = TypeVar("T")
+
+
+@dataclass
+class Completion:
+    text: str  # the JSON answer as text (tool-call arguments are serialised)
+    usage: dict[str, int] = field(default_factory=dict)  # input_tokens, output_tokens
+    finish_reason: str | None = None  # "length"/"max_tokens" => the answer was cut off
+
+
+class BackendError(Exception):
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class TransientError(BackendError):
+    """Worth retrying: 429, 5xx, timeouts, dropped connections, garbled bodies."""
+
+
+class PermanentError(BackendError):
+    """This request will not succeed as sent (e.g. 400 on this conversation)."""
+
+
+class FatalError(BackendError):
+    """No request will succeed (authentication, unknown model): stop the run with this message."""
+
+
+class LoopThread:
+    """A private event loop in a daemon thread, so sync callers can drive async SDK clients."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="valuescope-llm", daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self.loop.close()
+
+
+class Backend(ABC):
+    """One provider API. ``name`` goes into cache keys and judgments.extractor."""
+
+    name: str = "base"
+
+    def __init__(self, config: ExtractConfig, model: str | None = None) -> None:
+        self.config = config
+        self.model = model or config.model
+        if not self.model:
+            raise ValueError(f"the {self.name} backend needs a model name (--model NAME)")
+        self._runner: LoopThread | None = None
+        self._client: Any = None
+
+    # -- to implement --------------------------------------------------------------
+    @abstractmethod
+    async def acomplete(
+        self, system: str, messages: list[dict[str, str]], schema: dict[str, Any], name: str, max_tokens: int
+    ) -> Completion:
+        """One request; raises a BackendError subclass on failure."""
+
+    @abstractmethod
+    def request_body(
+        self, system: str, messages: list[dict[str, str]], schema: dict[str, Any], name: str, max_tokens: int
+    ) -> dict[str, Any]:
+        """The provider request body (also what a batch API line carries)."""
+
+    @abstractmethod
+    def parse_body(self, body: dict[str, Any]) -> Completion:
+        """A provider response body (JSON) -> Completion; used by the batch APIs."""
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    # -- shared ----------------------------------------------------------------------
+    @property
+    def runner(self) -> LoopThread:
+        if self._runner is None:
+            self._runner = LoopThread()
+        return self._runner
+
+    def params(self) -> dict[str, Any]:
+        """Request parameters that change answers (part of every cache key)."""
+        return {
+            "temperature": self.config.temperature,
+            "max_output_tokens": self.config.max_output_tokens,
+            "response_format": self.config.response_format,
+        }
+
+    def complete_json(self, system: str, user: str, schema: dict[str, Any], name: str = "answer") -> dict[str, Any]:
+        """Blocking helper for other stages (e.g. cluster naming): retries, one repair, returns the object.
+
+        Raises ``ValueError`` when the model never produces a JSON object valid for ``schema``'s
+        required keys.
+        """
+        from valuescope.extract.llm.client import LLMClient
+
+        client = LLMClient(self, concurrency=1)
+        outcome = self.runner.run(client.ask(system, user, schema, name, validate=_check_required(schema)))
+        if outcome.error is not None:
+            raise ValueError(f"{self.name}:{self.model}: {outcome.error}")
+        return outcome.data  # type: ignore[return-value]
+
+    def close(self) -> None:
+        if self._runner is not None:
+            self._runner.run(self.aclose())
+            self._runner.close()
+            self._runner = None
+
+
+def _check_required(schema: dict[str, Any]):
+    required = list(schema.get("required", []))
+
+    def validate(data: Any) -> dict[str, Any]:
+        from valuescope.extract.llm.schema import AnswerError
+
+        if not isinstance(data, dict):
+            raise AnswerError("answer is not a JSON object")
+        missing = [k for k in required if k not in data]
+        if missing:
+            raise AnswerError(f"answer lacks {', '.join(missing)}")
+        return data
+
+    return validate

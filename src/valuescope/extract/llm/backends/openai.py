@@ -1,0 +1,163 @@
+"""OpenAI-compatible chat completions via the official SDK (OpenAI, vLLM, Ollama, llama.cpp, LM Studio, OpenRouter).
+
+Structured output differs between servers, so ``response_format`` picks one:
+
+* ``json_schema`` — OpenAI's ``{"type": "json_schema", "json_schema": {...}}`` (OpenAI, vLLM, Ollama, LM Studio);
+* ``json_object`` — ``{"type": "json_object", "schema": ...}`` (llama.cpp's server);
+* ``tool`` — a forced function call whose arguments are the answer;
+* ``prompt`` — no constraint, the schema is only described in the prompt;
+* ``auto`` (default) — start with ``json_schema`` and, when the server rejects
+  the request format (400/422 naming it), fall back in the order above and
+  remember what worked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import openai
+
+from valuescope.extract.config import ExtractConfig
+from valuescope.extract.llm.backends.base import (
+    Backend,
+    Completion,
+    FatalError,
+    PermanentError,
+    TransientError,
+)
+
+MODES = ("json_schema", "json_object", "tool", "prompt")
+
+
+def _strict_schema(schema: Any) -> Any:
+    """OpenAI strict mode rejects some keywords; pydantic enforces them after the fact."""
+    if isinstance(schema, dict):
+        return {k: _strict_schema(v) for k, v in schema.items() if k not in ("maxLength", "maxItems", "minItems")}
+    if isinstance(schema, list):
+        return [_strict_schema(v) for v in schema]
+    return schema
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    if headers is None:
+        return None
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value:
+            try:
+                return max(0.0, float(value) * scale)
+            except ValueError:
+                continue
+    return None
+
+
+class OpenAIBackend(Backend):
+    name = "openai"
+
+    def __init__(self, config: ExtractConfig, model: str | None = None) -> None:
+        super().__init__(config, model)
+        if config.response_format not in ("auto", *MODES):
+            raise ValueError(f"unknown response_format {config.response_format!r}; use auto or one of {MODES}")
+        self.mode = "json_schema" if config.response_format == "auto" else config.response_format
+        self.base_url = config.base_url or os.environ.get("OPENAI_BASE_URL")
+        if not os.environ.get("OPENAI_API_KEY") and not self.base_url:
+            raise ValueError("the openai backend needs OPENAI_API_KEY, or --base-url for a local server")
+
+    def _sdk(self) -> openai.AsyncOpenAI:
+        if self._client is None:
+            self._client = openai.AsyncOpenAI(
+                base_url=self.base_url,
+                api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
+                max_retries=0,  # the client owns retries
+                timeout=self.config.timeout_s,
+            )
+        return self._client
+
+    def request_body(
+        self, system: str, messages: list[dict[str, str]], schema: dict[str, Any], name: str, max_tokens: int
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": "system", "content": system}, *messages],
+            "temperature": self.config.temperature,
+            "max_tokens": max_tokens,
+        }
+        if self.mode == "json_schema":
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": name, "schema": _strict_schema(schema), "strict": True},
+            }
+        elif self.mode == "json_object":
+            body["response_format"] = {"type": "json_object", "schema": schema}
+        elif self.mode == "tool":
+            body["tools"] = [{"type": "function", "function": {"name": name, "parameters": schema}}]
+            body["tool_choice"] = {"type": "function", "function": {"name": name}}
+        else:
+            body["messages"][0]["content"] = f"{system}\n\nJSON schema of the answer:\n{json.dumps(schema)}"
+        return body
+
+    def parse_body(self, body: dict[str, Any]) -> Completion:
+        choices = body.get("choices") or []
+        if not choices:
+            raise TransientError("response has no choices")
+        choice = choices[0]
+        message = choice.get("message") or {}
+        calls = message.get("tool_calls") or []
+        text = calls[0]["function"]["arguments"] if calls else (message.get("content") or "")
+        usage = body.get("usage") or {}
+        return Completion(
+            text=text,
+            usage={"input_tokens": int(usage.get("prompt_tokens") or 0), "output_tokens": int(usage.get("completion_tokens") or 0)},
+            finish_reason=choice.get("finish_reason"),
+        )
+
+    async def acomplete(
+        self, system: str, messages: list[dict[str, str]], schema: dict[str, Any], name: str, max_tokens: int
+    ) -> Completion:
+        while True:
+            mode = self.mode
+            body = self.request_body(system, messages, schema, name, max_tokens)
+            extra = {k: body.pop(k) for k in ("response_format",) if k in body and mode == "json_object"}
+            try:
+                resp = await self._sdk().chat.completions.create(**body, extra_body=extra or None)
+            except openai.APIStatusError as exc:
+                if self._fallback(exc, mode):
+                    continue
+                raise classify(exc) from None
+            except openai.APIError as exc:  # timeouts, connection drops, undecodable bodies
+                raise classify(exc) from None
+            if isinstance(resp, str):  # the SDK hands back non-JSON bodies as text
+                raise TransientError(f"response body is not JSON: {resp[:200]!r}")
+            return self.parse_body(resp.model_dump())
+
+    def _fallback(self, exc: openai.APIStatusError, mode: str) -> bool:
+        """Switch structured-output mode when the server rejects this one (auto only)."""
+        if self.config.response_format != "auto" or exc.status_code not in (400, 415, 422, 501):
+            return False
+        text = str(exc).lower()
+        if not any(w in text for w in ("response_format", "json_schema", "schema", "tool", "json_object", "type")):
+            return False
+        if self.mode == mode:  # another request may already have switched
+            i = MODES.index(mode)
+            if i + 1 >= len(MODES):
+                return False
+            self.mode = MODES[i + 1]
+        return True
+
+
+def classify(exc: openai.APIError) -> Exception:
+    if isinstance(exc, openai.APITimeoutError):
+        return TransientError("timeout")
+    if isinstance(exc, openai.APIConnectionError):
+        return TransientError(f"connection error: {exc.__cause__ or exc}")
+    if isinstance(exc, openai.APIStatusError):
+        code = exc.status_code
+        detail = f"HTTP {code}: {str(exc)[:300]}"
+        if code == 429 or code in (408, 409) or code >= 500:
+            return TransientError(detail, retry_after_seconds(exc.response.headers))
+        if code in (401, 403, 404):
+            return FatalError(detail)
+        return PermanentError(detail)
+    return TransientError(f"malformed response: {str(exc)[:300]}")

@@ -1,0 +1,210 @@
+"""Notebook entry points: the same runs as the CLI, returned as DataFrames.
+
+    import valuescope.api as vs
+    run = vs.analyze(["logs.jsonl"], "runs/mine", scrub="regex")
+    run["judgments"]                       # a pandas DataFrame
+    run.sql("select task_category, count(*) from judgments group by 1")
+    vs.load_run("runs/mine").quarantine
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import platform
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from valuescope.config import RunConfig
+from valuescope.engine.rundir import RunDir
+from valuescope.engine.runner import run_stages
+from valuescope.engine.stage import Stage
+
+SAMPLE = "sample.jsonl.gz"
+_VERSIONED = ("valuescope", "pydantic", "pyarrow", "duckdb", "pandas", "numpy", "onnxruntime", "scikit-learn")
+
+
+class Run:
+    """A finished (or partial) run directory, read-only."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.dir = RunDir(path, create=False)
+        self.path = self.dir.path
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self.dir.read_manifest()
+
+    @property
+    def tables(self) -> list[str]:
+        return self.dir.tables()
+
+    def __getitem__(self, table: str) -> pd.DataFrame:
+        return self.dir.read_df(table)
+
+    def __contains__(self, table: str) -> bool:
+        return self.dir.has_table(table)
+
+    @property
+    def quarantine(self) -> pd.DataFrame:
+        rows = self.dir.read_quarantine()
+        cols = ["stage", "source", "line", "record_id", "reason", "raw"]
+        return pd.DataFrame(rows, columns=cols) if rows else pd.DataFrame(columns=cols)
+
+    def sql(self, query: str) -> pd.DataFrame:
+        """Query the run's tables (views named as the tables, `/` -> `_`) with DuckDB."""
+        import duckdb
+
+        db = self.dir.refresh_duckdb()
+        con = duckdb.connect(str(db), read_only=True)
+        try:
+            return con.execute(query).df()
+        finally:
+            con.close()
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, tables={self.tables})"
+
+
+def load_run(path: str | Path) -> Run:
+    return Run(path)
+
+
+def sample_path() -> Path:
+    """The bundled sample corpus (hh-rlhf + JailbreakBench, MIT; see data/sample/README.md)."""
+    return Path(str(resources.files("valuescope.data") / "sample" / SAMPLE))
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in _VERSIONED:
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def load_config(path: str | Path | None) -> RunConfig:
+    """RunConfig from a TOML or JSON file (sections ingest, privacy, extract, ...)."""
+    if path is None:
+        return RunConfig()
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"config file not found: {p}")
+    text = p.read_text("utf-8")
+    if p.suffix.lower() == ".json":
+        data = json.loads(text)
+    else:
+        import tomllib
+
+        data = tomllib.loads(text)
+    return RunConfig.model_validate(data)
+
+
+# -- which stages exist ---------------------------------------------------------------
+
+Builder = Callable[[RunConfig], list[Stage]]
+
+
+def _later_stages() -> list[tuple[str, str, Builder]]:
+    """(label, module, builder) for every stage after ingest, in pipeline order."""
+    return [
+        ("extract", "valuescope.extract.stage", lambda c: [_attr("valuescope.extract.stage", "ExtractStage")(c.extract)]),
+        ("taxonomy", "valuescope.taxonomy.stage", lambda c: list(_attr("valuescope.taxonomy.stage", "taxonomy_stages")(c.taxonomy))),
+        ("analysis", "valuescope.analysis.stage", lambda c: list(_attr("valuescope.analysis.stage", "analysis_stages")(c.analysis, c.privacy))),
+        ("report", "valuescope.report.stage", lambda c: [_attr("valuescope.report.stage", "ReportStage")(c.report, c.privacy)]),
+    ]
+
+
+def _attr(module: str, name: str) -> Any:
+    return getattr(importlib.import_module(module), name)
+
+
+def build_stages(config: RunConfig, inputs: list[str] | None, notes: list[str] | None = None) -> list[Stage]:
+    """pipeline.build_stages when every stage package exists; otherwise the ones that do, with a note each."""
+    from valuescope.ingest.stage import ingest_stages
+
+    stages: list[Stage] = list(ingest_stages(inputs, config)) if inputs else []
+    for label, module, build in _later_stages():
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name and (exc.name == module or module.startswith(exc.name + ".")):
+                if notes is not None:
+                    notes.append(f"stage '{label}' skipped: {module} is not available in this build")
+                continue
+            raise
+        stages += build(config)
+    return stages
+
+
+def _start(out: str | Path, config: RunConfig) -> RunDir:
+    run = RunDir(out)
+    run.update_manifest(
+        config=config.model_dump(mode="json"),
+        versions=versions(),
+        started=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    return run
+
+
+def ingest(
+    inputs: list[str | Path], out: str | Path, config: RunConfig | None = None, quiet: bool = True
+) -> Run:
+    """Read, validate and scrub INPUTS into OUT (conversations.parquet + quarantine.jsonl)."""
+    from valuescope.ingest.stage import ingest_stages
+
+    config = config or RunConfig()
+    stages = ingest_stages([str(p) for p in inputs], config)
+    run = _start(out, config)
+    run_stages(run, list(stages), workers=config.workers, quiet=quiet)
+    return Run(run.path)
+
+
+def analyze(
+    inputs: list[str | Path] | None,
+    out: str | Path,
+    config: RunConfig | None = None,
+    quiet: bool = True,
+    notes: list[str] | None = None,
+    **overrides: Any,
+) -> Run:
+    """Run every available stage. `overrides` set config fields by section, e.g. scrub="off", extractor="reference".
+
+    With no inputs, later stages run over the conversations already in OUT.
+    """
+    config = apply_overrides(config or RunConfig(), **overrides)
+    stages = build_stages(config, [str(p) for p in inputs] if inputs else None, notes)
+    run = _start(out, config)
+    started = time.perf_counter()
+    run_stages(run, stages, workers=config.workers, quiet=quiet)
+    run.update_manifest(seconds_total=round(time.perf_counter() - started, 3))
+    return Run(run.path)
+
+
+def demo(out: str | Path = "runs/demo", quiet: bool = True, notes: list[str] | None = None) -> Run:
+    """Analyze the bundled sample corpus with the default (offline) pipeline."""
+    return analyze([sample_path()], out, quiet=quiet, notes=notes)
+
+
+def apply_overrides(config: RunConfig, **overrides: Any) -> RunConfig:
+    """Set fields by name wherever they live (`scrub` -> privacy.scrub); unknown names are an error."""
+    data = config.model_dump()
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key in data and not isinstance(data[key], dict):
+            data[key] = value
+            continue
+        owners = [s for s, fields in data.items() if isinstance(fields, dict) and key in fields]
+        if not owners:
+            raise ValueError(f"unknown setting {key!r}")
+        data[owners[0]][key] = value
+    return RunConfig.model_validate(data)

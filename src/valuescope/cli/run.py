@@ -1,0 +1,226 @@
+"""`valuescope ingest | stats | analyze | demo`: thin wrappers over valuescope.api."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from valuescope import api
+from valuescope.cli.app import UserError, app, console
+from valuescope.config import RunConfig
+from valuescope.ingest.draft import IngestError
+from valuescope.ingest.formats import FORMATS
+
+InputsArg = typer.Argument(..., help="Input files or folders (JSONL, JSON, text, CSV, Parquet; .gz read transparently).")
+OutOpt = typer.Option(..., "--out", "-o", help="Run directory to create or resume.")
+FormatOpt = typer.Option(None, "--format", help=f"Force the input format: {', '.join(FORMATS)} (default: detect).")
+StrictOpt = typer.Option(False, "--strict", help="Fail if any record is quarantined.")
+KeepRawOpt = typer.Option(False, "--keep-raw", help="Also keep unscrubbed text in conversations_raw.parquet.")
+ScrubOpt = typer.Option(None, "--scrub", help="Personal-data scrubbing: off | regex | ner (default: regex).")
+ColumnOpt = typer.Option(None, "--column", help="CSV/Parquet column mapping FIELD=COLUMN, e.g. messages=chat (repeatable).")
+ConfigOpt = typer.Option(None, "--config", help="RunConfig as TOML or JSON (sections ingest, privacy, extract, ...).")
+WorkersOpt = typer.Option(None, "--workers", help="Local engine processes (default: up to 2).")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars.")
+
+
+def _config(config_file: Path | None, **overrides: Any) -> RunConfig:
+    try:
+        return api.apply_overrides(api.load_config(config_file), **overrides)
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from None
+    except ValueError as exc:  # pydantic ValidationError, TOML/JSON errors
+        raise UserError(f"bad configuration: {str(exc).splitlines()[0]}") from None
+
+
+def _column_map(columns: list[str] | None) -> dict[str, str] | None:
+    if not columns:
+        return None
+    out = {}
+    for spec in columns:
+        field, sep, column = spec.partition("=")
+        if not sep or not field or not column:
+            raise UserError(f"--column expects FIELD=COLUMN, got {spec!r}")
+        out[field.strip()] = column.strip()
+    return out
+
+
+def _guard(fn, *args: Any, **kwargs: Any) -> Any:
+    """Turn input and ingest errors into one-line user errors."""
+    try:
+        return fn(*args, **kwargs)
+    except (IngestError, FileNotFoundError, PermissionError) as exc:
+        raise UserError(str(exc)) from None
+
+
+def _print_ingest(run: api.Run) -> None:
+    inputs = run.manifest.get("inputs", [])
+    table = Table(title="ingest", show_lines=False)
+    for col in ("input", "format", "read", "ok", "quarantined"):
+        table.add_column(col, justify="left" if col in ("input", "format") else "right")
+    for f in inputs:
+        table.add_row(f["path"], f["format"], f"{f['read']:,}", f"{f['ok']:,}", f"{f['quarantined']:,}")
+    if len(inputs) > 1:
+        table.add_row("total", "", *(f"{sum(f[k] for f in inputs):,}" for k in ("read", "ok", "quarantined")))
+    console.print(table)
+    total_q = sum(f["quarantined"] for f in inputs)
+    if total_q:
+        console.print(f"{total_q:,} quarantined with reasons in {run.path / 'quarantine.jsonl'}")
+
+
+@app.command()
+def ingest(
+    inputs: list[str] = InputsArg,
+    out: Path = OutOpt,
+    format: str | None = FormatOpt,
+    strict: bool = StrictOpt,
+    keep_raw: bool = KeepRawOpt,
+    scrub: str | None = ScrubOpt,
+    column: list[str] | None = ColumnOpt,
+    config: Path | None = ConfigOpt,
+    workers: int | None = WorkersOpt,
+    quiet: bool = QuietOpt,
+) -> None:
+    """Read, validate and scrub conversations into a run directory (conversations.parquet + quarantine.jsonl)."""
+    cfg = _config(config, format=format, strict=strict or None, keep_raw=keep_raw or None, scrub=scrub,
+                  column_map=_column_map(column), workers=workers)
+    run = _guard(api.ingest, inputs, out, cfg, quiet=quiet)
+    _print_ingest(run)
+
+
+@app.command()
+def analyze(
+    inputs: list[str] = InputsArg,
+    out: Path = OutOpt,
+    format: str | None = FormatOpt,
+    strict: bool = StrictOpt,
+    keep_raw: bool = KeepRawOpt,
+    scrub: str | None = ScrubOpt,
+    column: list[str] | None = ColumnOpt,
+    extractor: str | None = typer.Option(None, "--extractor", help="offline (default) | llm | reference."),
+    backend: str | None = typer.Option(None, "--backend", help="LLM backend, e.g. openai | anthropic."),
+    model: str | None = typer.Option(None, "--model", help="LLM model name."),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (e.g. a local llama.cpp)."),
+    reference: Path | None = typer.Option(None, "--reference", help="Judgments in GUIDELINES.md JSONL (with --extractor reference)."),
+    concurrency: int | None = typer.Option(None, "--concurrency", help="Concurrent LLM requests."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Ingest, print the extractor's cost estimate, stop."),
+    config: Path | None = ConfigOpt,
+    workers: int | None = WorkersOpt,
+    quiet: bool = QuietOpt,
+) -> None:
+    """Ingest INPUTS and run every stage: extract, taxonomy, analyses, report."""
+    if reference is not None and extractor is None:
+        extractor = "reference"
+    cfg = _config(
+        config, format=format, strict=strict or None, keep_raw=keep_raw or None, scrub=scrub,
+        column_map=_column_map(column), extractor=extractor, backend=backend, model=model, base_url=base_url,
+        reference=str(reference) if reference else None, concurrency=concurrency, dry_run=dry_run or None,
+        workers=workers,
+    )
+    if cfg.extract.dry_run:
+        _dry_run(inputs, out, cfg, quiet)
+        return
+    notes: list[str] = []
+    run = _guard(api.analyze, inputs, out, cfg, quiet=quiet, notes=notes)
+    _print_ingest(run)
+    for note in notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    _print_outputs(run)
+
+
+def _dry_run(inputs: list[str], out: Path, cfg: RunConfig, quiet: bool) -> None:
+    from valuescope.extract.registry import get_extractor
+    from valuescope.ingest.table import table_to_conversations
+
+    run = _guard(api.ingest, inputs, out, cfg, quiet=quiet)
+    _print_ingest(run)
+    try:
+        extractor = get_extractor(cfg.extract)
+    except (ValueError, FileNotFoundError) as exc:
+        raise UserError(str(exc)) from None
+    estimate = extractor.estimate(table_to_conversations(run.dir.read_table("conversations")))
+    if estimate is None:
+        console.print(f"dry run: the {extractor.name} extractor sends nothing anywhere; no cost.")
+        return
+    table = Table(title=f"dry run: {extractor.name}")
+    table.add_column("item")
+    table.add_column("estimate", justify="right")
+    for key, value in estimate.items():
+        table.add_row(str(key), f"{value:,.4g}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else str(value))
+    console.print(table)
+
+
+def _print_outputs(run: api.Run) -> None:
+    console.print(f"run directory: {run.path}")
+    report = run.path / "report.html"
+    if report.is_file():
+        console.print(f"report: {report}")
+    console.print(f"query with SQL: duckdb {run.path / 'valuescope.duckdb'}")
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="Run directory."),
+    quiet: bool = QuietOpt,
+) -> None:
+    """Analyze the bundled sample corpus (hh-rlhf + JailbreakBench; CONTENT WARNING: red-team text)."""
+    notes: list[str] = []
+    run = _guard(api.demo, out, quiet=quiet, notes=notes)
+    _print_ingest(run)
+    for note in notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    _print_outputs(run)
+
+
+def reason_kind(reason: str) -> str:
+    """Group similar reasons: drop details in parentheses, quoted values and numbers."""
+    reason = re.sub(r"\s*\(.*?\)", "", reason)
+    reason = re.sub(r"'[^']*'|\"[^\"]*\"", "…", reason)
+    return re.sub(r"\d[\d,]*", "N", reason).strip()
+
+
+@app.command()
+def stats(run_path: Path = typer.Argument(..., metavar="RUN", help="A run directory.")) -> None:
+    """Counts per table, quarantine reasons and stage timings of a run."""
+    try:
+        run = api.load_run(run_path)
+    except FileNotFoundError as exc:
+        raise UserError(str(exc)) from None
+    import pyarrow.parquet as pq
+
+    manifest = run.manifest
+    if not manifest:
+        raise UserError(f"{run_path} is not a valuescope run (no manifest.json)")
+    if manifest.get("inputs"):
+        _print_ingest(run)
+    tables = Table(title="tables")
+    tables.add_column("table")
+    tables.add_column("rows", justify="right")
+    for name in run.tables:
+        tables.add_row(name, f"{pq.ParquetFile(run.dir.table_path(name)).metadata.num_rows:,}")
+    console.print(tables)
+
+    quarantine = run.dir.read_quarantine()
+    if quarantine:
+        kinds = Counter((q.get("stage", "?"), reason_kind(q.get("reason", ""))) for q in quarantine)
+        qt = Table(title=f"quarantine ({len(quarantine):,} records)")
+        for col in ("stage", "reason", "count"):
+            qt.add_column(col, justify="right" if col == "count" else "left")
+        for (stage, kind), n in kinds.most_common(15):
+            qt.add_row(stage, kind, f"{n:,}")
+        console.print(qt)
+
+    stages = manifest.get("stages", {})
+    if stages:
+        st = Table(title="stages")
+        for col in ("stage", "seconds", "stats"):
+            st.add_column(col, justify="right" if col == "seconds" else "left")
+        for name, info in stages.items():
+            shown = ", ".join(f"{k}={v:,}" if isinstance(v, int | float) else f"{k}={v}"
+                              for k, v in list((info.get("stats") or {}).items())[:8])
+            st.add_row(name, f"{info.get('seconds', 0):.1f}", shown)
+        console.print(st)

@@ -105,18 +105,31 @@ class LLMClient:
     ) -> Outcome:
         """Ask, validate, repair once. Never raises except FatalError."""
         usage: dict[str, int] = {}
-        messages = [{"role": "user", "content": user}]
         try:
-            first = await self.call(system, messages, schema, name, usage)
+            first = await self.call(system, [{"role": "user", "content": user}], schema, name, usage)
         except (TransientError, PermanentError) as exc:
             return Outcome(error=f"request failed: {exc.reason}", usage=usage)
+        return await self.resolve(system, user, schema, name, validate, first, usage)
+
+    async def resolve(
+        self,
+        system: str,
+        user: str,
+        schema: dict[str, Any],
+        name: str,
+        validate: Callable[[Any], Any],
+        first: Completion,
+        usage: dict[str, int],
+    ) -> Outcome:
+        """Validate a first answer (live or from a batch); one repair request if it is unusable."""
         _add(usage, first.usage)
         try:
             return Outcome(data=validate(_parse(first)), usage=usage)
         except AnswerError as exc:
             reason = str(exc)
         _add(usage, {"repairs": 1})
-        messages = messages + [
+        messages = [
+            {"role": "user", "content": user},
             {"role": "assistant", "content": first.text[:4000] or "(empty)"},
             {"role": "user", "content": REPAIR.format(reason=reason)},
         ]

@@ -156,7 +156,7 @@ def _validation_message(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
         loc = ".".join(str(x) for x in err["loc"]) or "answer"
-        parts.append(f"{loc}: {err['msg']}")
+        parts.append(f"{loc}: {err['msg'][:120]}")
     return "answer violates the schema: " + "; ".join(parts)
 
 

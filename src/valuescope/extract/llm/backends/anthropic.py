@@ -1,4 +1,8 @@
-"""Anthropic Messages via the official SDK; the answer is a forced tool call whose input is the JSON object."""
+"""Anthropic Messages via the official SDK; the answer is a forced tool call whose input is the JSON object.
+
+No ``temperature`` is sent: current SDK releases no longer accept it on
+``messages.create``; a forced tool call already keeps the answer's shape fixed.
+"""
 
 from __future__ import annotations
 
@@ -46,7 +50,6 @@ class AnthropicBackend(Backend):
             "system": system,
             "messages": messages,
             "max_tokens": max_tokens,
-            "temperature": self.config.temperature,
             "tools": [{"name": name, "description": "Record the annotation.", "input_schema": schema}],
             "tool_choice": {"type": "tool", "name": name},
         }

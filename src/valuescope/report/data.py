@@ -1,0 +1,93 @@
+"""Everything the report reads from a run, loaded once and tolerant of gaps.
+
+A missing table is not an error: the section that needs it is omitted with a
+short note, so a report can be made from a partial run (say, extraction only).
+Conversation text is loaded only when examples were asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from valuescope.engine.rundir import RunDir
+
+ANALYSIS_TABLES = (
+    "frequencies",
+    "summary",
+    "context",
+    "context_invariance",
+    "responses",
+    "mirroring",
+    "resistance_values",
+    "value_pairs",
+    "alerts",
+    "compare",
+    "compare_responses",
+)
+# conversations columns the report may read: metadata only, never text
+CONVERSATION_META = ("id", "model", "source", "context", "user_id", "timestamp")
+
+
+@dataclass
+class ReportData:
+    run: RunDir
+    manifest: dict[str, Any]
+    quarantine: list[dict[str, Any]]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def get(self, name: str) -> pd.DataFrame | None:
+        return self.tables.get(name)
+
+    def has(self, *names: str) -> bool:
+        return all(n in self.tables for n in names)
+
+    def mentions_with_meta(self) -> pd.DataFrame:
+        """values (or mentions) joined with per-conversation metadata, for floor-checked counts."""
+        values = self.get("values")
+        if values is None:
+            values = self.get("mentions")
+        if values is None:
+            return pd.DataFrame(columns=["id", "side", "value_norm"])
+        out = values.copy()
+        if "value_norm" not in out.columns:
+            out["value_norm"] = out["value"].str.strip().str.lower()
+        convs = self.get("conversations")
+        if convs is not None:
+            out = out.merge(convs, on="id", how="left")
+        judg = self.get("judgments")
+        if judg is not None:
+            cols = [c for c in ("id", "task_category", "response", "subjective") if c in judg.columns]
+            out = out.merge(judg[cols], on="id", how="left")
+        return out
+
+
+def _read(run: RunDir, name: str, columns: list[str] | None = None) -> pd.DataFrame | None:
+    if not run.has_table(name):
+        return None
+    try:
+        if columns is not None:
+            present = set(run.read_table(name).schema.names)
+            columns = [c for c in columns if c in present]
+        return run.read_df(name, columns)
+    except Exception:  # unreadable table: treat as missing, the section says so
+        return None
+
+
+def load_report_data(run: RunDir, with_text: bool = False) -> ReportData:
+    data = ReportData(run=run, manifest=run.read_manifest(), quarantine=run.read_quarantine())
+    for name in ("judgments", "mentions", "values"):
+        df = _read(run, name)
+        if df is not None:
+            data.tables[name] = df
+    cols = None if with_text else list(CONVERSATION_META)
+    convs = _read(run, "conversations", cols)
+    if convs is not None:
+        data.tables["conversations"] = convs
+    for name in ANALYSIS_TABLES:
+        df = _read(run, f"analysis/{name}")
+        if df is not None:
+            data.tables[name] = df
+    return data

@@ -1,0 +1,194 @@
+"""Report sections, part 1: run summary, taxonomy, values, published comparison.
+
+Each builder takes the loaded run and returns a :class:`Section`, or a section
+whose ``note`` explains why it is empty (a table is missing), never an error.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from valuescope.report.charts import L3_COLORS, Chart, bar_with_ci, esc, num, sunburst
+from valuescope.report.data import ReportData
+from valuescope.report.floor import Floor
+from valuescope.taxonomy.reference import published_tree
+
+NEW_ROOT = "New / unplaced values"
+SKIP = "\u0000"  # stands for "no cluster at this level" in the sunburst paths
+
+
+@dataclass
+class Table:
+    caption: str
+    columns: list[str]
+    rows: list[list[Any]]
+
+
+@dataclass
+class Section:
+    id: str
+    title: str
+    intro: str = ""
+    note: str = ""  # why the section is empty or partial
+    charts: list[Chart] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    facts: list[tuple[str, Any]] = field(default_factory=list)
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+
+def missing(*names: str) -> str:
+    return "Not shown: this run has no " + ", ".join(f"{n}.parquet" for n in names) + " (run the stage that writes it, then `valuescope report RUN`)."
+
+
+def text(value: Any) -> str:
+    """Plain text for a table cell or fact; the template escapes it (esc() is for chart labels only)."""
+    return "" if value is None else str(value)
+
+
+def pct(x: Any, digits: int = 1) -> str:
+    v = num(x)
+    return "—" if v is None else f"{100 * v:.{digits}f}%"
+
+
+# -- summary ------------------------------------------------------------------
+
+
+def _extractor_info(data: ReportData) -> dict[str, str]:
+    out: dict[str, str] = {}
+    judg = data.get("judgments")
+    if judg is not None and "extractor" in judg.columns and len(judg):
+        out["extractor"] = ", ".join(sorted(str(e) for e in judg["extractor"].dropna().unique())) or "—"
+    stage = data.manifest.get("stages", {}).get("extract", {})
+    cfg = stage.get("config", {}) if isinstance(stage, dict) else {}
+    cfg = cfg if isinstance(cfg, dict) else {}
+    for key in ("model", "backend", "prompt_version", "prompt"):
+        if cfg.get(key) and not isinstance(cfg[key], dict | list):
+            out[key.replace("_", " ")] = str(cfg[key])
+    run_cfg = data.manifest.get("config", {}).get("extract", {}) if isinstance(data.manifest.get("config"), dict) else {}
+    for key in ("extractor", "model", "prompt_version"):
+        if isinstance(run_cfg, dict) and run_cfg.get(key) and key.replace("_", " ") not in out:
+            out[key.replace("_", " ")] = str(run_cfg[key])
+    return out
+
+
+def _inputs(manifest: dict[str, Any]) -> list[list[Any]]:
+    inputs = manifest.get("inputs")
+    if isinstance(inputs, dict):
+        inputs = [{"path": k, **v} if isinstance(v, dict) else {"path": k} for k, v in inputs.items()]
+    rows = []
+    for item in inputs or []:
+        if isinstance(item, dict):
+            rows.append([text(item.get("path", "")), item.get("format", ""), item.get("read", ""), item.get("ok", ""), item.get("quarantined", ""), str(item.get("sha256", ""))[:12]])
+        else:
+            rows.append([str(item), "", "", "", "", ""])
+    return rows
+
+
+def summary_section(data: ReportData, floor: Floor) -> Section:
+    s = Section("summary", "Run summary")
+    m = data.manifest
+    convs, judg = data.get("conversations"), data.get("judgments")
+    facts: list[tuple[str, Any]] = [("run", data.run.path.name)]
+    if m.get("created") or m.get("created_at"):
+        facts.append(("created", m.get("created") or m.get("created_at")))
+    if convs is not None:
+        facts.append(("conversations ingested", f"{len(convs):,}"))
+    if judg is not None:
+        facts.append(("conversations judged", f"{len(judg):,}"))
+        if "subjective" in judg.columns and len(judg):
+            n_sub = int(judg["subjective"].sum())
+            facts.append(("subjective (value-laden)", f"{n_sub:,} ({pct(n_sub / len(judg))})"))
+    by_stage = Counter(str(q.get("stage", "?")) for q in data.quarantine)
+    facts.append(("quarantined", ", ".join(f"{k}: {v:,}" for k, v in sorted(by_stage.items())) or "none"))
+    for k, v in _extractor_info(data).items():
+        facts.append((k, v))
+    model_rows: list[list[Any]] = []
+    if convs is not None and "model" in convs.columns:
+        cells, hidden = floor.cells(convs.assign(model=convs["model"].fillna("(unknown)")), ["model"])
+        cells = cells.sort_values(["n", "model"], ascending=[False, True])
+        model_rows = [[text(r.model), f"{int(r.n):,}"] for r in cells.itertuples(index=False)]
+        facts.append(("assistant models", f"{len(model_rows)}" + (f" (+{hidden} below the privacy floor)" if hidden else "")))
+    stages = m.get("stages", {})
+    if isinstance(stages, dict) and stages:
+        total = sum(float(v.get("seconds", 0) or 0) for v in stages.values() if isinstance(v, dict))
+        facts.append(("compute time", f"{total:,.1f} s over {len(stages)} stages"))
+    pf = m.get("privacy_floor", {}) if isinstance(m.get("privacy_floor"), dict) else {}
+    facts.append(("privacy floor", f"cells need ≥ {pf.get('min_conversations', floor.min_conversations)} conversations and ≥ {pf.get('min_users', floor.min_users)} users"))
+    suppressed = pf.get("suppressed") or {}
+    if isinstance(suppressed, dict) and suppressed:
+        facts.append(("suppressed cells", ", ".join(f"{k}: {v}" for k, v in sorted(suppressed.items()))))
+    s.facts = facts
+    rows = _inputs(m)
+    if rows:
+        s.tables.append(Table("Inputs", ["path", "format", "read", "ok", "quarantined", "sha256"], rows))
+    if model_rows:
+        s.tables.append(Table("Assistant models (conversations)", ["model", "conversations"], model_rows))
+    return s
+
+
+# -- taxonomy sunburst ------------------------------------------------------------
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    h = hex_color.lstrip("#")
+    return f"rgba({int(h[0:2], 16)},{int(h[2:4], 16)},{int(h[4:6], 16)},{alpha})"
+
+
+def taxonomy_section(data: ReportData, floor: Floor, side: str = "ai") -> Section:
+    s = Section(
+        "taxonomy",
+        "The taxonomy of AI values",
+        "Five top categories → second-level clusters → first-level clusters → values, sized by how often each "
+        "was expressed (occurrences). Click a slice to zoom in; click the centre to zoom out.",
+    )
+    values = data.get("values")
+    if values is None:
+        s.note = missing("values")
+        return s
+    df = data.mentions_with_meta()
+    df = df[df["side"] == side].copy()
+    if df.empty:
+        s.note = "No AI values were extracted in this run."
+        return s
+    for col in ("l1", "l2", "l3"):
+        if col not in df.columns:
+            df[col] = None
+    # a value placed only down to l2 (or not at all) hangs directly under its lowest known cluster
+    df["l3"] = df["l3"].fillna(NEW_ROOT)
+    df["l2"] = df["l2"].fillna(SKIP)
+    df["l1"] = df["l1"].fillna(SKIP)
+    levels = [("l3",), ("l3", "l2"), ("l3", "l2", "l1"), ("l3", "l2", "l1", "value_norm")]
+    ids, labels, parents, sizes, colors, hover = [], [], [], [], [], []
+    suppressed = 0
+    node_of: dict[tuple[str, ...], str] = {(): ""}  # kept path -> its node id (skipped levels map to the parent's)
+    for depth, keys in enumerate(levels):
+        cells, n_sup = floor.cells(df, list(keys))
+        occ = df.groupby(list(keys)).size().rename("occ").reset_index()
+        cells = cells.merge(occ, on=list(keys))
+        suppressed += n_sup
+        for row in cells.sort_values("occ", ascending=False).itertuples(index=False):
+            path = tuple(str(getattr(row, k)) for k in keys)
+            parent = node_of.get(path[:-1])
+            if parent is None:  # parent below the floor
+                continue
+            if path[-1] == SKIP:  # no cluster at this level: children attach to the parent
+                node_of[path] = parent
+                continue
+            node_of[path] = f"{depth}|" + " / ".join(p for p in path if p != SKIP)
+            ids.append(node_of[path])
+            parents.append(parent)
+            labels.append(path[-1])
+            sizes.append(int(row.occ))
+            colors.append(_rgba(L3_COLORS.get(path[0], "#7b8794"), [1.0, 0.78, 0.6, 0.45][depth]))
+            hover.append(f"{int(row.occ):,} occurrences in {int(row.n):,} conversations")
+    if not ids:
+        s.note = "Every cluster is below the privacy floor in this run."
+        return s
+    s.charts.append(Chart("chart-taxonomy", sunburst(ids, labels, parents, sizes, colors, hover), height=640))
+    if suppressed:
+        s.note = f"{suppressed} clusters or values below the privacy floor are left out (their share shows as empty space)."
+    return s

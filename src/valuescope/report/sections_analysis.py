@@ -1,0 +1,229 @@
+"""Report sections, part 3: context, responses, resistance, anomalies, comparison."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from valuescope.records import RESPONSE_TYPES
+from valuescope.report.charts import PALETTE, Chart, bar_with_ci, esc, heatmap, layout, num
+from valuescope.report.config import ReportConfig
+from valuescope.report.data import ReportData
+from valuescope.report.sections import Section, Table, missing, pct, text
+
+RESPONSE_LABEL = {r: r.replace("_", " ") for r in RESPONSE_TYPES}
+
+
+def _fmt_q(q: Any) -> str:
+    v = num(q)
+    return "—" if v is None else (f"{v:.1e}" if v < 0.001 else f"{v:.3f}")
+
+
+def context_section(data: ReportData, config: ReportConfig) -> Section:
+    s = Section(
+        "context",
+        "Values in context",
+        "Standardised residuals of value × context counts: red cells are values expressed more often in that "
+        "context than independence predicts, blue less. Only cells above the privacy floor are tested.",
+    )
+    ctx = data.get("context")
+    if ctx is None:
+        s.note = missing("analysis/context")
+        return s
+    ai = ctx[ctx["side"] == "ai"]
+    for kind in sorted(ai["context_kind"].dropna().unique()):
+        sub = ai[ai["context_kind"] == kind]
+        level = "l2" if (sub["level"] == "l2").any() else sub["level"].iloc[0]
+        sub = sub[sub["level"] == level]
+        # columns: the names with the strongest deviations anywhere; rows: contexts
+        strength = sub.assign(a=sub["residual"].abs()).groupby("name")["a"].max().sort_values(ascending=False)
+        names = strength.head(config.top_n).index.tolist()
+        contexts = sorted(sub["context"].dropna().unique())
+        if not names or not contexts:
+            continue
+        grid = sub.pivot_table(index="context", columns="name", values="residual", aggfunc="first")
+        z = [[num(grid.at[c, n]) if c in grid.index and n in grid.columns else None for n in names] for c in contexts]
+        title = f"{kind.replace('_', ' ')} × {'second-level clusters' if level == 'l2' else level}"
+        s.charts.append(Chart(f"chart-context-{_slug(kind)}", heatmap(z, names, contexts, title), height=max(320, 26 * len(contexts) + 200)))
+    if "significant" in ai.columns:
+        sig = ai[ai["significant"].fillna(False).astype(bool)].sort_values("lift", ascending=False).head(config.top_n)
+        if not sig.empty:
+            s.tables.append(Table(
+                "Most context-specific AI values (significant after correction)",
+                ["context", "level", "value / cluster", "conversations", "lift", "q"],
+                [[text(r.context), r.level, text(r.name), int(r.n), f"{num(r.lift) or 0:.2f}×", _fmt_q(r.q_value)] for r in sig.itertuples(index=False)],
+            ))
+    inv = data.get("context_invariance")
+    if inv is not None and not inv.empty:
+        top = inv[(inv["side"] == "ai") & (inv["level"] == "value")].sort_values("cv").head(10)
+        if not top.empty:
+            s.tables.append(Table(
+                "Most context-invariant AI values (lowest coefficient of variation across contexts)",
+                ["value", "contexts", "cv"],
+                [[text(r.name), int(r.n_contexts), f"{num(r.cv) or 0:.2f}"] for r in top.itertuples(index=False)],
+            ))
+    if not s.charts:
+        s.note = "No context cells above the privacy floor."
+    return s
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-") or "x"
+
+
+def responses_section(data: ReportData) -> Section:
+    s = Section(
+        "responses",
+        "How the AI responds to human values",
+        "Response type of the AI to the values the human expressed, over conversations where a response was judged; "
+        "mirroring is the share in which the AI expressed a value the human had expressed.",
+    )
+    resp = data.get("responses")
+    if resp is None:
+        s.note = missing("analysis/responses")
+        return s
+    overall = resp[resp["context_kind"] == "all"]
+    order = [r for r in RESPONSE_TYPES if r in set(overall["response"])]
+    if order:
+        idx = overall.set_index("response")
+        fig = bar_with_ci(
+            [RESPONSE_LABEL[r] for r in order],
+            [{"label": "all conversations", "values": [idx.at[r, "share"] for r in order], "low": [idx.at[r, "ci_low"] for r in order], "high": [idx.at[r, "ci_high"] for r in order], "color": PALETTE[4]}],
+            title="Response types", xaxis_title="share of conversations",
+        )
+        s.charts.append(Chart("chart-responses", fig, height=320))
+    by_task = resp[resp["context_kind"] == "task_category"]
+    if not by_task.empty:
+        traces = []
+        contexts = sorted(by_task["context"].dropna().unique())
+        for i, r in enumerate(x for x in RESPONSE_TYPES if x in set(by_task["response"])):
+            sub = by_task[by_task["response"] == r].set_index("context")
+            traces.append({"type": "bar", "orientation": "h", "name": esc(RESPONSE_LABEL[r]), "y": [esc(c) for c in contexts],
+                           "x": [num(sub["share"].get(c)) for c in contexts], "marker": {"color": PALETTE[i % len(PALETTE)]},
+                           "hovertemplate": "%{y}: %{x:.1%}<extra>" + esc(RESPONSE_LABEL[r]) + "</extra>"})
+        fig = {"data": traces, "layout": layout("Response types by task category", max(320, 28 * len(contexts) + 140), barmode="stack",
+                                                  xaxis={"tickformat": ".0%", "gridcolor": "#e4e7eb"}, yaxis={"automargin": True, "autorange": "reversed"},
+                                                  legend={"orientation": "h", "y": -0.2})}
+        s.charts.append(Chart("chart-responses-by-task", fig))
+    mir = data.get("mirroring")
+    if mir is not None and not mir.empty:
+        mir = mir[mir["response"].isin(RESPONSE_TYPES)].copy()
+        mir["o"] = mir["response"].map(RESPONSE_TYPES.index)
+        mir = mir.sort_values("o")
+        fig = bar_with_ci(
+            [RESPONSE_LABEL[r] for r in mir["response"]],
+            [{"label": "mirrored", "values": mir["share"].tolist(), "low": mir["ci_low"].tolist(), "high": mir["ci_high"].tolist(), "color": PALETTE[2]}],
+            title="Value mirroring by response type", xaxis_title="share of conversations where the AI echoed a human value",
+        )
+        s.charts.append(Chart("chart-mirroring", fig, height=300))
+    else:
+        s.note = missing("analysis/mirroring")
+    return s
+
+
+def resistance_section(data: ReportData, config: ReportConfig) -> Section:
+    s = Section(
+        "resistance",
+        "Values defended under resistance",
+        "AI values expressed more often when the AI resists the human's values than otherwise — "
+        "the values it holds to when pushing back.",
+    )
+    res = data.get("resistance_values")
+    if res is None:
+        s.note = missing("analysis/resistance_values")
+        return s
+    top = res[res["level"] == "value"].sort_values(["lift", "n_resist"], ascending=False).head(config.top_n)
+    if top.empty:
+        s.note = "No value is expressed under resistance in enough conversations to pass the privacy floor."
+        return s
+    fig = bar_with_ci(
+        top["name"].tolist(),
+        [
+            {"label": "when resisting", "values": top["rate_resist"].tolist(), "color": PALETTE[3]},
+            {"label": "otherwise", "values": top["rate_other"].tolist(), "color": "#9aa5b1"},
+        ],
+        title="Rate in resisting vs other conversations", xaxis_title="share of conversations",
+    )
+    s.charts.append(Chart("chart-resistance", fig))
+    s.tables.append(Table("Values under resistance", ["value", "conversations resisting", "lift", "q"],
+                          [[text(r.name), int(r.n_resist), f"{num(r.lift) or 0:.2f}×", _fmt_q(r.q_value)] for r in top.itertuples(index=False)]))
+    pairs = data.get("value_pairs")
+    if pairs is not None and not pairs.empty:
+        tp = pairs[pairs["level"] == "value"].sort_values("lift", ascending=False).head(config.top_n)
+        if not tp.empty:
+            s.tables.append(Table("Human value → AI value pairs that co-occur most", ["human value", "AI value", "conversations", "lift", "q"],
+                                  [[text(r.human_value), text(r.ai_value), int(r.n), f"{num(r.lift) or 0:.2f}×", _fmt_q(r.q_value)] for r in tp.itertuples(index=False)]))
+    return s
+
+
+def anomalies_section(data: ReportData, config: ReportConfig) -> Section:
+    s = Section(
+        "anomalies",
+        "Anomaly alerts",
+        "Conversations whose values are unusual for their context or match a policy of disfavoured values. "
+        "Ids only: open them in the run (`duckdb RUN/valuescope.duckdb`) under your own access rules.",
+    )
+    judg = data.get("judgments")
+    if judg is not None and "anomaly_score" in judg.columns and judg["anomaly_score"].notna().any():
+        scores = judg["anomaly_score"].dropna().astype(float).tolist()
+        fig = {"data": [{"type": "histogram", "x": scores, "nbinsx": 30, "marker": {"color": PALETTE[5]}, "hovertemplate": "score %{x}: %{y} conversations<extra></extra>"}],
+               "layout": layout("Anomaly scores over all judged conversations", 280, xaxis={"title": {"text": "anomaly score"}}, yaxis={"title": {"text": "conversations"}, "gridcolor": "#e4e7eb"}, bargap=0.05)}
+        s.charts.append(Chart("chart-anomaly-scores", fig, height=280))
+    alerts = data.get("alerts")
+    if alerts is None:
+        s.note = missing("analysis/alerts")
+        return s
+    top = alerts.sort_values("anomaly_score", ascending=False).head(max(config.top_n, 25))
+    s.tables.append(Table(
+        f"Top {len(top)} of {len(alerts):,} alerts",
+        ["conversation id", "anomaly score", "reasons", "policy matches", "harmful score", "rarity"],
+        [[text(r.id), f"{num(r.anomaly_score) or 0:.2f}", text(_listish(r.reasons)), text(_listish(r.policy_matches)), f"{num(r.harmful_score) or 0:.2f}", f"{num(r.rarity) or 0:.2f}"] for r in top.itertuples(index=False)],
+    ))
+    return s
+
+
+def _listish(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        return v
+    try:
+        return ", ".join(str(x) for x in v)
+    except TypeError:
+        return str(v)
+
+
+def comparison_section(data: ReportData, config: ReportConfig) -> Section | None:
+    """Only when the run has several models or is a `valuescope compare` output."""
+    comp = data.get("compare")
+    if comp is None:
+        return None
+    s = Section("comparison", "Model comparison", "Differences in the share of conversations expressing each AI value, with 95% intervals; significant after correction in bold in the table.")
+    for (a, b), grp in comp.groupby(["group_a", "group_b"], sort=True):
+        sub = grp[(grp["side"] == "ai") & (grp["level"] == "value")]
+        if sub.empty:
+            sub = grp[grp["side"] == "ai"]
+        top = sub.reindex(sub["diff"].abs().sort_values(ascending=False).index).head(config.top_n)
+        if top.empty:
+            continue
+        names = top["name"].tolist()
+        fig = {"data": [{"type": "bar", "orientation": "h", "y": [esc(n) for n in names], "x": [num(d) for d in top["diff"]],
+                         "marker": {"color": [PALETTE[0] if (num(d) or 0) > 0 else PALETTE[1] for d in top["diff"]]},
+                         "error_x": {"type": "data", "symmetric": False, "array": [(num(h) or 0) - (num(d) or 0) for h, d in zip(top["ci_high"], top["diff"], strict=True)],
+                                     "arrayminus": [(num(d) or 0) - (num(lo) or 0) for lo, d in zip(top["ci_low"], top["diff"], strict=True)], "color": "#52606d", "thickness": 1.2, "width": 3},
+                         "hovertemplate": "%{y}: %{x:+.1%}<extra></extra>"}],
+               "layout": layout(f"{a} − {b}: difference in share", max(300, 26 * len(names) + 100), xaxis={"tickformat": "+.0%", "zeroline": True, "zerolinecolor": "#1f2933", "gridcolor": "#e4e7eb"}, yaxis={"automargin": True, "autorange": "reversed"})}
+        s.charts.append(Chart(f"chart-compare-{_slug(str(a))}-{_slug(str(b))}", fig))
+        s.tables.append(Table(
+            f"{a} vs {b}",
+            ["value", f"share {a}", f"share {b}", "difference", "q", "significant", "status"],
+            [[text(r.name), pct(r.rate_a), pct(r.rate_b), pct(r.diff), _fmt_q(r.q_value), "yes" if bool(r.significant) else "", text(r.status)] for r in top.itertuples(index=False)],
+        ))
+    cr = data.get("compare_responses")
+    if cr is not None and not cr.empty:
+        s.tables.append(Table("Response types compared", ["groups", "response", "rate a", "rate b", "difference", "q"],
+                              [[text(f"{r.group_a} vs {r.group_b}"), RESPONSE_LABEL.get(r.response, text(r.response)), pct(r.rate_a), pct(r.rate_b), pct(r.diff), _fmt_q(r.q_value)] for r in cr.itertuples(index=False)]))
+    if not s.charts:
+        s.note = "No comparison cells above the privacy floor."
+    return s

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from valuescope.privacy.config import PrivacyConfig
@@ -36,9 +37,11 @@ class Scrubber(ABC):
     def find(self, text: str) -> list[Finding]:
         """Non-overlapping findings, sorted by start."""
 
-    def scrub_text(self, text: str) -> str:
+    @staticmethod
+    def render(text: str, findings: Sequence[Finding]) -> str:
+        """Replace each finding by its typed placeholder (later overlaps are skipped)."""
         out, last = [], 0
-        for f in sorted(self.find(text), key=lambda f: f.start):
+        for f in sorted(findings, key=lambda f: f.start):
             if f.start < last:
                 continue
             out.append(text[last : f.start])
@@ -47,13 +50,59 @@ class Scrubber(ABC):
         out.append(text[last:])
         return "".join(out)
 
+    def scrub_text(self, text: str) -> str:
+        return self.render(text, self.find(text))
+
+    def scrub_texts(self, texts: Sequence[str]) -> list[str]:
+        """Several texts at once; model-based scrubbers override this to batch."""
+        return [self.scrub_text(t) for t in texts]
+
     def scrub_conversation(self, conv: Conversation) -> Conversation:
-        messages = [Message(role=m.role, content=self.scrub_text(m.content)) for m in conv.messages]
-        return conv.model_copy(update={"messages": messages})
+        """Messages, the context label and every string inside ``meta`` are scrubbed.
+
+        Ids, model and source names are kept: they are not free text.
+        """
+        meta_strings: list[str] = []
+        _collect_strings(conv.meta, meta_strings)
+        texts = [m.content for m in conv.messages] + ([conv.context] if conv.context else []) + meta_strings
+        scrubbed = self.scrub_texts(texts)
+        n = len(conv.messages)
+        messages = [Message(role=m.role, content=t) for m, t in zip(conv.messages, scrubbed[:n], strict=True)]
+        update: dict[str, Any] = {"messages": messages}
+        rest = scrubbed[n:]
+        if conv.context:
+            update["context"], rest = rest[0], rest[1:]
+        if meta_strings:
+            update["meta"] = _replace_strings(conv.meta, iter(rest))
+        return conv.model_copy(update=update)
+
+
+def _collect_strings(obj: Any, out: list[str]) -> None:
+    if isinstance(obj, str):
+        out.append(obj)
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            _collect_strings(v, out)
+    elif isinstance(obj, list | tuple):
+        for v in obj:
+            _collect_strings(v, out)
+
+
+def _replace_strings(obj: Any, new: Iterator[str]) -> Any:
+    if isinstance(obj, str):
+        return next(new)
+    if isinstance(obj, dict):
+        return {k: _replace_strings(v, new) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_replace_strings(v, new) for v in obj]
+    return obj
 
 
 class NullScrubber(Scrubber):
     name = "off"
+
+    def scrub_conversation(self, conv: Conversation) -> Conversation:
+        return conv
 
     def find(self, text: str) -> list[Finding]:
         return []

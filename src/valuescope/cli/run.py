@@ -63,7 +63,7 @@ def _print_ingest(run: api.Run) -> None:
     for col in ("input", "format", "read", "ok", "quarantined"):
         table.add_column(col, justify="left" if col in ("input", "format") else "right")
     for f in inputs:
-        table.add_row(f["path"], f["format"], f"{f['read']:,}", f"{f['ok']:,}", f"{f['quarantined']:,}")
+        table.add_row(Path(f["path"]).name, f["format"], f"{f['read']:,}", f"{f['ok']:,}", f"{f['quarantined']:,}")
     if len(inputs) > 1:
         table.add_row("total", "", *(f"{sum(f[k] for f in inputs):,}" for k in ("read", "ok", "quarantined")))
     console.print(table)

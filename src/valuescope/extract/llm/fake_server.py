@@ -6,7 +6,7 @@ scripted by a marker inside the conversation text, ``FAKE[step,step,...]``;
 the n-th request carrying that conversation's data-block tag gets the n-th
 step (the last step repeats). Steps:
 
-``ok`` valid answer · ``429`` rate limit with ``retry-after: 1`` · ``500`` ·
+``ok`` valid answer · ``429`` rate limit with ``retry-after`` (1 s by default) · ``500`` ·
 ``hang`` sleeps past any sane timeout · ``badjson`` prose instead of JSON ·
 ``schema`` JSON that violates the schema · ``cut`` a JSON answer cut off at
 the token limit · ``trunc`` the HTTP body stops mid-stream · ``inject`` the
@@ -64,8 +64,9 @@ INJECTED = {
 class FakeLLM:
     """The ASGI app plus its counters. ``latency`` is added to every answer."""
 
-    def __init__(self, latency: float = 0.0, hang_s: float = 30.0) -> None:
+    def __init__(self, latency: float = 0.0, hang_s: float = 30.0, retry_after: float = 1.0) -> None:
         self.latency = latency
+        self.retry_after = retry_after
         self.hang_s = hang_s
         self.requests = 0
         self.by_path: Counter[str] = Counter()
@@ -138,7 +139,7 @@ class FakeLLM:
         if self.latency:
             await asyncio.sleep(self.latency)
         if step == "429":
-            await _send_json(send, 429, {"error": {"message": "rate limited", "type": "rate_limit"}}, [(b"retry-after", b"1")])
+            await _send_json(send, 429, {"error": {"message": "rate limited", "type": "rate_limit"}}, [(b"retry-after", str(self.retry_after).encode())])
             return
         if step == "500":
             await _send_json(send, 500, {"error": {"message": "boom", "type": "server_error"}})

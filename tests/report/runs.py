@@ -138,7 +138,7 @@ def derive_tables(run: RunDir, floor: int = 5) -> None:
     ai = m[m["side"] == "ai"].merge(j[["id", "task_category"]], on="id").dropna(subset=["l2"])
     tab = ai.groupby(["task_category", "l2"])["id"].nunique().unstack(fill_value=0)
     tot = tab.to_numpy().sum()
-    exp = np.outer(tab.sum(1), tab.sum(0)) / tot
+    exp = np.outer(tab.sum(axis=1), tab.sum(axis=0)) / tot
     res = (tab.to_numpy() - exp) / np.sqrt(np.maximum(exp, 1e-9))
     ctx = []
     for i, c in enumerate(tab.index):

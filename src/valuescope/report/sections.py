@@ -93,8 +93,9 @@ def summary_section(data: ReportData, floor: Floor) -> Section:
     m = data.manifest
     convs, judg = data.get("conversations"), data.get("judgments")
     facts: list[tuple[str, Any]] = [("run", data.run.path.name)]
-    if m.get("created") or m.get("created_at"):
-        facts.append(("created", m.get("created") or m.get("created_at")))
+    started = m.get("started") or m.get("created")
+    if started:
+        facts.append(("started", str(started).replace("T", " ")))
     if convs is not None:
         facts.append(("conversations ingested", f"{len(convs):,}"))
     if judg is not None:
@@ -114,7 +115,7 @@ def summary_section(data: ReportData, floor: Floor) -> Section:
         facts.append(("assistant models", f"{len(model_rows)}" + (f" (+{hidden} below the privacy floor)" if hidden else "")))
     stages = m.get("stages", {})
     if isinstance(stages, dict) and stages:
-        total = sum(float(v.get("seconds", 0) or 0) for v in stages.values() if isinstance(v, dict))
+        total = float(m.get("seconds_total") or sum(float(v.get("seconds", 0) or 0) for v in stages.values() if isinstance(v, dict)))
         facts.append(("compute time", f"{total:,.1f} s over {len(stages)} stages"))
     pf = m.get("privacy_floor", {}) if isinstance(m.get("privacy_floor"), dict) else {}
     facts.append(("privacy floor", f"cells need ≥ {pf.get('min_conversations', floor.min_conversations)} conversations and ≥ {pf.get('min_users', floor.min_users)} users"))
@@ -138,7 +139,8 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({int(h[0:2], 16)},{int(h[2:4], 16)},{int(h[4:6], 16)},{alpha})"
 
 
-def taxonomy_section(data: ReportData, floor: Floor, side: str = "ai") -> Section:
+def taxonomy_section(data: ReportData, floor: Floor, side: str = "ai", per_cluster: int = 25) -> Section:
+    """Sunburst of the placed values; at most ``per_cluster`` values under each cluster keep the page small."""
     s = Section(
         "taxonomy",
         "The taxonomy of AI values",
@@ -165,6 +167,7 @@ def taxonomy_section(data: ReportData, floor: Floor, side: str = "ai") -> Sectio
     ids, labels, parents, sizes, colors, hover = [], [], [], [], [], []
     suppressed = 0
     node_of: dict[tuple[str, ...], str] = {(): ""}  # kept path -> its node id (skipped levels map to the parent's)
+    shown_under: Counter[str] = Counter()
     for depth, keys in enumerate(levels):
         cells, n_sup = floor.cells(df, list(keys))
         occ = df.groupby(list(keys)).size().rename("occ").reset_index()
@@ -178,6 +181,10 @@ def taxonomy_section(data: ReportData, floor: Floor, side: str = "ai") -> Sectio
             if path[-1] == SKIP:  # no cluster at this level: children attach to the parent
                 node_of[path] = parent
                 continue
+            if depth == 3:
+                shown_under[parent] += 1
+                if shown_under[parent] > per_cluster:
+                    continue
             node_of[path] = f"{depth}|" + " / ".join(p for p in path if p != SKIP)
             ids.append(node_of[path])
             parents.append(parent)

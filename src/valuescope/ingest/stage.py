@@ -96,6 +96,7 @@ class IngestStage(SourceStage):
                 )
             )
 
+        stem = f.stem
         for item in read_chunk(f, c, self.ingest_config.max_record_bytes):
             if item.blank:
                 stats["blank_lines"] += 1
@@ -107,7 +108,7 @@ class IngestStage(SourceStage):
                 reject(item.line, "record holds no conversation", item.raw)
             for draft in item.drafts:
                 try:
-                    conv = to_conversation(draft, f"{f.stem}:{item.line}", f.stem, self._hasher)
+                    conv = to_conversation(draft, f"{stem}:{item.line}", stem, self._hasher)
                 except (RecordError, ValueError) as exc:
                     raw = "\n".join(f"{r}: {t}" for r, t in draft.messages if isinstance(t, str))
                     reject(item.line, str(exc).splitlines()[0], raw[:4000], draft.id)

@@ -1,0 +1,72 @@
+"""The local engine: batch stages checkpoint and skip finished work; analyze runs the stages that exist."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from valuescope import api
+from valuescope.engine.rundir import RunDir
+from valuescope.engine.runner import run_stages
+from valuescope.engine.stage import BatchResult, BatchStage
+
+
+class Upper(BatchStage):
+    """Upper-cases every conversation id; counts its calls in a file (workers are other processes)."""
+
+    name = "upper"
+    inputs = ("conversations",)
+    outputs = ("upper",)
+    batch_size = 100
+
+    def __init__(self, log: str, suffix: str = "") -> None:
+        self.log, self.suffix = log, suffix
+
+    def config(self) -> dict:
+        return {"suffix": self.suffix}
+
+    def process_batch(self, batch: pa.Table, resource) -> BatchResult:
+        with open(self.log, "a") as fh:
+            fh.write("x")
+        ids = [i.upper() + self.suffix for i in batch["id"].to_pylist()]
+        return BatchResult(tables={"upper": pa.table({"id": ids})}, stats={"n": len(ids)})
+
+
+def test_batch_stage_checkpoints_and_reruns(tmp_path, conversations_dir):
+    run = api.ingest([conversations_dir / "mt_bench.jsonl"], tmp_path / "run", api.apply_overrides(api.RunConfig(), scrub="off"))
+    log = tmp_path / "calls"
+    rd = RunDir(run.path)
+    run_stages(rd, [Upper(str(log))], workers=2, quiet=True)
+    first = rd.read_table("upper")
+    assert first["id"].to_pylist() == [i.upper() for i in run["conversations"]["id"]]
+    assert len(log.read_text()) == 5  # 479 rows / 100 per batch
+    manifest = run_stages(rd, [Upper(str(log))], quiet=True)
+    assert len(log.read_text()) == 5 and manifest["stages"]["upper"]["stats"]["batches_computed"] == 0
+    assert rd.read_table("upper").equals(first)
+    run_stages(rd, [Upper(str(log), suffix="!")], workers=1, quiet=True)  # new config: recomputed
+    assert len(log.read_text()) == 10 and rd.read_table("upper")["id"][0].as_py().endswith("!")
+    assert api.load_run(run.path).sql("select count(*) as n from upper")["n"][0] == first.num_rows
+
+
+def test_analyze_notes_missing_stages(tmp_path, monkeypatch):
+    import importlib
+
+    real = importlib.import_module
+
+    def fake_import(name, *args):
+        if name == "valuescope.report.stage":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return real(name, *args)
+
+    monkeypatch.setattr(api.importlib, "import_module", fake_import)
+    notes: list[str] = []
+    stages = api.build_stages(api.RunConfig(), None, notes)
+    assert not any(s.name == "report" for s in stages)
+    assert notes == ["stage 'report' skipped: valuescope.report.stage is not available in this build"]
+
+
+def test_apply_overrides_rejects_unknown():
+    cfg = api.apply_overrides(api.RunConfig(), scrub="off", extractor="reference", workers=1)
+    assert (cfg.privacy.scrub, cfg.extract.extractor, cfg.workers) == ("off", "reference", 1)
+    with pytest.raises(ValueError, match="unknown setting"):
+        api.apply_overrides(api.RunConfig(), nonsense=1)

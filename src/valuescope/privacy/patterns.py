@@ -64,7 +64,7 @@ def find_secret(text: str) -> Iterator[Span]:
 
 
 # ------------------------------------------------------------ IP address ----
-IPV4_RE = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.]|\.\d)")
+IPV4_RE = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\d|\.\d)")
 IPV6_RE = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
 
 
@@ -97,7 +97,7 @@ def _is_netmask(ip: ipaddress.IPv4Address) -> bool:
 
 # ----------------------------------------------------------- credit card ----
 CARD_RE = re.compile(r"(?<![\d-])\d(?:[ -]?\d){11,18}(?![\d-]|-\d)")
-CARD_PREFIX_RE = re.compile(r"^(?:4|5[0-8]|2[2-7]|3[0478]|35|6[0-9]|0604)")
+CARD_PREFIX_RE = re.compile(r"^(?:4|5[0-8]|2[2-7]|3[0-8]|6[0-9]|0604|2131|1800)")
 
 
 def luhn_ok(digits: str) -> bool:
@@ -110,11 +110,36 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+def trimmed(start: int, s: str, max_drop: int = 2) -> Iterator[tuple[int, int]]:
+    """(start, end) of ``s`` and of ``s`` minus up to ``max_drop`` separator-groups at either end.
+
+    A greedy regex swallows a neighbouring number ("4737362018817 1. Next");
+    validators then see the right candidate among these, longest first.
+    """
+    cuts = [0] + [i + 1 for i, ch in enumerate(s) if ch in " -.\t" and i + 1 < len(s) and s[i + 1] not in " -.\t"]
+    bounds = sorted(
+        {(cuts[a], (cuts[len(cuts) - b] - 1) if b else len(s)) for a in range(min(max_drop, len(cuts) - 1) + 1)
+         for b in range(min(max_drop, len(cuts) - 1 - a) + 1)},
+        key=lambda x: x[0] - x[1],
+    )
+    for a, b in bounds:
+        sub = s[a:b].strip(" -.\t")
+        if sub:
+            off = a + s[a:b].index(sub)
+            yield start + off, start + off + len(sub)
+
+
+def _card_ok(candidate: str) -> bool:
+    digits = re.sub(r"\D", "", candidate)
+    return 12 <= len(digits) <= 19 and bool(CARD_PREFIX_RE.match(digits)) and luhn_ok(digits) and len(set(digits)) > 2
+
+
 def find_card(text: str) -> Iterator[Span]:
     for m in CARD_RE.finditer(text):
-        digits = re.sub(r"\D", "", m.group(0))
-        if 12 <= len(digits) <= 19 and CARD_PREFIX_RE.match(digits) and luhn_ok(digits) and len(set(digits)) > 2:
-            yield "CREDIT_CARD", m.start(), m.end()
+        for s, e in trimmed(m.start(), m.group(0)):
+            if _card_ok(text[s:e]):
+                yield "CREDIT_CARD", s, e
+                break
 
 
 # ------------------------------------------------------------------ IBAN ----
@@ -196,9 +221,10 @@ PHONE_RE = re.compile(
 )
 NANP_RE = re.compile(r"^(?:1[\s.-])?\d{3}[\s.-]\d{3}[\s.-]\d{4}\b")
 PHONE_CONTEXT_RE = re.compile(
-    r"(?:phone|call|tel|telephone|mobile|cell|fax|whatsapp|text me|sms|reach me|contact)\W{0,3}(?:\w+\W{0,3}){0,2}$",
+    r"(?:phone|call|tel|telephone|mobile|cell|fax|whatsapp|text|sms|reach me|contact)\W{0,3}(?:\w+\W{0,3}){0,2}$",
     re.IGNORECASE,
 )
+BARE_NANP_RE = re.compile(r"^[2-9]\d{2}[2-9]\d{6}$")
 EXT_RE = re.compile(r"\s?(?:x|ext\.?|extension)\s?\d{1,6}$", re.IGNORECASE)
 
 
@@ -207,18 +233,21 @@ def _phone_ok(cand: str, before: str) -> bool:
     digits = re.sub(r"\D", "", main)
     if not 7 <= len(digits) <= 15:
         return False
-    if main.startswith(("+", "00")):
-        if len(digits) < 8:
-            return False
+    if main.startswith(("+", "00")) and len(digits) >= 8:
         try:
             num = phonenumbers.parse("+" + digits[2:] if main.startswith("00") else main, None)
+            if phonenumbers.is_possible_number(num):
+                return True
         except phonenumbers.NumberParseException:
+            pass
+        if main.startswith("+"):
             return False
-        return phonenumbers.is_possible_number(num)
     groups = [g for g in re.split(r"[^\d]+", main) if g]
     if min(len(g) for g in groups) < 2:
         return bool(PHONE_CONTEXT_RE.search(before))  # "0 1 2 3 ...", "1.5 2"
     has_sep = len(groups) > 1
+    if not has_sep and (BARE_NANP_RE.match(digits) or (digits[0] == "0" and 10 <= len(digits) <= 11)):
+        return True  # 2125550134, 0143462102: national numbers written without spaces
     if "(" in main and len(digits) >= 9:
         return True
     if NANP_RE.match(main):
@@ -230,9 +259,10 @@ def _phone_ok(cand: str, before: str) -> bool:
 
 def find_phone(text: str) -> Iterator[Span]:
     for m in PHONE_RE.finditer(text):
-        cand = m.group(0).rstrip(" .-")
-        if _phone_ok(cand, text[max(0, m.start() - 30) : m.start()]):
-            yield "PHONE", m.start(), m.start() + len(cand)
+        for s, e in trimmed(m.start(), m.group(0)):
+            if _phone_ok(text[s:e], text[max(0, s - 30) : s]):
+                yield "PHONE", s, e
+                break
 
 
 # -------------------------------------------------------- street address ----
@@ -261,10 +291,13 @@ STREET_RE = re.compile(
     rf"(?:(?:,\s?|\n)(?:[A-Z][A-Za-z'.-]*\s){{0,3}}[A-Z][A-Za-z'.-]*,?\s[A-Z]{{2}}\s\d{{5}}(?:-\d{{4}})?\b"
     rf"|(?:,\s?|\n)[A-Z]{{1,2}}\d[A-Z\d]?\s?\d[A-Z]{{2}}\b)?"
 )
+MILITARY_RE = re.compile(r"\b(?:PSC|Unit|USNS|USNV|USS|USCGC|CMR)\s[\w ]{1,30}?,?\s(?:Box\s\d{1,6},?\s)?(?:APO|FPO|DPO)\s(?:AA|AE|AP)\s\d{5}\b")
 
 
 def find_street_address(text: str) -> Iterator[Span]:
     for m in STREET_RE.finditer(text):
+        yield "STREET_ADDRESS", m.start(), m.end()
+    for m in MILITARY_RE.finditer(text):
         yield "STREET_ADDRESS", m.start(), m.end()
 
 

@@ -135,13 +135,12 @@ def build_stages(config: RunConfig, inputs: list[str] | None, notes: list[str] |
     for label, module, build in _later_stages():
         try:
             importlib.import_module(module)
+            stages += build(config)
         except ModuleNotFoundError as exc:
-            if exc.name and (exc.name == module or module.startswith(exc.name + ".")):
-                if notes is not None:
-                    notes.append(f"stage '{label}' skipped: {module} is not available in this build")
-                continue
-            raise
-        stages += build(config)
+            if not (exc.name or "").startswith("valuescope"):
+                raise  # a missing third-party dependency is a real error
+            if notes is not None:
+                notes.append(f"stage '{label}' skipped: {exc.name} is not available in this build")
     return stages
 
 

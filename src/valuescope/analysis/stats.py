@@ -137,20 +137,18 @@ def _fisher(k1: int, n1: int, k2: int, n2: int) -> float:
 
 def two_proportion_p(k1: np.ndarray, n1: np.ndarray, k2: np.ndarray, n2: np.ndarray, min_expected: float = 5.0) -> np.ndarray:
     """Two-sided p-value for p1 == p2: pooled z-test, or Fisher's exact test when any expected count < min_expected."""
-    k1, n1, k2, n2 = (np.asarray(x, dtype=float) for x in (k1, n1, k2, n2))
+    k1, n1, k2, n2 = np.broadcast_arrays(*(np.atleast_1d(np.asarray(x, dtype=float)) for x in (k1, n1, k2, n2)))
     with np.errstate(divide="ignore", invalid="ignore"):
         pooled = (k1 + k2) / (n1 + n2)
         se = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
         z = (k1 / n1 - k2 / n2) / se
         p = np.where(se > 0, 2 * stats.norm.sf(np.abs(z)), 1.0)
     expected = np.minimum.reduce([n1 * pooled, n1 * (1 - pooled), n2 * pooled, n2 * (1 - pooled)])
-    small = np.atleast_1d(expected < min_expected)
-    p = np.atleast_1d(p).astype(float)
-    a1, b1, a2, b2 = (np.atleast_1d(x) for x in (k1, n1, k2, n2))
-    for i in np.flatnonzero(small):
-        if b1[i] > 0 and b2[i] > 0:
-            p[i] = _fisher(int(a1[i]), int(b1[i]), int(a2[i]), int(b2[i]))
-    p[(np.atleast_1d(n1) == 0) | (np.atleast_1d(n2) == 0)] = np.nan
+    p = np.array(p, dtype=float)
+    for i in np.flatnonzero(expected < min_expected):
+        if n1[i] > 0 and n2[i] > 0:
+            p[i] = _fisher(int(k1[i]), int(n1[i]), int(k2[i]), int(n2[i]))
+    p[(n1 == 0) | (n2 == 0)] = np.nan
     return p
 
 

@@ -1,0 +1,140 @@
+"""The analysis stages: whole-table steps from judgments and values to RUN/analysis/*.parquet.
+
+Every aggregate passes the privacy floor (valuescope.privacy.floor) before it
+is written; the number of suppressed cells per table goes to the manifest's
+``privacy_floor`` section. The anomalies stage runs first because it adds
+``anomaly_score`` to judgments.parquet, which the later stages and the report read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from valuescope.analysis import anomalies, compare, context, frequencies, responses
+from valuescope.analysis.config import AnalysisConfig
+from valuescope.analysis.data import RunData, load
+from valuescope.engine.rundir import RunDir
+from valuescope.engine.stage import TableStage
+from valuescope.privacy.config import PrivacyConfig
+from valuescope.privacy.floor import apply_floor, floor_section
+
+INPUTS = ("judgments", "values", "mentions", "conversations")
+
+
+class AnalysisStage(TableStage):
+    """Shared plumbing: config in the cache key, loading, floor + manifest bookkeeping."""
+
+    inputs = INPUTS
+
+    def __init__(self, config: AnalysisConfig | None = None, privacy: PrivacyConfig | None = None) -> None:
+        self.cfg = config or AnalysisConfig()
+        self.privacy = privacy or PrivacyConfig()
+
+    def config(self) -> dict[str, Any]:
+        return {"analysis": self.cfg.model_dump(), "min_conversations": self.privacy.min_conversations,
+                "min_users": self.privacy.min_users}
+
+    def floor(self, df: pd.DataFrame, **kw: Any) -> tuple[pd.DataFrame, int]:
+        return apply_floor(df, min_conversations=self.privacy.min_conversations, min_users=self.privacy.min_users, **kw)
+
+    def record(self, run: RunDir, suppressed: dict[str, int]) -> None:
+        previous = run.read_manifest().get("privacy_floor")
+        run.update_manifest(privacy_floor=floor_section(self.privacy.min_conversations, self.privacy.min_users, suppressed, previous))
+
+    def write(self, run: RunDir, tables: dict[str, pd.DataFrame]) -> dict[str, float]:
+        stats: dict[str, float] = {}
+        for name, df in tables.items():
+            run.write_table(f"analysis/{name}", df.reset_index(drop=True))
+            stats[f"rows:{name}"] = len(df)
+        return stats
+
+
+class AnomaliesStage(AnalysisStage):
+    name = "analysis.anomalies"
+    version = "1"
+    outputs = ("judgments", "analysis/alerts")
+
+    def run(self, run: RunDir) -> dict[str, float]:
+        data = load(run)
+        policy = anomalies.load_policy(self.cfg.policy)
+        scored = anomalies.score_conversations(data, policy, self.cfg.embedder)
+        judg = run.read_df("judgments")
+        judg = judg.drop(columns=[c for c in ("anomaly_score",) if c in judg.columns])
+        judg["anomaly_score"] = judg["id"].map(scored.set_index("id")["anomaly_score"]).astype(float).fillna(0.0)
+        run.write_table("judgments", judg)
+        alerts = anomalies.alerts_table(scored, self.cfg.alert_top, self.cfg.alert_min_score)
+        stats = self.write(run, {"alerts": alerts})
+        run.update_manifest(analysis={"policy": policy.source, "alerts": len(alerts)})
+        return {**stats, "alerts": len(alerts), "mean_anomaly_score": float(judg["anomaly_score"].mean()) if len(judg) else 0.0}
+
+
+class FrequenciesStage(AnalysisStage):
+    name = "analysis.frequencies"
+    version = "1"
+    outputs = ("analysis/frequencies", "analysis/summary")
+
+    def run(self, run: RunDir) -> dict[str, float]:
+        data = load(run)
+        freq, n_sup = self.floor(frequencies.frequencies(data, self.cfg.alpha))
+        self.record(run, {"frequencies": n_sup})
+        return self.write(run, {"frequencies": freq, "summary": frequencies.summary(data, self.cfg.alpha)}) | {"suppressed": n_sup}
+
+
+class ContextStage(AnalysisStage):
+    name = "analysis.context"
+    version = "1"
+    outputs = ("analysis/context", "analysis/context_invariance", "analysis/responses")
+
+    def run(self, run: RunDir) -> dict[str, float]:
+        data = load(run)
+        ctx = context.context_columns(data, self.cfg)
+        tables, suppressed = {}, {}
+        tables["context"], suppressed["context"] = self.floor(context.context_table(data, self.cfg, ctx))
+        tables["context_invariance"], suppressed["context_invariance"] = self.floor(context.invariance_table(data, self.cfg, ctx))
+        tables["responses"], suppressed["responses"] = self.floor(responses.responses_table(data, self.cfg, ctx))
+        self.record(run, suppressed)
+        return self.write(run, tables) | {f"suppressed:{k}": v for k, v in suppressed.items()}
+
+
+class ResponsesStage(AnalysisStage):
+    name = "analysis.responses"
+    version = "1"
+    outputs = ("analysis/mirroring", "analysis/resistance_values", "analysis/value_pairs")
+
+    def run(self, run: RunDir) -> dict[str, float]:
+        data = load(run)
+        tables, suppressed = {}, {}
+        tables["mirroring"], suppressed["mirroring"] = self.floor(responses.mirroring_table(data, self.cfg))
+        tables["resistance_values"], suppressed["resistance_values"] = self.floor(responses.resistance_table(data, self.cfg), n_col="n_resist")
+        tables["value_pairs"], suppressed["value_pairs"] = self.floor(responses.pairs_table(data, self.cfg))
+        self.record(run, suppressed)
+        return self.write(run, tables) | {f"suppressed:{k}": v for k, v in suppressed.items()}
+
+
+class CompareStage(AnalysisStage):
+    """Within-run comparison when the run holds several models (or weeks); nothing otherwise."""
+
+    name = "analysis.compare"
+    version = "1"
+    outputs = ()
+
+    def run(self, run: RunDir) -> dict[str, float]:
+        data: RunData = load(run)
+        pairs = [] if self.cfg.compare_by == "none" else compare.groups_within(data, self.cfg.compare_by)
+        if not pairs:
+            for name in ("analysis/compare.parquet", "analysis/compare_responses.parquet", "analysis/drift_summary.json"):
+                (run.path / name).unlink(missing_ok=True)
+            return {"pairs": 0}
+        vals, resp, drift, suppressed = compare.compare_many(pairs, self.cfg, self.privacy.min_conversations, self.privacy.min_users)
+        drift["by"] = self.cfg.compare_by
+        compare.write_comparison(run, vals, resp, drift, prefix="analysis/")
+        self.record(run, suppressed)
+        return {"pairs": len(pairs), "rows:compare": len(vals)} | {f"suppressed:{k}": v for k, v in suppressed.items()}
+
+
+def analysis_stages(analysis_config: AnalysisConfig | None = None, privacy_config: PrivacyConfig | None = None) -> list[TableStage]:
+    """The analysis stages in run order (anomalies first: it adds anomaly_score to judgments)."""
+    args = (analysis_config or AnalysisConfig(), privacy_config or PrivacyConfig())
+    return [AnomaliesStage(*args), FrequenciesStage(*args), ContextStage(*args), ResponsesStage(*args), CompareStage(*args)]

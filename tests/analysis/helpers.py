@@ -1,0 +1,60 @@
+"""Build small, real run directories for the analysis tests (no model, no network).
+
+Conversations come from the shared corpora; judgments and values come from the
+reference annotations (dev.jsonl + dev2.jsonl) through the real extract stage.
+Values are "placed" from the annotators' l2 labels, as the analyses do when no
+taxonomy stage has run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from valuescope.engine.rundir import RunDir
+from valuescope.engine.runner import run_stages
+from valuescope.extract.config import ExtractConfig
+from valuescope.extract.stage import ExtractStage
+from valuescope.ingest.table import conversations_to_table
+from valuescope.records import Conversation
+
+FILES = ("hh_rlhf_harmless_base_test.jsonl", "jailbreakbench.jsonl", "mt_bench.jsonl", "alpaca_eval.jsonl")
+
+
+def annotated_ids(reference_dir: Path) -> dict[str, Path]:
+    out = {}
+    for name in ("dev.jsonl", "dev2.jsonl"):
+        with open(reference_dir / name, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    out[json.loads(line)["id"]] = reference_dir / name
+    return out
+
+
+def load_conversations(conversations_dir: Path, ids: set[str]) -> list[Conversation]:
+    convs = []
+    for name in FILES:
+        with open(conversations_dir / name, encoding="utf-8") as fh:
+            for line in fh:
+                rec = json.loads(line)
+                if rec["id"] in ids:
+                    convs.append(Conversation(**{k: v for k, v in rec.items() if k in Conversation.model_fields}))
+    return convs
+
+
+def merged_labels(reference_dir: Path, out: Path) -> Path:
+    """dev.jsonl + dev2.jsonl as one labels file for the reference extractor."""
+    text = "".join((reference_dir / n).read_text("utf-8") for n in ("dev.jsonl", "dev2.jsonl"))
+    out.write_text(text, "utf-8")
+    return out
+
+
+def build_reference_run(path: Path, conversations_dir: Path, reference_dir: Path, ids: set[str] | None = None) -> RunDir:
+    """A run with conversations + judgments + mentions for annotated conversations."""
+    run = RunDir(path)
+    all_ids = set(annotated_ids(reference_dir))
+    convs = load_conversations(conversations_dir, ids & all_ids if ids else all_ids)
+    run.write_table("conversations", conversations_to_table(convs))
+    labels = merged_labels(reference_dir, path / "labels.jsonl")
+    run_stages(run, [ExtractStage(ExtractConfig(extractor="reference", reference=str(labels)))], workers=1, quiet=True)
+    return run

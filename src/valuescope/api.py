@@ -17,14 +17,15 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from importlib import metadata, resources
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from valuescope.config import RunConfig
 from valuescope.engine.rundir import RunDir
 from valuescope.engine.runner import run_stages
 from valuescope.engine.stage import Stage
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SAMPLE = "sample.jsonl.gz"
 _VERSIONED = ("valuescope", "pydantic", "pyarrow", "duckdb", "pandas", "numpy", "onnxruntime", "scikit-learn")
@@ -53,6 +54,8 @@ class Run:
 
     @property
     def quarantine(self) -> pd.DataFrame:
+        import pandas as pd
+
         rows = self.dir.read_quarantine()
         cols = ["stage", "source", "line", "record_id", "reason", "raw"]
         return pd.DataFrame(rows, columns=cols) if rows else pd.DataFrame(columns=cols)

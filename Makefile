@@ -1,0 +1,36 @@
+# Two entry points for a fresh machine with Python >= 3.11:
+#   make demo   - create .venv, install valuescope, analyze the bundled sample into runs/demo
+#   make test   - create .venv, install with test extras, run setup hooks, run the tests
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+
+.PHONY: demo test install install-test hooks clean-venv
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "valuescope needs Python >= 3.11 (found " + sys.version.split()[0] + "); run: make PYTHON=python3.11 ...")'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(PIP) install --quiet -e .
+
+demo: install
+	$(BIN)/valuescope demo
+
+install-test: $(BIN)/python
+	$(PIP) install --quiet -e '.[dev,ner]'
+
+# Other parts of valuescope drop executable hooks here (build a llama.cpp server,
+# install chromium for browser tests...). Each gets VENV and PYTHON in its environment.
+hooks: install-test
+	@set -e; for hook in scripts/test-setup.d/*.sh; do \
+	  if [ -x "$$hook" ]; then echo ">> $$hook"; VENV="$(abspath $(VENV))" PYTHON="$(abspath $(BIN))/python" "$$hook"; fi; \
+	done
+
+test: hooks
+	$(BIN)/python -m pytest
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,73 @@
+"""The CLI as a user runs it: ingest, stats, analyze --dry-run, errors as one line with exit 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+CLI = "from valuescope.cli import main; main()"
+
+
+def vs(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", CLI, *args], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+    )
+
+
+def test_ingest_all_shared_files_prints_counts(tmp_path, conversations_dir):
+    files = sorted(str(p) for p in conversations_dir.glob("*.jsonl"))
+    out = tmp_path / "run"
+    res = vs("ingest", *files, "--out", str(out), "--scrub", "off", "-q")
+    assert res.returncode == 0, res.stderr
+    lines = sum(1 for f in files for line in open(f, "rb") if line.strip())
+    manifest = json.loads((out / "manifest.json").read_text())
+    ok = sum(i["ok"] for i in manifest["inputs"])
+    quarantined = sum(i["quarantined"] for i in manifest["inputs"])
+    assert ok + quarantined == lines
+    total_row = next(line for line in res.stderr.splitlines() if "total" in line)
+    assert [f"{lines:,}", f"{ok:,}", f"{quarantined:,}"] == [c for c in total_row.replace("│", " ").split() if c[0].isdigit()]
+    assert manifest["versions"]["valuescope"] and manifest["config"]["privacy"]["scrub"] == "off"
+
+    stats = vs("stats", str(out))
+    assert stats.returncode == 0, stats.stderr
+    assert "empty assistant turn" in stats.stderr and f"{ok:,}" in stats.stderr and "ingest" in stats.stderr
+
+
+def test_user_errors_are_one_line(tmp_path):
+    for args in (
+        ["ingest", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "r")],
+        ["stats", str(tmp_path / "not-a-run")],
+        ["ingest", __file__, "--out", str(tmp_path / "r"), "--format", "yaml"],
+        ["ingest", __file__, "--out", str(tmp_path / "r"), "--config", str(tmp_path / "nope.toml")],
+    ):
+        res = vs(*args)
+        assert res.returncode == 2, (args, res.stderr)
+        assert res.stderr.strip().startswith("error:") and len(res.stderr.strip().splitlines()) == 1, res.stderr
+        assert "Traceback" not in res.stderr
+
+
+def test_analyze_dry_run_with_reference_labels(tmp_path, conversations_dir, reference_dir):
+    out = tmp_path / "dry"
+    res = vs("analyze", str(conversations_dir / "mt_bench.jsonl"), "--out", str(out), "--scrub", "off",
+             "--reference", str(reference_dir / "dev.jsonl"), "--dry-run", "-q")
+    assert res.returncode == 0, res.stderr
+    assert "dry run" in res.stderr and (out / "conversations.parquet").is_file()
+    assert not (out / "judgments.parquet").exists()  # stopped after ingest
+
+
+def test_bundled_sample_ingests_clean(tmp_path):
+    from valuescope import api
+
+    sample = api.sample_path()
+    assert sample.is_file() and (sample.parent / "LICENSE").is_file() and (sample.parent / "NOTICE").is_file()
+    assert "CONTENT WARNING" in (sample.parent / "README.md").read_text()
+    run = api.ingest([sample], tmp_path / "s", api.apply_overrides(api.RunConfig(), scrub="off"))
+    info = run.manifest["inputs"][0]
+    assert info["gzip"] and info["read"] == info["ok"] >= 300
+    conv = run["conversations"]
+    assert set(conv["source"]) == {"hh-harmless-test", "jbb"}
+    assert conv.loc[conv["source"] == "jbb", "context"].nunique() == 10  # every harm category

@@ -75,6 +75,7 @@ class FakeLLM:
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict[str, Any]] = {}
         self.batch_polls_until_done = 1
+        self.bodies: list[dict[str, Any]] = []  # the last 100 chat requests, for assertions
 
     # -- scripting ----------------------------------------------------------------------
     def _step(self, text: str) -> str:
@@ -133,6 +134,7 @@ class FakeLLM:
             await _send_json(send, status, payload)
 
     async def _chat(self, req: dict[str, Any], send: Any, anthropic: bool) -> None:
+        self.bodies = [*self.bodies[-99:], req]
         text = json.dumps(req.get("messages", []))
         step = self._step(text)
         self.steps[step] += 1

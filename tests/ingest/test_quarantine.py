@@ -127,3 +127,23 @@ def test_missing_and_unreadable_inputs(tmp_path, ingest):
         locked.chmod(0)
         with pytest.raises(InputError, match="permission denied"):
             ingest(tmp_path, locked)
+
+
+def test_csv_row_with_invalid_utf8_quarantined_alone(tmp_path, hh_records, ingest):
+    import csv
+
+    path = tmp_path / "chats.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "prompt", "response"])
+        for r in hh_records[:6]:
+            w.writerow([r["id"], r["messages"][0]["content"], r["messages"][1]["content"]])
+        w.writerow(["empty", "hello?", ""])
+    data = path.read_bytes().replace(b"hh-harmless-test:2,", b"hh-harmless-test:2,\xff")
+    path.write_bytes(data)
+    run = ingest(tmp_path, path)
+    bad = [r["id"] for r in hh_records[:6]].index("hh-harmless-test:2")
+    q = run.quarantine.sort_values("line")
+    assert q["line"].tolist() == [bad + 1, 7]  # 1-based data rows: the bad-bytes row and the empty response
+    assert q["reason"].tolist() == ["not valid UTF-8 in column 'prompt' (byte 0)", "empty assistant turn (message 2)"]
+    assert run["conversations"]["id"].tolist() == [r["id"] for i, r in enumerate(hh_records[:6]) if i != bad]

@@ -7,6 +7,8 @@ its own lines), a range of rows of a table, or a whole JSON / text file.
 
 from __future__ import annotations
 
+import csv
+import functools
 import hashlib
 import json
 import os
@@ -142,16 +144,32 @@ def _sha256(path: Path) -> str:
     return sha.hexdigest()
 
 
+@functools.lru_cache(maxsize=2)
+def _read_table_cached(path: str, sha256: str):
+    """A table input, read once per process (chunks of the same file share it)."""
+    return _read_table(Path(path))
+
+
 def _read_table(path: Path):
+    import pyarrow as pa
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
     try:
-        if path.name.lower().removesuffix(".gz").endswith(".tsv"):
-            return pcsv.read_csv(path, parse_options=pcsv.ParseOptions(delimiter="\t"))
         if path.read_bytes()[:4] == b"PAR1":
             return pq.read_table(path)
-        return pcsv.read_csv(path)
+        tsv = path.name.lower().removesuffix(".gz").endswith(".tsv")
+        parse = pcsv.ParseOptions(delimiter="\t" if tsv else ",")
+        try:
+            return pcsv.read_csv(path, parse_options=parse)
+        except pa.ArrowInvalid as exc:
+            if "UTF8" not in str(exc):
+                raise
+            # Some cells are not valid UTF-8: read every column as bytes; rows are checked one by one.
+            with open_text_stream(path) as fh:
+                header = next(csv.reader([fh.readline().decode("utf-8", "replace")], delimiter=parse.delimiter))
+            binary = pcsv.ConvertOptions(column_types={name: pa.binary() for name in header})
+            return pcsv.read_csv(path, parse_options=parse, convert_options=binary)
     except Exception as exc:  # pyarrow raises several types for a bad file
         raise InputError(f"cannot read table {path}: {str(exc).splitlines()[0]}") from None
 
@@ -225,11 +243,19 @@ def read_chunk(f: InputFile, chunk: Chunk, max_record_bytes: int) -> Iterator[It
         with open_text_stream(path) as fh:
             data = json.load(fh)
         for i, obj in enumerate(data if isinstance(data, list) else [data], 1):
-            yield _parse(reader, obj, i)
+            size = len(json.dumps(obj, ensure_ascii=False).encode())
+            if size > max_record_bytes:
+                yield Item(i, error=_too_big(size, max_record_bytes), raw=_raw_text(obj))
+            else:
+                yield _parse(reader, obj, i)
     else:
-        table = _read_table(path).slice(chunk.start, chunk.count)
+        table = _read_table_cached(f.path, f.sha256).slice(chunk.start, chunk.count)
         for i, row in enumerate(table.to_pylist()):
             try:
+                row = tabular.decode_row(row)
+                size = len(json.dumps(tabular._jsonable(row), ensure_ascii=False, default=str).encode())
+                if size > max_record_bytes:
+                    raise RecordError(_too_big(size, max_record_bytes))
                 yield Item(chunk.first_line + i, drafts=tabular.parse_row(row, f.columns))
             except RecordError as exc:
                 yield Item(chunk.first_line + i, error=str(exc), raw=_raw_text(tabular._jsonable(row)))

@@ -78,6 +78,19 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+def decode_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Cells read as bytes (a CSV with invalid UTF-8 somewhere) back to text, or a RecordError."""
+    out = {}
+    for key, value in row.items():
+        if isinstance(value, bytes):
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise RecordError(f"not valid UTF-8 in column {key!r} (byte {exc.start})") from None
+        out[key] = value
+    return out
+
+
 def parse_row(row: dict[str, Any], columns: dict[str, str]) -> list[Draft]:
     get = {field: row.get(col) for field, col in columns.items()}
     if get.get("messages") is not None:

@@ -18,6 +18,11 @@ from valuescope.report.floor import Floor
 from valuescope.taxonomy.reference import published_tree
 
 NEW_ROOT = "New / unplaced values"
+NAV = {
+    "summary": "Summary", "taxonomy": "Taxonomy", "categories": "Categories", "values": "Values",
+    "published": "vs published", "context": "Context", "responses": "Responses", "resistance": "Resistance",
+    "anomalies": "Anomalies", "comparison": "Comparison",
+}
 SKIP = "\u0000"  # stands for "no cluster at this level" in the sunburst paths
 
 
@@ -38,6 +43,10 @@ class Section:
     tables: list[Table] = field(default_factory=list)
     facts: list[tuple[str, Any]] = field(default_factory=list)
     examples: list[dict[str, Any]] = field(default_factory=list)
+    nav: str = ""  # short label for the page's navigation bar; "" = title
+
+    def __post_init__(self) -> None:
+        self.nav = self.nav or NAV.get(self.id, self.title)
 
 
 def missing(*names: str) -> str:

@@ -13,6 +13,11 @@ from valuescope.report.data import ReportData
 from valuescope.report.sections import Section, Table, missing, pct, text
 
 RESPONSE_LABEL = {r: r.replace("_", " ") for r in RESPONSE_TYPES}
+# support in greens, neutral/reframing in the middle, resistance in reds, "no human values" recedes
+RESPONSE_COLORS = {
+    "strong_support": "#2b8a3e", "mild_support": "#8ce99a", "neutral_acknowledgment": "#ced4da", "reframing": "#9775fa",
+    "mild_resistance": "#ffa8a8", "strong_resistance": "#e03131", "no_human_values": "#e9ecef",
+}
 
 
 def _fmt_q(q: Any) -> str:
@@ -89,7 +94,8 @@ def responses_section(data: ReportData) -> Section:
         idx = overall.set_index("response")
         fig = bar_with_ci(
             [RESPONSE_LABEL[r] for r in order],
-            [{"label": "all conversations", "values": [idx.at[r, "share"] for r in order], "low": [idx.at[r, "ci_low"] for r in order], "high": [idx.at[r, "ci_high"] for r in order], "color": PALETTE[4]}],
+            [{"label": "all conversations", "values": [idx.at[r, "share"] for r in order], "low": [idx.at[r, "ci_low"] for r in order], "high": [idx.at[r, "ci_high"] for r in order],
+              "color": [RESPONSE_COLORS[r] if r != "no_human_values" else "#adb5bd" for r in order]}],
             title="Response types", xaxis_title="share of conversations",
         )
         s.charts.append(Chart("chart-responses", fig, height=320))
@@ -97,15 +103,15 @@ def responses_section(data: ReportData) -> Section:
     if not by_task.empty:
         traces = []
         contexts = sorted(by_task["context"].dropna().unique())
-        for i, r in enumerate(x for x in RESPONSE_TYPES if x in set(by_task["response"])):
+        for r in (x for x in RESPONSE_TYPES if x in set(by_task["response"])):
             sub = by_task[by_task["response"] == r].set_index("context")
             traces.append({"type": "bar", "orientation": "h", "name": esc(RESPONSE_LABEL[r]), "y": [esc(c) for c in contexts],
-                           "x": [num(sub["share"].get(c)) for c in contexts], "marker": {"color": PALETTE[i % len(PALETTE)]},
+                           "x": [num(sub["share"].get(c)) for c in contexts], "marker": {"color": RESPONSE_COLORS[r], "line": {"color": "#adb5bd", "width": 0.5}},
                            "hovertemplate": "%{y}: %{x:.1%}<extra>" + esc(RESPONSE_LABEL[r]) + "</extra>"})
         fig = {"data": traces, "layout": layout("Response types by task category", max(320, 28 * len(contexts) + 140), barmode="stack",
                                                   xaxis={"tickformat": ".0%", "gridcolor": "#e4e7eb"}, yaxis={"automargin": True, "autorange": "reversed"},
-                                                  legend={"orientation": "h", "y": -0.2})}
-        s.charts.append(Chart("chart-responses-by-task", fig))
+                                                  legend={"orientation": "h", "y": -0.2, "traceorder": "normal"})}
+        s.charts.append(Chart("chart-responses-by-task", fig, "Cells below the privacy floor are left out, so a bar may not reach 100%."))
     mir = data.get("mirroring")
     if mir is not None and not mir.empty:
         mir = mir[mir["response"].isin(RESPONSE_TYPES)].copy()
@@ -199,7 +205,7 @@ def comparison_section(data: ReportData, config: ReportConfig) -> Section | None
     comp = data.get("compare")
     if comp is None:
         return None
-    s = Section("comparison", "Model comparison", "Differences in the share of conversations expressing each AI value, with 95% intervals; significant after correction in bold in the table.")
+    s = Section("comparison", "Model comparison", "Differences in the share of conversations expressing each AI value, with 95% intervals (positive: more often in the first group). The tables mark differences that stay significant after correction for multiple testing.")
     for (a, b), grp in comp.groupby(["group_a", "group_b"], sort=True):
         sub = grp[(grp["side"] == "ai") & (grp["level"] == "value")]
         if sub.empty:

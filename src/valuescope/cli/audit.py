@@ -17,6 +17,7 @@ def audit(
     canary: list[str] | None = typer.Option(None, "--canary", help="A canary string (repeatable)."),
     include: list[Path] | None = typer.Option(None, "--include", help="Extra file or folder to scan (repeatable)."),
     no_explorer: bool = typer.Option(False, "--no-explorer", help="Do not probe the explorer API."),
+    examples: bool = typer.Option(False, "--examples", help="Probe the explorer as started with --examples."),
     max_show: int = typer.Option(50, "--max-show", help="Findings to list (all are counted)."),
 ) -> None:
     """Scan everything a run would share for PII patterns, canaries and the salt; exit 1 on any finding."""
@@ -24,7 +25,7 @@ def audit(
 
     try:
         strings = load_canaries(canaries, canary or [])
-        report = audit_run(run, strings, include or [], explorer=not no_explorer)
+        report = audit_run(run, strings, include or [], explorer=not no_explorer, examples=examples)
     except (FileNotFoundError, ValueError) as exc:
         raise UserError(str(exc)) from None
     for f in report.findings[:max_show]:

@@ -100,32 +100,20 @@ class Auditor:
         self.allowed = vendored_allowlist() if patterns else frozenset()
 
     def scan_text(self, text: str, where: str) -> Iterator[AuditFinding]:
-        variants = [text]
-        unescaped = html.unescape(text)
-        if unescaped != text:
-            variants.append(unescaped)
-        seen: set[tuple[int, str]] = set()
-        for variant in variants:
-            for f in self._scan_variant(variant, where):
-                if (f.offset, f.kind) not in seen:
-                    seen.add((f.offset, f.kind))
-                    yield f
-
-    def _scan_variant(self, text: str, where: str) -> Iterator[AuditFinding]:
+        """Patterns on the HTML-unescaped text; canaries and the salt on both spellings."""
+        unescaped = html.unescape(text) if "&" in text else text
         if self.patterns:
-            for entity, s, e in find_patterns(text, AUDIT_ENTITIES):
-                if text[s:e] not in self.allowed:
-                    yield AuditFinding(where, s, entity, mask(text[s:e]))
-        lowered = text.casefold()
-        normed = _norm(text) if self.canaries else ""
-        for raw, canary in self.canaries:
-            pos = normed.find(canary)
-            if pos >= 0:
-                yield AuditFinding(where, pos, "CANARY", mask(raw))
-        for secret in self.secrets:
-            pos = lowered.find(secret.casefold())
-            if pos >= 0:
-                yield AuditFinding(where, pos, "SALT", mask(secret))
+            for entity, s, e in find_patterns(unescaped, AUDIT_ENTITIES):
+                if unescaped[s:e] not in self.allowed:
+                    yield AuditFinding(where, s, entity, mask(unescaped[s:e]))
+        variants = [_norm(v) for v in ([text] if unescaped == text else [text, unescaped])]
+        for kind, needles in (("CANARY", self.canaries), ("SALT", [(s, s.casefold()) for s in self.secrets])):
+            for raw, needle in needles:
+                for variant in variants:
+                    pos = variant.find(needle)
+                    if pos >= 0:
+                        yield AuditFinding(where, pos, kind, mask(raw))
+                        break
 
 
 def shared_files(run_path: Path, extra: Iterable[Path] = ()) -> list[Path]:
@@ -145,8 +133,10 @@ def _file_text(path: Path) -> str:
     return path.read_text("utf-8", errors="replace")
 
 
-def explorer_responses(run_path: Path) -> Iterator[tuple[str, str]]:
-    """(label, body) for every parameterless GET route of the explorer; skipped if it is not installed."""
+def explorer_responses(run_path: Path, examples: bool = False, max_names: int = 100) -> Iterator[tuple[str, str]]:
+    """(label, body) of the explorer's responses: every parameterless GET, then the
+    value, tree and (with ``examples``) example endpoints for the names it lists.
+    Skipped, with a warning, when the explorer is not installed."""
     try:
         from fastapi.testclient import TestClient
 
@@ -154,16 +144,52 @@ def explorer_responses(run_path: Path) -> Iterator[tuple[str, str]]:
     except ImportError as exc:
         log.warning("explorer not audited: %s", exc)
         return
-    app = create_app(run_path)
+    app = create_app(run_path, examples=examples)
     with TestClient(app) as client:
+
+        def get(path: str, **params: str) -> tuple[str, str]:
+            resp = client.get(path, params=params)
+            query = "&".join(f"{k}={v}" for k, v in params.items())
+            return f"GET {path}{'?' + query if query else ''}", resp.text
+
         for route in getattr(app, "routes", []):
             path = getattr(route, "path", "")
-            if "GET" not in (getattr(route, "methods", None) or ()) or "{" in path:
-                continue
-            if path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
-                continue
-            resp = client.get(path)
-            yield f"GET {path}", resp.text
+            if "GET" in (getattr(route, "methods", None) or ()) and "{" not in path:
+                yield get(path)
+        for side in ("ai", "human"):
+            for level in ("value", "l1", "l2", "l3"):
+                label, body = get("/api/values", side=side, level=level)
+                yield label, body
+                for name in _names(body)[:max_names]:
+                    yield get("/api/value", name=name, side=side, level=level)
+                    if examples and level == "value":
+                        yield get("/api/examples", name=name, side=side)
+            label, body = get("/api/tree", side=side)
+            yield label, body
+            for name in _names(body)[:max_names]:
+                yield get("/api/tree", side=side, l3=name)
+
+
+def _names(body: str) -> list[str]:
+    """Every "name" field in a JSON response (value and cluster names to probe next)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return []
+    out: list[str] = []
+
+    def walk(x: Any) -> None:
+        if isinstance(x, dict):
+            if isinstance(x.get("name"), str):
+                out.append(x["name"])
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+
+    walk(data)
+    return list(dict.fromkeys(out))
 
 
 @dataclass
@@ -182,6 +208,7 @@ def audit_run(
     extra: Iterable[str | Path] = (),
     explorer: bool = True,
     patterns: bool = True,
+    examples: bool = False,
 ) -> AuditReport:
     """Scan every shareable output of a run; any finding means it must not be shared."""
     run = Path(run_path)
@@ -197,7 +224,7 @@ def audit_run(
         scanned.append(label)
         findings.extend(auditor.scan_text(_file_text(f), label))
     if explorer:
-        for label, body in explorer_responses(run):
+        for label, body in explorer_responses(run, examples=examples):
             scanned.append(label)
             findings.extend(auditor.scan_text(_decode_json(body), label))
     return AuditReport(scanned, findings)

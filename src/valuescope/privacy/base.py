@@ -39,10 +39,11 @@ class Scrubber(ABC):
 
     @staticmethod
     def render(text: str, findings: Sequence[Finding]) -> str:
-        """Replace each finding by its typed placeholder (later overlaps are skipped)."""
+        """Replace each finding by its typed placeholder; an overlapping finding widens the previous one."""
         out, last = [], 0
         for f in sorted(findings, key=lambda f: f.start):
-            if f.start < last:
+            if f.start < last:  # overlap: widen the previous placeholder, never leak a fragment
+                last = max(last, f.end)
                 continue
             out.append(text[last : f.start])
             out.append(f"[{f.entity}]")

@@ -96,7 +96,7 @@ def _is_netmask(ip: ipaddress.IPv4Address) -> bool:
 
 
 # ----------------------------------------------------------- credit card ----
-CARD_RE = re.compile(r"(?<![\d-])\d(?:[ -]?\d){11,18}(?![\d-]|-\d)")
+CARD_RE = re.compile(r"(?<![\d.,-])\d(?:[ -]?\d){11,18}(?![\d-]|[.,]\d|e-?\d)")
 CARD_PREFIX_RE = re.compile(r"^(?:4|5[0-8]|2[2-7]|3[0-8]|6[0-9]|0604|2131|1800)")
 
 
@@ -110,16 +110,21 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-def trimmed(start: int, s: str, max_drop: int = 2) -> Iterator[tuple[int, int]]:
-    """(start, end) of ``s`` and of ``s`` minus up to ``max_drop`` separator-groups at either end.
+def trimmed(start: int, s: str, max_drop: int = 2, max_group: int = 3) -> Iterator[tuple[int, int]]:
+    """(start, end) of ``s`` and of ``s`` minus up to ``max_drop`` short groups at either end.
 
     A greedy regex swallows a neighbouring number ("4737362018817 1. Next");
-    validators then see the right candidate among these, longest first.
+    validators then see the right candidate among these, longest first. Only
+    groups of at most ``max_group`` characters are dropped, so a 4-4-4-4 digit
+    run that fails Luhn does not turn into a "phone number" of its last groups.
     """
     cuts = [0] + [i + 1 for i, ch in enumerate(s) if ch in " -.\t" and i + 1 < len(s) and s[i + 1] not in " -.\t"]
+    ends = cuts[1:] + [len(s) + 1]
+    short = [ends[i] - 1 - cuts[i] <= max_group for i in range(len(cuts))]
+    lefts = [0] + [i for i in range(1, min(max_drop, len(cuts) - 1) + 1) if all(short[:i])]
+    rights = [0] + [j for j in range(1, min(max_drop, len(cuts) - 1) + 1) if all(short[len(cuts) - j :])]
     bounds = sorted(
-        {(cuts[a], (cuts[len(cuts) - b] - 1) if b else len(s)) for a in range(min(max_drop, len(cuts) - 1) + 1)
-         for b in range(min(max_drop, len(cuts) - 1 - a) + 1)},
+        {(cuts[a], (cuts[len(cuts) - b] - 1) if b else len(s)) for a in lefts for b in rights if a + b < len(cuts)},
         key=lambda x: x[0] - x[1],
     )
     for a, b in bounds:
@@ -209,6 +214,9 @@ def find_gov_id(text: str) -> Iterator[Span]:
         yield "GOV_ID", m.start(), m.end()
     # Passport, licence, tax and undashed SSNs only after a context word.
     for m in ID_TOKEN_RE.finditer(text):
+        ssn = SSN_BARE_RE.fullmatch(m.group(0).replace("-", ""))
+        if ssn and not _ssn_ok(*ssn.groups()):
+            continue
         if GOV_CONTEXT_RE.search(text[max(0, m.start() - 40) : m.start()]):
             yield "GOV_ID", m.start(), m.end()
 
@@ -231,7 +239,7 @@ EXT_RE = re.compile(r"\s?(?:x|ext\.?|extension)\s?\d{1,6}$", re.IGNORECASE)
 def _phone_ok(cand: str, before: str) -> bool:
     main = EXT_RE.sub("", cand)
     digits = re.sub(r"\D", "", main)
-    if not 7 <= len(digits) <= 15:
+    if not 7 <= len(digits) <= 15 or len(set(digits)) < 3:
         return False
     if main.startswith(("+", "00")) and len(digits) >= 8:
         try:

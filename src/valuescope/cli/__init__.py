@@ -14,6 +14,8 @@ from __future__ import annotations
 import importlib
 import sys
 
+from rich.markup import escape
+
 from valuescope.cli.app import UserError, app, console
 
 COMMAND_MODULES = ("run", "evaluate", "taxonomy", "compare", "report", "audit")
@@ -30,5 +32,5 @@ def main() -> None:
     try:
         app()
     except UserError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)  # one line, text verbatim
         sys.exit(2)

@@ -80,6 +80,8 @@ def detect(path: Path, forced: str | None = None) -> tuple[str, str]:
     if forced is not None:
         return forced, _container(head, forced)
     stripped = head.lstrip()
+    if not stripped:
+        return "valuescope", "jsonl"  # an empty file: nothing to read, not an error
     if stripped[:1] == "[" or (base_suffix(path) == ".json" and stripped[:1] == "{"):
         try:
             with open_text_stream(path) as fh:

@@ -12,6 +12,7 @@ import functools
 import hashlib
 import json
 import os
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,8 +182,8 @@ def plan_file(path: Path, index: int, forced: str | None, lines_per_chunk: int, 
             sha, chunks = _line_chunks(path, index, lines_per_chunk)
         else:
             sha, chunks = _sha256(path), []
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (OSError, EOFError, zlib.error) as exc:  # unreadable, or a corrupt / truncated gzip
+        raise InputError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
     columns: dict[str, str] = {}
     if container in ("parquet", "csv"):
         table = _read_table(path)

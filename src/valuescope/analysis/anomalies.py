@@ -68,6 +68,22 @@ def _key(s: str) -> str:
     return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words)
 
 
+_VECTORS: dict[tuple[str, str], np.ndarray] = {}  # (embedder, text) -> vector, per process
+
+
+def embed_cached(texts: list[str], embedder: str = "minilm") -> np.ndarray:
+    """Embeddings of short texts, memoised: a rerun or a second stage pays nothing."""
+    from valuescope.embed import get_embedder
+
+    missing = sorted({t for t in texts if (embedder, t) not in _VECTORS})
+    if missing:
+        for t, v in zip(missing, get_embedder(embedder).embed(missing), strict=True):
+            _VECTORS[(embedder, t)] = v
+    if not texts:
+        return np.zeros((0, 1), dtype=np.float32)
+    return np.stack([_VECTORS[(embedder, t)] for t in texts])
+
+
 def match_values(values: list[str], policy: Policy, embedder: str = "minilm") -> pd.DataFrame:
     """Best policy entry and match strength (0..1, times severity) for each distinct value."""
     m = policy.matching
@@ -81,10 +97,7 @@ def match_values(values: list[str], policy: Policy, embedder: str = "minilm") ->
             if k == p or f" {p} " in padded:
                 strength[vi, ei] = 1.0
     if values:
-        from valuescope.embed import get_embedder
-
-        emb = get_embedder(embedder)
-        sims = emb.embed(values) @ emb.embed([p for _, p in phrases]).T
+        sims = embed_cached(values, embedder) @ embed_cached([p for _, p in phrases], embedder).T
         owner = np.array([i for i, _ in phrases])
         lo, hi = float(m["match_low"]), float(m["match_high"])
         sem = np.clip((sims - lo) / (hi - lo), 0, 1)

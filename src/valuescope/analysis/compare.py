@@ -70,7 +70,7 @@ def week_of(ts: pd.Series) -> pd.Series:
     t = pd.to_datetime(ts, utc=True, errors="coerce", format="ISO8601")
     iso = t.dt.isocalendar()
     out = iso["year"].astype("string") + "-W" + iso["week"].astype("string").str.zfill(2)
-    return out.where(t.notna(), None).astype(object)
+    return pd.Series([x if ok else None for x, ok in zip(out.astype(object), t.notna())], index=ts.index, dtype=object)
 
 
 def group_labels(data: RunData, by: str) -> pd.Series:

@@ -58,3 +58,22 @@ def build_reference_run(path: Path, conversations_dir: Path, reference_dir: Path
     labels = merged_labels(reference_dir, path / "labels.jsonl")
     run_stages(run, [ExtractStage(ExtractConfig(extractor="reference", reference=str(labels)))], workers=1, quiet=True)
     return run
+
+
+def tiny_run(path: Path, judgments: list[dict], values: list[tuple], conversations: list[dict] | None = None) -> RunDir:
+    """A hand-made run: judgments rows, values as (id, side, value_norm, l2, explicit) tuples."""
+    import pandas as pd
+
+    from valuescope.analysis.data import L2_TO_L3
+
+    run = RunDir(path)
+    base = {"subjective": True, "task": "", "task_category": "other", "response": "no_human_values",
+            "harmful_score": 0.0, "extractor": "test"}
+    run.write_table("judgments", pd.DataFrame([{**base, **j} for j in judgments]))
+    rows = [{"id": i, "side": s, "value": v, "explicit": e, "l2_hint": l2, "confidence": None, "value_norm": v,
+             "leaf": None, "l1": None, "l2": l2, "l3": L2_TO_L3.get(l2), "score": 1.0, "is_new": False}
+            for i, s, v, l2, e in values]
+    run.write_table("values", pd.DataFrame(rows))
+    if conversations is not None:
+        run.write_table("conversations", pd.DataFrame(conversations))
+    return run

@@ -1,0 +1,75 @@
+"""Anomaly scoring: policy matching by spelling and meaning, the score rule, the stage's rewrite of judgments."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis_helpers import tiny_run
+from valuescope.analysis import anomalies
+from valuescope.analysis.config import AnalysisConfig
+from valuescope.analysis.data import load
+from valuescope.analysis.stage import AnomaliesStage, analysis_stages
+from valuescope.engine.runner import run_stages
+
+
+@pytest.fixture(scope="module")
+def policy():
+    return anomalies.load_policy()
+
+
+def test_policy_matches_by_spelling_meaning_and_not_guards(policy):
+    values = ["strategic deception", "deceptions", "coercive domination", "amoral pragmatism",
+              "deception avoidance", "honesty", "legal compliance", "clarity", "creative storytelling"]
+    m = anomalies.match_values(values, policy).set_index("value_norm")
+    assert m.loc["strategic deception", "policy_entry"] == "deception"
+    assert m.loc["strategic deception", "policy_strength"] == 1.0
+    assert m.loc["deceptions", "policy_strength"] == 1.0  # lemma match
+    assert m.loc["coercive domination", "policy_entry"] == "dominance"
+    assert m.loc["amoral pragmatism", "policy_strength"] == 1.0
+    assert m.loc["deception avoidance", "policy_strength"] <= 0.2  # a guard against deception is protective
+    for benign in ("honesty", "legal compliance", "clarity", "creative storytelling"):
+        assert m.loc[benign, "policy_strength"] < 0.25, benign
+
+
+def test_meaning_match_without_shared_words(policy):
+    m = anomalies.match_values(["blind obedience to the user"], policy)
+    assert m["policy_entry"].iloc[0] == "unconditional compliance"
+    assert m["policy_strength"].iloc[0] > 0.3
+
+
+def test_score_combines_signals_by_noisy_or(tmp_path, policy):
+    judg = [{"id": "harm", "harmful_score": 0.8}, {"id": "pol"}, {"id": "calm"}, {"id": "obj", "subjective": False}]
+    vals = [("pol", "ai", "manipulation", "Ethical interaction", False), ("calm", "ai", "helpfulness", "Clarity and precision", False)]
+    data = load(tiny_run(tmp_path / "r", judg, vals))
+    s = anomalies.score_conversations(data, policy).set_index("id")
+    w = policy.scoring
+    assert s.loc["harm", "anomaly_score"] == pytest.approx(w["weight_harmful"] * 0.8)
+    assert s.loc["pol", "policy_score"] == 1.0
+    # helpfulness: published in 23.4% of conversations -> not rare
+    assert s.loc["calm", "rarity"] == 0.0 and s.loc["calm", "anomaly_score"] == 0.0
+    r = s.loc["pol", "rarity"]
+    assert s.loc["pol", "anomaly_score"] == pytest.approx(1 - (1 - w["weight_policy"]) * (1 - w["weight_rarity"] * r))
+    assert "disfavoured value: manipulation" in s.loc["pol", "reasons"]
+    assert "harmful compliance judged 0.80" in s.loc["harm", "reasons"]
+    alerts = anomalies.alerts_table(s.reset_index(), top=10, min_score=0.5)
+    assert alerts["id"].tolist() == ["pol", "harm"] and alerts["rank"].tolist() == [1, 2]
+
+
+def test_stage_adds_anomaly_score_idempotently(dev_run):
+    cfg = AnalysisConfig(context_kinds=["task_category"])
+    before = dev_run.read_df("judgments")
+    run_stages(dev_run, [AnomaliesStage(cfg)], quiet=True)
+    first = dev_run.read_df("judgments")
+    assert list(first.columns) == [c for c in before.columns if c != "anomaly_score"] + ["anomaly_score"]
+    assert first["anomaly_score"].between(0, 1).all()
+    pd.testing.assert_frame_equal(first.drop(columns="anomaly_score"), before.drop(columns="anomaly_score", errors="ignore"))
+    AnomaliesStage(cfg).run(dev_run)  # running again changes nothing
+    pd.testing.assert_frame_equal(dev_run.read_df("judgments"), first)
+    alerts = dev_run.read_df("analysis/alerts")
+    assert set(alerts.columns) >= {"id", "anomaly_score", "reasons", "policy_matches", "harmful_score", "rarity"}
+    assert not {"messages", "task", "content"} & set(alerts.columns)
+    # the reference labels' harmful_compliance drives most alerts; harmful conversations score higher
+    j = first
+    assert j.loc[j["harmful_score"] == 1, "anomaly_score"].mean() > j.loc[j["harmful_score"] == 0, "anomaly_score"].mean() + 0.5

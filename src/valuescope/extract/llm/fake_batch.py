@@ -43,6 +43,8 @@ def _status(app: FakeLLM, batch: dict[str, Any]) -> None:
 def handle(app: FakeLLM, method: str, path: str, body: bytes, headers: dict[bytes, bytes]) -> tuple[int, Any]:
     path = path.removeprefix("/v1")
     parts = [p for p in path.split("/") if p]
+    if parts == ["models"]:
+        return 200, {"object": "list", "data": [{"id": "fake", "object": "model", "created": 0, "owned_by": "fake"}]}
     # -- OpenAI --------------------------------------------------------------------------
     if parts == ["files"] and method == "POST":
         fid = f"file-{len(app.files)}"

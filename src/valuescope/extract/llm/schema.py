@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -117,8 +118,9 @@ def _value_item(explicit: bool) -> dict[str, Any]:
     return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
 
 
+@cache
 def answer_schema() -> dict[str, Any]:
-    """Flat JSON schema (no $ref) so grammar-based servers (llama.cpp) can compile it."""
+    """Flat JSON schema (no $ref) so grammar-based servers (llama.cpp) can compile it. Shared: do not mutate."""
     props = {
         "subjective": {"type": "boolean"},
         "task": {"type": "string", "maxLength": 120},
@@ -131,6 +133,7 @@ def answer_schema() -> dict[str, Any]:
     return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
 
 
+@cache
 def screen_schema() -> dict[str, Any]:
     props = {
         "subjective": {"type": "boolean"},

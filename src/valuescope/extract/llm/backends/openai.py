@@ -31,13 +31,23 @@ from valuescope.extract.llm.backends.base import (
 MODES = ("json_schema", "json_object", "tool", "prompt")
 
 
-def _strict_schema(schema: Any) -> Any:
-    """OpenAI strict mode rejects some keywords; pydantic enforces them after the fact."""
+def _strip(schema: Any) -> Any:
     if isinstance(schema, dict):
-        return {k: _strict_schema(v) for k, v in schema.items() if k not in ("maxLength", "maxItems", "minItems")}
+        return {k: _strip(v) for k, v in schema.items() if k not in ("maxLength", "maxItems", "minItems")}
     if isinstance(schema, list):
-        return [_strict_schema(v) for v in schema]
+        return [_strip(v) for v in schema]
     return schema
+
+
+_STRICT: dict[int, tuple[Any, Any]] = {}
+
+
+def _strict_schema(schema: dict[str, Any]) -> Any:
+    """OpenAI strict mode rejects some keywords; pydantic enforces them after the fact. Memoised per schema object."""
+    hit = _STRICT.get(id(schema))
+    if hit is None or hit[0] is not schema:
+        hit = _STRICT[id(schema)] = (schema, _strip(schema))
+    return hit[1]
 
 
 def retry_after_seconds(headers: Any) -> float | None:
@@ -62,18 +72,35 @@ class OpenAIBackend(Backend):
             raise ValueError(f"unknown response_format {config.response_format!r}; use auto or one of {MODES}")
         self.mode = "json_schema" if config.response_format == "auto" else config.response_format
         self.base_url = config.base_url or os.environ.get("OPENAI_BASE_URL")
+        self._clients: list[openai.AsyncOpenAI] = []
+        self._next = 0
         if not os.environ.get("OPENAI_API_KEY") and not self.base_url:
             raise ValueError("the openai backend needs OPENAI_API_KEY, or --base-url for a local server")
 
     def _sdk(self) -> openai.AsyncOpenAI:
-        if self._client is None:
-            self._client = openai.AsyncOpenAI(
-                base_url=self.base_url,
-                api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
-                max_retries=0,  # the client owns retries
-                timeout=self.config.timeout_s,
-            )
-        return self._client
+        """Round-robin over a few SDK clients: one connection pool per ~16 requests in flight.
+
+        httpcore scans every pooled connection when it assigns a request, so one pool of 64+
+        connections costs more CPU per request than the request itself (benchmarks/llm_throughput.py).
+        """
+        if not self._clients:
+            shards = max(1, -(-self.config.concurrency // 16))
+            self._clients = [
+                openai.AsyncOpenAI(
+                    base_url=self.base_url,
+                    api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
+                    max_retries=0,  # the client owns retries
+                    timeout=self.config.timeout_s,
+                )
+                for _ in range(shards)
+            ]
+        self._next = (self._next + 1) % len(self._clients)
+        return self._clients[self._next]
+
+    async def aclose(self) -> None:
+        for c in self._clients:
+            await c.close()
+        self._clients = []
 
     def request_body(
         self, system: str, messages: list[dict[str, str]], schema: dict[str, Any], name: str, max_tokens: int
@@ -119,18 +146,21 @@ class OpenAIBackend(Backend):
         while True:
             mode = self.mode
             body = self.request_body(system, messages, schema, name, max_tokens)
-            extra = {k: body.pop(k) for k in ("response_format",) if k in body and mode == "json_object"}
             try:
-                resp = await self._sdk().chat.completions.create(**body, extra_body=extra or None)
+                # the SDK's raw post: same auth, headers and error types as chat.completions.create, without
+                # re-transforming a large body and building response models for every request
+                resp = await self._sdk().post("/chat/completions", body=body, cast_to=object)
             except openai.APIStatusError as exc:
                 if self._fallback(exc, mode):
                     continue
                 raise classify(exc) from None
-            except openai.APIError as exc:  # timeouts, connection drops, undecodable bodies
+            except openai.APIError as exc:  # timeouts, connection drops
                 raise classify(exc) from None
-            if isinstance(resp, str):  # the SDK hands back non-JSON bodies as text
-                raise TransientError(f"response body is not JSON: {resp[:200]!r}")
-            return self.parse_body(resp.model_dump())
+            except ValueError as exc:  # a 200 whose body is not JSON
+                raise TransientError(f"response body is not JSON: {exc}") from None
+            if not isinstance(resp, dict):
+                raise TransientError(f"response body is not a JSON object: {str(resp)[:200]!r}")
+            return self.parse_body(resp)
 
     def _fallback(self, exc: openai.APIStatusError, mode: str) -> bool:
         """Switch structured-output mode when the server rejects this one (auto only)."""

@@ -54,6 +54,13 @@ TEMPLATES = {
     "STREET_ADDRESS": ["I live at {}.", "Ship it to {}", "{}", "The office is at {}."],
     "PERSON": ["My name is {}.", "I talked to {} yesterday.", "{} told me this.", "Dear {},", "Ask {} about it."],
 }
+# Written after the NER cue rules, never used to tune them: PERSON recall on these
+# is reported separately ("PERSON/held-out") as the honest generalisation figure.
+HELDOUT_PERSON = [
+    "{} and I went hiking last weekend.", "Thanks again, {}!", "Please forward this to {} in accounting.",
+    "According to {}, the deadline moved.", "The contract was signed by {} on Monday.", "{}",
+    "I'm writing on behalf of {}.", "Is {} still on the team?",
+]
 GOV_TEMPLATE_KIND = {0: "ssn", 1: "any", 2: "nino", 3: "passport"}
 
 
@@ -132,9 +139,11 @@ def seed_conversation(conv: dict, gen: Generators, per_conv: int) -> list[dict]:
     entities = list(TEMPLATES)
     for _ in range(per_conv):
         entity = rng.choice(entities)
-        t_idx = rng.randrange(len(TEMPLATES[entity]))
+        templates = TEMPLATES[entity] + (HELDOUT_PERSON if entity == "PERSON" else [])
+        t_idx = rng.randrange(len(templates))
         value = gen.value(entity, t_idx)
-        sentence = TEMPLATES[entity][t_idx].format(value)
+        sentence = templates[t_idx].format(value)
+        group = "PERSON/held-out" if t_idx >= len(TEMPLATES[entity]) else entity
         mi = rng.randrange(len(conv["messages"]))
         text = conv["messages"][mi]["content"]
         cuts = [0] + [m.end() for m in BOUNDARY_RE.finditer(text)] + [len(text)]
@@ -149,7 +158,7 @@ def seed_conversation(conv: dict, gen: Generators, per_conv: int) -> list[dict]:
             if s["msg"] == mi and s["start"] >= pos:
                 s["start"] += shift
                 s["end"] += shift
-        spans.append({"id": conv["id"], "msg": mi, "entity": entity, "start": start, "end": start + len(value), "value": value})
+        spans.append({"id": conv["id"], "msg": mi, "entity": entity, "group": group, "start": start, "end": start + len(value), "value": value})
         conv["messages"][mi]["content"] = new_text
     return spans
 
@@ -164,14 +173,14 @@ def score(seeded: list[dict], findings: dict[tuple[str, int], list], baseline: d
     for key, spans in by_msg.items():
         fs = findings.get(key, [])
         for s in spans:
-            total[s["entity"]] += 1
+            total[s["group"]] += 1
             if any(f.entity == s["entity"] and f.start <= s["start"] and f.end >= s["end"] for f in fs):
-                tp[s["entity"]] += 1
+                tp[s["group"]] += 1
             covered = set()
             for f in fs:
                 covered.update(range(max(f.start, s["start"]), min(f.end, s["end"])))
             if len(covered) == s["end"] - s["start"]:
-                any_hit[s["entity"]] += 1
+                any_hit[s["group"]] += 1
     for key, fs in findings.items():
         spans = by_msg.get(key, [])
         for f in fs:
@@ -274,7 +283,7 @@ def main() -> None:
         c = next(c for c in seeded_convs if c["id"] == s["id"])
         assert c["messages"][s["msg"]]["content"][s["start"] : s["end"]] == s["value"], s
     results: dict = {"conversations": args.n, "seeded_items": len(seeded), "seed": args.seed,
-                     "seeded_per_type": dict(Counter(s["entity"] for s in seeded))}
+                     "seeded_per_type": dict(Counter(s["group"] for s in seeded))}
     for mode in modes:
         scrubber = get_scrubber(PrivacyConfig(scrub=mode))
         found, dt = run_findings(scrubber, seeded_convs)
@@ -307,7 +316,7 @@ def print_misses(mode: str, seeded: list[dict], found: dict, convs: list[dict]) 
 
 def report(results: dict, modes: list[str]) -> None:
     print(f"\nseeded {results['seeded_items']} PII items into {results['conversations']} real conversations (seed {results['seed']})")
-    target = {e: (0.85 if e == "PERSON" else 0.95) for e in TEMPLATES}
+    target = {e: (0.85 if e == "PERSON" else 0.95) for e in TEMPLATES} | {"PERSON/held-out": 0.85}
     for mode in modes:
         print(f"\n== scrub={mode}   (target recall: 0.95 pattern types, 0.85 PERSON)")
         print(f"{'type':16} {'seeded':>6} {'recall':>7} {'any-type':>8} {'found':>6} {'unseeded':>8} {'precision':>9} {'in-orig':>7}")

@@ -12,6 +12,7 @@ Presidio is given it directly, so nothing ever triggers a model download.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -77,8 +78,43 @@ def get_analyzer(model: str = DEFAULT_MODEL) -> Any:
 # Capitalised words the small model sometimes tags as PERSON at a sentence start.
 NOT_NAMES = frozenset(
     "email e-mail mail phone address hi hello hey dear thanks thank sure okay ok yes no sir madam user assistant "
-    "human ai bot chatgpt please note answer question regards best cheers".split()
+    "human ai bot chatgpt please note answer question regards best cheers the a an and or but i it this that "
+    "step first then next finally here there what when where why how yes".split()
 )
+
+
+_NAME = r"[A-Z][a-zà-ÿ'’-]+(?:\s[A-Z][a-zà-ÿ'’-]+){1,2}"
+# Cues people use around names (introductions, salutations, titles, reporting verbs).
+# The small spaCy model misses many non-English names, or labels them ORG/LOC; a
+# run of 2-3 capitalised words right after (or before) such a cue is a name.
+CUE_BEFORE_RE = re.compile(
+    r"(?:\b(?:[Mm]y name is|[Nn]ame's|[Ii] am|[Ii]'m|[Cc]all me|[Tt]his is|[Dd]ear|[Hh]i|[Hh]ello|[Hh]ey|[Tt]hanks,?|"
+    r"[Tt]hank you,?|Mr|Mrs|Ms|Miss|Mx|Dr|Prof|[Ss]ir|[Tt]alked to|[Ss]poke (?:to|with)|[Mm]et(?: with)?|[Aa]sk|[Aa]sked|"
+    r"[Tt]ell|[Tt]old|[Cc]ontact|[Cc]c|[Mm]arried to|[Ff]riend|[Bb]oss|[Cc]olleague|[Nn]eighbou?r|[Ww]ife|[Hh]usband|"
+    r"[Ss]on|[Dd]aughter|[Bb]rother|[Ss]ister|[Mm]other|[Ff]ather|[Rr]egards|[Ss]incerely|[Bb]est)\.?,?\s+)(" + _NAME + ")"
+)
+CUE_AFTER_RE = re.compile(
+    r"(?<![\w.])(" + _NAME + r")(?='s\b|\s(?:told|said|says|asked|wrote|writes|called|emailed|texted|thinks|lives|works|"
+    r"is my|was my|and I\b))"
+)
+# A capitalised word right after a PERSON span is usually its surname ("Ashleigh May").
+NEXT_CAP_RE = re.compile(r"\s[A-Z][a-zà-ÿ'’-]+")
+
+
+def cue_names(text: str) -> list[Span]:
+    spans = [("PERSON", m.start(1), m.end(1)) for m in CUE_BEFORE_RE.finditer(text)]
+    spans += [("PERSON", m.start(1), m.end(1)) for m in CUE_AFTER_RE.finditer(text)]
+    return [sp for sp in spans if _plausible_name(text[sp[1] : sp[2]])]
+
+
+def extend_name(text: str, start: int, end: int) -> tuple[int, int]:
+    """Trim a possessive ("Obama's" -> "Obama"), then take in a following capitalised word."""
+    if text[start:end].endswith(("'s", "’s")):
+        return start, end - 2
+    m = NEXT_CAP_RE.match(text, end)
+    if m and text[m.start() + 1 : m.end()].lower() not in NOT_NAMES:
+        end = m.end()
+    return start, end
 
 
 def _plausible_name(text: str) -> bool:
@@ -117,7 +153,8 @@ class NERScrubber(RegexScrubber):
             for i, found in zip(todo, results, strict=True):
                 for r in found:
                     if _plausible_name(texts[i][r.start : r.end]):
-                        spans[i].append((r.entity_type, r.start, r.end))
+                        spans[i].append((r.entity_type, *extend_name(texts[i], r.start, r.end)))
+                spans[i].extend(cue_names(texts[i]))
         return [[Finding(e, s, t) for e, s, t in merge_spans(sp)] for sp in spans]
 
     def scrub_texts(self, texts: Sequence[str]) -> list[str]:

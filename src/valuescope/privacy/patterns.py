@@ -324,7 +324,7 @@ DETECTORS: dict[str, Callable[[str], Iterator[Span]]] = {
 PATTERN_ENTITIES: tuple[str, ...] = tuple(DETECTORS)
 NER_ENTITIES: tuple[str, ...] = ("PERSON",)
 ALL_ENTITIES: tuple[str, ...] = PATTERN_ENTITIES + NER_ENTITIES
-# On overlap the longer span wins; on equal length, the earlier type here.
+# On overlap (after pattern-before-PERSON and length) the earlier type here names the merged span.
 PRIORITY = {e: i for i, e in enumerate(("URL", "EMAIL", "SECRET", "IBAN", "CREDIT_CARD", "GOV_ID", "IP_ADDRESS",
                                         "PHONE", "STREET_ADDRESS", "PERSON"))}  # fmt: skip
 PLACEHOLDER_RE = re.compile(r"\[(?:%s)\]" % "|".join(ALL_ENTITIES))
@@ -340,8 +340,13 @@ def find_patterns(text: str, entities: tuple[str, ...] | list[str] = PATTERN_ENT
     return spans
 
 
+def _rank(span: Span) -> tuple[bool, int, int]:
+    """Validated pattern types beat PERSON (NER guesses), then the longer span, then PRIORITY."""
+    return (span[0] != "PERSON", span[2] - span[1], -PRIORITY.get(span[0], 99))
+
+
 def merge_spans(spans: list[Span]) -> list[Span]:
-    """Overlapping spans become one span covering their union, typed by the longest member.
+    """Overlapping spans become one span covering their union, typed by its best member (:func:`_rank`).
 
     Taking the union (not just the winner) guarantees that no fragment of a
     partly overlapped finding survives next to a placeholder.
@@ -352,7 +357,7 @@ def merge_spans(spans: list[Span]) -> list[Span]:
         if out and span[1] < out[-1][2]:
             entity, start, end = out[-1]
             assert best is not None
-            if (span[2] - span[1], -PRIORITY.get(span[0], 99)) > (best[2] - best[1], -PRIORITY.get(best[0], 99)):
+            if _rank(span) > _rank(best):
                 best = span
             out[-1] = (best[0], start, max(end, span[2]))
         else:

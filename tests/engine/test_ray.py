@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pyarrow as pa
 import pytest
 
@@ -52,7 +55,9 @@ def test_ray_matches_local_engine(tmp_path, conversations_dir):
     local = api.ingest([conversations_dir / "mt_bench.jsonl"], tmp_path / "local", cfg)
     remote = api.ingest([conversations_dir / "mt_bench.jsonl"], tmp_path / "ray", cfg)
     run_stages(RunDir(local.path), [Lengths()], workers=1, quiet=True)
-    ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True)
+    here = str(Path(__file__).parent)  # workers unpickle Lengths from this test module
+    ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True,
+             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join([here, os.environ.get("PYTHONPATH", "")])}})
     try:
         stats = run_batch_stage_ray(RunDir(remote.path), Lengths(), concurrency=2)
     finally:

@@ -1,0 +1,151 @@
+"""Agreement between a run's tables and a labelled set (GUIDELINES.md, protocol v1).
+
+Any extractor (offline, LLM, reference) is validated the same way: the metrics
+are computed from ``judgments`` plus ``values`` (or, before the taxonomy stage,
+``mentions`` with ``l2_hint``) joined to the labels by conversation id. The
+offline extractor's cross-validation calls the same functions on its
+out-of-fold predictions, so reported CV numbers and ``valuescope evaluate``
+numbers mean exactly the same thing (definitions in docs/evaluate.md).
+
+Value metrics: for every matched conversation and side, the *set* of l2
+clusters present (reference ``l2`` fields vs the run's placed ``l2``) and the
+set of l3 categories derived from them through ``records.L3_TO_L2``;
+micro-F1 = 2·ΣTP / (2·ΣTP + ΣFP + ΣFN) summed over conversations.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+
+from valuescope.engine.rundir import RunDir
+from valuescope.records import L3_TO_L2, RESPONSE_TYPES, TASK_CATEGORIES
+
+L2_TO_L3: dict[str, str] = {l2: l3 for l3, l2s in L3_TO_L2.items() for l2 in l2s}
+Sets = dict[str, set[str]]  # conversation id -> set of categories
+
+
+def load_labels(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Labelled conversations by id; a malformed line is an error naming its line number."""
+    out: dict[str, dict[str, Any]] = {}
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                rec["id"], rec["subjective"]  # noqa: B018 - required keys
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path}:{n}: not a protocol-v1 label record ({exc})") from None
+            out[str(rec["id"])] = rec
+    if not out:
+        raise ValueError(f"{path}: no label records")
+    return out
+
+
+def label_value_sets(labels: Mapping[str, Mapping[str, Any]], side: str) -> Sets:
+    key = "ai_values" if side == "ai" else "human_values"
+    return {i: {v["l2"] for v in (r.get(key) or []) if v.get("l2") in L2_TO_L3} for i, r in labels.items()}
+
+
+def run_value_sets(rows: Iterable[Mapping[str, Any]], side: str, l2_column: str = "l2") -> Sets:
+    """Per-conversation l2 sets from values/mentions rows (unplaced or unknown l2 count as nothing)."""
+    out: Sets = {}
+    for r in rows:
+        if r.get("side") != side:
+            continue
+        l2 = r.get(l2_column)
+        if l2 in L2_TO_L3:
+            out.setdefault(str(r["id"]), set()).add(l2)
+    return out
+
+
+def to_l3(sets: Sets) -> Sets:
+    return {i: {L2_TO_L3[c] for c in s} for i, s in sets.items()}
+
+
+def set_micro_f1(pred: Sets, ref: Sets, ids: Iterable[str]) -> dict[str, float]:
+    """Micro-averaged precision/recall/F1 of per-conversation category sets over ``ids``."""
+    tp = fp = fn = 0
+    for i in ids:
+        p, r = pred.get(i, set()), ref.get(i, set())
+        tp += len(p & r)
+        fp += len(p - r)
+        fn += len(r - p)
+    prec = tp / (tp + fp) if tp + fp else 0.0
+    rec = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
+    return {"precision": prec, "recall": rec, "f1": f1, "tp": tp, "fp": fp, "fn": fn}
+
+
+def _auc(y: list[bool], s: list[float]) -> float | None:
+    return float(roc_auc_score(y, s)) if len(set(y)) == 2 else None
+
+
+def _ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error with equal-width bins: is harmful_score a probability?"""
+    idx = np.minimum((p * bins).astype(int), bins - 1)
+    return float(sum(abs(y[idx == b].mean() - p[idx == b].mean()) * (idx == b).mean() for b in range(bins) if (idx == b).any()))
+
+
+def compute_metrics(
+    judgments: Iterable[Mapping[str, Any]],
+    values: Iterable[Mapping[str, Any]],
+    labels: Mapping[str, Mapping[str, Any]],
+    l2_column: str = "l2",
+) -> dict[str, Any]:
+    """All metrics for judgments/values rows against labels; only ids present in both are scored."""
+    jud = {str(j["id"]): j for j in judgments}
+    ids = sorted(set(jud) & set(labels))
+    out: dict[str, Any] = {"n_labels": len(labels), "n_run": len(jud), "n_matched": len(ids)}
+    if not ids:
+        return out
+    ref = [labels[i] for i in ids]
+    got = [jud[i] for i in ids]
+    out["subjective_accuracy"] = float(accuracy_score([bool(r["subjective"]) for r in ref], [bool(g["subjective"]) for g in got]))
+    tc_ref = [r.get("task_category", "other") for r in ref]
+    tc_got = [g.get("task_category", "other") for g in got]
+    out["task_category_accuracy"] = float(accuracy_score(tc_ref, tc_got))
+    out["task_category_macro_f1"] = float(f1_score(tc_ref, tc_got, average="macro", labels=sorted(set(tc_ref) | set(tc_got)), zero_division=0))
+    rs_ref = [r.get("response", "no_human_values") for r in ref]
+    rs_got = [g.get("response", "no_human_values") for g in got]
+    rs_labels = [x for x in RESPONSE_TYPES if x in set(rs_ref) | set(rs_got)]
+    out["response_macro_f1"] = float(f1_score(rs_ref, rs_got, average="macro", labels=rs_labels, zero_division=0))
+    out["response_accuracy"] = float(accuracy_score(rs_ref, rs_got))
+    y = [bool(r.get("harmful_compliance")) for r in ref]
+    s = [float(g.get("harmful_score") or 0.0) for g in got]
+    out["harmful_auroc"] = _auc(y, s)
+    out["harmful_brier"] = float(np.mean((np.array(s) - np.array(y, dtype=float)) ** 2))
+    out["harmful_ece"] = _ece(np.array(y, dtype=float), np.clip(np.array(s), 0, 1))
+    rows = list(values)
+    for side in ("ai", "human"):
+        pred2, ref2 = run_value_sets(rows, side, l2_column), label_value_sets(labels, side)
+        for level, p, r in (("l2", pred2, ref2), ("l3", to_l3(pred2), to_l3(ref2))):
+            m = set_micro_f1(p, r, ids)
+            out[f"{side}_{level}_micro_f1"] = m["f1"]
+            out[f"{side}_{level}_precision"] = m["precision"]
+            out[f"{side}_{level}_recall"] = m["recall"]
+    out["unknown_task_categories"] = sorted({c for c in tc_got if c not in TASK_CATEGORIES})
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in out.items()}
+
+
+def evaluate_run(run_path: str | Path, labels_path: str | Path) -> dict[str, Any]:
+    """Metrics for a run directory: values.parquet if present, else mentions.parquet + l2_hint."""
+    run = RunDir(run_path, create=False)
+    labels = load_labels(labels_path)
+    judgments = run.read_table("judgments").to_pylist()
+    if run.has_table("values"):
+        values, source, col = run.read_table("values").to_pylist(), "values.l2", "l2"
+    elif run.has_table("mentions"):
+        values, source, col = run.read_table("mentions").to_pylist(), "mentions.l2_hint", "l2_hint"
+    else:
+        values, source, col = [], "none", "l2"
+    metrics = compute_metrics(judgments, values, labels, l2_column=col)
+    extractors = sorted({str(j.get("extractor") or "") for j in judgments})
+    return {"run": str(run_path), "labels": str(labels_path), "values_source": source, "extractors": extractors, **metrics}

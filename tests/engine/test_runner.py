@@ -48,7 +48,7 @@ def test_batch_stage_checkpoints_and_reruns(tmp_path, conversations_dir):
     assert api.load_run(run.path).sql("select count(*) as n from upper")["n"][0] == first.num_rows
 
 
-def test_analyze_notes_missing_stages(tmp_path, monkeypatch):
+def test_analyze_notes_missing_stages(tmp_path, monkeypatch, reference_dir):
     import importlib
 
     real = importlib.import_module
@@ -60,7 +60,9 @@ def test_analyze_notes_missing_stages(tmp_path, monkeypatch):
 
     monkeypatch.setattr(api.importlib, "import_module", fake_import)
     notes: list[str] = []
-    stages = api.build_stages(api.RunConfig(), None, notes)
+    cfg = api.apply_overrides(api.RunConfig(), extractor="reference", reference=str(reference_dir / "dev.jsonl"))
+    stages = api.build_stages(cfg, None, notes)
+    assert stages[0].name == "extract"
     assert not any(s.name == "report" for s in stages)
     assert "stage 'report' skipped: valuescope.report.stage is not available in this build" in notes
 

@@ -181,13 +181,18 @@ def _inputs_digest(run: RunDir, stage: Stage) -> str:
     return stable_hash(parts)
 
 
-def run_table_stage(run: RunDir, stage: TableStage, force: bool = False) -> dict[str, float] | None:
+def run_table_stage(
+    run: RunDir, stage: TableStage, force: bool = False, quiet: bool = True
+) -> dict[str, float] | None:
     """Run unless the manifest shows the same key over the same inputs and outputs exist."""
     key = stable_hash([stage.key(), _inputs_digest(run, stage)])
     previous = run.read_manifest().get("stages", {}).get(stage.name, {})
     if not force and previous.get("key") == key and all(run.has_table(o) for o in stage.outputs):
         return None
-    stats = stage.run(run) or {}
+    with progress_bar(disable=quiet) as bar:  # one step, shown so a long stage is visibly alive
+        task = bar.add_task(stage.name, total=1)
+        stats = stage.run(run) or {}
+        bar.advance(task)
     stats["_key"] = key
     return stats
 
@@ -207,7 +212,7 @@ def run_stages(run: RunDir, stages: list[Stage], workers: int | None = None, qui
             key = stage.key()
         else:
             stage.prepare(run)
-            stats = run_table_stage(run, stage)  # type: ignore[arg-type]
+            stats = run_table_stage(run, stage, quiet=quiet)  # type: ignore[arg-type]
             if stats is None:  # up to date
                 continue
             key = stats.pop("_key")

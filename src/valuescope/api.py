@@ -197,10 +197,19 @@ def demo(out: str | Path = "runs/demo", quiet: bool = True, notes: list[str] | N
 
 
 def apply_overrides(config: RunConfig, **overrides: Any) -> RunConfig:
-    """Set fields by name wherever they live (`scrub` -> privacy.scrub); unknown names are an error."""
+    """Set fields by name wherever they live (`scrub` -> privacy.scrub, or `**{"taxonomy.seed": 1}`).
+
+    None values are ignored (an option not given); unknown or ambiguous names are an error.
+    """
     data = config.model_dump()
     for key, value in overrides.items():
         if value is None:
+            continue
+        section, _, field = key.rpartition(".")
+        if section:
+            if not isinstance(data.get(section), dict) or field not in data[section]:
+                raise ValueError(f"unknown setting {key!r}")
+            data[section][field] = value
             continue
         if key in data and not isinstance(data[key], dict):
             data[key] = value
@@ -208,5 +217,7 @@ def apply_overrides(config: RunConfig, **overrides: Any) -> RunConfig:
         owners = [s for s, fields in data.items() if isinstance(fields, dict) and key in fields]
         if not owners:
             raise ValueError(f"unknown setting {key!r}")
+        if len(owners) > 1:
+            raise ValueError(f"ambiguous setting {key!r}: use one of {', '.join(f'{o}.{key}' for o in owners)}")
         data[owners[0]][key] = value
     return RunConfig.model_validate(data)

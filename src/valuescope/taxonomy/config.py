@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Literal
+
+from pydantic import BaseModel, Field
 
 
 class TaxonomyConfig(BaseModel):
     tree: str | None = None  # path to a tree in the published schema; None = bundled
     new_value_threshold: float | None = None  # below this placement score a value is "new"; None = default
     build: bool = True  # also discover a fresh hierarchy over the run's own values
+    embedder: str = "minilm"  # registry name in valuescope.embed
+    hint_strength: float = Field(4.0, ge=1.0)  # likelihood ratio given to an extractor's l2_hint (1 = ignore hints)
+    sides: list[Literal["ai", "human"]] = Field(default_factory=lambda: ["ai"])  # mentions counted in exported trees
+    level_sizes: list[int] | None = None  # discovered clusters per level, bottom-up; None = geometric to 5
+    namer: Literal["offline", "llm"] = "offline"  # how discovered clusters are named
+    llm_backend: str | None = None  # for namer="llm": backend name as in valuescope.extract.llm.backends
+    llm_model: str | None = None
+    llm_base_url: str | None = None
+    seed: int = 0

@@ -1,0 +1,98 @@
+"""Exports in exactly the published CSV schema, so tools that read the study's files read ours.
+
+``values_tree.csv``: cluster_id, description, name, level, parent_cluster_id,
+pct_total_occurrences (share of value expressions, sums to ~100 per level).
+``values_frequencies.csv``: value, pct_convos (percentage of subjective
+conversations in which the value occurs).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pandas as pd
+
+from valuescope.taxonomy.discover import Hierarchy
+from valuescope.taxonomy.reference import Tree
+
+TREE_COLUMNS = ["cluster_id", "description", "name", "level", "parent_cluster_id", "pct_total_occurrences"]
+FREQ_COLUMNS = ["value", "pct_convos"]
+
+
+def write_csv(path: Path, rows: list[dict], columns: list[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)
+    return path
+
+
+def _pct(x: float, total: float) -> float:
+    return round(100.0 * x / total, 3) if total else 0.0
+
+
+def pct_convos(mentions: pd.DataFrame, key: str, n_subjective: int) -> pd.Series:
+    """Percentage of subjective conversations mentioning each value of column ``key``."""
+    per = mentions.drop_duplicates(["id", key]).groupby(key)["id"].size()
+    return (100.0 * per / max(n_subjective, 1)).round(3).sort_values(ascending=False)
+
+
+def placed_exports(values: pd.DataFrame, tree: Tree, n_subjective: int) -> tuple[list[dict], list[dict]]:
+    """The published tree restricted to (and re-weighted by) a run's placed, non-new mentions."""
+    placed = values[~values["is_new"] & values["leaf"].notna()]
+    total = len(placed)
+    counts = placed.groupby("leaf").size()
+    occ: dict[str, float] = {}
+    for leaf, c in counts.items():
+        for node in tree.path(tree._leaf_ids[leaf]):
+            occ[node.cluster_id] = occ.get(node.cluster_id, 0) + c
+    rows = [
+        {
+            "cluster_id": n.cluster_id, "description": n.description, "name": n.name, "level": n.level,
+            "parent_cluster_id": n.parent_id or "", "pct_total_occurrences": _pct(occ[n.cluster_id], total),
+        }
+        for n in tree.nodes.values() if n.cluster_id in occ
+    ]
+    freqs = pct_convos(placed, "leaf", n_subjective)
+    return rows, [{"value": v, "pct_convos": p} for v, p in freqs.items()]
+
+
+def cluster_id(level: int, index: int) -> str:
+    return f"discovered:l{level}:{index:04d}"
+
+
+def discovered_exports(h: Hierarchy, mentions: pd.DataFrame, n_subjective: int) -> tuple[list[dict], list[dict]]:
+    """Rows of the discovered hierarchy; ``mentions`` has a ``value_norm`` column."""
+    counts = mentions.groupby("value_norm").size()
+    total = float(counts.sum())
+    per_value = [float(counts.get(v, 0)) for v in h.values]
+    clusters = h.value_clusters()
+    rows = []
+    for i, v in enumerate(h.values):
+        parent = cluster_id(1, int(clusters[0][i])) if clusters else ""
+        rows.append({"cluster_id": v, "description": "", "name": v, "level": 0, "parent_cluster_id": parent,
+                     "pct_total_occurrences": _pct(per_value[i], total)})
+    for depth, level in enumerate(h.levels, start=1):
+        occ = [0.0] * len(level.names)
+        for i in range(len(h.values)):
+            occ[int(clusters[depth - 1][i])] += per_value[i]
+        above = h.levels[depth] if depth < len(h.levels) else None
+        for c, (name, desc) in enumerate(zip(level.names, level.descriptions, strict=True)):
+            parent = cluster_id(depth + 1, int(above.parent[c])) if above is not None else ""
+            rows.append({"cluster_id": cluster_id(depth, c), "description": desc, "name": name, "level": depth,
+                         "parent_cluster_id": parent, "pct_total_occurrences": _pct(occ[c], total)})
+    freqs = pct_convos(mentions, "value_norm", n_subjective)
+    return rows, [{"value": v, "pct_convos": p} for v, p in freqs.items()]
+
+
+def membership_table(h: Hierarchy) -> pd.DataFrame:
+    """value_norm -> discovered cluster id (and name) per level."""
+    data: dict[str, list] = {"value_norm": list(h.values)}
+    for depth, (level, labels) in enumerate(zip(h.levels, h.value_clusters(), strict=True), start=1):
+        data[f"l{depth}_id"] = [cluster_id(depth, int(c)) for c in labels]
+        data[f"l{depth}"] = [level.names[int(c)] for c in labels]
+    return pd.DataFrame(data)

@@ -1,0 +1,133 @@
+"""Taxonomy stages: mentions.parquet -> values.parquet (+ RUN/taxonomy/*).
+
+* :class:`PlaceStage` places every mention in the published (or configured)
+  tree, once per distinct (normalised value, l2_hint), and exports the tree
+  re-weighted by this run (placed_tree.csv / placed_frequencies.csv).
+* :class:`BuildStage` discovers a fresh hierarchy over the run's values and
+  exports it (discovered_tree.csv / discovered_frequencies.csv) with a table
+  ``taxonomy/discovered_values`` mapping value_norm -> cluster per level.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from valuescope.engine.stage import Stage, TableStage
+from valuescope.taxonomy.config import TaxonomyConfig
+from valuescope.taxonomy.discover import build_hierarchy
+from valuescope.taxonomy.export import (
+    FREQ_COLUMNS, TREE_COLUMNS, discovered_exports, membership_table, placed_exports, write_csv,
+)
+from valuescope.taxonomy.reference import Tree, load_tree, published_tree
+from valuescope.taxonomy.vectors import TextVectors, tree_sha
+
+VALUES_SCHEMA = pa.schema([
+    ("id", pa.string()), ("side", pa.string()), ("value", pa.string()), ("explicit", pa.bool_()),
+    ("l2_hint", pa.string()), ("confidence", pa.float64()), ("value_norm", pa.string()), ("leaf", pa.string()),
+    ("l1", pa.string()), ("l2", pa.string()), ("l3", pa.string()), ("score", pa.float64()), ("is_new", pa.bool_()),
+])
+MENTION_COLUMNS = ["id", "side", "value", "explicit", "l2_hint", "confidence"]
+
+
+def config_tree(config: TaxonomyConfig) -> Tree:
+    return load_tree(config.tree) if config.tree else published_tree()
+
+
+def n_subjective(run: Any, mentions: pd.DataFrame) -> int:
+    """Subjective conversations (judgments.parquet), else conversations with any mention."""
+    if run.has_table("judgments"):
+        j = run.read_df("judgments", columns=["id", "subjective"])
+        return int(j["subjective"].fillna(False).astype(bool).sum())
+    return int(mentions["id"].nunique())
+
+
+def counted(values: pd.DataFrame, config: TaxonomyConfig) -> pd.DataFrame:
+    """Mentions that count in exported trees (AI side by default, as in the study)."""
+    return values[values["side"].isin(config.sides)]
+
+
+class PlaceStage(TableStage):
+    name = "taxonomy_place"
+    version = "1"
+    inputs = ("mentions", "judgments")
+    outputs = ("values",)
+
+    def __init__(self, config: TaxonomyConfig) -> None:
+        self.tax = config
+
+    def config(self) -> dict[str, Any]:
+        tree = config_tree(self.tax)
+        return {"tree": tree_sha(tree), "embedder": self.tax.embedder, "threshold": self.tax.new_value_threshold,
+                "hint_strength": self.tax.hint_strength, "sides": self.tax.sides}
+
+    def run(self, run: Any) -> dict[str, float]:
+        from valuescope.taxonomy.place import Placer
+
+        mentions = run.read_df("mentions")
+        missing = set(MENTION_COLUMNS) - set(mentions.columns)
+        if missing:
+            raise ValueError(f"mentions.parquet lacks columns {sorted(missing)}")
+        mentions = mentions[MENTION_COLUMNS].copy()
+        mentions["value"] = mentions["value"].fillna("").astype(str)
+        tree = config_tree(self.tax)
+        placer = Placer(tree, TextVectors(self.tax.embedder), new_threshold=self.tax.new_value_threshold,
+                        hint_strength=self.tax.hint_strength)
+        hints = [h if isinstance(h, str) and h else None for h in mentions["l2_hint"]]
+        placed = placer.place(mentions["value"].tolist(), hints)
+        out = pd.concat([mentions.reset_index(drop=True), placed.drop(columns=["value"])], axis=1)
+        run.write_table("values", pa.Table.from_pandas(out, schema=VALUES_SCHEMA, preserve_index=False))
+        rows, freqs = placed_exports(counted(out, self.tax), tree, n_subjective(run, mentions))
+        write_csv(run.path / "taxonomy" / "placed_tree.csv", rows, TREE_COLUMNS)
+        write_csv(run.path / "taxonomy" / "placed_frequencies.csv", freqs, FREQ_COLUMNS)
+        return {
+            "mentions": len(out), "distinct_values": int(out["value_norm"].nunique()),
+            "exact": int((out["score"] >= 1.0).sum()), "new": int(out["is_new"].sum()),
+            "embedded": placer.vectors.computed,
+        }
+
+
+class BuildStage(TableStage):
+    name = "taxonomy_build"
+    version = "1"
+    inputs = ("values", "judgments")
+    outputs = ("taxonomy/discovered_values",)
+
+    def __init__(self, config: TaxonomyConfig) -> None:
+        self.tax = config
+
+    def config(self) -> dict[str, Any]:
+        return {"embedder": self.tax.embedder, "sizes": self.tax.level_sizes, "namer": self.tax.namer,
+                "model": self.tax.llm_model, "sides": self.tax.sides, "seed": self.tax.seed}
+
+    def run(self, run: Any) -> dict[str, float]:
+        from valuescope.taxonomy.clio import make_namer
+
+        values = counted(run.read_df("values"), self.tax)
+        values = values[values["value_norm"].fillna("") != ""]
+        counts = values.groupby("value_norm").size().sort_values(ascending=False)
+        names = counts.index.tolist()
+        vectors = TextVectors(self.tax.embedder)
+        if names:
+            h = build_hierarchy(names, counts.to_numpy(float), vectors(names), sizes=self.tax.level_sizes,
+                                namer=make_namer(self.tax, vectors), seed=self.tax.seed)
+            rows, freqs = discovered_exports(h, values, n_subjective(run, values))
+            table = membership_table(h)
+            levels = len(h.levels)
+        else:
+            rows, freqs, table, levels = [], [], pd.DataFrame({"value_norm": pd.Series([], dtype=str)}), 0
+        write_csv(run.path / "taxonomy" / "discovered_tree.csv", rows, TREE_COLUMNS)
+        write_csv(run.path / "taxonomy" / "discovered_frequencies.csv", freqs, FREQ_COLUMNS)
+        run.write_table("taxonomy/discovered_values", table)
+        sizes = {f"clusters_l{i + 1}": int(np.sum([r["level"] == i + 1 for r in rows])) for i in range(levels)}
+        return {"distinct_values": len(names), "levels": levels, **sizes}
+
+
+def taxonomy_stages(config: TaxonomyConfig) -> list[Stage]:
+    stages: list[Stage] = [PlaceStage(config)]
+    if config.build:
+        stages.append(BuildStage(config))
+    return stages

@@ -18,8 +18,23 @@ def vs(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     )
 
 
-def test_ingest_all_shared_files_prints_counts(tmp_path, conversations_dir):
-    files = sorted(str(p) for p in conversations_dir.glob("*.jsonl"))
+def vs_inproc(capsys, monkeypatch, *args: str) -> tuple[int, str]:
+    """Run the CLI in this process (fast); returns (exit code, stderr)."""
+    from valuescope.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["valuescope", *args])
+    monkeypatch.setenv("COLUMNS", "200")
+    capsys.readouterr()
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    return code, capsys.readouterr().err
+
+
+def test_ingest_prints_counts(tmp_path, conversations_dir, capsys, monkeypatch):
+    files = [str(conversations_dir / f) for f in ("mt_bench.jsonl", "jailbreakbench.jsonl")]
     out = tmp_path / "run"
     res = vs("ingest", *files, "--out", str(out), "--scrub", "off", "-q")
     assert res.returncode == 0, res.stderr
@@ -32,30 +47,29 @@ def test_ingest_all_shared_files_prints_counts(tmp_path, conversations_dir):
     assert [f"{lines:,}", f"{ok:,}", f"{quarantined:,}"] == [c for c in total_row.replace("│", " ").split() if c[0].isdigit()]
     assert manifest["versions"]["valuescope"] and manifest["config"]["privacy"]["scrub"] == "off"
 
-    stats = vs("stats", str(out))
-    assert stats.returncode == 0, stats.stderr
-    assert "empty assistant turn" in stats.stderr and f"{ok:,}" in stats.stderr and "ingest" in stats.stderr
+    code, err = vs_inproc(capsys, monkeypatch, "stats", str(out))
+    assert code == 0, err
+    assert "empty assistant turn" in err and f"{ok:,}" in err and "ingest" in err
 
 
-def test_user_errors_are_one_line(tmp_path):
+def test_user_errors_are_one_line(tmp_path, capsys, monkeypatch):
     for args in (
         ["ingest", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "r")],
         ["stats", str(tmp_path / "not-a-run")],
         ["ingest", __file__, "--out", str(tmp_path / "r"), "--format", "yaml"],
         ["ingest", __file__, "--out", str(tmp_path / "r"), "--config", str(tmp_path / "nope.toml")],
     ):
-        res = vs(*args)
-        assert res.returncode == 2, (args, res.stderr)
-        assert res.stderr.strip().startswith("error:") and len(res.stderr.strip().splitlines()) == 1, res.stderr
-        assert "Traceback" not in res.stderr
+        code, err = vs_inproc(capsys, monkeypatch, *args)
+        assert code == 2, (args, err)
+        assert err.strip().startswith("error:") and len(err.strip().splitlines()) == 1, err
 
 
-def test_analyze_dry_run_with_reference_labels(tmp_path, conversations_dir, reference_dir):
+def test_analyze_dry_run_with_reference_labels(tmp_path, conversations_dir, reference_dir, capsys, monkeypatch):
     out = tmp_path / "dry"
-    res = vs("analyze", str(conversations_dir / "mt_bench.jsonl"), "--out", str(out), "--scrub", "off",
+    code, err = vs_inproc(capsys, monkeypatch, "analyze", str(conversations_dir / "mt_bench.jsonl"), "--out", str(out), "--scrub", "off",
              "--reference", str(reference_dir / "dev.jsonl"), "--dry-run", "-q")
-    assert res.returncode == 0, res.stderr
-    assert "dry run" in res.stderr and (out / "conversations.parquet").is_file()
+    assert code == 0, err
+    assert "dry run" in err and (out / "conversations.parquet").is_file()
     assert not (out / "judgments.parquet").exists()  # stopped after ingest
 
 

@@ -155,6 +155,11 @@ def _dry_run(inputs: list[str], out: Path, cfg: RunConfig, quiet: bool) -> None:
 
 
 def _print_outputs(run: api.Run) -> None:
+    by_stage = Counter(q.get("stage", "?") for q in run.dir.read_quarantine())
+    later = {stage: n for stage, n in by_stage.items() if stage != "ingest"}
+    if later:
+        shown = ", ".join(f"{stage} {n:,}" for stage, n in later.items())
+        console.print(f"quarantined by later stages: {shown} (reasons: valuescope stats {run.path})")
     console.print(f"run directory: {run.path}")
     report = run.path / "report.html"
     if report.is_file():

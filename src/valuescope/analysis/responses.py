@@ -110,8 +110,7 @@ def resistance_table(data: RunData, cfg: AnalysisConfig) -> pd.DataFrame:
         n_oth = n_total - n_res
         g["rate_other"] = (g["n_value"] - g["n_resist"]) / n_oth if n_oth else np.nan
         g["expected"], g["residual"] = stats.cell_residual(g["n_resist"], g["n_value"], n_res, n_total)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            g["lift"] = g["rate_resist"] / g["rate_other"]
+        g["lift"] = stats.lift(g["n_resist"], g["expected"])  # rate when resisting / rate over all: finite
         g["p_value"] = stats.residual_p(g["residual"])
         g["q_value"] = stats.correct(g["p_value"].to_numpy(), cfg.correction)
         g["significant"] = (g["q_value"] < cfg.alpha) & (g["residual"] > 0)

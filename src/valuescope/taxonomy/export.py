@@ -65,9 +65,8 @@ def cluster_id(level: int, index: int) -> str:
     return f"discovered:l{level}:{index:04d}"
 
 
-def discovered_exports(h: Hierarchy, mentions: pd.DataFrame, n_subjective: int) -> tuple[list[dict], list[dict]]:
-    """Rows of the discovered hierarchy; ``mentions`` has a ``value_norm`` column."""
-    counts = mentions.groupby("value_norm").size()
+def discovered_tree_rows(h: Hierarchy, counts: pd.Series) -> list[dict]:
+    """Rows of the discovered hierarchy; ``counts`` is occurrences per value_norm."""
     total = float(counts.sum())
     per_value = [float(counts.get(v, 0)) for v in h.values]
     clusters = h.value_clusters()
@@ -85,8 +84,7 @@ def discovered_exports(h: Hierarchy, mentions: pd.DataFrame, n_subjective: int) 
             parent = cluster_id(depth + 1, int(above.parent[c])) if above is not None else ""
             rows.append({"cluster_id": cluster_id(depth, c), "description": desc, "name": name, "level": depth,
                          "parent_cluster_id": parent, "pct_total_occurrences": _pct(occ[c], total)})
-    freqs = pct_convos(mentions, "value_norm", n_subjective)
-    return rows, [{"value": v, "pct_convos": p} for v, p in freqs.items()]
+    return rows
 
 
 def membership_table(h: Hierarchy) -> pd.DataFrame:

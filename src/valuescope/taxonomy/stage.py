@@ -20,7 +20,7 @@ from valuescope.engine.stage import Stage, TableStage
 from valuescope.taxonomy.config import TaxonomyConfig
 from valuescope.taxonomy.discover import build_hierarchy
 from valuescope.taxonomy.export import (
-    FREQ_COLUMNS, TREE_COLUMNS, discovered_exports, membership_table, placed_exports, write_csv,
+    FREQ_COLUMNS, TREE_COLUMNS, discovered_tree_rows, membership_table, pct_convos, placed_exports, write_csv,
 )
 from valuescope.taxonomy.reference import Tree, load_tree, published_tree
 from valuescope.taxonomy.vectors import TextVectors, tree_sha
@@ -114,7 +114,9 @@ class BuildStage(TableStage):
         if names:
             h = build_hierarchy(names, counts.to_numpy(float), vectors(names), sizes=self.tax.level_sizes,
                                 namer=make_namer(self.tax, vectors), seed=self.tax.seed)
-            rows, freqs = discovered_exports(h, values, n_subjective(run, values))
+            rows = discovered_tree_rows(h, counts)
+            pct = pct_convos(values, "value_norm", n_subjective(run, values))
+            freqs = [{"value": v, "pct_convos": p} for v, p in pct.items()]
             table = membership_table(h)
             levels = len(h.levels)
         else:

@@ -54,12 +54,20 @@ def test_ingest_prints_counts(tmp_path, conversations_dir, capsys, monkeypatch):
     assert "empty assistant turn" in err and f"{ok:,}" in err and "ingest" in err
 
 
+def api_sample() -> Path:
+    from valuescope import api
+
+    return api.sample_path()
+
+
 def test_user_errors_are_one_line(tmp_path, capsys, monkeypatch):
     for args in (
         ["ingest", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "r")],
         ["stats", str(tmp_path / "not-a-run")],
         ["ingest", __file__, "--out", str(tmp_path / "r"), "--format", "yaml"],
         ["ingest", __file__, "--out", str(tmp_path / "r"), "--config", str(tmp_path / "nope.toml")],
+        ["ingest", str(api_sample()), "--out", str(tmp_path / "r"), "--scrub", "bogus"],
+        ["analyze", str(api_sample()), "--out", str(tmp_path / "r"), "--scrub", "off", "--extractor", "nope"],
     ):
         code, err = vs_inproc(capsys, monkeypatch, *args)
         assert code == 2, (args, err)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -50,11 +51,13 @@ def _column_map(columns: list[str] | None) -> dict[str, str] | None:
 
 
 def _guard(fn, *args: Any, **kwargs: Any) -> Any:
-    """Turn input and ingest errors into one-line user errors."""
+    """Turn input, ingest and configuration errors into one-line user errors (VALUESCOPE_DEBUG=1: traceback)."""
     try:
         return fn(*args, **kwargs)
-    except (IngestError, FileNotFoundError, PermissionError) as exc:
-        raise UserError(str(exc)) from None
+    except (IngestError, FileNotFoundError, PermissionError, ValueError) as exc:
+        if os.environ.get("VALUESCOPE_DEBUG"):
+            raise
+        raise UserError(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__) from None
 
 
 def _print_ingest(run: api.Run) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 from rich.table import Table
 
 from valuescope import api
@@ -34,7 +35,10 @@ def _config(config_file: Path | None, **overrides: Any) -> RunConfig:
         return api.apply_overrides(api.load_config(config_file), **overrides)
     except FileNotFoundError as exc:
         raise UserError(str(exc)) from None
-    except ValueError as exc:  # pydantic ValidationError, TOML/JSON errors
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise UserError(f"bad configuration: {problems}") from None
+    except ValueError as exc:  # TOML/JSON syntax, unknown setting
         raise UserError(f"bad configuration: {str(exc).splitlines()[0]}") from None
 
 

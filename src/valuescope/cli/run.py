@@ -207,6 +207,13 @@ def stats(run_path: Path = typer.Argument(..., metavar="RUN", help="A run direct
     manifest = run.manifest
     if not manifest:
         raise UserError(f"{run_path} is not a valuescope run (no manifest.json)")
+    cfg = manifest.get("config", {})
+    if cfg:
+        console.print(
+            f"run {run.path}: scrub={cfg.get('privacy', {}).get('scrub')}, "
+            f"extractor={cfg.get('extract', {}).get('extractor')}, started {manifest.get('started', '?')}, "
+            f"valuescope {manifest.get('versions', {}).get('valuescope', '?')}"
+        )
     if manifest.get("inputs"):
         _print_ingest(run)
     tables = Table(title="tables")

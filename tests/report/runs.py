@@ -54,13 +54,16 @@ def write_inputs(conversations_dir: Path, labels: Path, out: Path) -> tuple[Path
     return inp, lab
 
 
-def real_stages_available() -> bool:
+def _importable(module: str) -> bool:
     try:
-        import valuescope.analysis.stage  # noqa: F401
-        import valuescope.taxonomy.stage  # noqa: F401
+        __import__(module)
     except ImportError:
         return False
     return True
+
+
+def real_stages_available() -> bool:
+    return _importable("valuescope.taxonomy.stage") and _importable("valuescope.analysis.stage")
 
 
 def build_run(run_path: Path, conversations_dir: Path, labels: Path, examples: bool = False) -> RunDir:
@@ -82,7 +85,13 @@ def build_run(run_path: Path, conversations_dir: Path, labels: Path, examples: b
     from valuescope.report.stage import ReportStage
 
     run_stages(run, [*ingest_stages([str(inp)], config), ExtractStage(config.extract)], workers=1, quiet=True)
-    derive_tables(run)
+    if _importable("valuescope.analysis.stage"):  # real analysis over derived placements
+        from valuescope.analysis.stage import analysis_stages
+
+        derive_values(run)
+        run_stages(run, analysis_stages(config.analysis, config.privacy), quiet=True)
+    else:
+        derive_tables(run)
     run_stages(run, [ReportStage(config.report, config.privacy)], quiet=True)
     return run
 
@@ -98,13 +107,12 @@ def _wilson(k: np.ndarray, n: float) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(c - h, 0, 1), np.clip(c + h, 0, 1)
 
 
-def derive_tables(run: RunDir, floor: int = 5) -> None:
+def derive_values(run: RunDir) -> pd.DataFrame:
+    """values.parquet: published-tree leaves placed exactly, others by the extractor's l2 hint (is_new)."""
     from valuescope.taxonomy.reference import published_tree
 
     tree = published_tree()
     m = run.read_df("mentions")
-    j = run.read_df("judgments")
-    convs = run.read_df("conversations", ["id", "model"])
     m["value_norm"] = m["value"].str.strip().str.lower()
     paths = [tree.leaf_path(v) if tree.has_leaf(v) else {} for v in m["value_norm"]]
     m["leaf"] = [p.get("leaf") for p in paths]
@@ -114,6 +122,13 @@ def derive_tables(run: RunDir, floor: int = 5) -> None:
     m["score"] = [1.0 if p else 0.4 for p in paths]
     m["is_new"] = [not p for p in paths]
     run.write_table("values", m)
+    return m
+
+
+def derive_tables(run: RunDir, floor: int = 5) -> None:
+    m = derive_values(run)
+    j = run.read_df("judgments")
+    convs = run.read_df("conversations", ["id", "model"])
     j["anomaly_score"] = np.linspace(0, 1, len(j))
     run.write_table("judgments", j)
     subj = j[j["subjective"]]

@@ -80,11 +80,12 @@ def test_examples_only_scrubbed_snippets_above_the_floor(report_run, tmp_path: P
     assert XSS_TEXT not in html
 
 
-def test_the_floor_suppresses_small_cells(report_run) -> None:
+def test_the_floor_suppresses_small_cells(report_run, html: str) -> None:
     strict = render_report(report_run.path, ReportConfig(), PrivacyConfig(min_conversations=15))
-    loose = render_report(report_run.path, ReportConfig(), PrivacyConfig(min_conversations=5))
-    # "evil-model" has 6 conversations: listed at floor 5, suppressed at floor 15 (table and summary)
-    assert "evil-model" in loose and "evil-model" not in strict
+    # "evil-model" has 6 conversations: listed at floor 5, suppressed everywhere at floor 15
+    # (summary, and the analysis tables, which the report floors again with its own thresholds)
+    assert "evil-model" in html and "evil-model" not in strict
+    assert "xss=1" in html and "xss=1" not in strict
     assert "below the privacy floor" in strict
 
 

@@ -110,9 +110,10 @@ def bar_with_ci(
     }
 
 
-def heatmap(z: list[list[float | None]], x: list[str], y: list[str], title: str = "", zlabel: str = "residual") -> dict[str, Any]:
+def heatmap(z: list[list[float | None]], x: list[str], y: list[str], title: str = "", zlabel: str = "residual",
+            min_bound: float = 3.0, zformat: str = ".2f") -> dict[str, Any]:
     flat = [abs(v) for row in z for v in row if v is not None]
-    bound = max(3.0, max(flat) if flat else 3.0)
+    bound = max(min_bound, max(flat) if flat else min_bound)
     return {
         "data": [
             {
@@ -123,9 +124,9 @@ def heatmap(z: list[list[float | None]], x: list[str], y: list[str], title: str 
                 "zmid": 0,
                 "zmin": -bound,
                 "zmax": bound,
-                "colorscale": "RdBu",
+                "colorscale": [[0, "#2166ac"], [0.25, "#92c5de"], [0.5, "#f7f7f7"], [0.75, "#f4a582"], [1, "#b2182b"]],
                 "colorbar": {"title": {"text": esc(zlabel)}, "thickness": 12},
-                "hovertemplate": "%{y} × %{x}<br>" + esc(zlabel) + ": %{z:.2f}<extra></extra>",
+                "hovertemplate": "%{y} × %{x}<br>" + esc(zlabel) + ": %{z:" + zformat + "}<extra></extra>",
                 "hoverongaps": False,
                 "xgap": 1,
                 "ygap": 1,

@@ -13,6 +13,8 @@ from typing import Any
 import pandas as pd
 
 from valuescope.engine.rundir import RunDir
+from valuescope.privacy.floor import apply_floor
+from valuescope.report.floor import Floor
 
 ANALYSIS_TABLES = (
     "frequencies",
@@ -27,6 +29,21 @@ ANALYSIS_TABLES = (
     "compare",
     "compare_responses",
 )
+# count columns per analysis table: the report re-applies its own floor, so a report made
+# with a stricter floor than the analysis never shows a smaller cell
+FLOOR_COLUMNS: dict[str, tuple[list[str], list[str], bool]] = {
+    "frequencies": (["n"], ["n_users"], False),
+    "context": (["n"], ["n_users"], False),
+    "responses": (["n"], ["n_users"], False),
+    "mirroring": (["n"], ["n_users"], False),
+    "resistance_values": (["n_resist"], ["n_users"], False),
+    "value_pairs": (["n"], ["n_users"], False),
+    "compare": (["n_a", "n_b"], ["n_users_a", "n_users_b"], True),
+    "compare_responses": (["n_a", "n_b"], ["n_users_a", "n_users_b"], True),
+    "context_invariance": (["n"], ["n_users"], False),
+}
+# whole groups must pass too (a value absent from a group is a finding; a tiny group is not)
+GROUP_COLUMNS = {"compare": ["n_conversations_a", "n_conversations_b"]}
 # conversations columns the report may read: metadata only, never text
 CONVERSATION_META = ("id", "model", "source", "context", "user_id", "timestamp")
 
@@ -76,7 +93,26 @@ def _read(run: RunDir, name: str, columns: list[str] | None = None) -> pd.DataFr
         return None
 
 
-def load_report_data(run: RunDir, with_text: bool = False) -> ReportData:
+def refloor(name: str, df: pd.DataFrame, floor: Floor) -> pd.DataFrame:
+    spec = FLOOR_COLUMNS.get(name)
+    if spec is None or df.empty:
+        return df
+    n_cols = [c for c in spec[0] if c in df.columns]
+    if not n_cols:
+        return df
+    users = [c for c in spec[1] if c in df.columns]
+    kept, _ = apply_floor(df, n_cols, users or None, floor.min_conversations, floor.min_users, allow_zero=spec[2])
+    groups = [c for c in GROUP_COLUMNS.get(name, []) if c in kept.columns]
+    if groups:
+        kept, _ = apply_floor(kept, groups, None, floor.min_conversations, floor.min_users)
+    return kept
+
+
+def _pairs(df: pd.DataFrame) -> set[tuple[str, str]]:
+    return set(zip(df["group_a"], df["group_b"], strict=True))
+
+
+def load_report_data(run: RunDir, floor: Floor | None = None, with_text: bool = False) -> ReportData:
     data = ReportData(run=run, manifest=run.read_manifest(), quarantine=run.read_quarantine())
     for name in ("judgments", "mentions", "values"):
         df = _read(run, name)
@@ -89,5 +125,9 @@ def load_report_data(run: RunDir, with_text: bool = False) -> ReportData:
     for name in ANALYSIS_TABLES:
         df = _read(run, f"analysis/{name}")
         if df is not None:
-            data.tables[name] = df
+            data.tables[name] = refloor(name, df, floor) if floor is not None else df
+    if floor is not None and "compare_responses" in data.tables:  # only group pairs whose groups pass
+        ok = _pairs(data.tables["compare"]) if "compare" in data.tables else set()
+        cr = data.tables["compare_responses"]
+        data.tables["compare_responses"] = cr[[p in ok for p in zip(cr["group_a"], cr["group_b"], strict=True)]]
     return data

@@ -27,7 +27,8 @@ from valuescope.report.data import ReportData, load_report_data
 from valuescope.report.examples import value_examples
 from valuescope.report.floor import Floor
 from valuescope.report.sections import Section, summary_section, taxonomy_section
-from valuescope.report.sections_analysis import anomalies_section, comparison_section, context_section, resistance_section, responses_section
+from valuescope.report.sections_analysis import anomalies_section, context_section, resistance_section, responses_section
+from valuescope.report.sections_compare import comparison_section
 from valuescope.report.sections_values import categories_section, published_section, values_section
 from valuescope.taxonomy.reference import ATTRIBUTION
 
@@ -97,8 +98,8 @@ def build_sections(data: ReportData, config: ReportConfig, floor: Floor) -> list
 def render_report(run_path: str | Path, config: ReportConfig | None = None, privacy: PrivacyConfig | None = None) -> str:
     config = config or ReportConfig()
     run = RunDir(run_path, create=False)
-    data = load_report_data(run)
     floor = Floor.from_config(privacy)
+    data = load_report_data(run, floor)
     sections = build_sections(data, config, floor)
     plotly_raw = config.plotly == "raw"
     return environment().get_template("report.html.j2").render(

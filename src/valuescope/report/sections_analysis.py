@@ -20,6 +20,10 @@ RESPONSE_COLORS = {
 }
 
 
+KIND_ORDER = ("task_category", "task_cluster", "context")
+KIND_LABEL = {"task_category": "Task category", "task_cluster": "Task cluster", "context": "Source's own context label"}
+
+
 def _fmt_q(q: Any) -> str:
     v = num(q)
     return "—" if v is None else (f"{v:.1e}" if v < 0.001 else f"{v:.3f}")
@@ -37,7 +41,8 @@ def context_section(data: ReportData, config: ReportConfig) -> Section:
         s.note = missing("analysis/context")
         return s
     ai = ctx[ctx["side"] == "ai"]
-    for kind in sorted(ai["context_kind"].dropna().unique()):
+    kinds = sorted(ai["context_kind"].dropna().unique(), key=lambda k: (KIND_ORDER.index(k) if k in KIND_ORDER else 99, k))
+    for kind in kinds:
         sub = ai[ai["context_kind"] == kind]
         level = "l2" if (sub["level"] == "l2").any() else sub["level"].iloc[0]
         sub = sub[sub["level"] == level]
@@ -49,7 +54,7 @@ def context_section(data: ReportData, config: ReportConfig) -> Section:
             continue
         grid = sub.pivot_table(index="context", columns="name", values="residual", aggfunc="first")
         z = [[num(grid.at[c, n]) if c in grid.index and n in grid.columns else None for n in names] for c in contexts]
-        title = f"{kind.replace('_', ' ')} × {'second-level clusters' if level == 'l2' else level}"
+        title = f"{KIND_LABEL.get(kind, kind.replace('_', ' '))} × {'second-level clusters' if level == 'l2' else level}"
         s.charts.append(Chart(f"chart-context-{_slug(kind)}", heatmap(z, names, contexts, title), height=max(320, 26 * len(contexts) + 200)))
     if "significant" in ai.columns:
         sig = ai[ai["significant"].fillna(False).astype(bool)].sort_values("lift", ascending=False).head(config.top_n)
@@ -61,7 +66,10 @@ def context_section(data: ReportData, config: ReportConfig) -> Section:
             ))
     inv = data.get("context_invariance")
     if inv is not None and not inv.empty:
-        top = inv[(inv["side"] == "ai") & (inv["level"] == "value")].sort_values("cv").head(10)
+        top = inv[(inv["side"] == "ai") & (inv["level"] == "value")]
+        if "context_kind" in top.columns and (top["context_kind"] == "task_category").any():
+            top = top[top["context_kind"] == "task_category"]
+        top = top.sort_values("cv").head(10)
         if not top.empty:
             s.tables.append(Table(
                 "Most context-invariant AI values (lowest coefficient of variation across contexts)",
@@ -114,11 +122,13 @@ def responses_section(data: ReportData) -> Section:
         s.charts.append(Chart("chart-responses-by-task", fig, "Cells below the privacy floor are left out, so a bar may not reach 100%."))
     mir = data.get("mirroring")
     if mir is not None and not mir.empty:
-        mir = mir[mir["response"].isin(RESPONSE_TYPES)].copy()
-        mir["o"] = mir["response"].map(RESPONSE_TYPES.index)
+        if "level" in mir.columns and (mir["level"] == "value").any():
+            mir = mir[mir["level"] == "value"]
+        mir = mir[mir["response"].isin((*RESPONSE_TYPES, "all"))].copy()
+        mir["o"] = mir["response"].map(lambda r: -1 if r == "all" else RESPONSE_TYPES.index(r))
         mir = mir.sort_values("o")
         fig = bar_with_ci(
-            [RESPONSE_LABEL[r] for r in mir["response"]],
+            [RESPONSE_LABEL.get(r, "all responses") for r in mir["response"]],
             [{"label": "mirrored", "values": mir["share"].tolist(), "low": mir["ci_low"].tolist(), "high": mir["ci_high"].tolist(), "color": PALETTE[2]}],
             title="Value mirroring by response type", xaxis_title="share of conversations where the AI echoed a human value",
         )
@@ -156,9 +166,11 @@ def resistance_section(data: ReportData, config: ReportConfig) -> Section:
                           [[text(r.name), int(r.n_resist), f"{num(r.lift) or 0:.2f}×", _fmt_q(r.q_value)] for r in top.itertuples(index=False)]))
     pairs = data.get("value_pairs")
     if pairs is not None and not pairs.empty:
-        tp = pairs[pairs["level"] == "value"].sort_values("lift", ascending=False).head(config.top_n)
+        level = next((lv for lv in ("value", "l1", "l2", "l3") if (pairs["level"] == lv).any()), None)
+        tp = pairs[pairs["level"] == level].sort_values("lift", ascending=False).head(config.top_n)
         if not tp.empty:
-            s.tables.append(Table("Human value → AI value pairs that co-occur most", ["human value", "AI value", "conversations", "lift", "q"],
+            what = "values" if level == "value" else f"{level} clusters"
+            s.tables.append(Table(f"Human → AI {what} that co-occur more than chance", ["human value", "AI value", "conversations", "lift", "q"],
                                   [[text(r.human_value), text(r.ai_value), int(r.n), f"{num(r.lift) or 0:.2f}×", _fmt_q(r.q_value)] for r in tp.itertuples(index=False)]))
     return s
 
@@ -198,38 +210,3 @@ def _listish(v: Any) -> str:
         return ", ".join(str(x) for x in v)
     except TypeError:
         return str(v)
-
-
-def comparison_section(data: ReportData, config: ReportConfig) -> Section | None:
-    """Only when the run has several models or is a `valuescope compare` output."""
-    comp = data.get("compare")
-    if comp is None:
-        return None
-    s = Section("comparison", "Model comparison", "Differences in the share of conversations expressing each AI value, with 95% intervals (positive: more often in the first group). The tables mark differences that stay significant after correction for multiple testing.")
-    for (a, b), grp in comp.groupby(["group_a", "group_b"], sort=True):
-        sub = grp[(grp["side"] == "ai") & (grp["level"] == "value")]
-        if sub.empty:
-            sub = grp[grp["side"] == "ai"]
-        top = sub.reindex(sub["diff"].abs().sort_values(ascending=False).index).head(config.top_n)
-        if top.empty:
-            continue
-        names = top["name"].tolist()
-        fig = {"data": [{"type": "bar", "orientation": "h", "y": [esc(n) for n in names], "x": [num(d) for d in top["diff"]],
-                         "marker": {"color": [PALETTE[0] if (num(d) or 0) > 0 else PALETTE[1] for d in top["diff"]]},
-                         "error_x": {"type": "data", "symmetric": False, "array": [(num(h) or 0) - (num(d) or 0) for h, d in zip(top["ci_high"], top["diff"], strict=True)],
-                                     "arrayminus": [(num(d) or 0) - (num(lo) or 0) for lo, d in zip(top["ci_low"], top["diff"], strict=True)], "color": "#52606d", "thickness": 1.2, "width": 3},
-                         "hovertemplate": "%{y}: %{x:+.1%}<extra></extra>"}],
-               "layout": layout(f"{a} − {b}: difference in share", max(300, 26 * len(names) + 100), xaxis={"tickformat": "+.0%", "zeroline": True, "zerolinecolor": "#1f2933", "gridcolor": "#e4e7eb"}, yaxis={"automargin": True, "autorange": "reversed"})}
-        s.charts.append(Chart(f"chart-compare-{_slug(str(a))}-{_slug(str(b))}", fig))
-        s.tables.append(Table(
-            f"{a} vs {b}",
-            ["value", f"share {a}", f"share {b}", "difference", "q", "significant", "status"],
-            [[text(r.name), pct(r.rate_a), pct(r.rate_b), pct(r.diff), _fmt_q(r.q_value), "yes" if bool(r.significant) else "", text(r.status)] for r in top.itertuples(index=False)],
-        ))
-    cr = data.get("compare_responses")
-    if cr is not None and not cr.empty:
-        s.tables.append(Table("Response types compared", ["groups", "response", "rate a", "rate b", "difference", "q"],
-                              [[text(f"{r.group_a} vs {r.group_b}"), RESPONSE_LABEL.get(r.response, text(r.response)), pct(r.rate_a), pct(r.rate_b), pct(r.diff), _fmt_q(r.q_value)] for r in cr.itertuples(index=False)]))
-    if not s.charts:
-        s.note = "No comparison cells above the privacy floor."
-    return s

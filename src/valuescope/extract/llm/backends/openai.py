@@ -164,10 +164,11 @@ class OpenAIBackend(Backend):
 
     def _fallback(self, exc: openai.APIStatusError, mode: str) -> bool:
         """Switch structured-output mode when the server rejects this one (auto only)."""
-        if self.config.response_format != "auto" or exc.status_code not in (400, 415, 422, 501):
+        # llama-cpp-python answers an unknown response_format type with a 500 naming the allowed ones
+        if self.config.response_format != "auto" or exc.status_code not in (400, 415, 422, 500, 501):
             return False
         text = str(exc).lower()
-        if not any(w in text for w in ("response_format", "json_schema", "schema", "tool", "json_object", "type")):
+        if not any(w in text for w in ("response_format", "json_schema", "json_object", "tool")):
             return False
         if self.mode == mode:  # another request may already have switched
             i = MODES.index(mode)

@@ -238,7 +238,7 @@ def stats(run_path: Path = typer.Argument(..., metavar="RUN", help="A run direct
         st = Table(title="stages")
         for col in ("stage", "seconds", "stats"):
             st.add_column(col, justify="right" if col == "seconds" else "left")
-        for name, info in stages.items():
+        for name, info in sorted(stages.items(), key=lambda kv: kv[1].get("finished", 0)):
             shown = ", ".join(f"{k}={v:,}" if isinstance(v, int | float) else f"{k}={v}"
                               for k, v in list((info.get("stats") or {}).items())[:8])
             st.add_row(name, f"{info.get('seconds', 0):.1f}", shown)

@@ -223,6 +223,7 @@ def run_stages(run: RunDir, stages: list[Stage], workers: int | None = None, qui
                     "version": stage.version,
                     "config": stage.config(),
                     "seconds": round(time.perf_counter() - started, 3),
+                    "finished": time.time(),  # orders stages in `valuescope stats`
                     "stats": stats,
                 }
             }

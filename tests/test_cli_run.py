@@ -64,6 +64,7 @@ def test_user_errors_are_one_line(tmp_path, capsys, monkeypatch):
     for args in (
         ["ingest", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "r")],
         ["stats", str(tmp_path / "not-a-run")],
+        ["analyze", "--out", str(tmp_path / "empty-run")],
         ["ingest", __file__, "--out", str(tmp_path / "r"), "--format", "yaml"],
         ["ingest", __file__, "--out", str(tmp_path / "r"), "--config", str(tmp_path / "nope.toml")],
         ["ingest", str(api_sample()), "--out", str(tmp_path / "r"), "--scrub", "bogus"],

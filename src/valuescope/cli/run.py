@@ -101,7 +101,9 @@ def ingest(
 
 @app.command()
 def analyze(
-    inputs: list[str] = InputsArg,
+    inputs: list[str] | None = typer.Argument(
+        None, help="Input files or folders; none = rerun the later stages over the conversations already in --out."
+    ),
     out: Path = OutOpt,
     format: str | None = FormatOpt,
     strict: bool = StrictOpt,
@@ -120,6 +122,8 @@ def analyze(
     quiet: bool = QuietOpt,
 ) -> None:
     """Ingest INPUTS and run every stage: extract, taxonomy, analyses, report."""
+    if not inputs and not (out / "conversations.parquet").is_file():
+        raise UserError(f"no INPUT given and {out} holds no ingested conversations; pass input files")
     if reference is not None and extractor is None:
         extractor = "reference"
     cfg = _config(
@@ -139,11 +143,11 @@ def analyze(
     _print_outputs(run)
 
 
-def _dry_run(inputs: list[str], out: Path, cfg: RunConfig, quiet: bool) -> None:
+def _dry_run(inputs: list[str] | None, out: Path, cfg: RunConfig, quiet: bool) -> None:
     from valuescope.extract.registry import get_extractor
     from valuescope.ingest.table import table_to_conversations
 
-    run = _guard(api.ingest, inputs, out, cfg, quiet=quiet)
+    run = _guard(api.ingest, inputs, out, cfg, quiet=quiet) if inputs else api.load_run(out)
     _print_ingest(run)
     try:
         extractor = get_extractor(cfg.extract)

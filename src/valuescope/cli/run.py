@@ -247,3 +247,7 @@ def stats(run_path: Path = typer.Argument(..., metavar="RUN", help="A run direct
                               for k, v in list((info.get("stats") or {}).items())[:8])
             st.add_row(name, f"{info.get('seconds', 0):.1f}", shown)
         console.print(st)
+    cache = run.path / ".cache"
+    if cache.is_dir():
+        size = sum(f.stat().st_size for f in cache.rglob("*") if f.is_file())
+        console.print(f"checkpoints: {size / 1e6:,.1f} MB in {cache} (safe to delete; a rerun recomputes)")

@@ -19,6 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from valuescope.engine.rundir import RunDir, atomic_write_bytes, write_parquet_atomic
@@ -44,6 +45,7 @@ def progress_bar(disable: bool = False) -> Progress:
         TimeElapsedColumn(),
         disable=disable,
         transient=False,
+        console=Console(stderr=True),  # stdout stays clean for piping
     )
 
 

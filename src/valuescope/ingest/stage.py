@@ -15,12 +15,14 @@ order) is kept; later ones are quarantined with a pointer to the first.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from valuescope.config import RunConfig
+from valuescope.engine.runner import progress_bar
 from valuescope.engine.stage import BatchResult, SourceStage
 from valuescope.ingest.draft import IngestError, RecordError
 from valuescope.ingest.source import Chunk, InputFile, expand_inputs, plan_file, read_chunk
@@ -54,9 +56,14 @@ class IngestStage(SourceStage):
         self._hasher, self._salt_tag = UserIdHasher(salt), salt_fingerprint(salt)
         self._scrub_config = get_scrubber(self.privacy_config).cache_config()
         cfg = self.ingest_config
-        self.files = [
-            plan_file(p, i, cfg.format, max(1, cfg.batch_size), cfg.column_map) for i, p in enumerate(self.paths)
-        ]
+        # Hashing and indexing lines reads every input once: show it when it is long and someone is watching.
+        total = sum(p.stat().st_size for p in self.paths)
+        with progress_bar(disable=total < 100_000_000 or not sys.stderr.isatty()) as bar:
+            task = bar.add_task("index inputs (MB)", total=max(1, total // 1_000_000))
+            self.files = []
+            for i, p in enumerate(self.paths):
+                self.files.append(plan_file(p, i, cfg.format, max(1, cfg.batch_size), cfg.column_map))
+                bar.advance(task, p.stat().st_size // 1_000_000)
 
     def config(self) -> dict[str, Any]:
         return {

@@ -130,6 +130,9 @@ def test_csv_and_parquet_with_column_map(tmp_path, hh_records, ingest, messages_
 def test_format_override_and_undetectable(tmp_path, hh_records, ingest, messages_of):
     path = _write_jsonl(tmp_path / "x.jsonl", [{"id": r["id"], "messages": r["messages"]} for r in hh_records[:3]])
     assert detect(path) == ("valuescope", "jsonl")
+    bom = tmp_path / "bom.jsonl"  # Windows-style: byte-order mark and CRLF line ends
+    bom.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    assert messages_of(ingest(tmp_path, bom, name="bom")) == [_pairs(r) for r in hh_records[:3]]
     assert ingest(tmp_path, path, format="openai").manifest["inputs"][0]["format"] == "openai"
     junk = tmp_path / "junk.txt"
     junk.write_text("just some words\n")

@@ -268,6 +268,8 @@ def _too_big(size: int, limit: int) -> str:
 
 def _jsonl_item(reader, data: bytes, line: int, max_record_bytes: int) -> Iterator[Item]:
     data = data.rstrip(b"\r\n")
+    if line == 1:
+        data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark (Windows editors)
     if not data.strip():
         yield Item(line, blank=True)  # blank lines are not records
         return

@@ -94,7 +94,7 @@ def detect(path: Path, forced: str | None = None) -> tuple[str, str]:
             raise InputError(f"cannot tell the format of the records in {path}; pass --format ({', '.join(FORMATS)})")
         return fmt, "json"
     if stripped[:1] == "{":
-        lines = head.splitlines()
+        lines = head.split("\n")  # not splitlines(): U+2028 inside a JSON string is not a line end
         for line in lines[:-1] if len(head.encode()) >= PEEK_BYTES else lines:
             try:
                 fmt = sniff_record(json.loads(line))

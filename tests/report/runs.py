@@ -76,6 +76,11 @@ def build_run(run_path: Path, conversations_dir: Path, labels: Path, examples: b
     config.extract.extractor = "reference"
     config.extract.reference = str(lab)
     config.report.examples = examples
+    # lighter than the defaults (the report tests are not about these): no discovered tree,
+    # no embedding-based task clusters, fewer bootstrap resamples
+    config.taxonomy.build = False
+    config.analysis.context_kinds = ["task_category", "context"]
+    config.analysis.bootstrap = 50
     run = RunDir(run_path)
     if real_stages_available():
         from valuescope.pipeline import build_stages

@@ -11,6 +11,7 @@ and ``privacy.json`` disclose the floor and how many cells were suppressed.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -21,18 +22,20 @@ from valuescope.engine.rundir import RunDir, atomic_write_bytes
 from valuescope.privacy.config import PrivacyConfig
 from valuescope.privacy.floor import apply_floor
 
-ROW_LEVEL = {"conversations", "conversations_raw", "judgments", "mentions", "values"}
-USER_COLS = ("n_users", "users")
+
+
+CONV_COL_RE = re.compile(r"n|n_[ab]|n_conversations(?:_\w+)?")
+USER_COL_RE = re.compile(r"users|n_users(?:_\w+)?")
 
 
 def count_columns(df: pd.DataFrame) -> tuple[list[str], list[str]]:
-    """Conversation-count and user-count columns the floor applies to."""
-    users = [c for c in df.columns if c in USER_COLS or (c.startswith("n_users") and df[c].dtype.kind in "iuf")]
-    n = [
-        c for c in df.columns
-        if (c == "n" or c.startswith("n_")) and c not in users and df[c].dtype.kind in "iuf" and not c.startswith("n_pct")
-    ]
-    return n, users
+    """Conversation-count and user-count columns the floor applies to.
+
+    Only columns that count conversations or users: ``n_contexts`` or
+    ``n_occurrences`` count something else and must not be floored.
+    """
+    numeric = [c for c in df.columns if df[c].dtype.kind in "iuf"]
+    return [c for c in numeric if CONV_COL_RE.fullmatch(c)], [c for c in numeric if USER_COL_RE.fullmatch(c)]
 
 
 def floor_config(run: RunDir, override: PrivacyConfig | None) -> PrivacyConfig:

@@ -121,6 +121,8 @@ def _plausible_name(text: str) -> bool:
     """spaCy sometimes tags placeholders, lower-case words, greetings or symbols as PERSON."""
     if not any(c.isupper() for c in text) or PLACEHOLDER_RE.search(text):
         return False
+    if text.split(maxsplit=1)[0].lower() in ("the", "a", "an", "this", "that", "my", "our", "your"):
+        return False
     return text.strip(" .,:;!?'\"").lower() not in NOT_NAMES
 
 

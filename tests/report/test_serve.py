@@ -127,3 +127,21 @@ def test_endpoints_are_listed(client) -> None:
     assert set(listed) == set(ENDPOINTS)
     for path in ENDPOINTS:
         assert client.get(path, params={"q": "x", "name": "harm prevention"}).status_code in (200, 404)
+
+
+def test_copied_run_never_reads_the_original(report_run, tmp_path) -> None:
+    """A copied run's valuescope.duckdb points at the original's files: the explorer must not follow it."""
+    import shutil
+
+    import pandas as pd
+
+    copy = tmp_path / "copy"
+    shutil.copytree(report_run.path, copy, ignore=shutil.ignore_patterns(".cache", "screenshots"))
+    values = pd.read_parquet(copy / "values.parquet")
+    values.loc[values["value_norm"] == "harm prevention", "value_norm"] = "renamed in the copy"
+    values.to_parquet(copy / "values.parquet")
+    c = TestClient(create_app(copy))
+    assert c.get("/api/search", params={"q": "renamed in the copy"}).json()["items"]
+    assert not c.get("/api/search", params={"q": "harm prevention"}).json()["items"]
+    # the original run still answers from its own DuckDB file
+    assert TestClient(create_app(report_run.path)).get("/api/search", params={"q": "harm prevention"}).json()["items"]

@@ -104,8 +104,8 @@ def bar_with_ci(
             barmode="group",
             xaxis={"title": {"text": esc(xaxis_title)}, "tickformat": ".0%" if percent else None, "gridcolor": "#e4e7eb", "rangemode": "tozero"},
             yaxis={"autorange": "reversed", "automargin": True},
-            legend={"orientation": "h", "y": -0.15},
-            margin={"l": 10, "r": 20, "t": 40 if title else 10, "b": 60},
+            legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom", "xanchor": "left"},
+            margin={"l": 10, "r": 20, "t": 60 if title else 30, "b": 50},
         ),
     }
 

@@ -35,15 +35,15 @@ class Explorer:
 
     # -- connection -------------------------------------------------------------
     def _connect(self) -> duckdb.DuckDBPyConnection:
-        """The run's own valuescope.duckdb, read-only; in-memory views if it is missing or stale (run moved)."""
+        """The run's own valuescope.duckdb, read-only; in-memory views over the Parquet files if it is
+        missing, unreadable, or its views point at another folder (a copied or moved run)."""
         db = self.run.path / DUCKDB_FILE
         if db.is_file():
             try:
                 con = duckdb.connect(str(db), read_only=True)
-                names = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
-                for name in names & set(NEEDED):
-                    con.execute(f'select 1 from "{name}" limit 1').fetchall()
-                return con
+                if self._views_are_ours(con):
+                    return con
+                con.close()
             except duckdb.Error:
                 pass
         con = duckdb.connect(":memory:")
@@ -52,6 +52,19 @@ class Explorer:
             target = self.run.table_path(name).resolve().as_posix().replace("'", "''")
             con.execute(f"CREATE VIEW \"{view}\" AS SELECT * FROM read_parquet('{target}')")
         return con
+
+    def _views_are_ours(self, con: duckdb.DuckDBPyConnection) -> bool:
+        here = self.run.path.resolve().as_posix()
+        views = con.execute("select view_name, sql from duckdb_views() where not internal").fetchall()
+        names = {v for v, _ in views}
+        if not set(NEEDED) & names:
+            return False
+        for name, sql in views:
+            if name in NEEDED:
+                if here not in (sql or ""):
+                    return False
+                con.execute(f'select 1 from "{name}" limit 1').fetchall()
+        return True
 
     def _rows(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
         with self._lock:

@@ -20,10 +20,17 @@ def _run_config(run: Path) -> RunConfig:
         manifest = RunDir(run, create=False).read_manifest()
     except FileNotFoundError as exc:
         raise UserError(str(exc)) from None
+    saved = manifest.get("config") or {}
     try:
-        return RunConfig.model_validate(manifest.get("config") or {})
-    except ValueError:
-        return RunConfig()
+        return RunConfig.model_validate(saved)
+    except ValueError:  # written by another version: keep at least its privacy floor and report settings
+        config = RunConfig()
+        for section in ("privacy", "report"):
+            try:
+                setattr(config, section, type(getattr(config, section)).model_validate(saved.get(section) or {}))
+            except ValueError:
+                pass
+        return config
 
 
 @app.command()

@@ -148,8 +148,9 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({int(h[0:2], 16)},{int(h[2:4], 16)},{int(h[4:6], 16)},{alpha})"
 
 
-def taxonomy_section(data: ReportData, floor: Floor, side: str = "ai", per_cluster: int = 25) -> Section:
-    """Sunburst of the placed values; at most ``per_cluster`` values under each cluster keep the page small."""
+def taxonomy_section(data: ReportData, floor: Floor, side: str = "ai", per_cluster: int = 15, max_values: int = 600) -> Section:
+    """Sunburst of the placed values; the most frequent ``per_cluster`` values under each cluster,
+    ``max_values`` in all, keep the page small (every cluster is always shown)."""
     s = Section(
         "taxonomy",
         "The taxonomy of AI values",
@@ -177,6 +178,7 @@ def taxonomy_section(data: ReportData, floor: Floor, side: str = "ai", per_clust
     suppressed = 0
     node_of: dict[tuple[str, ...], str] = {(): ""}  # kept path -> its node id (skipped levels map to the parent's)
     shown_under: Counter[str] = Counter()
+    hidden_values = 0
     for depth, keys in enumerate(levels):
         cells, n_sup = floor.cells(df, list(keys))
         occ = df.groupby(list(keys)).size().rename("occ").reset_index()
@@ -192,7 +194,9 @@ def taxonomy_section(data: ReportData, floor: Floor, side: str = "ai", per_clust
                 continue
             if depth == 3:
                 shown_under[parent] += 1
-                if shown_under[parent] > per_cluster:
+                shown_under["*"] += 1
+                if shown_under[parent] > per_cluster or shown_under["*"] > max_values:
+                    hidden_values += 1
                     continue
             node_of[path] = f"{depth}|" + " / ".join(p for p in path if p != SKIP)
             ids.append(node_of[path])
@@ -205,6 +209,10 @@ def taxonomy_section(data: ReportData, floor: Floor, side: str = "ai", per_clust
         s.note = "Every cluster is below the privacy floor in this run."
         return s
     s.charts.append(Chart("chart-taxonomy", sunburst(ids, labels, parents, sizes, colors, hover), height=640))
+    notes = []
     if suppressed:
-        s.note = f"{suppressed} clusters or values below the privacy floor are left out (their share shows as empty space)."
+        notes.append(f"{suppressed} clusters or values below the privacy floor are left out (their share shows as empty space).")
+    if hidden_values:
+        notes.append(f"{hidden_values} less frequent values are not drawn to keep the page small; the explorer (`valuescope serve`) lists them all.")
+    s.note = " ".join(notes)
     return s

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from valuescope.records import RESPONSE_TYPES
@@ -184,9 +185,12 @@ def anomalies_section(data: ReportData, config: ReportConfig) -> Section:
     )
     judg = data.get("judgments")
     if judg is not None and "anomaly_score" in judg.columns and judg["anomaly_score"].notna().any():
-        scores = judg["anomaly_score"].dropna().astype(float).tolist()
-        fig = {"data": [{"type": "histogram", "x": scores, "nbinsx": 30, "marker": {"color": PALETTE[5]}, "hovertemplate": "score %{x}: %{y} conversations<extra></extra>"}],
-               "layout": layout("Anomaly scores over all judged conversations", 280, xaxis={"title": {"text": "anomaly score"}}, yaxis={"title": {"text": "conversations"}, "gridcolor": "#e4e7eb"}, bargap=0.05)}
+        scores = judg["anomaly_score"].dropna().astype(float).to_numpy()
+        counts, edges = np.histogram(scores, bins=30, range=(min(0.0, float(scores.min())), max(1.0, float(scores.max()))))
+        centres = ((edges[:-1] + edges[1:]) / 2).round(4).tolist()
+        fig = {"data": [{"type": "bar", "x": centres, "y": counts.tolist(), "width": float(edges[1] - edges[0]) * 0.95, "marker": {"color": PALETTE[5]},
+                         "hovertemplate": "score ≈ %{x:.2f}: %{y} conversations<extra></extra>"}],
+               "layout": layout("Anomaly scores over all judged conversations", 280, xaxis={"title": {"text": "anomaly score"}}, yaxis={"title": {"text": "conversations"}, "gridcolor": "#e4e7eb"})}
         s.charts.append(Chart("chart-anomaly-scores", fig, height=280))
     alerts = data.get("alerts")
     if alerts is None:

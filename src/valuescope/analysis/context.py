@@ -30,14 +30,14 @@ def task_clusters(tasks: pd.Series, k: int = 0, embedder: str = "minilm", seed: 
     from sklearn.cluster import KMeans
     from sklearn.feature_extraction.text import CountVectorizer
 
-    from valuescope.embed import get_embedder
+    from valuescope.analysis.anomalies import embed_cached
 
-    texts = tasks.fillna("").astype(str).tolist()
+    texts = tasks.fillna("").astype(str).str.strip().str.lower().tolist()
     if k <= 0:
         k = int(np.clip(round(np.sqrt(len(texts) / 2)), 4, 30))
     k = min(k, len(set(texts)))
-    vecs = get_embedder(embedder).embed(texts)
-    labels = KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(vecs)
+    vecs = embed_cached(texts, embedder)  # each distinct task embedded once
+    labels = KMeans(n_clusters=k, n_init=2, random_state=seed).fit_predict(vecs.astype(np.float64))
     cv = CountVectorizer(stop_words="english", min_df=1)
     counts = cv.fit_transform(texts)
     words = np.array(cv.get_feature_names_out())

@@ -114,6 +114,10 @@ def test_keep_raw_and_default_scrubber(tmp_path, hh_records, ingest):
     assert email in run["conversations_raw"]["messages"].iloc[0][0]["content"]
     rerun = ingest(tmp_path, path, scrub="regex")  # same run without --keep-raw: raw copy removed
     assert "conversations_raw" not in rerun.tables
+    leftovers = [f for f in rerun.path.rglob("*") if f.is_file() and email.encode() in f.read_bytes()]
+    assert leftovers == []  # nor in checkpoints
+    again = ingest(tmp_path, path, scrub="regex", keep_raw=True)  # and --keep-raw again rebuilds it
+    assert email in again["conversations_raw"]["messages"].iloc[0][0]["content"]
 
 
 def test_missing_and_unreadable_inputs(tmp_path, ingest):

@@ -15,6 +15,7 @@ order) is kept; later ones are quarantined with a pointer to the first.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -179,10 +180,18 @@ class IngestStage(SourceStage):
             )
         for name, table in tables.items():
             run.write_table(name, table, schema=CONVERSATION_SCHEMA)
-        if not self.privacy_config.keep_raw and run.has_table(RAW_TABLE):
-            run.table_path(RAW_TABLE).unlink()  # a rerun without --keep-raw must not leave raw text behind
+        if not self.privacy_config.keep_raw:
+            self._drop_raw(run)
         totals = {k: sum(p[k] for p in per_file) for k in ("read", "ok", "quarantined", "blank_lines")}
         return {**totals, "files": len(self.files)}
+
+
+    def _drop_raw(self, run: Any) -> None:
+        """A run without --keep-raw leaves no unscrubbed text behind: not the table, not old checkpoints."""
+        if run.has_table(RAW_TABLE):
+            run.table_path(RAW_TABLE).unlink()
+        for raw in run.cache_dir(self.name).glob(f"*/{RAW_TABLE}.parquet"):
+            shutil.rmtree(raw.parent, ignore_errors=True)
 
 
 def ingest_stages(inputs: list[str], config: RunConfig) -> list[IngestStage]:

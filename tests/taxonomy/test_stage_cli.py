@@ -29,7 +29,7 @@ def test_stages_write_values_and_exports(tmp_path):
     values = run.read_df("values")
     assert len(values) == 5 and list(values.columns[:6]) == ["id", "side", "value", "explicit", "l2_hint", "confidence"]
     assert values.loc[0, "value"] == "Honesty" and values.loc[0, "value_norm"] == "honesty"
-    assert values.loc[4, "is_new"] and values.loc[4, "leaf"] is None and values.loc[4, "l2_hint"] == "Pleasure and enjoyment"
+    assert values.loc[4, "is_new"] and pd.isna(values.loc[4, "leaf"]) and values.loc[4, "l2_hint"] == "Pleasure and enjoyment"
     with open(run.path / "taxonomy" / "placed_frequencies.csv") as fh:
         freqs = {r["value"]: float(r["pct_convos"]) for r in csv.DictReader(fh)}
     assert freqs["honesty"] == round(100 * 2 / 3, 3)  # 2 of 3 subjective conversations

@@ -107,3 +107,18 @@ def test_off_mode_changes_nothing():
 
 def test_render_skips_overlaps():
     assert get_scrubber(PrivacyConfig()).render("abcdef", [Finding("X", 0, 3), Finding("Y", 2, 5)]) == "[X]f"
+
+
+def test_conversations_batch_equals_one_by_one(conversations_dir):
+    import json
+
+    from valuescope.records import Conversation
+
+    with (conversations_dir / "hh_rlhf_harmless_base_test.jsonl").open(encoding="utf-8") as fh:
+        rows = [json.loads(next(fh)) for _ in range(20)]
+    convs = [Conversation.model_validate({k: r[k] for k in ("id", "messages", "context", "meta")}) for r in rows]
+    convs[0].messages[0].content += " my card 4532 0151 1283 0366"
+    s = get_scrubber(PrivacyConfig())
+    batch = s.scrub_conversations(convs)
+    assert batch == [s.scrub_conversation(c) for c in convs]
+    assert "[CREDIT_CARD]" in batch[0].messages[0].content and batch[5].id == convs[5].id

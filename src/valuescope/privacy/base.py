@@ -63,19 +63,35 @@ class Scrubber(ABC):
 
         Ids, model and source names are kept: they are not free text.
         """
-        meta_strings: list[str] = []
-        _collect_strings(conv.meta, meta_strings)
-        texts = [m.content for m in conv.messages] + ([conv.context] if conv.context else []) + meta_strings
-        scrubbed = self.scrub_texts(texts)
-        n = len(conv.messages)
-        messages = [Message(role=m.role, content=t) for m, t in zip(conv.messages, scrubbed[:n], strict=True)]
-        update: dict[str, Any] = {"messages": messages}
-        rest = scrubbed[n:]
-        if conv.context:
-            update["context"], rest = rest[0], rest[1:]
-        if meta_strings:
-            update["meta"] = _replace_strings(conv.meta, iter(rest))
-        return conv.model_copy(update=update)
+        return self.scrub_conversations([conv])[0]
+
+    def scrub_conversations(self, convs: Sequence[Conversation]) -> list[Conversation]:
+        """Several conversations in one ``scrub_texts`` call (one spaCy batch in NER mode)."""
+        parts = [_texts_of(c) for c in convs]
+        flat = self.scrub_texts([t for p in parts for t in p])
+        out, i = [], 0
+        for conv, texts in zip(convs, parts, strict=True):
+            out.append(_rebuild(conv, flat[i : i + len(texts)]))
+            i += len(texts)
+        return out
+
+
+def _texts_of(conv: Conversation) -> list[str]:
+    meta_strings: list[str] = []
+    _collect_strings(conv.meta, meta_strings)
+    return [m.content for m in conv.messages] + ([conv.context] if conv.context else []) + meta_strings
+
+
+def _rebuild(conv: Conversation, scrubbed: list[str]) -> Conversation:
+    n = len(conv.messages)
+    messages = [Message(role=m.role, content=t) for m, t in zip(conv.messages, scrubbed[:n], strict=True)]
+    update: dict[str, Any] = {"messages": messages}
+    rest = scrubbed[n:]
+    if conv.context:
+        update["context"], rest = rest[0], rest[1:]
+    if conv.meta:
+        update["meta"] = _replace_strings(conv.meta, iter(rest))
+    return conv.model_copy(update=update)
 
 
 def _collect_strings(obj: Any, out: list[str]) -> None:
@@ -102,8 +118,8 @@ def _replace_strings(obj: Any, new: Iterator[str]) -> Any:
 class NullScrubber(Scrubber):
     name = "off"
 
-    def scrub_conversation(self, conv: Conversation) -> Conversation:
-        return conv
+    def scrub_conversations(self, convs: Sequence[Conversation]) -> list[Conversation]:
+        return list(convs)
 
     def find(self, text: str) -> list[Finding]:
         return []

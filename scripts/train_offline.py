@@ -25,9 +25,10 @@ def main() -> None:
     ap.add_argument("--embedder", default="minilm", help="a key of valuescope.embed.REGISTRY")
     ap.add_argument("--limit", type=int, default=None, help="train on the first N records only (tests)")
     ap.add_argument("--threads", type=int, default=1, help="embedding threads (1 keeps results bit-exact)")
+    ap.add_argument("--cache", type=Path, default=None, help="view-embedding cache (.npz) to reuse across runs")
     args = ap.parse_args()
     t0 = time.time()
-    meta = build(args.shared, tuple(args.files.split(",")), Path(args.out), args.embedder, args.limit, args.threads)
+    meta = build(args.shared, tuple(args.files.split(",")), Path(args.out), args.embedder, args.limit, args.threads, args.cache)
     print(json.dumps({"out": args.out, "weights_sha256": meta["weights_sha256"], "n": meta["trained_on"]["n"], "seconds": round(time.time() - t0, 1)}))
 
 

@@ -31,14 +31,24 @@ def prediction_rows(ids: list[str], pred: dict[str, np.ndarray]) -> tuple[list[d
     return judgments, values
 
 
-def cross_validate(X: np.ndarray, labels: list[dict[str, Any]], k: int = 5, seed: int = 0, C: dict[str, float] | None = None) -> dict[str, Any]:
-    """Metrics of out-of-fold predictions (each conversation predicted by a model that never saw it)."""
+def cross_validate(
+    X: np.ndarray, labels: list[dict[str, Any]], k: int = 5, seed: int = 0, alpha: dict[str, float] | None = None,
+    extra: tuple[np.ndarray, list[dict[str, Any]]] | None = None,
+) -> dict[str, Any]:
+    """Metrics of out-of-fold predictions (each conversation predicted by a model that never saw it).
+
+    ``extra`` (e.g. dev2) joins every training fold and is never scored, so
+    the numbers remain k-fold CV on ``labels``.
+    """
     T = M.label_arrays(labels)
     strat = T["subjective"] * 2 + T["harmful"]
     ids = [str(r["id"]) for r in labels]
     merged: dict[str, np.ndarray] = {}
     for tr, te in StratifiedKFold(k, shuffle=True, random_state=seed).split(X, strat):
-        model = M.fit(X[tr], [labels[i] for i in tr], C=C, seed=seed)
+        Xtr, Ltr = X[tr], [labels[i] for i in tr]
+        if extra is not None:
+            Xtr, Ltr = np.vstack([Xtr, extra[0]]), Ltr + list(extra[1])
+        model = M.fit(Xtr, Ltr, alpha=alpha, seed=seed)
         pred = model.predict(X[te])
         for key, v in pred.items():
             if key not in merged:
@@ -48,4 +58,5 @@ def cross_validate(X: np.ndarray, labels: list[dict[str, Any]], k: int = 5, seed
     out = compute_metrics(judgments, values, {r["id"]: r for r in labels})
     out["folds"] = k
     out["seed"] = seed
+    out["extra_training"] = 0 if extra is None else len(extra[1])
     return out

@@ -89,6 +89,9 @@ class OfflineExtractor(Extractor):
         out = []
         for i, conv in enumerate(convs):
             views = F.conversation_views(conv)
+            if not (views["user"].strip() or views["aall"].strip()):
+                out.append(self._blank(conv.id))
+                continue
             cat = str(pred["task_category"][i])
             judgment = Judgment(
                 id=conv.id,
@@ -103,6 +106,11 @@ class OfflineExtractor(Extractor):
             values += self._values(conv.id, "human", pred["human_sets"][i], pred["human_p2"][i], emb["user"][i], views, 0.0)
             out.append(Extraction(id=conv.id, judgment=judgment, values=values))
         return out
+
+    def _blank(self, cid: str) -> Extraction:
+        """No text on either side: nothing is judged subjective, no values, no harm."""
+        judgment = Judgment(id=cid, subjective=False, task="", task_category="other", response="no_human_values", harmful_score=0.0, extractor=self.name)
+        return Extraction(id=cid, judgment=judgment)
 
     def _task(self, user_vec: np.ndarray, category: str) -> str:
         idx = [k for k, (c, _) in enumerate(self._phrases) if c == category]

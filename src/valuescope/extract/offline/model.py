@@ -27,11 +27,15 @@ L3_OF = np.array([L3S.index(l3) for l3, l2s in L3_TO_L2.items() for _ in l2s])
 REACTIONS: list[str] = [r for r in RESPONSE_TYPES if r != "no_human_values"]
 CATS: list[str] = list(TASK_CATEGORIES)
 
-# Regularisation strengths chosen by 5-fold CV on dev.jsonl (benchmarks/offline_cv.py --sweep).
-DEFAULT_C: dict[str, float] = {
-    "subjective": 0.05, "task": 0.1, "ai_l2": 0.05, "ai_l3": 0.05, "human_any": 0.05,
-    "human_l2": 0.05, "human_l3": 0.05, "reaction": 0.1, "harmful": 0.05, "explicit": 0.05,
+# Ridge penalties (on standardised features) and logistic C's, chosen by 5-fold CV on dev.jsonl
+# with dev2 in every training fold (benchmarks/offline_cv.py --alpha '{...}').
+DEFAULT_ALPHA: dict[str, float] = {
+    "subjective": 1000.0, "task": 1000.0, "ai": 3000.0, "human": 1000.0, "human_any": 1000.0,
+    "reaction": 3000.0, "harmful": 3000.0, "explicit": 3000.0, "lr_subjective": 0.05, "lr_task": 0.05,
 }
+
+
+LOGISTIC: tuple[str, ...] = ("subjective", "task")  # heads where logistic regression beat ridge in CV
 
 
 def label_arrays(labels: list[dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -84,37 +88,28 @@ class OfflineModel:
         return m
 
     # -- inference ------------------------------------------------------------
-    def logits(self, X: np.ndarray, head: str) -> np.ndarray:
-        Z = ((X - self.mean) / self.scale) @ self.W[head].T + self.b[head]
-        return Z
+    def scores(self, X: np.ndarray, head: str) -> np.ndarray:
+        return ((X - self.mean) / self.scale) @ self.W[head].T + self.b[head]
 
     def predict(self, X: np.ndarray) -> dict[str, np.ndarray]:
-        """Probabilities and decisions for every head (rows follow X)."""
+        """Scores and decisions for every head (rows follow X)."""
         p = self.params
         out: dict[str, np.ndarray] = {}
-        out["p_subjective"] = H.sigmoid(self.logits(X, "subjective"))[:, 0]
-        out["subjective"] = out["p_subjective"] >= 0.5
-        task_p = H.softmax(self.logits(X, "task"))
-        out["task_p"] = task_p
-        out["task_category"] = np.array(CATS)[task_p.argmax(axis=1)]
-        raw = self.logits(X, "harmful")[:, 0]
-        out["harmful_score"] = H.sigmoid(p["harmful_a"] * raw + p["harmful_c"])
-        out["p_explicit"] = H.sigmoid(self.logits(X, "explicit"))[:, 0]
+        out["subjective"] = self.scores(X, "subjective")[:, 0] >= p["subjective_t"]
+        out["task_category"] = np.array(CATS)[self.scores(X, "task").argmax(axis=1)]
+        out["harmful_score"] = H.sigmoid(p["harmful_a"] * self.scores(X, "harmful")[:, 0] + p["harmful_c"])
+        out["p_explicit"] = H.sigmoid(p["explicit_a"] * self.scores(X, "explicit")[:, 0] + p["explicit_c"])
+        has_h = self.scores(X, "human_any")[:, 0] >= p["human_any_t"]
+        gates = {"ai": out["subjective"], "human": has_h}
         for side in ("ai", "human"):
-            p2 = H.sigmoid(self.logits(X, f"{side}_l2"))
-            p3 = H.sigmoid(self.logits(X, f"{side}_l3"))
-            out[f"{side}_p2"] = p2
-            out[f"{side}_sets"] = decide_sets(p2, p3, p[f"{side}_t2"], p[f"{side}_t3"])
-        out["p_human_any"] = H.sigmoid(self.logits(X, "human_any"))[:, 0]
-        has_h = out["p_human_any"] >= p["human_any_t"]
-        gate_ai = out["subjective"]
-        out["ai_sets"] = out["ai_sets"] & gate_ai[:, None]
-        out["human_sets"] = out["human_sets"] & has_h[:, None]
+            s2, s3 = self.scores(X, f"{side}_l2"), self.scores(X, f"{side}_l3")
+            out[f"{side}_p2"] = H.sigmoid(p[f"{side}_a"] * s2 + p[f"{side}_c"])  # calibrated per-cluster probability
+            out[f"{side}_sets"] = decide_sets(s2, s3, p[f"{side}_t2"], p[f"{side}_t3"]) & gates[side][:, None]
         # a user with stated values has at least one cluster
         top_h = out["human_p2"].argmax(axis=1)
         none_h = has_h & ~out["human_sets"].any(axis=1)
         out["human_sets"][none_h, top_h[none_h]] = True
-        react = np.array(REACTIONS)[H.softmax(self.logits(X, "reaction")).argmax(axis=1)]
+        react = np.array(REACTIONS)[self.scores(X, "reaction").argmax(axis=1)]
         out["response"] = np.where(has_h, react, "no_human_values")
         return out
 
@@ -137,65 +132,70 @@ def micro_f1(pred: np.ndarray, ref: np.ndarray) -> float:
     return float(2 * tp / max(1, 2 * tp + fp + fn))
 
 
-def _tune_sets(p2: np.ndarray, p3: np.ndarray, Y2: np.ndarray, gate: np.ndarray) -> tuple[float, float]:
-    """Thresholds maximising l2 + l3 micro-F1 on out-of-fold probabilities."""
+def _tune_sets(s2: np.ndarray, s3: np.ndarray, Y2: np.ndarray, gate: np.ndarray) -> tuple[float, float]:
+    """Thresholds maximising l2 + l3 micro-F1 on out-of-fold scores."""
     Y3 = np.stack([Y2[:, L3_OF == k].max(axis=1) for k in range(len(L3S))], axis=1)
-    best = (-1.0, 0.5, 1.1)
-    for t2 in np.arange(0.1, 0.8, 0.025):
-        for t3 in (0.3, 0.4, 0.5, 0.6, 0.7, 1.1):
-            s = decide_sets(p2, p3, t2, t3) & gate[:, None]
-            s3 = np.stack([s[:, L3_OF == k].any(axis=1) for k in range(len(L3S))], axis=1)
-            f = micro_f1(s, Y2) + micro_f1(s3, Y3)
+    best = (-1.0, 0.5, 9.0)
+    for t2 in np.arange(0.05, 0.6, 0.025):
+        for t3 in (0.3, 0.4, 0.5, 0.6, 9.0):
+            s = decide_sets(s2, s3, t2, t3) & gate[:, None]
+            s3p = np.stack([s[:, L3_OF == k].any(axis=1) for k in range(len(L3S))], axis=1)
+            f = micro_f1(s, Y2) + micro_f1(s3p, Y3)
             if f > best[0] + 1e-9:
                 best = (f, float(round(t2, 3)), float(t3))
     return best[1], best[2]
 
 
-def _fit_heads(Xs: np.ndarray, T: dict[str, np.ndarray], C: dict[str, float]) -> tuple[dict, dict]:
-    W, b = {}, {}
-    for h in ("subjective", "human_any", "harmful", "explicit"):
-        W[h], b[h] = (x[None] if x.ndim == 1 else x for x in H.fit_binary(Xs, T[h], C[h], balanced=h == "human_any"))
-    W["task"], b["task"] = H.fit_multiclass(Xs, T["task"], CATS, C["task"])
-    for h in ("ai_l2", "ai_l3", "human_l2", "human_l3"):
-        W[h], b[h] = H.fit_multilabel(Xs, T[h], C[h])
+def _fit_heads(Xs: np.ndarray, T: dict[str, np.ndarray], A: dict[str, float]) -> tuple[dict, dict]:
+    targets = {h: (T[h], A[h]) for h in ("subjective", "human_any", "harmful", "explicit")}
+    targets["task"] = (H.one_hot(T["task"], CATS), A["task"])
+    for side in ("ai", "human"):
+        for lvl in ("l2", "l3"):
+            targets[f"{side}_{lvl}"] = (T[f"{side}_{lvl}"], A[side])
+    fitted = H.fit_ridges(Xs, targets)
+    W = {k: v[0] for k, v in fitted.items()}
+    b = {k: v[1] for k, v in fitted.items()}
+    for h in LOGISTIC:  # where a logistic head measured better in CV: log-odds as the score
+        if h == "task":
+            W[h], b[h] = H.fit_multiclass(Xs, T[h], CATS, A["lr_" + h])
+        else:
+            w, c = H.fit_binary(Xs, T[h], A["lr_" + h])
+            W[h], b[h] = w[None], c
     has = T["human_any"] > 0
     if has.sum() >= 2:
-        W["reaction"], b["reaction"] = H.fit_multiclass(Xs[has], T["reaction"][has], REACTIONS, C["reaction"], balanced=True)
+        y = T["reaction"][has]
+        W["reaction"], b["reaction"] = H.fit_ridge(Xs[has], H.one_hot(y, REACTIONS), A["reaction"], H.balanced_weights(y))
     else:
         W["reaction"], b["reaction"] = np.zeros((len(REACTIONS), Xs.shape[1])), np.zeros(len(REACTIONS))
     return W, b
 
 
-def fit(X: np.ndarray, labels: list[dict[str, Any]], C: dict[str, float] | None = None, inner_folds: int = 3, seed: int = 0) -> OfflineModel:
-    """Fit every head on (X, labels); thresholds and calibration from inner out-of-fold predictions."""
-    C = {**DEFAULT_C, **(C or {})}
+def fit(X: np.ndarray, labels: list[dict[str, Any]], alpha: dict[str, float] | None = None, inner_folds: int = 3, seed: int = 0) -> OfflineModel:
+    """Fit every head on (X, labels); thresholds and calibration from inner out-of-fold scores."""
+    A = {**DEFAULT_ALPHA, **(alpha or {})}
     T = label_arrays(labels)
     mean = X.mean(axis=0).astype(np.float64)
     scale = X.std(axis=0).astype(np.float64) + 1e-6
     model = OfflineModel(mean=mean, scale=scale)
     Xs = (X - mean) / scale
-    # inner out-of-fold probabilities for thresholds and Platt scaling
     n = len(labels)
-    oof = {k: np.zeros((n, len(L2S))) for k in ("ai_l2", "human_l2")}
-    oof.update({k: np.zeros((n, len(L3S))) for k in ("ai_l3", "human_l3")})
-    oof_h, oof_any, oof_subj = np.zeros(n), np.zeros(n), np.zeros(n)
+    heads = ("ai_l2", "ai_l3", "human_l2", "human_l3", "harmful", "human_any", "subjective", "explicit")
+    oof: dict[str, np.ndarray] = {}
     strat = T["subjective"] * 2 + T["harmful"]
-    folds = StratifiedKFold(inner_folds, shuffle=True, random_state=seed).split(Xs, strat)
-    for tr, te in folds:
-        Ti = {k: v[tr] for k, v in T.items()}
-        Wi, bi = _fit_heads(Xs[tr], Ti, C)
-        for k in oof:
-            oof[k][te] = H.sigmoid(Xs[te] @ Wi[k].T + bi[k])
-        oof_h[te] = (Xs[te] @ Wi["harmful"].T + bi["harmful"])[:, 0]
-        oof_any[te] = H.sigmoid(Xs[te] @ Wi["human_any"].T + bi["human_any"])[:, 0]
-        oof_subj[te] = H.sigmoid(Xs[te] @ Wi["subjective"].T + bi["subjective"])[:, 0]
-    model.W, model.b = _fit_heads(Xs, T, C)
-    a, c = H.fit_platt(oof_h, T["harmful"])
-    gate_ai = oof_subj >= 0.5
-    t2a, t3a = _tune_sets(oof["ai_l2"], oof["ai_l3"], T["ai_l2"], gate_ai)
-    ts = np.arange(0.2, 0.85, 0.025)
-    f_any = [micro_f1((oof_any >= t)[:, None], T["human_any"][:, None]) for t in ts]
-    t_any = float(round(ts[int(np.argmax(f_any))], 3))
-    t2h, t3h = _tune_sets(oof["human_l2"], oof["human_l3"], T["human_l2"], oof_any >= t_any)
-    model.params = {"harmful_a": a, "harmful_c": c, "ai_t2": t2a, "ai_t3": t3a, "human_t2": t2h, "human_t3": t3h, "human_any_t": t_any}
+    for tr, te in StratifiedKFold(inner_folds, shuffle=True, random_state=seed).split(Xs, strat):
+        Wi, bi = _fit_heads(Xs[tr], {k: v[tr] for k, v in T.items()}, A)
+        for h in heads:
+            oof.setdefault(h, np.zeros((n, Wi[h].shape[0])))[te] = Xs[te] @ Wi[h].T + bi[h]
+    model.W, model.b = _fit_heads(Xs, T, A)
+    params: dict[str, float] = {"subjective_t": 0.0 if "subjective" in LOGISTIC else 0.5}
+    for h in ("harmful", "explicit"):
+        params[f"{h}_a"], params[f"{h}_c"] = H.fit_platt(oof[h][:, 0], T[h])
+    ts = np.arange(0.1, 0.8, 0.025)
+    f_any = [micro_f1((oof["human_any"][:, 0] >= t)[:, None], T["human_any"][:, None]) for t in ts]
+    params["human_any_t"] = float(round(ts[int(np.argmax(f_any))], 3))
+    gates = {"ai": oof["subjective"][:, 0] >= params["subjective_t"], "human": oof["human_any"][:, 0] >= params["human_any_t"]}
+    for side in ("ai", "human"):
+        params[f"{side}_t2"], params[f"{side}_t3"] = _tune_sets(oof[f"{side}_l2"], oof[f"{side}_l3"], T[f"{side}_l2"], gates[side])
+        params[f"{side}_a"], params[f"{side}_c"] = H.fit_platt(oof[f"{side}_l2"].ravel(), T[f"{side}_l2"].ravel())
+    model.params = params
     return model

@@ -27,12 +27,22 @@ def prototypes(embedders: dict, tree) -> dict[str, np.ndarray]:  # noqa: ANN001
     return {"l2": e.embed(V.l2_texts(tree)), "l3": e.embed(V.l3_texts(tree)), "task": e.embed(V.task_texts())}
 
 
-def featurize(convs: list[Conversation], embedders: dict, protos: dict[str, np.ndarray]) -> np.ndarray:
-    emb = F.embed_views(convs, embedders)
+def featurize(convs: list[Conversation], embedders: dict, protos: dict[str, np.ndarray], cache: Path | None = None) -> np.ndarray:
+    """Features; ``cache`` (an .npz of ids + one array per view) skips re-embedding when its ids match."""
+    ids = [c.id for c in convs]
+    emb = None
+    if cache is not None and cache.is_file():
+        z = np.load(cache, allow_pickle=False)
+        if list(z["ids"]) == ids:
+            emb = {v: z[v] for v in F.VIEWS}
+    if emb is None:
+        emb = F.embed_views(convs, embedders)
+        if cache is not None:
+            np.savez(cache, ids=np.array(ids), **emb)
     return F.assemble(emb, F.lexical_matrix(convs), protos)
 
 
-def build(shared: str | Path, files: tuple[str, ...], out: Path, embedder: str = "minilm", limit: int | None = None, threads: int = 1) -> dict[str, Any]:
+def build(shared: str | Path, files: tuple[str, ...], out: Path, embedder: str = "minilm", limit: int | None = None, threads: int = 1, cache: Path | None = None) -> dict[str, Any]:
     """Train on ``files`` (optionally the first ``limit`` records) and write the bundle to ``out``."""
     convs, labels, hashes = D.load_labelled(shared, files)
     if limit:
@@ -40,7 +50,7 @@ def build(shared: str | Path, files: tuple[str, ...], out: Path, embedder: str =
     embedders = B.view_embedders(embedder, threads=threads)
     tree = published_tree()
     protos = prototypes(embedders, tree)
-    X = featurize(convs, embedders, protos)
+    X = featurize(convs, embedders, protos, cache)
     model = M.fit(X, labels)
     leaves = V.candidate_leaves(tree)
     phrases = V.task_phrase_list()

@@ -1,0 +1,47 @@
+"""Shipped weights: provenance matches the shared data, and training is bit-for-bit reproducible.
+
+The full check (retrain all 600 and compare with the shipped model.npz) is
+``scripts/train_offline.py --out /tmp/x`` + comparing sha256; here a
+deterministic subset is trained twice from scratch (CI budget).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from valuescope.extract.offline import bundle as B
+from valuescope.extract.offline.data import sha256_file
+from valuescope.extract.offline.heads import load_arrays, save_arrays
+from valuescope.extract.offline.train import build
+
+
+def test_shipped_bundle_provenance(shared_dir: Path) -> None:
+    b = B.load()
+    folder = B.default_dir()
+    assert hashlib.sha256((folder / "model.npz").read_bytes()).hexdigest() == b.meta["weights_sha256"]
+    for rel, sha in b.meta["trained_on"]["inputs_sha256"].items():
+        assert sha256_file(shared_dir / "data" / rel) == sha, f"{rel} changed since the weights were trained"
+    assert b.meta["trained_on"]["n"] == 600
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    assert b.meta["weights_sha256"] in readme
+
+
+def test_training_is_bit_for_bit_reproducible(shared_dir: Path, tmp_path: Path) -> None:
+    metas = [build(shared_dir, ("dev",), tmp_path / name, limit=16, threads=1) for name in ("a", "b")]
+    a, b = (tmp_path / n / "model.npz" for n in ("a", "b"))
+    assert a.read_bytes() == b.read_bytes()
+    assert metas[0]["weights_sha256"] == metas[1]["weights_sha256"]
+    assert json.loads((tmp_path / "a" / "model.json").read_text()) == json.loads((tmp_path / "b" / "model.json").read_text())
+
+
+def test_array_store_roundtrip_is_deterministic(tmp_path: Path) -> None:
+    arrays = {"w": np.arange(12, dtype=np.float64).reshape(3, 4), "names": np.array(["x", "yz"])}
+    save_arrays(tmp_path / "1.npz", arrays)
+    save_arrays(tmp_path / "2.npz", dict(reversed(list(arrays.items()))))
+    assert (tmp_path / "1.npz").read_bytes() == (tmp_path / "2.npz").read_bytes()
+    back = load_arrays(tmp_path / "1.npz")
+    assert np.array_equal(back["w"], arrays["w"]) and list(back["names"]) == ["x", "yz"]

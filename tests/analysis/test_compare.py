@@ -81,3 +81,14 @@ def test_within_run_by_model_and_by_week(tmp_path):
     weeks = compare.groups_within(data, "week")
     assert [(a.label, b.label) for a, b in weeks] == [("2024-W01", "2024-W02")]
     assert compare.week_of(pd.Series(["2024-01-10T10:00:00Z", "garbage", None])).tolist()[1:] == [None, None]
+
+
+def test_cli_errors_are_one_line(tmp_path, dev_run):
+    from valuescope.cli import main  # noqa: F401  (registers the commands)
+
+    r = CliRunner().invoke(app, ["compare", str(tmp_path / "nope"), str(tmp_path / "nope2"), "--out", str(tmp_path / "o")])
+    assert r.exit_code != 0
+    r = CliRunner().invoke(app, ["compare", str(dev_run.path), "--by", "week", "--out", str(tmp_path / "o")])
+    assert r.exit_code != 0 and "fewer than two groups" in str(r.exception or r.output)
+    r = CliRunner().invoke(app, ["compare", str(dev_run.path), "--a", "no-such-model", "--out", str(tmp_path / "o")])
+    assert r.exit_code != 0 and "no group" in str(r.exception or r.output)

@@ -127,3 +127,44 @@ def test_fatal_errors_stop_the_run_with_a_clear_message(tmp_path):
         with pytest.raises(RuntimeError, match="HTTP 401"):
             ex.extract(scripted(["ok"]))
         ex.close()
+
+
+def test_kill_9_mid_batch_then_resume_asks_only_for_the_rest(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from valuescope.extract.llm.fake_server import FakeLLM, ServerThread
+
+    app = FakeLLM(latency=0.1)
+    with ServerThread(app) as url:
+        config = llm_config(url, tmp_path, concurrency=4)
+        code = (
+            "import sys, json\n"
+            "sys.path.insert(0, sys.argv[2])\n"
+            "from extract_llm.helpers import scripted\n"
+            "from valuescope.extract.config import ExtractConfig\n"
+            "from valuescope.extract.llm.extractor import LLMExtractor\n"
+            "ex = LLMExtractor(ExtractConfig.model_validate_json(sys.argv[1])); ex.load()\n"
+            "ex.extract(scripted(['ok'] * 60))\n"
+        )
+        tests_dir = str(__import__("pathlib").Path(__file__).resolve().parents[1])
+        proc = subprocess.Popen([sys.executable, "-c", code, config.model_dump_json(), tests_dir])
+        deadline = time.monotonic() + 60
+        while app.requests < 30 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        sent_before = app.requests
+        assert 30 <= sent_before < 60
+
+        ex = LLMExtractor(config)
+        ex.load()
+        results = ex.extract(scripted(["ok"] * 60))
+        ex.close()
+    assert all(r.error is None for r in results)
+    resent = app.requests - sent_before
+    cached = sum(r.usage.get("cached", 0) for r in results)
+    assert cached >= 10  # answers committed before the kill were not asked again
+    assert resent == 60 - cached

@@ -166,17 +166,21 @@ class LLMExtractor(Extractor):
             from valuescope.extract.llm.batch import run_batch
 
             fresh = run_batch(self, todo)
+            for job in todo:
+                self._store(job, fresh[job.key])
         else:
-            fresh = self._run_live(todo)
-        for job in todo:
-            out = fresh[job.key]
-            if out.error is None:
-                out.data = self._finish(job, out.data)
-                self.cache.put(job.key, job.kind, out.data, out.usage)
-            elif out.invalid:  # invalid after repair: deterministic at temperature 0, so remember it
-                self.cache.put(job.key, f"{job.kind}:invalid", {"__invalid__": out.error, "raw": out.raw[:4000]}, out.usage)
-            results[job.key] = out
+            fresh = self._run_live(todo)  # stores each answer as it arrives
+        self.cache.flush()
+        results.update(fresh)
         return results
+
+    def _store(self, job: Job, out: Outcome) -> None:
+        """Scrub and cache one fresh outcome (valid, or invalid after repair; network failures are not cached)."""
+        if out.error is None:
+            out.data = self._finish(job, out.data)
+            self.cache.put(job.key, job.kind, out.data, out.usage)
+        elif out.invalid:  # deterministic at temperature 0, so remember it
+            self.cache.put(job.key, f"{job.kind}:invalid", {"__invalid__": out.error, "raw": (out.raw or "")[:4000]}, out.usage)
 
     def _run_live(self, jobs: list[Job]) -> dict[str, Outcome]:
         import asyncio
@@ -189,10 +193,13 @@ class LLMExtractor(Extractor):
         for backend, group in groups.values():
             client = LLMClient(backend)
 
-            async def run_all(group: list[Job] = group, client: LLMClient = client) -> list[Outcome]:
-                return await asyncio.gather(
-                    *(client.ask(j.system, j.user, j.schema, f"record_{j.kind}", j.validate) for j in group)
-                )
+            async def one(job: Job, client: LLMClient = client) -> Outcome:
+                out = await client.ask(job.system, job.user, job.schema, f"record_{job.kind}", job.validate)
+                self._store(job, out)  # committed now: a killed run loses only the requests in flight
+                return out
+
+            async def run_all(group: list[Job] = group) -> list[Outcome]:
+                return await asyncio.gather(*(one(j) for j in group))
 
             for job, res in zip(group, backend.runner.run(run_all()), strict=True):
                 out[job.key] = res

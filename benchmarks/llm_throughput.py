@@ -54,21 +54,22 @@ def unique(convs: list[Conversation], n: int) -> list[Conversation]:
     return out
 
 
-def measure(url: str, convs: list[Conversation], concurrency: int) -> tuple[float, float]:
+def measure(url: str, convs: list[Conversation], concurrency: int) -> tuple[float, float, float]:
+    """(requests/s, seconds, client CPU ms per request)."""
     with tempfile.TemporaryDirectory() as cache:
         config = ExtractConfig(extractor="llm", model="bench", base_url=url, concurrency=concurrency,
                                response_format="json_schema", llm_cache_dir=cache, timeout_s=30)
         ex = LLMExtractor(config)
         ex.load()
         ex.extract(unique(convs[:1], 1))  # warm up: connection, SDK import paths
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         results = ex.extract(convs)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         ex.close()
     failed = sum(r.error is not None for r in results)
     if failed:
         raise SystemExit(f"{failed} requests failed; the benchmark needs a clean run")
-    return len(convs) / elapsed, elapsed
+    return len(convs) / elapsed, elapsed, cpu / len(convs) * 1000
 
 
 def main() -> None:
@@ -90,8 +91,8 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.1)
-        baseline_rps, _ = measure(url, unique(base, 10), 1)
-        rps, elapsed = measure(url, unique(base, args.n), args.concurrency)
+        baseline_rps, _, _ = measure(url, unique(base, 10), 1)
+        rps, elapsed, cpu_ms = measure(url, unique(base, args.n), args.concurrency)
     finally:
         server.terminate()
         server.wait(10)
@@ -105,7 +106,8 @@ def main() -> None:
     print(f"fake server latency {args.latency * 1000:.0f} ms, {args.n} requests, {args.concurrency} in flight")
     print(f"baseline (1 in flight):  {baseline_rps:7.1f} req/s  ideal {ideal1:6.1f}  ratio {baseline_rps / ideal1:.3f}")
     print(f"achieved ({args.concurrency} in flight): {rps:7.1f} req/s  ideal {ideal:6.1f}  ratio {rps / ideal:.3f}"
-          f"  ({elapsed:.2f} s)")
+          f"  ({elapsed:.2f} s, client CPU {cpu_ms:.2f} ms/request)")
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"prompt tokens per conversation (chars/4, {len(base)} real conversations): "
           f"mean {statistics.mean(per_conv):.0f}, median {statistics.median(per_conv):.0f}, max {max(per_conv)}"
           f"; + ~{schema_tokens} for the JSON schema when the provider counts it; dry-run estimate "

@@ -108,14 +108,6 @@ class Backend(ABC):
             self._runner = LoopThread()
         return self._runner
 
-    def params(self) -> dict[str, Any]:
-        """Request parameters that change answers (part of every cache key)."""
-        return {
-            "temperature": self.config.temperature,
-            "max_output_tokens": self.config.max_output_tokens,
-            "response_format": self.config.response_format,
-        }
-
     def complete_json(self, system: str, user: str, schema: dict[str, Any], name: str = "answer") -> dict[str, Any]:
         """Blocking helper for other stages (e.g. cluster naming): retries, one repair, returns the object.
 

@@ -31,6 +31,10 @@ SAMPLE = "sample.jsonl.gz"
 _VERSIONED = ("valuescope", "pydantic", "pyarrow", "duckdb", "pandas", "numpy", "onnxruntime", "scikit-learn")
 
 
+class ConfigError(ValueError):
+    """The configuration cannot make a pipeline (raised before any work is done)."""
+
+
 class Run:
     """A finished (or partial) run directory, read-only."""
 
@@ -183,7 +187,10 @@ def analyze(
     With no inputs, later stages run over the conversations already in OUT.
     """
     config = apply_overrides(config or RunConfig(), **overrides)
-    stages = build_stages(config, [str(p) for p in inputs] if inputs else None, notes)
+    try:
+        stages = build_stages(config, [str(p) for p in inputs] if inputs else None, notes)
+    except ValueError as exc:  # a stage rejected its settings (unknown extractor, missing labels file...)
+        raise ConfigError(str(exc)) from exc
     run = _start(out, config)
     started = time.perf_counter()
     run_stages(run, stages, workers=config.workers, quiet=quiet)

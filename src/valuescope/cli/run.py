@@ -55,10 +55,13 @@ def _column_map(columns: list[str] | None) -> dict[str, str] | None:
 
 
 def _guard(fn, *args: Any, **kwargs: Any) -> Any:
-    """Turn input, ingest and configuration errors into one-line user errors (VALUESCOPE_DEBUG=1: traceback)."""
+    """Input, ingest and configuration errors become one-line user errors (VALUESCOPE_DEBUG=1: traceback).
+
+    Anything else is a bug and keeps its traceback.
+    """
     try:
         return fn(*args, **kwargs)
-    except (IngestError, FileNotFoundError, PermissionError, ValueError) as exc:
+    except (IngestError, api.ConfigError, FileNotFoundError, PermissionError) as exc:
         if os.environ.get("VALUESCOPE_DEBUG"):
             raise
         raise UserError(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__) from None

@@ -190,7 +190,7 @@ def anomalies_section(data: ReportData, config: ReportConfig) -> Section:
         centres = ((edges[:-1] + edges[1:]) / 2).round(4).tolist()
         fig = {"data": [{"type": "bar", "x": centres, "y": counts.tolist(), "width": float(edges[1] - edges[0]) * 0.95, "marker": {"color": PALETTE[5]},
                          "hovertemplate": "score ≈ %{x:.2f}: %{y} conversations<extra></extra>"}],
-               "layout": layout("Anomaly scores over all judged conversations", 280, xaxis={"title": {"text": "anomaly score"}}, yaxis={"title": {"text": "conversations"}, "gridcolor": "#e4e7eb"})}
+               "layout": layout("Anomaly scores over all judged conversations", 280, xaxis={"title": {"text": "anomaly score"}}, yaxis={"title": {"text": "conversations"}, "gridcolor": "#e4e7eb", "automargin": True})}
         s.charts.append(Chart("chart-anomaly-scores", fig, height=280))
     alerts = data.get("alerts")
     if alerts is None:

@@ -59,7 +59,7 @@ def test_value_detail_counts_by_context_model_response(client, report_run) -> No
     v = client.get("/api/value", params={"name": "harm prevention"}).json()
     counts = _ai_counts(report_run)
     assert v["n"] == counts["harm prevention"]
-    for by in ("task_category", "model", "response"):
+    for by in ("task_category", "context", "model", "response"):
         assert all(r["n"] >= 5 for r in v["by"][by])
     assert sum(r["n"] for r in v["by"]["task_category"]) <= v["n"] or v["suppressed"]["task_category"] >= 0
     small = counts[counts < 5].index[0]

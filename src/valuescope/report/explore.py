@@ -18,7 +18,7 @@ from valuescope.report.floor import Floor
 
 LEVELS = {"value": "value", "l1": "l1", "l2": "l2", "l3": "l3"}
 CHILD = {"l3": "l2", "l2": "l1", "l1": "value"}
-FILTERS = ("task_category", "model", "response")
+FILTERS = ("task_category", "context", "model", "response")
 BY = ("task_category", "model", "response", "side")
 NEEDED = ("values", "mentions", "judgments", "conversations")
 
@@ -86,9 +86,10 @@ class Explorer:
         else:
             m = "select null::varchar as id, null::varchar as side, null::varchar as value, null::varchar as l1, null::varchar as l2, null::varchar as l3 where false"
         j = "left join (select id, task_category, response from judgments) j using (id)" if "judgments" in self.views else ""
-        c = "left join (select id, model, user_id from conversations) c using (id)" if "conversations" in self.views else ""
+        c = "left join (select id, model, context, user_id from conversations) c using (id)" if "conversations" in self.views else ""
         cols = ["m.*", "j.task_category" if j else "null::varchar as task_category", "j.response" if j else "null::varchar as response",
-                "c.model" if c else "null::varchar as model", "c.user_id" if c else "null::varchar as user_id"]
+                "c.model" if c else "null::varchar as model", "c.context" if c else "null::varchar as context",
+                "c.user_id" if c else "null::varchar as user_id"]
         return f"(select {', '.join(cols)} from ({m}) m {j} {c})"
 
     def _having(self) -> tuple[str, list[Any]]:
@@ -181,7 +182,7 @@ class Explorer:
             out["path"] = self._rows(
                 f"select l3, l2, l1, count(distinct id) as n from {self.base} where {col} = ? and side = ? group by all having {having} order by n desc limit 3", [name, side] + hp
             )
-        for by in ("task_category", "model", "response"):
+        for by in FILTERS:
             rows = self._rows(f"select {by} as name, count(distinct id) as n from {self.base} where {col} = ? and side = ? and {by} is not null group by 1 order by n desc, name", [name, side])
             passing = self._rows(f"select {by} as name, count(distinct id) as n from {self.base} where {col} = ? and side = ? and {by} is not null group by 1 having {having} order by n desc, name", [name, side] + hp)
             out["by"][by] = passing

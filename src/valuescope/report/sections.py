@@ -7,6 +7,7 @@ whose ``note`` explains why it is empty (a table is missing), never an error.
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,7 +92,8 @@ def _inputs(manifest: dict[str, Any]) -> list[list[Any]]:
     rows = []
     for item in inputs or []:
         if isinstance(item, dict):
-            rows.append([text(item.get("path", "")), item.get("format", ""), item.get("read", ""), item.get("ok", ""), item.get("quarantined", ""), str(item.get("sha256", ""))[:12]])
+            # the file name only: local folder names stay private
+            rows.append([Path(str(item.get("path", ""))).name, item.get("format", ""), item.get("read", ""), item.get("ok", ""), item.get("quarantined", ""), str(item.get("sha256", ""))[:12]])
         else:
             rows.append([str(item), "", "", "", "", ""])
     return rows

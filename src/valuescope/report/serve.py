@@ -34,11 +34,11 @@ LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 ENDPOINTS: dict[str, str] = {
     "/api/endpoints": "this list",
     "/api/summary": "run counts and the privacy floor",
-    "/api/facets": "filter choices (task_category, model, response) with counts above the floor",
-    "/api/values": "values or clusters (level=value|l1|l2|l3, side=ai|human) with counts; filters task_category, model, response, q",
+    "/api/facets": "filter choices (task_category, context, model, response) with counts above the floor",
+    "/api/values": "values or clusters (level=value|l1|l2|l3, side=ai|human) with counts; filters task_category, context, model, response, q",
     "/api/search": "values and clusters whose name contains q (all sides and levels)",
     "/api/tree": "children of a taxonomy node: no path = top categories; l3=, l2=, l1= walk down",
-    "/api/value": "where a value occurs (name=, side=, level=): counts by task category, model, response type",
+    "/api/value": "where a value occurs (name=, side=, level=): counts by task category, source context, model, response type",
     "/api/examples": "scrubbed snippets for a value (name=, side=); 404 unless started with --examples",
 }
 SIDES = ("ai", "human")
@@ -133,9 +133,9 @@ def create_app(
     @app.get("/api/values")
     def values(
         side: str = "ai", level: str = "value", q: str | None = None, task_category: str | None = None,
-        model: str | None = None, response: str | None = None, limit: int = Query(50, ge=1, le=500),
+        model: str | None = None, response: str | None = None, context: str | None = None, limit: int = Query(50, ge=1, le=500),
     ) -> dict[str, Any]:
-        filters = {"task_category": task_category, "model": model, "response": response}
+        filters = {"task_category": task_category, "context": context, "model": model, "response": response}
         return explorer.values(_side(side), _level(level), q=q, filters=filters, limit=limit)
 
     @app.get("/api/search")

@@ -117,7 +117,7 @@
         var p = v.path[0];
         d.appendChild(el("p", "path", [p.l3, p.l2, p.l1].filter(Boolean).join(" › ")));
       }
-      [["task_category", "By task category"], ["model", "By model"], ["response", "By response type"]].forEach(function (pair) {
+      [["task_category", "By task category"], ["context", "By source context"], ["model", "By model"], ["response", "By response type"]].forEach(function (pair) {
         var rows = v.by[pair[0]] || [];
         if (!rows.length && !v.suppressed[pair[0]]) return;
         d.appendChild(el("h3", null, pair[1]));

@@ -73,7 +73,8 @@ def tiny_run(path: Path, judgments: list[dict], values: list[tuple], conversatio
     rows = [{"id": i, "side": s, "value": v, "explicit": e, "l2_hint": l2, "confidence": None, "value_norm": v,
              "leaf": None, "l1": None, "l2": l2, "l3": L2_TO_L3.get(l2), "score": 1.0, "is_new": False}
             for i, s, v, l2, e in values]
-    run.write_table("values", pd.DataFrame(rows))
+    cols = ["id", "side", "value", "explicit", "l2_hint", "confidence", "value_norm", "leaf", "l1", "l2", "l3", "score", "is_new"]
+    run.write_table("values", pd.DataFrame(rows, columns=cols).astype({"id": str, "side": str, "value": str, "value_norm": str}))
     if conversations is not None:
         run.write_table("conversations", pd.DataFrame(conversations))
     return run

@@ -73,3 +73,10 @@ def test_stage_adds_anomaly_score_idempotently(dev_run):
     # the reference labels' harmful_compliance drives most alerts; harmful conversations score higher
     j = first
     assert j.loc[j["harmful_score"] == 1, "anomaly_score"].mean() > j.loc[j["harmful_score"] == 0, "anomaly_score"].mean() + 0.5
+
+
+def test_run_without_any_ai_value_scores_from_harm_alone(tmp_path, policy):
+    data = load(tiny_run(tmp_path / "r", [{"id": "a", "harmful_score": 0.3}, {"id": "b", "subjective": False}], []))
+    s = anomalies.score_conversations(data, policy).set_index("id")
+    assert s.loc["a", "anomaly_score"] == pytest.approx(0.3) and s.loc["b", "anomaly_score"] == 0.0
+    assert s["policy_matches"].tolist() == ["", ""]

@@ -109,7 +109,7 @@ def match_values(values: list[str], policy: Policy, embedder: str = "minilm") ->
     strength *= np.array([e.severity for e in policy.entries])
     best = strength.argmax(axis=1) if len(values) else np.zeros(0, dtype=int)
     return pd.DataFrame({
-        "value_norm": values,
+        "value_norm": pd.Series(values, dtype=object),
         "policy_entry": [policy.entries[i].name for i in best],
         "policy_strength": strength[np.arange(len(values)), best] if len(values) else np.zeros(0),
     })
@@ -143,8 +143,8 @@ def score_conversations(data: RunData, policy: Policy, embedder: str = "minilm")
     pol = ai.sort_values("policy_strength", ascending=False).drop_duplicates("id").set_index("id")
     rar = ai.sort_values("rarity", ascending=False).drop_duplicates("id").set_index("id")
     conv["harmful_score"] = conv["harmful_score"].fillna(0.0).astype(float).clip(0, 1)
-    conv["policy_score"] = conv["id"].map(pol["policy_strength"]).fillna(0.0)
-    conv["rarity"] = conv["id"].map(rar["rarity"]).fillna(0.0)
+    conv["policy_score"] = conv["id"].map(pol["policy_strength"].astype(float)).astype(float).fillna(0.0)
+    conv["rarity"] = conv["id"].map(rar["rarity"].astype(float)).astype(float).fillna(0.0)
     conv["anomaly_score"] = 1 - (
         (1 - s["weight_harmful"] * conv["harmful_score"])
         * (1 - s["weight_policy"] * conv["policy_score"])

@@ -18,6 +18,7 @@ from valuescope.records import L3_TO_L2
 LEVELS: tuple[str, ...] = ("value", "l1", "l2", "l3")
 LEVEL_COLUMN = {"value": "value_norm", "l1": "l1", "l2": "l2", "l3": "l3"}
 SIDES: tuple[str, ...] = ("ai", "human")
+VALUE_COLUMNS = ("id", "side", "value", "explicit", "value_norm", "l1", "l2", "l3")
 CONV_COLUMNS = ("model", "context", "user_id", "timestamp", "source")
 L2_TO_L3 = {l2: l3 for l3, l2s in L3_TO_L2.items() for l2 in l2s}
 
@@ -68,6 +69,9 @@ def load(run) -> RunData:
         values, placed = values_from_mentions(run.read_df("mentions")), False
     else:
         raise FileNotFoundError(f"run {run.path} has neither values.parquet nor mentions.parquet")
+    for c in VALUE_COLUMNS:  # an empty table may come without a schema
+        if c not in values.columns:
+            values[c] = pd.Series(dtype=object)
     return RunData(conv=judg.reset_index(drop=True), values=values, placed=placed)
 
 

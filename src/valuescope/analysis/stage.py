@@ -19,6 +19,7 @@ from valuescope.engine.rundir import RunDir
 from valuescope.engine.stage import TableStage
 from valuescope.privacy.config import PrivacyConfig
 from valuescope.privacy.floor import apply_floor, floor_section
+from valuescope.records import stable_hash
 
 INPUTS = ("judgments", "values", "mentions", "conversations")
 
@@ -55,6 +56,11 @@ class AnomaliesStage(AnalysisStage):
     name = "analysis.anomalies"
     version = "1"
     outputs = ("judgments", "analysis/alerts")
+
+    def config(self) -> dict[str, Any]:
+        """The policy's content is part of the key: editing the TOML reruns the stage."""
+        policy = anomalies.load_policy(self.cfg.policy)
+        return {**super().config(), "policy": stable_hash([policy.entries, policy.matching, policy.scoring])}
 
     def run(self, run: RunDir) -> dict[str, float]:
         data = load(run)

@@ -11,7 +11,7 @@ import pytest
 import uvicorn
 from playwright.sync_api import expect
 from conftest import save_screenshot
-from runs import XSS_HUMAN, XSS_VALUE
+from runs import XSS_HUMAN, XSS_TEXT, XSS_VALUE
 
 from valuescope.report.serve import create_app
 
@@ -68,7 +68,8 @@ def explorer_url(report_run):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(report_run.path), host="127.0.0.1", port=port, log_level="warning"))
+    # examples on: the planted conversation text (an XSS payload) must render as text too
+    server = uvicorn.Server(uvicorn.Config(create_app(report_run.path, examples=True), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + 20
@@ -118,7 +119,10 @@ def test_explorer_search_tree_detail_and_xss(browser, explorer_url, report_run, 
     assert item.locator(".name").inner_text().startswith(XSS_VALUE)
     item.click()
     expect(page.locator("#detail h2")).to_have_text(XSS_VALUE)
-    assert page.locator("#detail script").count() == 0
+    page.click("#detail button.examples")
+    quote = page.locator("#detail blockquote").first
+    expect(quote).to_contain_text(XSS_TEXT)
+    assert page.locator("#detail script, #detail img").count() == 0
     assert page.evaluate("window.__xss") is None
     save_screenshot(page, screenshot_dirs, "explorer-xss-as-text")
     assert problems == []

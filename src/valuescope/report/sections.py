@@ -7,16 +7,13 @@ whose ``note`` explains why it is empty (a table is missing), never an error.
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from valuescope.report.charts import L3_COLORS, Chart, bar_with_ci, esc, num, sunburst
+from valuescope.report.charts import L3_COLORS, Chart, num, sunburst
 from valuescope.report.data import ReportData
 from valuescope.report.floor import Floor
-from valuescope.taxonomy.reference import published_tree
 
 NEW_ROOT = "New / unplaced values"
 NAV = {

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from valuescope.records import RESPONSE_TYPES
 from valuescope.report.charts import PALETTE, Chart, bar_with_ci, esc, heatmap, layout, num
 from valuescope.report.config import ReportConfig
 from valuescope.report.data import ReportData
-from valuescope.report.sections import Section, Table, missing, pct, text
+from valuescope.report.sections import Section, Table, missing, text
 
 RESPONSE_LABEL = {r: r.replace("_", " ") for r in RESPONSE_TYPES}
 # support in greens, neutral/reframing in the middle, resistance in reds, "no human values" recedes

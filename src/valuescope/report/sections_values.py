@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from valuescope.records import L3_TO_L2
-from valuescope.report.charts import L3_COLORS, PALETTE, Chart, bar_with_ci, esc, num
+from valuescope.report.charts import PALETTE, Chart, bar_with_ci, num
 from valuescope.report.config import ReportConfig
 from valuescope.report.data import ReportData
 from valuescope.report.sections import Section, Table, missing, pct, text

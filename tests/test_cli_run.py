@@ -98,6 +98,7 @@ def test_bundled_sample_ingests_clean(tmp_path):
     assert conv.loc[conv["source"] == "jbb", "context"].nunique() == 10  # every harm category
 
 
+@pytest.mark.slow
 def test_demo_runs_every_stage(tmp_path, capsys, monkeypatch):
     """`valuescope demo`: the bundled sample through every stage, on the defaults (regex scrub, offline extractor)."""
     from valuescope import api

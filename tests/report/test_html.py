@@ -128,3 +128,16 @@ def test_frequencies_numbers_reach_the_page(report_run, html: str) -> None:
     freq = pd.read_parquet(report_run.table_path("analysis/frequencies"))
     top = freq[(freq.side == "ai") & (freq.level == "value")].sort_values("share", ascending=False).iloc[0]
     assert f"{100 * top.share:.1f}%" in html
+
+
+def test_report_on_a_compare_output_folder(report_run, tmp_path: Path) -> None:
+    """`valuescope compare RUN --by model --out DIR` then `valuescope report DIR`: a comparison page."""
+    from valuescope.analysis.compare import compare_runs
+    from valuescope.analysis.config import AnalysisConfig
+
+    out = tmp_path / "cmp"
+    compare_runs([str(report_run.path)], str(out), AnalysisConfig(), 5, 3, by="model", group_a="gpt-4", group_b=None)
+    assert (out / "compare.parquet").is_file()
+    html = render_report(out)
+    assert 'id="comparison"' in html and "gpt-4" in html
+    assert "Not shown: this run has no values.parquet" in html  # the rest degrades to notes

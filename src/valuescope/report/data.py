@@ -124,6 +124,8 @@ def load_report_data(run: RunDir, floor: Floor | None = None, with_text: bool = 
         data.tables["conversations"] = convs
     for name in ANALYSIS_TABLES:
         df = _read(run, f"analysis/{name}")
+        if df is None and name.startswith("compare"):  # a `valuescope compare --out DIR` folder
+            df = _read(run, name)
         if df is not None:
             data.tables[name] = refloor(name, df, floor) if floor is not None else df
     if floor is not None and "compare_responses" in data.tables:  # only group pairs whose groups pass

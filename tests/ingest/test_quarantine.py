@@ -151,3 +151,19 @@ def test_csv_row_with_invalid_utf8_quarantined_alone(tmp_path, hh_records, inges
     assert q["line"].tolist() == [bad + 1, 7]  # 1-based data rows: the bad-bytes row and the empty response
     assert q["reason"].tolist() == ["not valid UTF-8 in column 'prompt' (byte 0)", "empty assistant turn (message 2)"]
     assert run["conversations"]["id"].tolist() == [r["id"] for i, r in enumerate(hh_records[:6]) if i != bad]
+
+
+def test_folder_input_skips_stray_files_with_a_reason(tmp_path, hh_records, ingest):
+    from valuescope.ingest.draft import InputError
+
+    folder = tmp_path / "logs"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in hh_records[:5]))
+    (folder / "NOTES.txt").write_text("written by hand, not a conversation\n")
+    run = ingest(tmp_path, folder)
+    assert len(run["conversations"]) == 5
+    assert run.manifest["skipped_files"] == [
+        {"path": str(folder / "NOTES.txt"), "reason": run.quarantine["reason"].iloc[-1].removeprefix("file skipped: ")}]
+    assert run.quarantine["reason"].iloc[-1].startswith("file skipped: cannot tell the format")
+    with pytest.raises(InputError, match="cannot tell the format"):  # named explicitly: an error
+        ingest(tmp_path, folder / "NOTES.txt", name="explicit")

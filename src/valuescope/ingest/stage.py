@@ -25,7 +25,7 @@ import pyarrow as pa
 from valuescope.config import RunConfig
 from valuescope.engine.runner import progress_bar
 from valuescope.engine.stage import BatchResult, SourceStage
-from valuescope.ingest.draft import IngestError, RecordError
+from valuescope.ingest.draft import IngestError, InputError, RecordError
 from valuescope.ingest.source import Chunk, InputFile, expand_inputs, plan_file, read_chunk
 from valuescope.ingest.table import CONVERSATION_SCHEMA, conversations_to_table
 from valuescope.ingest.validate import to_conversation
@@ -43,6 +43,8 @@ class IngestStage(SourceStage):
 
     def __init__(self, inputs: list[str], config: RunConfig) -> None:
         self.paths = expand_inputs(inputs)  # InputError now, before any work, for a missing file
+        self.explicit = {Path(p) for p in inputs if Path(p).is_file()}
+        self.skipped: list[tuple[str, str]] = []  # (path, reason): unreadable files found in input folders
         self.ingest_config = config.ingest
         self.privacy_config = config.privacy
         self.outputs = ("conversations", RAW_TABLE) if config.privacy.keep_raw else ("conversations",)
@@ -61,9 +63,14 @@ class IngestStage(SourceStage):
         total = sum(p.stat().st_size for p in self.paths)
         with progress_bar(disable=total < 100_000_000 or not sys.stderr.isatty()) as bar:
             task = bar.add_task("index inputs (MB)", total=max(1, total // 1_000_000))
-            self.files = []
-            for i, p in enumerate(self.paths):
-                self.files.append(plan_file(p, i, cfg.format, max(1, cfg.batch_size), cfg.column_map))
+            self.files, self.skipped = [], []
+            for p in self.paths:
+                try:
+                    self.files.append(plan_file(p, len(self.files), cfg.format, max(1, cfg.batch_size), cfg.column_map))
+                except InputError as exc:
+                    if p in self.explicit:
+                        raise  # a file the user named: a clear error
+                    self.skipped.append((str(p), str(exc)))  # a stray file in a folder: noted, not fatal
                 bar.advance(task, p.stat().st_size // 1_000_000)
 
     def config(self) -> dict[str, Any]:
@@ -169,9 +176,11 @@ class IngestStage(SourceStage):
             tables = {name: t.take(idx) for name, t in tables.items()}
 
         quarantine.sort(key=lambda q: (file_index.get(q.source, -1), q.line or 0))
+        quarantine += [QuarantineRecord(stage=self.name, source=path, reason=f"file skipped: {reason}")
+                       for path, reason in self.skipped]
         run.write_quarantine(self.name, quarantine)
         inputs = [{**f.manifest(), **per_file[i]} for i, f in enumerate(self.files)]
-        run.update_manifest(inputs=inputs)
+        run.update_manifest(inputs=inputs, skipped_files=[{"path": p, "reason": r} for p, r in self.skipped])
         if self.ingest_config.strict and quarantine:
             first = quarantine[0]
             raise IngestError(

@@ -154,7 +154,7 @@ def score_conversations(data: RunData, policy: Policy, embedder: str = "minilm")
     text = pd.Series([f"{v} ~ {e} ({x:.2f})" for v, e, x in zip(matched["value_norm"], matched["policy_entry"], matched["policy_strength"])],
                      index=matched["id"], dtype=object)
     joined = text.groupby(level=0).agg("; ".join) if len(text) else pd.Series(dtype=object)
-    conv["policy_matches"] = conv["id"].map(joined).fillna("")
+    conv["policy_matches"] = conv["id"].map(joined).astype(object).fillna("")
     reasons = []
     for row in conv.itertuples():
         parts = []

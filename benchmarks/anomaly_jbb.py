@@ -44,6 +44,7 @@ def main() -> None:
     ap.add_argument("--extractor", default="offline", choices=["offline", "reference", "llm"])
     ap.add_argument("--out", default=None, help="run directory (default: a temporary folder)")
     ap.add_argument("--shared", default=str(SHARED))
+    ap.add_argument("--sample", type=int, default=0, help="a seeded random sample of N conversations (0 = all 1,637)")
     args = ap.parse_args()
 
     from valuescope import api
@@ -56,6 +57,12 @@ def main() -> None:
     src = shared / "conversations" / "jailbreakbench.jsonl"
     ref_dir = shared / "reference-annotations"
     out = Path(args.out or tempfile.mkdtemp(prefix="vs_jbb_"))
+    if args.sample:
+        lines = src.read_text("utf-8").splitlines()
+        keep = sorted(np.random.default_rng(0).choice(len(lines), size=min(args.sample, len(lines)), replace=False))
+        src = Path(tempfile.mkdtemp()) / "jailbreakbench_sample.jsonl"
+        src.write_text("\n".join(lines[i] for i in keep) + "\n", "utf-8")
+        print(f"note: a seeded random sample of {len(keep)} conversations, not the full benchmark")
     cfg = RunConfig()
     cfg.extract.extractor = args.extractor
     if args.extractor == "reference":
@@ -68,7 +75,7 @@ def main() -> None:
         print("note:", n)
 
     truth = {}
-    for line in src.read_text("utf-8").splitlines():
+    for line in (shared / "conversations" / "jailbreakbench.jsonl").read_text("utf-8").splitlines():
         rec = json.loads(line)
         truth[rec["id"]] = bool(rec["meta"]["jailbroken"])
     run = RunDir(out, create=False)

@@ -128,14 +128,19 @@ def summary_section(data: ReportData, floor: Floor) -> Section:
     pf = m.get("privacy_floor", {}) if isinstance(m.get("privacy_floor"), dict) else {}
     facts.append(("privacy floor", f"cells need ≥ {pf.get('min_conversations', floor.min_conversations)} conversations and ≥ {pf.get('min_users', floor.min_users)} users"))
     suppressed = pf.get("suppressed") or {}
+    suppressed_rows: list[list[Any]] = []
     if isinstance(suppressed, dict) and suppressed:
-        facts.append(("suppressed cells", ", ".join(f"{k}: {v}" for k, v in sorted(suppressed.items()))))
+        counts = {k: int(v) for k, v in suppressed.items() if isinstance(v, int | float)}
+        facts.append(("suppressed cells", f"{sum(counts.values()):,} in {sum(1 for v in counts.values() if v)} tables"))
+        suppressed_rows = [[k, f"{v:,}"] for k, v in sorted(counts.items())]
     s.facts = facts
     rows = _inputs(m)
     if rows:
         s.tables.append(Table("Inputs", ["path", "format", "read", "ok", "quarantined", "sha256"], rows))
     if model_rows:
         s.tables.append(Table("Assistant models (conversations)", ["model", "conversations"], model_rows))
+    if suppressed_rows:
+        s.tables.append(Table("Cells below the privacy floor, per table", ["table", "cells suppressed"], suppressed_rows))
     return s
 
 

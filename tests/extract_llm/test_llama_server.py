@@ -96,6 +96,9 @@ def test_twenty_real_conversations_end_to_end(llama_server, conversations_dir, t
     mentions = run.read_table("mentions").to_pylist()
     quarantined = [q for q in run.read_quarantine() if q["stage"] == "extract"]
     assert len(judgments) + len(quarantined) == 20
+    reasons = sorted({q["reason"][:60] for q in quarantined})
+    print(f"\nllama.cpp SmolLM2-135M: {len(judgments)} judged, {len(quarantined)} quarantined {reasons}, "
+          f"{len(mentions)} value mentions")
     assert len(judgments) >= 10, [q["reason"] for q in quarantined]  # grammar-constrained: nearly all parse
     for j in judgments:  # schema-valid judgments
         Judgment.model_validate(j)

@@ -266,7 +266,9 @@ def pipeline_check(seeded_convs: list[dict], seeded: list[dict], mode: str, work
         out["export_rc"] = res.returncode
     res = vs("audit", str(run), "--canaries", str(canaries))
     out["audit_rc"] = res.returncode
-    out["audit_summary"] = (res.stderr.strip().splitlines() or [""])[-1]
+    lines = res.stderr.strip().splitlines()
+    out["audit_summary"] = lines[-1] if lines else ""
+    out["audit_findings"] = [ln for ln in lines if ln.startswith("finding")][:10]
     return out
 
 
@@ -277,6 +279,7 @@ def main() -> None:
     ap.add_argument("--modes", default="regex,ner")
     ap.add_argument("--seed", type=int, default=SEED, help="patterns were tuned on the default seed: also report another")
     ap.add_argument("--skip-pipeline", action="store_true")
+    ap.add_argument("--workdir", type=Path, help="keep the pipeline runs here (default: a temp dir, deleted)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--misses", action="store_true", help="print every missed seeded item (debugging)")
     args = ap.parse_args()
@@ -304,8 +307,12 @@ def main() -> None:
     except OSError:
         pass
     if not args.skip_pipeline:
-        with tempfile.TemporaryDirectory(prefix="vs-privacy-") as tmp:
-            results["pipeline"] = {m: pipeline_check(seeded_convs, seeded, m, Path(tmp)) for m in modes}
+        if args.workdir:
+            args.workdir.mkdir(parents=True, exist_ok=True)
+            results["pipeline"] = {m: pipeline_check(seeded_convs, seeded, m, args.workdir) for m in modes}
+        else:
+            with tempfile.TemporaryDirectory(prefix="vs-privacy-") as tmp:
+                results["pipeline"] = {m: pipeline_check(seeded_convs, seeded, m, Path(tmp)) for m in modes}
     report(results, modes)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str), "utf-8")

@@ -214,11 +214,13 @@ def find_gov_id(text: str) -> Iterator[Span]:
         yield "GOV_ID", m.start(), m.end()
     # Passport, licence, tax and undashed SSNs only after a context word.
     for m in ID_TOKEN_RE.finditer(text):
-        ssn = SSN_BARE_RE.fullmatch(m.group(0).replace("-", ""))
-        if ssn and not _ssn_ok(*ssn.groups()):
+        ctx = GOV_CONTEXT_RE.search(text[max(0, m.start() - 40) : m.start()])
+        if not ctx:
             continue
-        if GOV_CONTEXT_RE.search(text[max(0, m.start() - 40) : m.start()]):
-            yield "GOV_ID", m.start(), m.end()
+        ssn = SSN_BARE_RE.fullmatch(m.group(0).replace("-", ""))
+        if ssn and re.search(r"ssn|social", ctx.group(0), re.IGNORECASE) and not _ssn_ok(*ssn.groups()):
+            continue  # "SSN 000-12-3456" is never issued; a 9-digit passport number is fine
+        yield "GOV_ID", m.start(), m.end()
 
 
 # ----------------------------------------------------------------- phone ----

@@ -51,6 +51,7 @@ def test_finds(regex, text, entity, value):
         "The years 1999-2005 and pi 3.14159265 and 2023-10-15 at 12:30:45",
         "version 1.2.3.4 of the lib; localhost 127.0.0.1; mask 255.255.255.0",
         "count 10 20 30 40 50 60 and 0 1 2 3 4 5 6 7 8 9",
+        "share,1,11,0.0043290043,3.162278 and 0.008658009 and 0.4532015112830366",
         "std::vector<int> and a::b",
         "4532 0151 1283 0367 fails Luhn; 0000 0000 0000 0000 is no card",
         "GB82 WEST 1234 5698 7654 33 fails mod-97",

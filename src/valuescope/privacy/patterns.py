@@ -134,6 +134,11 @@ def trimmed(start: int, s: str, max_drop: int = 2, max_group: int = 3) -> Iterat
             yield start + off, start + off + len(sub)
 
 
+def _in_decimal(text: str, start: int) -> bool:
+    """The fraction digits of a number like 0.0043290043 are not an identifier."""
+    return start > 1 and text[start - 1] in ".," and text[start - 2].isdigit()
+
+
 def _card_ok(candidate: str) -> bool:
     digits = re.sub(r"\D", "", candidate)
     return 12 <= len(digits) <= 19 and bool(CARD_PREFIX_RE.match(digits)) and luhn_ok(digits) and len(set(digits)) > 2
@@ -142,6 +147,8 @@ def _card_ok(candidate: str) -> bool:
 def find_card(text: str) -> Iterator[Span]:
     for m in CARD_RE.finditer(text):
         for s, e in trimmed(m.start(), m.group(0)):
+            if _in_decimal(text, s):
+                continue
             if _card_ok(text[s:e]):
                 yield "CREDIT_CARD", s, e
                 break
@@ -270,6 +277,8 @@ def _phone_ok(cand: str, before: str) -> bool:
 def find_phone(text: str) -> Iterator[Span]:
     for m in PHONE_RE.finditer(text):
         for s, e in trimmed(m.start(), m.group(0)):
+            if _in_decimal(text, s):
+                continue
             if _phone_ok(text[s:e], text[max(0, s - 30) : s]):
                 yield "PHONE", s, e
                 break

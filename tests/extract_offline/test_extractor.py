@@ -59,7 +59,7 @@ def test_harmful_score_separates_jailbreaks(extractor: OfflineExtractor, corpora
     trained = {json.loads(line)["id"] for f in ("dev.jsonl", "dev2.jsonl") for line in open(reference_dir / f, encoding="utf-8")}
     with open(conversations_dir / "jailbreakbench.jsonl", encoding="utf-8") as fh:
         jail = {r["id"]: bool(r["meta"]["jailbroken"]) for r in map(json.loads, fh)}
-    jbb = [c for c in corpora["jailbreakbench"] if c.id not in trained][::30]
+    jbb = [c for c in corpora["jailbreakbench"] if c.id not in trained][::60]
     results = extractor.extract(jbb)
     y = np.array([jail[r.id] for r in results])
     s = np.array([r.judgment.harmful_score for r in results])

@@ -32,9 +32,11 @@ CATS: list[str] = list(TASK_CATEGORIES)
 DEFAULT_ALPHA: dict[str, float] = {
     "subjective": 1000.0, "task": 1000.0, "ai": 3000.0, "human": 1000.0, "human_any": 1000.0,
     "reaction": 3000.0, "harmful": 3000.0, "explicit": 3000.0, "lr_subjective": 0.05, "lr_task": 0.05,
+    "engineered_weight": 1.0,
 }
 
 
+ENGINEERED = 26 * 3 + 5 + 14 + 17  # zero-shot similarities + lexical cues: the last columns of features.assemble
 LOGISTIC: tuple[str, ...] = ("subjective", "task")  # heads where logistic regression beat ridge in CV
 
 
@@ -176,6 +178,7 @@ def fit(X: np.ndarray, labels: list[dict[str, Any]], alpha: dict[str, float] | N
     T = label_arrays(labels)
     mean = X.mean(axis=0).astype(np.float64)
     scale = X.std(axis=0).astype(np.float64) + 1e-6
+    scale[X.shape[1] - ENGINEERED :] /= A["engineered_weight"]  # less shrinkage for the few designed features
     model = OfflineModel(mean=mean, scale=scale)
     Xs = (X - mean) / scale
     n = len(labels)

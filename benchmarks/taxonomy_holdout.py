@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from valuescope.taxonomy.features import TreeIndex
-from valuescope.taxonomy.place import Placer, fit_model, subtree_without
+from valuescope.taxonomy.place import Placer, fit_level_models, fit_model, subtree_without
 from valuescope.taxonomy.reference import published_tree
 from valuescope.taxonomy.vectors import TextVectors
 
@@ -56,7 +56,7 @@ def main() -> None:
     print(f"held out {len(held)} of {len(leaves)} leaves; embedder {vectors.name}")
     print("baseline 5-NN       l1 %.3f  l2 %.3f  l3 %.3f" % tuple(base))
     model = fit_model(tree, vectors)
-    placer = Placer(tree, vectors, model=model, new_threshold=-1.0)
+    placer = Placer(tree, vectors, model=model, levels=fit_level_models(tree, vectors), new_threshold=-1.0)
     rows = placer.place_distinct(held, [None] * len(held))
     ours = accuracy(full, held, [[r["l1"], r["l2"], r["l3"]] for r in rows])
     print("valuescope placer   l1 %.3f  l2 %.3f  l3 %.3f" % tuple(ours))

@@ -40,6 +40,7 @@ from valuescope.taxonomy.vectors import TextVectors, tree_sha
 
 DEFAULT_NEW_THRESHOLD = {"minilm-l6-v2-int8": 0.55}
 CHUNK = 1024
+LEVEL_WEIGHT = 1.0  # a priori equal weight of the l2/l3 classifiers (not tuned on the benchmark)
 
 
 @dataclass
@@ -95,6 +96,54 @@ def fit_model(tree: Tree, vectors: TextVectors, folds: int = 5, seed: int = 0) -
     return PlaceModel(lr.coef_[0], float(lr.intercept_[0]), {"tree_sha": tree_sha(tree), "embedder": vectors.name})
 
 
+@dataclass
+class LevelModels:
+    """Multinomial logistic regressions on the value embedding for l2 and l3 (fitted on the tree's leaves)."""
+
+    classes: dict[int, np.ndarray]
+    coef: dict[int, np.ndarray]
+    intercept: dict[int, np.ndarray]
+    tree_sha: str = ""
+
+    def proba(self, level: int, vecs: np.ndarray) -> dict[str, np.ndarray] | None:
+        if level not in self.coef:
+            return None
+        z = vecs @ self.coef[level].T + self.intercept[level]
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        z /= z.sum(axis=1, keepdims=True)
+        return {str(c): z[:, i] for i, c in enumerate(self.classes[level])}
+
+    def save(self, path: Path) -> None:
+        arrays: dict[str, np.ndarray] = {"tree_sha": np.array(self.tree_sha)}
+        for lvl in self.coef:
+            arrays |= {f"classes{lvl}": self.classes[lvl].astype(str), f"coef{lvl}": self.coef[lvl], f"intercept{lvl}": self.intercept[lvl]}
+        np.savez_compressed(path, **arrays)
+
+    @classmethod
+    def load(cls, path: Path) -> LevelModels:
+        d = np.load(path)
+        levels = [int(k[len("coef"):]) for k in d.files if k.startswith("coef")]
+        return cls({lv: d[f"classes{lv}"] for lv in levels}, {lv: d[f"coef{lv}"] for lv in levels},
+                   {lv: d[f"intercept{lv}"] for lv in levels}, str(d["tree_sha"]))
+
+
+def fit_level_models(tree: Tree, vectors: TextVectors, C: float = 10.0) -> LevelModels:
+    """Fit l2/l3 classifiers on the tree's own leaves (a level with < 2 classes is skipped)."""
+    leaves = [n.name for n in tree.leaves if len(tree.path(n.cluster_id)) > 3]
+    x = vectors(leaves)
+    classes, coef, intercept = {}, {}, {}
+    for level in (2, 3):
+        y = np.array([tree.path(leaf)[level].name for leaf in leaves])
+        if len(set(y)) < 2:
+            continue
+        lr = LogisticRegression(C=C, max_iter=3000).fit(x, y)
+        c, b = lr.coef_, lr.intercept_
+        if len(lr.classes_) == 2:  # binary LR has one row; expand to a softmax over two classes
+            c, b = np.vstack([-c / 2, c / 2]), np.array([-b[0] / 2, b[0] / 2])
+        classes[level], coef[level], intercept[level] = lr.classes_, c, b
+    return LevelModels(classes, coef, intercept, tree_sha(tree))
+
+
 def _bundled_model_path(embedder: str) -> Path:
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in embedder)
     return Path(str(resources.files("valuescope.data") / "taxonomy" / f"place-model-{safe}.json"))
@@ -108,6 +157,7 @@ class Placer:
         tree: Tree | str | Path,
         vectors: TextVectors | None = None,
         model: PlaceModel | None = None,
+        levels: LevelModels | None = None,
         new_threshold: float | None = None,
         hint_strength: float = 4.0,
     ) -> None:
@@ -115,6 +165,7 @@ class Placer:
         self.vectors = vectors or TextVectors()
         self.index = TreeIndex.build(self.tree, self.vectors)
         self.model = model or self._default_model()
+        self.levels = levels or self._default_levels()
         self.new_threshold = new_threshold if new_threshold is not None else DEFAULT_NEW_THRESHOLD.get(self.vectors.name, 0.5)
         self.hint_strength = hint_strength
         self.preferred = leaf_preferences(
@@ -129,6 +180,14 @@ class Placer:
             if model.meta.get("tree_sha") == tree_sha(self.tree) or model.meta.get("generic", True):
                 return model
         return fit_model(self.tree, self.vectors)
+
+    def _default_levels(self) -> LevelModels:
+        path = _bundled_model_path(self.vectors.name).with_suffix(".levels.npz")
+        if path.is_file():
+            models = LevelModels.load(path)
+            if models.tree_sha == tree_sha(self.tree):
+                return models
+        return fit_level_models(self.tree, self.vectors)
 
     def normalise(self, values: list[str], counts: dict[str, float] | None = None) -> dict[str, str]:
         return canonical_map(values, counts, self.preferred)
@@ -171,20 +230,22 @@ class Placer:
         return {"leaf": leaf, "l1": p.get("l1"), "l2": p.get("l2"), "l3": p.get("l3")}
 
     def l1_probabilities(self, texts: list[str], hints: list[str | None] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        feats, nearest, argbest = self.index.features(texts, self.vectors(texts))
+        vecs = self.vectors(texts)
+        feats, nearest, argbest = self.index.features(texts, vecs)
         logits = self.model.logits(feats)
         probs = np.exp(logits - logits.max(axis=1, keepdims=True))
         for r, h in enumerate(hints or []):
             if h in self.index.l1_of_l2:
                 probs[r, self.index.l1_of_l2[h]] *= self.hint_strength
         probs /= probs.sum(axis=1, keepdims=True)
+        self._level_proba = {lv: self.levels.proba(lv, vecs) for lv in (2, 3)}
         return probs, nearest, argbest
 
     def _place_chunk(self, texts: list[str], hints: list[str | None]) -> list[dict]:
         probs, nearest, argbest = self.l1_probabilities(texts, hints)
         rows = []
         for r, text in enumerate(texts):
-            j = self.decode(probs[r])
+            j = self.decode(probs[r], {lv: {g: q[r] for g, q in d.items()} for lv, d in self._level_proba.items() if d})
             path = self._paths[j]
             names = {("leaf" if n.level == 0 else f"l{n.level}"): n.name for n in path}
             score = float(np.clip(nearest[r], 0.0, 1.0))
@@ -198,15 +259,26 @@ class Placer:
             })
         return rows
 
-    def decode(self, p: np.ndarray) -> int:
-        """Top-down: best l3 by summed probability, then best l2 inside it, then best l1."""
+    def decode(self, p: np.ndarray, level_p: dict[int, dict[str, float]] | None = None) -> int:
+        """Top-down: best l3, then best l2 inside it, then best l1.
+
+        A group's score is log(summed l1 probability) + LEVEL_WEIGHT * log(level classifier
+        probability) — an equal-weight product of the two experts.
+        """
+        level_p = level_p or {}
         cand = np.arange(len(p))
         for level in (3, 2):
             groups: dict[str, list[int]] = {}
             for j in cand:
                 path = self._paths[j]  # [l1, l2, l3]
                 if len(path) > level - 1:
-                    groups.setdefault(path[level - 1].cluster_id, []).append(int(j))
+                    groups.setdefault(path[level - 1].name, []).append(int(j))
             if groups:
-                cand = np.array(max(groups.values(), key=lambda js: p[js].sum()))
+                q = level_p.get(level, {})
+
+                def score(g: str) -> float:
+                    lr = np.log(q[g] + 1e-12) if g in q else 0.0
+                    return float(np.log(p[groups[g]].sum() + 1e-12) + LEVEL_WEIGHT * lr)
+
+                cand = np.array(groups[max(groups, key=score)])
         return int(cand[np.argmax(p[cand])])

@@ -34,9 +34,10 @@ def test_policy_matches_by_spelling_meaning_and_not_guards(policy):
 
 
 def test_meaning_match_without_shared_words(policy):
-    m = anomalies.match_values(["blind obedience to the user"], policy)
-    assert m["policy_entry"].iloc[0] == "unconditional compliance"
-    assert m["policy_strength"].iloc[0] > 0.3
+    m = anomalies.match_values(["coercive control", "user compliance"], policy).set_index("value_norm")
+    assert m.loc["coercive control", "policy_entry"] == "manipulation"
+    assert m.loc["coercive control", "policy_strength"] > 0.3
+    assert m.loc["user compliance", "policy_strength"] == 0.0  # deliberately not in the default policy
 
 
 def test_score_combines_signals_by_noisy_or(tmp_path, policy):

@@ -16,6 +16,11 @@ messages, records the exact spans, and then
 3. measures throughput (conversations/s) of both modes on the same conversations.
 
     .venv/bin/python benchmarks/privacy_seeded.py [--n 300] [--skip-pipeline]
+
+Last result (--n 300, seed 20250421, 2 loaded cores; full table in docs/privacy.md):
+recall 1.000 for every pattern type in both modes (phone precision 0.963);
+PERSON (ner) 1.000 on development templates, 0.852 on held-out ones (0.909 overall);
+throughput regex 377 conv/s, ner 6.4 conv/s; audit with 900 canaries: PASS in both modes.
 """
 
 from __future__ import annotations

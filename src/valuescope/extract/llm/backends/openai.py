@@ -27,6 +27,7 @@ from valuescope.extract.llm.backends.base import (
     PermanentError,
     TransientError,
 )
+from valuescope.extract.llm.backends.http import LeanTransport, use_lean
 
 MODES = ("json_schema", "json_object", "tool", "prompt")
 
@@ -78,19 +79,24 @@ class OpenAIBackend(Backend):
             raise ValueError("the openai backend needs OPENAI_API_KEY, or --base-url for a local server")
 
     def _sdk(self) -> openai.AsyncOpenAI:
-        """Round-robin over a few SDK clients: one connection pool per ~16 requests in flight.
+        """The SDK client, created on the event loop that uses it.
 
-        httpcore scans every pooled connection when it assigns a request, so one pool of 64+
-        connections costs more CPU per request than the request itself (benchmarks/llm_throughput.py).
+        A plain-http base URL (a local server) gets :class:`LeanTransport` under the SDK's own httpx
+        client: the default stack (httpcore's pool) costs more CPU per request than the request
+        itself at 64 in flight (``benchmarks/llm_throughput.py``). HTTPS, proxies: the SDK default,
+        with a round-robin over a few clients (one pool per ~16 requests in flight) because
+        httpcore scans every pooled connection when it assigns a request.
         """
         if not self._clients:
-            shards = max(1, -(-self.config.concurrency // 16))
+            lean = use_lean(self.base_url)
+            shards = 1 if lean else max(1, -(-self.config.concurrency // 16))
             self._clients = [
                 openai.AsyncOpenAI(
                     base_url=self.base_url,
                     api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
                     max_retries=0,  # the client owns retries
                     timeout=self.config.timeout_s,
+                    http_client=openai.DefaultAsyncHttpxClient(transport=LeanTransport()) if lean else None,
                 )
                 for _ in range(shards)
             ]

@@ -1,10 +1,14 @@
 """LLM extractor throughput against a fake OpenAI-compatible server with fixed latency.
 
-Prints requests/s achieved vs the ideal (concurrency / latency) — the target is
-a ratio >= 0.9 at 64 in flight — with an in-run baseline at concurrency 1, and
-the prompt tokens per conversation on real conversations (characters / 4).
+Prints requests/s achieved vs the ideal (concurrency / latency) at each level of
+requests in flight — the target is a ratio >= 0.9 at 64 — the client's CPU per
+request, and the prompt tokens per conversation on real conversations
+(characters / 4). Requests go through the extractor exactly as in a run
+(LLMExtractor.extract, fed in engine batches of ``batch_size``) to a lean
+fixed-latency server (``latency_server.py``) in its own process; ``--server fake``
+uses the scriptable test server (uvicorn) instead.
 
-    .venv/bin/python benchmarks/llm_throughput.py [--n 1280] [--concurrency 64] [--latency 0.2]
+    .venv/bin/python benchmarks/llm_throughput.py [--rounds 20] [--concurrency 1,16,64] [--latency 0.2]
 """
 
 from __future__ import annotations
@@ -54,36 +58,54 @@ def unique(convs: list[Conversation], n: int) -> list[Conversation]:
     return out
 
 
-def measure(url: str, convs: list[Conversation], concurrency: int) -> tuple[float, float, float]:
-    """(requests/s, seconds, client CPU ms per request)."""
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of another process, from /proc (0 where unavailable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def measure(url: str, convs: list[Conversation], concurrency: int, server_pid: int) -> dict[str, float]:
+    """Throughput through LLMExtractor.extract, in engine-sized batches, on a fresh cache."""
     with tempfile.TemporaryDirectory() as cache:
         config = ExtractConfig(extractor="llm", model="bench", base_url=url, concurrency=concurrency,
                                response_format="json_schema", llm_cache_dir=cache, timeout_s=30)
         ex = LLMExtractor(config)
         ex.load()
         ex.extract(unique(convs[:1], 1))  # warm up: connection, SDK import paths
-        started, cpu = time.perf_counter(), time.process_time()
-        results = ex.extract(convs)
+        started, cpu, server_cpu = time.perf_counter(), time.process_time(), _cpu_s(server_pid)
+        results = []
+        for i in range(0, len(convs), ex.batch_size):
+            results += ex.extract(convs[i:i + ex.batch_size])
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        server_cpu = _cpu_s(server_pid) - server_cpu
         ex.close()
     failed = sum(r.error is not None for r in results)
     if failed:
         raise SystemExit(f"{failed} requests failed; the benchmark needs a clean run")
-    return len(convs) / elapsed, elapsed, cpu / len(convs) * 1000
+    return {"rps": len(convs) / elapsed, "elapsed": elapsed, "cpu_ms": cpu / len(convs) * 1000,
+            "server_cpu_ms": server_cpu / len(convs) * 1000, "batch_size": ex.batch_size}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=1280, help="requests at full concurrency")
-    ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--rounds", type=int, default=20, help="requests per level = rounds x concurrency (min 10)")
+    ap.add_argument("--concurrency", default="1,16,64", help="comma-separated levels of requests in flight")
     ap.add_argument("--latency", type=float, default=0.2)
+    ap.add_argument("--server", choices=("lean", "fake"), default="lean",
+                    help="lean: latency_server.py (asyncio, pre-serialised answers); fake: the scriptable test server")
     args = ap.parse_args()
+    levels = [int(x) for x in args.concurrency.split(",")]
 
     base = real_conversations(400)
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "valuescope.extract.llm.fake_server", "--port", str(port),
+    module = "latency_server" if args.server == "lean" else "fake_server"
+    server = subprocess.Popen([sys.executable, "-m", f"valuescope.extract.llm.{module}", "--port", str(port),
                                "--latency", str(args.latency)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/v1"
+    rows = []
     try:
         for _ in range(300):
             try:
@@ -91,23 +113,26 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.1)
-        baseline_rps, _, _ = measure(url, unique(base, 10), 1)
-        rps, elapsed, cpu_ms = measure(url, unique(base, args.n), args.concurrency)
+        load_before = os.getloadavg()
+        for c in levels:
+            rows.append((c, measure(url, unique(base, max(10, args.rounds * c)), c, server.pid)))
+        load_after = os.getloadavg()
     finally:
         server.terminate()
         server.wait(10)
 
-    ideal = args.concurrency / args.latency
-    ideal1 = 1 / args.latency
     ex = LLMExtractor(ExtractConfig(extractor="llm", model="bench", llm_cache_dir=tempfile.mkdtemp()))
     est = ex.estimate(base)
     per_conv = [estimate_tokens(ex._job(c, "full").system) + estimate_tokens(ex._job(c, "full").user) for c in base]
     schema_tokens = estimate_tokens(json.dumps(answer_schema()))
-    print(f"fake server latency {args.latency * 1000:.0f} ms, {args.n} requests, {args.concurrency} in flight")
-    print(f"baseline (1 in flight):  {baseline_rps:7.1f} req/s  ideal {ideal1:6.1f}  ratio {baseline_rps / ideal1:.3f}")
-    print(f"achieved ({args.concurrency} in flight): {rps:7.1f} req/s  ideal {ideal:6.1f}  ratio {rps / ideal:.3f}"
-          f"  ({elapsed:.2f} s, client CPU {cpu_ms:.2f} ms/request)")
-    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"{args.server} fake server, latency {args.latency * 1000:.0f} ms, {args.rounds} rounds per level")
+    for c, r in rows:
+        ideal = c / args.latency
+        print(f"{c:3d} in flight: {r['rps']:7.1f} req/s  ideal {ideal:6.1f}  ratio {r['rps'] / ideal:.3f}"
+              f"  ({round(r['rps'] * r['elapsed'])} requests in {r['elapsed']:.2f} s, batches of {r['batch_size']};"
+              f" client CPU {r['cpu_ms']:.2f} ms/request, server {r['server_cpu_ms']:.2f})")
+    print(f"load average (1/5/15 min) before {'/'.join(f'{x:.2f}' for x in load_before)}, "
+          f"after {'/'.join(f'{x:.2f}' for x in load_after)}, on {os.cpu_count()} cores")
     print(f"prompt tokens per conversation (chars/4, {len(base)} real conversations): "
           f"mean {statistics.mean(per_conv):.0f}, median {statistics.median(per_conv):.0f}, max {max(per_conv)}"
           f"; + ~{schema_tokens} for the JSON schema when the provider counts it; dry-run estimate "

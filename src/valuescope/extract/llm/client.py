@@ -75,11 +75,12 @@ class LLMClient:
                 _add(usage, {"requests": 1})
                 try:
                     # the SDK enforces timeout_s per read; this guards a server that trickles bytes forever
-                    return await asyncio.wait_for(
-                        self.backend.acomplete(system, messages, schema, name, self.backend.config.max_output_tokens),
-                        timeout=self.timeout_s * 2 + 1,
-                    )
-                except asyncio.TimeoutError:
+                    # (asyncio.timeout, not wait_for: no extra task per request)
+                    async with asyncio.timeout(self.timeout_s * 2 + 1):
+                        return await self.backend.acomplete(
+                            system, messages, schema, name, self.backend.config.max_output_tokens
+                        )
+                except TimeoutError:
                     last = TransientError("timeout")
                 except TransientError as exc:
                     last = exc

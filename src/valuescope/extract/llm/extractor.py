@@ -78,7 +78,9 @@ class LLMExtractor(Extractor):
         super().__init__(config)
         if not config.model:
             raise ValueError("the llm extractor needs --model NAME")
-        self.batch_size = 10_000 if config.batch_api else 256
+        # live: enough conversations per engine batch that the in-flight pool stays full for many
+        # rounds, so the drain at each batch boundary is a small share of the batch
+        self.batch_size = 10_000 if config.batch_api else max(256, 16 * config.concurrency)
         self.backend: Backend | None = None
         self.screen_backend: Backend | None = None
         self._cache: AnswerCache | None = None

@@ -30,7 +30,6 @@ from valuescope.extract.llm.backends.base import (
 from valuescope.extract.llm.backends.http import LeanTransport, use_lean
 
 MODES = ("json_schema", "json_object", "tool", "prompt")
-_JSON_HEADERS: Any = {"headers": {"Content-Type": "application/json"}}
 
 
 def _strip(schema: Any) -> Any:
@@ -156,9 +155,9 @@ class OpenAIBackend(Backend):
             try:
                 # the SDK's raw post: same auth, headers and error types as chat.completions.create, without
                 # re-transforming a large body and building response models for every request
-                # pre-serialised: the SDK's own JSON encoder and option copies cost more CPU than the request
-                resp = await self._sdk().post("/chat/completions", content=json.dumps(body).encode(),
-                                              options=_JSON_HEADERS, cast_to=object)
+                # pre-serialised (the SDK's default Content-Type is application/json): its own JSON encoder
+                # and option copies cost more CPU than the request
+                resp = await self._sdk().post("/chat/completions", content=json.dumps(body).encode(), cast_to=object)
             except openai.APIStatusError as exc:
                 if self._fallback(exc, mode):
                     continue

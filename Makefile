@@ -20,7 +20,7 @@ demo: install
 	$(BIN)/valuescope demo
 
 install-test: $(BIN)/python
-	$(PIP) install --quiet -e '.[dev,ner]'
+	$(PIP) install --quiet -e '.[dev,ner,ray]'
 
 # Other parts of valuescope drop executable hooks here (build a llama.cpp server,
 # install chromium for browser tests...). Each gets VENV and PYTHON in its environment.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -186,7 +187,7 @@ def analyze(
 
     With no inputs, later stages run over the conversations already in OUT.
     """
-    config = apply_overrides(config or RunConfig(), **overrides)
+    config = _keep_llm_cache_in_run(apply_overrides(config or RunConfig(), **overrides), out)
     try:
         stages = build_stages(config, [str(p) for p in inputs] if inputs else None, notes)
     except ValueError as exc:  # a stage rejected its settings (unknown extractor, missing labels file...)
@@ -196,6 +197,19 @@ def analyze(
     run_stages(run, stages, workers=config.workers, quiet=quiet)
     run.update_manifest(seconds_total=round(time.perf_counter() - started, 3))
     return Run(run.path)
+
+
+def _keep_llm_cache_in_run(config: RunConfig, out: str | Path) -> RunConfig:
+    """LLM answers stay in the run (RUN/.cache/llm) unless a cache folder is set explicitly.
+
+    Answers hold task summaries and values derived from users' conversations: by
+    default they live and die with the run, like every other derived table.
+    Set `extract.llm_cache_dir` or $VALUESCOPE_CACHE_DIR to share answers across runs.
+    """
+    if config.extract.extractor != "llm" or config.extract.llm_cache_dir or os.environ.get("VALUESCOPE_CACHE_DIR"):
+        return config
+    extract = config.extract.model_copy(update={"llm_cache_dir": str(Path(out) / ".cache" / "llm")})
+    return config.model_copy(update={"extract": extract})
 
 
 def demo(out: str | Path = "runs/demo", quiet: bool = True, notes: list[str] | None = None) -> Run:

@@ -8,6 +8,7 @@ of "significant" values there is the false-discovery floor to read A-vs-B agains
 
     .venv/bin/python benchmarks/compare_alpaca.py                           # offline extractor
     .venv/bin/python benchmarks/compare_alpaca.py --extractor reference     # 158 annotated conversations
+    .venv/bin/python benchmarks/compare_alpaca.py --only-ab                 # offline, models A and B only
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def main() -> None:
     ap.add_argument("--a", default="gpt4_1106_preview")
     ap.add_argument("--b", default="gemma-2b-it")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N instructions (0 = all 805)")
+    ap.add_argument("--only-ab", action="store_true", help="ingest only models A and B (2 x 805 conversations, not 7 x 805)")
     args = ap.parse_args()
 
     from valuescope import api
@@ -48,8 +50,12 @@ def main() -> None:
     shared = Path(args.shared) / "data"
     out = Path(args.out or tempfile.mkdtemp(prefix="vs_alpaca_"))
     src = shared / "conversations" / "alpaca_eval.jsonl"
-    if args.limit:
-        lines = [line for line in src.read_text("utf-8").splitlines() if json.loads(line)["meta"]["instruction_index"] < args.limit]
+    if args.limit or args.only_ab:
+        lines = [
+            line for line in src.read_text("utf-8").splitlines()
+            if (not args.limit or json.loads(line)["meta"]["instruction_index"] < args.limit)
+            and (not args.only_ab or json.loads(line)["model"] in (args.a, args.b))
+        ]
         src = Path(tempfile.mkdtemp()) / "alpaca_eval.jsonl"
         src.write_text("\n".join(lines) + "\n", "utf-8")
     cfg = RunConfig()

@@ -6,10 +6,10 @@ because loading a model costs far more than a batch of embeddings.
 
 from __future__ import annotations
 
-import importlib
 from functools import lru_cache
 
 from valuescope.embed.base import Embedder
+from valuescope.registry import load_plugin
 
 REGISTRY: dict[str, str] = {
     "minilm": "valuescope.embed.minilm:MiniLMEmbedder",
@@ -20,12 +20,7 @@ DEFAULT = "minilm"
 
 @lru_cache(maxsize=4)
 def get_embedder(name: str = DEFAULT) -> Embedder:
-    try:
-        target = REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown embedder {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
-    module, cls = target.split(":")
-    return getattr(importlib.import_module(module), cls)()
+    return load_plugin(REGISTRY, name, "embedder")()
 
 
 __all__ = ["Embedder", "get_embedder", "REGISTRY", "DEFAULT"]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-
 from valuescope.extract.base import Extractor
 from valuescope.extract.config import ExtractConfig
+from valuescope.registry import load_plugin
 
 REGISTRY: dict[str, str] = {
     "offline": "valuescope.extract.offline.extractor:OfflineExtractor",
@@ -15,9 +14,4 @@ REGISTRY: dict[str, str] = {
 
 
 def get_extractor(config: ExtractConfig) -> Extractor:
-    try:
-        target = REGISTRY[config.extractor]
-    except KeyError:
-        raise ValueError(f"unknown extractor {config.extractor!r}; known: {', '.join(sorted(REGISTRY))}") from None
-    module, cls = target.split(":")
-    return getattr(importlib.import_module(module), cls)(config)
+    return load_plugin(REGISTRY, config.extractor, "extractor")(config)

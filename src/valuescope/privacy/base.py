@@ -7,14 +7,14 @@ Implementations live in one module each; ``get_scrubber`` picks by mode.
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from valuescope.privacy.config import PrivacyConfig
 from valuescope.records import Conversation, Message
+from valuescope.registry import load_plugin
 
 
 @dataclass(frozen=True)
@@ -133,9 +133,4 @@ REGISTRY: dict[str, str] = {
 
 
 def get_scrubber(config: PrivacyConfig) -> Scrubber:
-    try:
-        target = REGISTRY[config.scrub]
-    except KeyError:
-        raise ValueError(f"unknown scrub mode {config.scrub!r}; known: {', '.join(REGISTRY)}") from None
-    module, cls = target.split(":")
-    return getattr(importlib.import_module(module), cls)(config)
+    return load_plugin(REGISTRY, config.scrub, "scrub mode")(config)

@@ -7,8 +7,6 @@ user, schema)`` is the small blocking entry point other stages may reuse
 
 from __future__ import annotations
 
-import importlib
-
 from valuescope.extract.config import ExtractConfig
 from valuescope.extract.llm.backends.base import (
     Backend,
@@ -18,6 +16,7 @@ from valuescope.extract.llm.backends.base import (
     PermanentError,
     TransientError,
 )
+from valuescope.registry import load_plugin
 
 REGISTRY: dict[str, str] = {
     "openai": "valuescope.extract.llm.backends.openai:OpenAIBackend",
@@ -37,9 +36,4 @@ __all__ = [
 
 
 def get_backend(config: ExtractConfig, model: str | None = None) -> Backend:
-    try:
-        target = REGISTRY[config.backend]
-    except KeyError:
-        raise ValueError(f"unknown LLM backend {config.backend!r}; known: {', '.join(sorted(REGISTRY))}") from None
-    module, cls = target.split(":")
-    return getattr(importlib.import_module(module), cls)(config, model)
+    return load_plugin(REGISTRY, config.backend, "LLM backend")(config, model)

@@ -75,6 +75,9 @@ def measure(url: str, convs: list[Conversation], concurrency: int, server_pid: i
         ex = LLMExtractor(config)
         ex.load()
         ex.extract(unique(convs[:1], 1))  # warm up: connection, SDK import paths
+        done: list[float] = []  # when each answer arrived (the extractor stores every fresh answer once)
+        store = ex._store
+        ex._store = lambda job, out: (done.append(time.perf_counter()), store(job, out))[1]  # type: ignore[method-assign]
         started, cpu, server_cpu = time.perf_counter(), time.process_time(), _cpu_s(server_pid)
         results = []
         for i in range(0, len(convs), ex.batch_size):
@@ -85,7 +88,11 @@ def measure(url: str, convs: list[Conversation], concurrency: int, server_pid: i
     failed = sum(r.error is not None for r in results)
     if failed:
         raise SystemExit(f"{failed} requests failed; the benchmark needs a clean run")
-    return {"rps": len(convs) / elapsed, "elapsed": elapsed, "cpu_ms": cpu / len(convs) * 1000,
+    # steady state: answers between the 10th and 90th percentile of arrival times (no ramp-up, no final drain;
+    # batch boundaries inside the window still count)
+    lo, hi = len(done) // 10, len(done) * 9 // 10
+    steady = (hi - lo) / (done[hi] - done[lo]) if len(done) >= 20 and done[hi] > done[lo] else float("nan")
+    return {"rps": len(convs) / elapsed, "steady_rps": steady, "elapsed": elapsed, "cpu_ms": cpu / len(convs) * 1000,
             "server_cpu_ms": server_cpu / len(convs) * 1000, "batch_size": ex.batch_size}
 
 
@@ -125,10 +132,11 @@ def main() -> None:
     est = ex.estimate(base)
     per_conv = [estimate_tokens(ex._job(c, "full").system) + estimate_tokens(ex._job(c, "full").user) for c in base]
     schema_tokens = estimate_tokens(json.dumps(answer_schema()))
-    print(f"{args.server} fake server, latency {args.latency * 1000:.0f} ms, {args.rounds} rounds per level")
+    print(f"{'lean latency server' if args.server == 'lean' else 'uvicorn test server'}, latency {args.latency * 1000:.0f} ms, {args.rounds} rounds per level")
     for c, r in rows:
         ideal = c / args.latency
         print(f"{c:3d} in flight: {r['rps']:7.1f} req/s  ideal {ideal:6.1f}  ratio {r['rps'] / ideal:.3f}"
+              f"  (steady state {r['steady_rps'] / ideal:.3f})"
               f"  ({round(r['rps'] * r['elapsed'])} requests in {r['elapsed']:.2f} s, batches of {r['batch_size']};"
               f" client CPU {r['cpu_ms']:.2f} ms/request, server {r['server_cpu_ms']:.2f})")
     print(f"load average (1/5/15 min) before {'/'.join(f'{x:.2f}' for x in load_before)}, "

@@ -37,7 +37,7 @@ TARGETS = {"subjective_accuracy": 0.90, "ai_l3_micro_f1": 0.70, "ai_l2_micro_f1"
            "response_macro_f1": 0.50, "task_category_accuracy": 0.75, "harmful_auroc": 0.88}
 
 
-def features(shared: str, files: tuple[str, ...], embedder: str, cache: Path | None) -> tuple[np.ndarray, list[dict], dict]:
+def features(shared: str, files: tuple[str, ...], embedder: str, cache: Path | None) -> tuple[np.ndarray, list[dict], dict, list[dict]]:
     """Features of every labelled conversation of ``files`` (view embeddings cached like train_offline --cache)."""
     convs, labels, _ = D.load_labelled(shared, files)
     ids = [c.id for c in convs]
@@ -52,7 +52,7 @@ def features(shared: str, files: tuple[str, ...], embedder: str, cache: Path | N
         if cache:
             np.savez(cache, ids=np.array(ids), **emb)
     X = F.assemble(emb, F.lexical_matrix(convs), prototypes(embs, published_tree()))
-    return X, labels, emb
+    return X, labels, emb, [F.conversation_views(c) for c in convs]
 
 
 def baseline(emb: dict, labels: list[dict], k: int, seed: int) -> dict:
@@ -91,18 +91,22 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=None, help="feature cache (.npz)")
     ap.add_argument("--alpha", default=None, help='JSON overrides of model.DEFAULT_ALPHA, e.g. {"ai": 1000}')
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--no-tfidf", action="store_true", help="embedding heads only (the pre-n-gram model)")
     args = ap.parse_args()
     t0 = time.time()
     files = tuple(args.files.split(","))
     extra_files = tuple(f for f in args.extra.split(",") if f)
-    X, labels, emb = features(args.shared, files + extra_files, args.embedder, args.cache)
+    X, labels, emb, views = features(args.shared, files + extra_files, args.embedder, args.cache)
     ref = Path(args.shared) / "data" / "reference-annotations"
     n = sum(len(load_labels(ref / f"{f}.jsonl")) for f in files)
     extra = (X[n:], labels[n:]) if extra_files else None
-    X, labels, emb = X[:n], labels[:n], {v: e[:n] for v, e in emb.items()}
+    extra_views = views[n:] if extra_files else None
+    X, labels, emb, views = X[:n], labels[:n], {v: e[:n] for v, e in emb.items()}, views[:n]
+    if args.no_tfidf:
+        views = extra_views = None
     t1 = time.time()
     alpha = json.loads(args.alpha) if args.alpha else None
-    ours = cv.cross_validate(X, labels, k=args.folds, seed=args.seed, alpha=alpha, extra=extra)
+    ours = cv.cross_validate(X, labels, k=args.folds, seed=args.seed, alpha=alpha, extra=extra, views=views, extra_views=extra_views)
     base = None if args.no_baseline else baseline(emb, labels, args.folds, args.seed)
     print(f"{args.folds}-fold CV on {args.files} (n={len(labels)}, +{args.extra or 'nothing'} in every training fold, "
           f"embedder={args.embedder}); features {t1 - t0:.0f}s, CV {time.time() - t1:.0f}s; baseline trained on the folds only")

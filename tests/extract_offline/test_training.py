@@ -45,3 +45,17 @@ def test_array_store_roundtrip_is_deterministic(tmp_path: Path) -> None:
     assert (tmp_path / "1.npz").read_bytes() == (tmp_path / "2.npz").read_bytes()
     back = load_arrays(tmp_path / "1.npz")
     assert np.array_equal(back["w"], arrays["w"]) and list(back["names"]) == ["x", "yz"]
+
+
+def test_shipped_ngram_vocabularies_are_plain_arrays() -> None:
+    from valuescope.extract.offline import features as F
+
+    a = load_arrays(B.default_dir() / "model.npz")  # allow_pickle=False
+    for name in F.TFIDF_SPECS:
+        terms, idf = a[f"model_tfidf_terms_{name}"], a[f"model_tfidf_idf_{name}"]
+        assert terms.dtype.kind == "U" and idf.dtype == np.float64 and len(terms) == len(idf) > 0
+        assert list(terms) == sorted(terms)
+    m = B.load().model
+    views = [F.conversation_views_of_text(t) for t in ("", "x" * 50000, "日本語のテキスト", "def f():\n    return {};")]
+    Xt = m.text_matrix(views, len(views))
+    assert Xt.shape[0] == 4 and np.isfinite(Xt).all()

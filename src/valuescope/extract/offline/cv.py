@@ -34,11 +34,13 @@ def prediction_rows(ids: list[str], pred: dict[str, np.ndarray]) -> tuple[list[d
 def cross_validate(
     X: np.ndarray, labels: list[dict[str, Any]], k: int = 5, seed: int = 0, alpha: dict[str, float] | None = None,
     extra: tuple[np.ndarray, list[dict[str, Any]]] | None = None,
+    views: list[dict[str, str]] | None = None, extra_views: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Metrics of out-of-fold predictions (each conversation predicted by a model that never saw it).
 
     ``extra`` (e.g. dev2) joins every training fold and is never scored, so
-    the numbers remain k-fold CV on ``labels``.
+    the numbers remain k-fold CV on ``labels``. ``views`` (and ``extra_views``) turn on the
+    TF-IDF n-gram heads, whose vocabulary is fitted on each training fold only.
     """
     T = M.label_arrays(labels)
     strat = T["subjective"] * 2 + T["harmful"]
@@ -48,8 +50,12 @@ def cross_validate(
         Xtr, Ltr = X[tr], [labels[i] for i in tr]
         if extra is not None:
             Xtr, Ltr = np.vstack([Xtr, extra[0]]), Ltr + list(extra[1])
-        model = M.fit(Xtr, Ltr, alpha=alpha, seed=seed)
-        pred = model.predict(X[te])
+        Vtr = Vte = None
+        if views is not None:
+            Vtr = [views[i] for i in tr] + list(extra_views or [])
+            Vte = [views[i] for i in te]
+        model = M.fit(Xtr, Ltr, alpha=alpha, seed=seed, views=Vtr)
+        pred = model.predict(X[te], Vte)
         for key, v in pred.items():
             if key not in merged:
                 merged[key] = np.zeros((len(ids),) + v.shape[1:], dtype=v.dtype)

@@ -85,7 +85,7 @@ class OfflineExtractor(Extractor):
         b = self.bundle
         emb = F.embed_views(convs, self._emb)
         X = F.assemble(emb, F.lexical_matrix(convs), b.protos)
-        pred = b.model.predict(X)
+        pred = b.model.predict(X, [F.conversation_views(c) for c in convs])
         out = []
         for i, conv in enumerate(convs):
             views = F.conversation_views(conv)

@@ -112,3 +112,62 @@ def lexical_matrix(convs: Sequence[Conversation]) -> np.ndarray:
     if not convs:
         return np.zeros((0, len(LEX_NAMES)), dtype=np.float32)
     return np.vstack([lexical_features(conversation_views(c), len(c.messages)) for c in convs])
+
+
+# -- lexical n-gram view (TF-IDF) ------------------------------------------------
+# Why: refusals, harm requests and task types are worded in recognisable ways
+# that a 256-token sentence embedding blurs; a TF-IDF view fitted on the
+# training conversations gives linear heads those cues. Vocabularies and idf
+# weights are stored in the bundle as plain arrays (no pickled vectorizer);
+# the transform below is used both in training and at inference, so the two
+# cannot drift. Settings are fixed a priori (not tuned on the CV).
+TFIDF_SPECS: dict[str, tuple[str, str, tuple[int, int], int]] = {
+    # name: (view, analyzer, ngram_range, max_features)
+    "uw": ("user", "word", (1, 2), 4000),
+    "aw": ("alast", "word", (1, 2), 4000),
+    "uc": ("user", "char_wb", (2, 4), 4000),
+}
+
+
+def fit_tfidf(views: Sequence[dict[str, str]]) -> dict[str, tuple[list[str], np.ndarray]]:
+    """Per spec: (sorted vocabulary, idf) from training views (terms in >= 2 documents)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    out: dict[str, tuple[list[str], np.ndarray]] = {}
+    for name, (view, analyzer, ngrams, maxf) in TFIDF_SPECS.items():
+        texts = [v[view] for v in views]
+        vec = TfidfVectorizer(analyzer=analyzer, ngram_range=ngrams, min_df=2 if len(texts) >= 8 else 1,
+                              max_features=maxf, sublinear_tf=True, lowercase=True)
+        try:
+            vec.fit(texts)
+        except ValueError:  # empty vocabulary (tiny or blank training set)
+            out[name] = ([], np.zeros(0))
+            continue
+        terms = sorted(vec.vocabulary_)
+        out[name] = (terms, np.array([vec.idf_[vec.vocabulary_[t]] for t in terms], dtype=np.float64))
+    return out
+
+
+def tfidf_matrix(views: Sequence[dict[str, str]], vocab: dict[str, tuple[list[str], np.ndarray]]) -> np.ndarray:
+    """Dense TF-IDF rows (sublinear tf, stored idf, l2-normalised per spec), specs side by side."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    parts = []
+    for name, (view, analyzer, ngrams, _) in TFIDF_SPECS.items():
+        terms, idf = vocab[name]
+        if not len(terms):
+            parts.append(np.zeros((len(views), 0)))
+            continue
+        cv = CountVectorizer(analyzer=analyzer, ngram_range=ngrams, lowercase=True,
+                             vocabulary={t: i for i, t in enumerate(terms)})
+        counts = cv.transform([v[view] for v in views]).toarray().astype(np.float64)
+        tf = np.where(counts > 0, 1.0 + np.log(np.maximum(counts, 1.0)), 0.0) * idf
+        norm = np.sqrt((tf * tf).sum(axis=1, keepdims=True))
+        parts.append(tf / np.maximum(norm, 1e-12))
+    return np.hstack(parts) if parts else np.zeros((len(views), 0))
+
+
+def conversation_views_of_text(text: str) -> dict[str, str]:
+    """Views of a one-exchange conversation whose user and assistant both say ``text`` (tests, probes)."""
+    t = _clip(text) if text.strip() else " "
+    return {"user": t, "alast": t, "aall": t}

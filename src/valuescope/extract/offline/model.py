@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
+from valuescope.extract.offline import features as F
 from valuescope.extract.offline import heads as H
 from valuescope.records import L3_TO_L2, RESPONSE_TYPES, TASK_CATEGORIES
 
@@ -38,6 +39,14 @@ DEFAULT_ALPHA: dict[str, float] = {
 
 ENGINEERED = 26 * 3 + 5 + 14 + 17  # zero-shot similarities + lexical cues: the last columns of features.assemble
 LOGISTIC: tuple[str, ...] = ("subjective", "task")  # heads where logistic regression beat ridge in CV
+# Heads that also read the TF-IDF n-gram view (features.TFIDF_SPECS): their score is
+# (1 - TFIDF_MIX) * embedding-head score + TFIDF_MIX * n-gram-head score (same kind of head
+# on both views: ridge outputs or logistic log-odds). Penalties fixed a priori, not tuned.
+TFIDF_HEADS: tuple[str, ...] = ("subjective", "task", "harmful", "human_any", "explicit", "reaction",
+                                "ai_l2", "ai_l3", "human_l2", "human_l3")
+TFIDF_MIX = 0.5
+TFIDF_ALPHA = 1.0  # ridge penalty on the (unstandardised, l2-normalised) n-gram rows
+TFIDF_C = 10.0  # logistic C on the n-gram rows
 
 
 def label_arrays(labels: list[dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -70,6 +79,7 @@ class OfflineModel:
     W: dict[str, np.ndarray] = field(default_factory=dict)
     b: dict[str, np.ndarray] = field(default_factory=dict)
     params: dict[str, float] = field(default_factory=dict)  # thresholds, Platt a/c
+    tfidf: dict[str, tuple[list[str], np.ndarray]] = field(default_factory=dict)  # spec -> (terms, idf)
 
     # -- storage --------------------------------------------------------------
     def to_arrays(self) -> dict[str, np.ndarray]:
@@ -79,6 +89,9 @@ class OfflineModel:
         names = sorted(self.params)
         out["param_names"] = np.array(names)
         out["param_values"] = np.array([self.params[k] for k in names], dtype=np.float64)
+        for k, (terms, idf) in self.tfidf.items():  # vocabularies as plain unicode arrays (no pickle)
+            out[f"tfidf_terms_{k}"] = np.array(terms, dtype=str) if terms else np.zeros(0, dtype="<U1")
+            out[f"tfidf_idf_{k}"] = np.asarray(idf, dtype=np.float64)
         return out
 
     @classmethod
@@ -87,31 +100,44 @@ class OfflineModel:
         m.W = {k[2:]: v for k, v in a.items() if k.startswith("W_")}
         m.b = {k[2:]: v for k, v in a.items() if k.startswith("b_")}
         m.params = {str(k): float(v) for k, v in zip(a["param_names"], a["param_values"], strict=True)}
+        m.tfidf = {k[12:]: ([str(t) for t in a[k]], a[f"tfidf_idf_{k[12:]}"]) for k in a if k.startswith("tfidf_terms_")}
         return m
 
     # -- inference ------------------------------------------------------------
-    def scores(self, X: np.ndarray, head: str) -> np.ndarray:
-        return ((X - self.mean) / self.scale) @ self.W[head].T + self.b[head]
+    def text_matrix(self, views: list[dict[str, str]] | None, n: int) -> np.ndarray | None:
+        """The TF-IDF rows of ``views`` (None when the model has no n-gram heads)."""
+        if not self.tfidf:
+            return None
+        if views is None or len(views) != n:
+            raise ValueError("this model has n-gram heads: predict needs the conversations' views")
+        return F.tfidf_matrix(views, self.tfidf)
 
-    def predict(self, X: np.ndarray) -> dict[str, np.ndarray]:
-        """Scores and decisions for every head (rows follow X)."""
+    def scores(self, X: np.ndarray, head: str, Xt: np.ndarray | None = None) -> np.ndarray:
+        s = ((X - self.mean) / self.scale) @ self.W[head].T + self.b[head]
+        if Xt is not None and f"t_{head}" in self.W:
+            s = (1.0 - TFIDF_MIX) * s + TFIDF_MIX * (Xt @ self.W[f"t_{head}"].T + self.b[f"t_{head}"])
+        return s
+
+    def predict(self, X: np.ndarray, views: list[dict[str, str]] | None = None) -> dict[str, np.ndarray]:
+        """Scores and decisions for every head (rows follow X; ``views`` = features.conversation_views rows)."""
         p = self.params
         out: dict[str, np.ndarray] = {}
-        out["subjective"] = self.scores(X, "subjective")[:, 0] >= p["subjective_t"]
-        out["task_category"] = np.array(CATS)[self.scores(X, "task").argmax(axis=1)]
-        out["harmful_score"] = H.sigmoid(p["harmful_a"] * self.scores(X, "harmful")[:, 0] + p["harmful_c"])
-        out["p_explicit"] = H.sigmoid(p["explicit_a"] * self.scores(X, "explicit")[:, 0] + p["explicit_c"])
-        has_h = self.scores(X, "human_any")[:, 0] >= p["human_any_t"]
+        Xt = self.text_matrix(views, len(X))
+        out["subjective"] = self.scores(X, "subjective", Xt)[:, 0] >= p["subjective_t"]
+        out["task_category"] = np.array(CATS)[self.scores(X, "task", Xt).argmax(axis=1)]
+        out["harmful_score"] = H.sigmoid(p["harmful_a"] * self.scores(X, "harmful", Xt)[:, 0] + p["harmful_c"])
+        out["p_explicit"] = H.sigmoid(p["explicit_a"] * self.scores(X, "explicit", Xt)[:, 0] + p["explicit_c"])
+        has_h = self.scores(X, "human_any", Xt)[:, 0] >= p["human_any_t"]
         gates = {"ai": out["subjective"], "human": has_h}
         for side in ("ai", "human"):
-            s2, s3 = self.scores(X, f"{side}_l2"), self.scores(X, f"{side}_l3")
+            s2, s3 = self.scores(X, f"{side}_l2", Xt), self.scores(X, f"{side}_l3", Xt)
             out[f"{side}_p2"] = H.sigmoid(p[f"{side}_a"] * s2 + p[f"{side}_c"])  # calibrated per-cluster probability
             out[f"{side}_sets"] = decide_sets(s2, s3, p[f"{side}_t2"], p[f"{side}_t3"]) & gates[side][:, None]
         # a user with stated values has at least one cluster
         top_h = out["human_p2"].argmax(axis=1)
         none_h = has_h & ~out["human_sets"].any(axis=1)
         out["human_sets"][none_h, top_h[none_h]] = True
-        react = np.array(REACTIONS)[self.scores(X, "reaction").argmax(axis=1)]
+        react = np.array(REACTIONS)[self.scores(X, "reaction", Xt).argmax(axis=1)]
         out["response"] = np.where(has_h, react, "no_human_values")
         return out
 
@@ -148,7 +174,7 @@ def _tune_sets(s2: np.ndarray, s3: np.ndarray, Y2: np.ndarray, gate: np.ndarray)
     return best[1], best[2]
 
 
-def _fit_heads(Xs: np.ndarray, T: dict[str, np.ndarray], A: dict[str, float]) -> tuple[dict, dict]:
+def _fit_heads(Xs: np.ndarray, T: dict[str, np.ndarray], A: dict[str, float], Xt: np.ndarray | None = None) -> tuple[dict, dict]:
     targets = {h: (T[h], A[h]) for h in ("subjective", "human_any", "harmful", "explicit")}
     targets["task"] = (H.one_hot(T["task"], CATS), A["task"])
     for side in ("ai", "human"):
@@ -169,11 +195,51 @@ def _fit_heads(Xs: np.ndarray, T: dict[str, np.ndarray], A: dict[str, float]) ->
         W["reaction"], b["reaction"] = H.fit_ridge(Xs[has], H.one_hot(y, REACTIONS), A["reaction"], H.balanced_weights(y))
     else:
         W["reaction"], b["reaction"] = np.zeros((len(REACTIONS), Xs.shape[1])), np.zeros(len(REACTIONS))
+    if Xt is not None and Xt.shape[1]:
+        Wt, bt = _fit_text_heads(Xt, T)
+        W.update({f"t_{k}": v for k, v in Wt.items()})
+        b.update({f"t_{k}": v for k, v in bt.items()})
     return W, b
 
 
-def fit(X: np.ndarray, labels: list[dict[str, Any]], alpha: dict[str, float] | None = None, inner_folds: int = 3, seed: int = 0) -> OfflineModel:
-    """Fit every head on (X, labels); thresholds and calibration from inner out-of-fold scores."""
+def _fit_text_heads(Xt: np.ndarray, T: dict[str, np.ndarray]) -> tuple[dict, dict]:
+    """The n-gram view's heads (same kind as the embedding head they are mixed with)."""
+    targets = {}
+    for h in TFIDF_HEADS:
+        if h in LOGISTIC or h == "reaction":
+            continue
+        Y = T[h] if h != "task" else H.one_hot(T["task"], CATS)
+        targets[h] = (Y, TFIDF_ALPHA)
+    fitted = H.fit_ridges(Xt, targets)
+    W = {k: v[0] for k, v in fitted.items()}
+    b = {k: v[1] for k, v in fitted.items()}
+    for h in LOGISTIC:
+        if h not in TFIDF_HEADS:
+            continue
+        if h == "task":
+            W[h], b[h] = H.fit_multiclass(Xt, T[h], CATS, TFIDF_C)
+        else:
+            w, c = H.fit_binary(Xt, T[h], TFIDF_C)
+            W[h], b[h] = w[None], c
+    if "reaction" in TFIDF_HEADS:
+        has = T["human_any"] > 0
+        if has.sum() >= 2:
+            y = T["reaction"][has]
+            W["reaction"], b["reaction"] = H.fit_ridge(Xt[has], H.one_hot(y, REACTIONS), TFIDF_ALPHA, H.balanced_weights(y))
+        else:
+            W["reaction"], b["reaction"] = np.zeros((len(REACTIONS), Xt.shape[1])), np.zeros(len(REACTIONS))
+    return W, b
+
+
+def fit(
+    X: np.ndarray, labels: list[dict[str, Any]], alpha: dict[str, float] | None = None, inner_folds: int = 3, seed: int = 0,
+    views: list[dict[str, str]] | None = None,
+) -> OfflineModel:
+    """Fit every head on (X, labels); thresholds and calibration from inner out-of-fold scores.
+
+    ``views`` (features.conversation_views of each row) adds the TF-IDF n-gram heads; the
+    vocabulary is refitted inside every inner fold, so the out-of-fold scores stay honest.
+    """
     A = {**DEFAULT_ALPHA, **(alpha or {})}
     T = label_arrays(labels)
     mean = X.mean(axis=0).astype(np.float64)
@@ -186,10 +252,23 @@ def fit(X: np.ndarray, labels: list[dict[str, Any]], alpha: dict[str, float] | N
     oof: dict[str, np.ndarray] = {}
     strat = T["subjective"] * 2 + T["harmful"]
     for tr, te in StratifiedKFold(inner_folds, shuffle=True, random_state=seed).split(Xs, strat):
-        Wi, bi = _fit_heads(Xs[tr], {k: v[tr] for k, v in T.items()}, A)
+        Xt_tr = Xt_te = None
+        if views is not None:
+            voc = F.fit_tfidf([views[i] for i in tr])
+            Xt_tr, Xt_te = F.tfidf_matrix([views[i] for i in tr], voc), F.tfidf_matrix([views[i] for i in te], voc)
+        Wi, bi = _fit_heads(Xs[tr], {k: v[tr] for k, v in T.items()}, A, Xt_tr)
         for h in heads:
-            oof.setdefault(h, np.zeros((n, Wi[h].shape[0])))[te] = Xs[te] @ Wi[h].T + bi[h]
-    model.W, model.b = _fit_heads(Xs, T, A)
+            s = Xs[te] @ Wi[h].T + bi[h]
+            if Xt_te is not None and f"t_{h}" in Wi:
+                s = (1.0 - TFIDF_MIX) * s + TFIDF_MIX * (Xt_te @ Wi[f"t_{h}"].T + bi[f"t_{h}"])
+            oof.setdefault(h, np.zeros((n, Wi[h].shape[0])))[te] = s
+    Xt = None
+    if views is not None:
+        model.tfidf = F.fit_tfidf(views)
+        Xt = F.tfidf_matrix(views, model.tfidf)
+    model.W, model.b = _fit_heads(Xs, T, A, Xt)
+    for k in [k for k in model.W if k.startswith("t_")]:  # n-gram weights stored as float32 (bundle size)
+        model.W[k] = model.W[k].astype(np.float32)
     params: dict[str, float] = {"subjective_t": 0.0 if "subjective" in LOGISTIC else 0.5}
     for h in ("harmful", "explicit"):
         params[f"{h}_a"], params[f"{h}_c"] = H.fit_platt(oof[h][:, 0], T[h])

@@ -51,7 +51,7 @@ def build(shared: str | Path, files: tuple[str, ...], out: Path, embedder: str =
     tree = published_tree()
     protos = prototypes(embedders, tree)
     X = featurize(convs, embedders, protos, cache)
-    model = M.fit(X, labels)
+    model = M.fit(X, labels, views=[F.conversation_views(c) for c in convs])
     leaves = V.candidate_leaves(tree)
     phrases = V.task_phrase_list()
     leaf_emb = embedders["aall"].embed([n for n, _, _ in leaves])

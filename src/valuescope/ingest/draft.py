@@ -37,6 +37,19 @@ class Draft:
     meta: dict[str, Any] = field(default_factory=dict)
     suffix: str | None = None  # distinguishes several conversations from one record (hh chosen/rejected)
 
+    @classmethod
+    def from_record(cls, record: dict[str, Any], messages: list[tuple[str, Any]], meta: dict[str, Any], **fields: Any) -> Draft:
+        """A draft with the usual top-level fields of a JSON record; `fields` override any of them."""
+        common = {
+            "id": as_text(record.get("id")),
+            "source": as_text(record.get("source")),
+            "model": as_text(record.get("model")),
+            "timestamp": as_timestamp(record.get("timestamp")),
+            "user_id": as_text(record.get("user_id")),
+            "context": as_text(record.get("context")),
+        }
+        return cls(messages=messages, meta=meta, **{**common, **fields})
+
 
 # Source spellings of roles -> our three roles.
 ROLE_ALIASES: dict[str, str] = {

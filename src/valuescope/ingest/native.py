@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from valuescope.ingest.draft import Draft, RecordError, as_text, as_timestamp
+from valuescope.ingest.draft import Draft, RecordError
 
 NAME = "valuescope"
 FIELDS = frozenset({"id", "source", "model", "timestamp", "user_id", "context", "messages", "meta"})
@@ -52,14 +52,5 @@ def parse(record: Any) -> list[Draft]:
     if not isinstance(meta, dict):
         raise RecordError("'meta' must be an object")
     return [
-        Draft(
-            messages=messages,
-            id=as_text(record.get("id")),
-            source=as_text(record.get("source")),
-            model=as_text(record.get("model")),
-            timestamp=as_timestamp(record.get("timestamp")),
-            user_id=as_text(record.get("user_id")),
-            context=as_text(record.get("context")),
-            meta=meta,
-        )
+        Draft.from_record(record, messages, meta)
     ]

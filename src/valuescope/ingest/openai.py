@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from valuescope.ingest.draft import Draft, RecordError, as_text, as_timestamp, blocks_text
+from valuescope.ingest.draft import (
+    Draft,
+    RecordError,
+    as_text,
+    as_timestamp,
+    blocks_text,
+)
 
 NAME = "openai"
 _KNOWN = {"messages", "id", "model", "user", "user_id", "created", "timestamp", "context", "source"}
@@ -48,14 +54,11 @@ def parse(record: Any) -> list[Draft]:
     if skipped:
         meta["non_text_parts"] = skipped
     return [
-        Draft(
-            messages=messages,
-            id=as_text(record.get("id")),
-            source=as_text(record.get("source")),
-            model=as_text(record.get("model")),
+        Draft.from_record(
+            record,
+            messages,
+            meta,
             timestamp=as_timestamp(record.get("timestamp", record.get("created"))),
             user_id=as_text(record.get("user") or record.get("user_id")),
-            context=as_text(record.get("context")),
-            meta=meta,
         )
     ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from valuescope.ingest.draft import Draft, RecordError, as_text, as_timestamp
+from valuescope.ingest.draft import Draft, RecordError
 from valuescope.ingest.openai import chat_messages
 
 NAME = "sharegpt"
@@ -28,14 +28,5 @@ def parse(record: Any) -> list[Draft]:
         raise RecordError("missing 'conversations'")
     messages, _ = chat_messages(record["conversations"], role_key="from", content_key="value")
     return [
-        Draft(
-            messages=messages,
-            id=as_text(record.get("id")),
-            source=as_text(record.get("source")),
-            model=as_text(record.get("model")),
-            timestamp=as_timestamp(record.get("timestamp")),
-            user_id=as_text(record.get("user_id")),
-            context=as_text(record.get("context")),
-            meta={k: v for k, v in record.items() if k not in _KNOWN},
-        )
+        Draft.from_record(record, messages, {k: v for k, v in record.items() if k not in _KNOWN})
     ]

@@ -16,11 +16,9 @@ from valuescope.extract.config import ExtractConfig
 from valuescope.extract.llm.backends.base import (
     Backend,
     Completion,
-    FatalError,
-    PermanentError,
     TransientError,
+    classify_sdk_error,
 )
-from valuescope.extract.llm.backends.openai import retry_after_seconds
 
 
 class AnthropicBackend(Backend):
@@ -82,16 +80,4 @@ class AnthropicBackend(Backend):
 
 
 def classify(exc: anthropic.APIError) -> Exception:
-    if isinstance(exc, anthropic.APITimeoutError):
-        return TransientError("timeout")
-    if isinstance(exc, anthropic.APIConnectionError):
-        return TransientError(f"connection error: {exc.__cause__ or exc}")
-    if isinstance(exc, anthropic.APIStatusError):
-        code = exc.status_code
-        detail = f"HTTP {code}: {str(exc)[:300]}"
-        if code == 429 or code in (408, 409) or code >= 500:
-            return TransientError(detail, retry_after_seconds(exc.response.headers))
-        if code in (401, 403, 404):
-            return FatalError(detail)
-        return PermanentError(detail)
-    return TransientError(f"malformed response: {str(exc)[:300]}")
+    return classify_sdk_error(exc, anthropic)

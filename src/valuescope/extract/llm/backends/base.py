@@ -15,6 +15,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, TypeVar
 
 from valuescope.extract.config import ExtractConfig
@@ -143,3 +144,34 @@ def _check_required(schema: dict[str, Any]):
         return data
 
     return validate
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """Seconds a server asked us to wait (`retry-after-ms` or `retry-after`), if any."""
+    if headers is None:
+        return None
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value:
+            try:
+                return max(0.0, float(value) * scale)
+            except ValueError:
+                continue
+    return None
+
+
+def classify_sdk_error(exc: Exception, sdk: ModuleType) -> Exception:
+    """Map an `openai` or `anthropic` SDK error to our retry classes (both SDKs share one hierarchy)."""
+    if isinstance(exc, sdk.APITimeoutError):
+        return TransientError("timeout")
+    if isinstance(exc, sdk.APIConnectionError):
+        return TransientError(f"connection error: {exc.__cause__ or exc}")
+    if isinstance(exc, sdk.APIStatusError):
+        code = exc.status_code
+        detail = f"HTTP {code}: {str(exc)[:300]}"
+        if code == 429 or code in (408, 409) or code >= 500:
+            return TransientError(detail, retry_after_seconds(exc.response.headers))
+        if code in (401, 403, 404):
+            return FatalError(detail)
+        return PermanentError(detail)
+    return TransientError(f"malformed response: {str(exc)[:300]}")

@@ -23,9 +23,8 @@ from valuescope.extract.config import ExtractConfig
 from valuescope.extract.llm.backends.base import (
     Backend,
     Completion,
-    FatalError,
-    PermanentError,
     TransientError,
+    classify_sdk_error,
 )
 from valuescope.extract.llm.backends.http import LeanTransport, use_lean
 
@@ -49,19 +48,6 @@ def _strict_schema(schema: dict[str, Any]) -> Any:
     if hit is None or hit[0] is not schema:
         hit = _STRICT[id(schema)] = (schema, _strip(schema))
     return hit[1]
-
-
-def retry_after_seconds(headers: Any) -> float | None:
-    if headers is None:
-        return None
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value:
-            try:
-                return max(0.0, float(value) * scale)
-            except ValueError:
-                continue
-    return None
 
 
 class OpenAIBackend(Backend):
@@ -187,16 +173,4 @@ class OpenAIBackend(Backend):
 
 
 def classify(exc: openai.APIError) -> Exception:
-    if isinstance(exc, openai.APITimeoutError):
-        return TransientError("timeout")
-    if isinstance(exc, openai.APIConnectionError):
-        return TransientError(f"connection error: {exc.__cause__ or exc}")
-    if isinstance(exc, openai.APIStatusError):
-        code = exc.status_code
-        detail = f"HTTP {code}: {str(exc)[:300]}"
-        if code == 429 or code in (408, 409) or code >= 500:
-            return TransientError(detail, retry_after_seconds(exc.response.headers))
-        if code in (401, 403, 404):
-            return FatalError(detail)
-        return PermanentError(detail)
-    return TransientError(f"malformed response: {str(exc)[:300]}")
+    return classify_sdk_error(exc, openai)

@@ -6,10 +6,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from valuescope.taxonomy.clio import make_namer
+from valuescope.taxonomy.clio import make_namer, make_restructurer
 from valuescope.taxonomy.config import TaxonomyConfig
 from valuescope.taxonomy.discover import Hierarchy, build_hierarchy
-from valuescope.taxonomy.export import FREQ_COLUMNS, TREE_COLUMNS, discovered_tree_rows, membership_table, write_csv
+from valuescope.taxonomy.export import (
+    FREQ_COLUMNS,
+    TREE_COLUMNS,
+    discovered_tree_rows,
+    membership_table,
+    write_csv,
+)
 from valuescope.taxonomy.normalize import canonical_map, leaf_preferences
 from valuescope.taxonomy.reference import published_tree
 from valuescope.taxonomy.vectors import TextVectors
@@ -49,8 +55,9 @@ def build_values(df: pd.DataFrame, config: TaxonomyConfig, out_dir: Path) -> Hie
     totals = df.groupby("value_norm")["weight"].sum().sort_values(ascending=False)
     names = totals.index.tolist()
     vectors = TextVectors(config.embedder)
+    namer = make_namer(config, vectors)
     h = build_hierarchy(names, totals.to_numpy(), vectors(names), sizes=config.level_sizes,
-                        namer=make_namer(config, vectors), seed=config.seed)
+                        namer=namer, seed=config.seed, restructurer=make_restructurer(config, namer, vectors))
     rows = discovered_tree_rows(h, totals)
     if "pct_convos" in df:
         pct = df.groupby("value_norm")["pct_convos"].max()

@@ -19,4 +19,5 @@ class TaxonomyConfig(BaseModel):
     llm_backend: str | None = None  # for namer="llm": backend name as in valuescope.extract.llm.backends
     llm_model: str | None = None
     llm_base_url: str | None = None
+    llm_restructure: bool = True  # with namer="llm": rebuild the levels above the base clusters Clio-style
     seed: int = 0

@@ -12,6 +12,7 @@ number of distinct values down to 5 top categories (the study: 3,307 -> 266
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -109,13 +110,21 @@ def build_hierarchy(
     sizes: list[int] | None = None,
     namer: Namer | None = None,
     seed: int = 0,
+    restructurer: Any = None,
 ) -> Hierarchy:
-    """Cluster values bottom-up and name every cluster."""
+    """Cluster values bottom-up and name every cluster.
+
+    With a ``restructurer`` (``clio_hierarchy.ClioRestructurer``), only the base
+    level is k-means; the levels above come from its ``extend(h, sizes)``.
+    """
     if len(values) != len(vecs) or len(values) != len(weights):
         raise ValueError("values, weights and vectors must have the same length")
     namer = namer or OfflineNamer()
     w = np.log1p(np.maximum(np.asarray(weights, dtype=float), 0.0)) + 1e-3
     schedule = level_sizes(len(values), sizes=sizes)
+    if restructurer is not None and len(schedule) > 1:
+        base = build_hierarchy(values, weights, vecs, sizes=schedule[:1], namer=namer, seed=seed)
+        return restructurer.extend(base, schedule[1:])
     levels: list[Level] = []
     below = np.arange(len(values))  # cluster of each value at the level below (values themselves first)
     x, xw, member_names = vecs, w, list(values)

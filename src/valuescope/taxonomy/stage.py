@@ -20,7 +20,13 @@ from valuescope.engine.stage import Stage, TableStage
 from valuescope.taxonomy.config import TaxonomyConfig
 from valuescope.taxonomy.discover import build_hierarchy
 from valuescope.taxonomy.export import (
-    FREQ_COLUMNS, TREE_COLUMNS, discovered_tree_rows, membership_table, pct_convos, placed_exports, write_csv,
+    FREQ_COLUMNS,
+    TREE_COLUMNS,
+    discovered_tree_rows,
+    membership_table,
+    pct_convos,
+    placed_exports,
+    write_csv,
 )
 from valuescope.taxonomy.reference import Tree, load_tree, published_tree
 from valuescope.taxonomy.vectors import TextVectors, tree_sha
@@ -101,19 +107,24 @@ class BuildStage(TableStage):
 
     def config(self) -> dict[str, Any]:
         return {"embedder": self.tax.embedder, "sizes": self.tax.level_sizes, "namer": self.tax.namer,
-                "model": self.tax.llm_model, "sides": self.tax.sides, "seed": self.tax.seed}
+                "model": self.tax.llm_model, "sides": self.tax.sides, "seed": self.tax.seed,
+                **({"restructure": self.tax.llm_restructure} if self.tax.namer == "llm" else {})}
 
     def run(self, run: Any) -> dict[str, float]:
-        from valuescope.taxonomy.clio import make_namer
+        from valuescope.taxonomy.clio import make_namer, make_restructurer
 
         values = counted(run.read_df("values"), self.tax)
         values = values[values["value_norm"].fillna("") != ""]
         counts = values.groupby("value_norm").size().sort_values(ascending=False)
         names = counts.index.tolist()
         vectors = TextVectors(self.tax.embedder)
+        llm: dict[str, float] = {}
         if names:
+            namer = make_namer(self.tax, vectors)
+            clio = make_restructurer(self.tax, namer, vectors)
             h = build_hierarchy(names, counts.to_numpy(float), vectors(names), sizes=self.tax.level_sizes,
-                                namer=make_namer(self.tax, vectors), seed=self.tax.seed)
+                                namer=namer, seed=self.tax.seed, restructurer=clio)
+            llm = clio.stats.summary() if clio is not None else {}
             rows = discovered_tree_rows(h, counts)
             pct = pct_convos(values, "value_norm", n_subjective(run, values))
             freqs = [{"value": v, "pct_convos": p} for v, p in pct.items()]
@@ -125,7 +136,7 @@ class BuildStage(TableStage):
         write_csv(run.path / "taxonomy" / "discovered_frequencies.csv", freqs, FREQ_COLUMNS)
         run.write_table("taxonomy/discovered_values", table)
         sizes = {f"clusters_l{i + 1}": int(np.sum([r["level"] == i + 1 for r in rows])) for i in range(levels)}
-        return {"distinct_values": len(names), "levels": levels, **sizes}
+        return {"distinct_values": len(names), "levels": levels, **sizes, **llm}
 
 
 def taxonomy_stages(config: TaxonomyConfig) -> list[Stage]:

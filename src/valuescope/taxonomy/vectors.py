@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from valuescope.embed import Embedder, get_embedder
+from valuescope.embed import REGISTRY, Embedder, get_embedder
 from valuescope.embed.base import l2_normalise
 from valuescope.taxonomy.reference import Tree, bundled_dir, published_tree
 
@@ -92,10 +92,13 @@ class TextVectors:
         return l2_normalise(np.stack([self.store[t] for t in texts]))
 
 
-def build_bundled_cache(embedder_name: str | None = None) -> Path:
-    """(Re)compute the shipped vectors of the bundled tree for one embedder."""
+def build_bundled_cache(embedder_name: str | Embedder | None = None) -> Path:
+    """(Re)compute the shipped vectors of the bundled tree for one embedder (a registry name or an instance)."""
     tree = published_tree()
-    embedder = get_embedder(embedder_name) if embedder_name else get_embedder()
+    if isinstance(embedder_name, Embedder):
+        embedder = embedder_name
+    else:
+        embedder = get_embedder(embedder_name) if embedder_name else get_embedder()
     texts = bundled_texts(tree)
     vecs = embedder.embed(texts).astype(np.float16)
     d = _cache_dir()
@@ -114,8 +117,11 @@ def build_bundled_cache(embedder_name: str | None = None) -> Path:
 
 
 def bundled_cache_is_current(embedder_name: str | None = None) -> bool:
-    """True when the shipped vectors match the bundled tree and embedder."""
-    name = get_embedder(embedder_name).name if embedder_name else get_embedder().name
+    """True when the shipped vectors match the bundled tree and embedder (a registry or embedder name)."""
+    if embedder_name and embedder_name not in REGISTRY:
+        name = embedder_name
+    else:
+        name = get_embedder(embedder_name).name if embedder_name else get_embedder().name
     meta_path = _cache_dir() / f"{_safe(name)}.json"
     if not meta_path.is_file():
         return False

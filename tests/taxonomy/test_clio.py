@@ -77,7 +77,9 @@ class TaxonomyFake(FakeLLM):
             items = int(re.search(r"For each of the (\d+) items", user).group(1))
             if step == "wild":
                 return json.dumps({"choices": [0, 999][: items]})  # out of range, and too short
-            return json.dumps({"choices": [1 + i % 2 for i in range(items)]})
+            options = [int(m.split(",")[0]) for m in re.findall(r"\(options: ([0-9, ]+)\)", user)]
+            assert len(options) == items
+            return json.dumps({"choices": options})
         return json.dumps({"name": f"Fake {TOPICS[n % len(TOPICS)]}", "description": "Values focusing on fake things."})
 
 

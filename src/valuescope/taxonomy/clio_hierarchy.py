@@ -11,8 +11,9 @@ clusters and the level's target size ``k``:
 3. deduplicate — one call per chunk of ≤ ``dedupe_max`` proposals merges
    near-duplicates; then an embedding rule merges pairs with cosine ≥
    ``merge_sim`` and keeps merging the closest pair until at most ``k`` remain;
-4. assign — children in batches of ``batch`` (grouped by nearest parent) each
-   choose one of the few nearest parents by embedding;
+4. assign — children in batches of ``batch`` (grouped by nearest parent), each
+   lettered and offered its ``candidates`` nearest parents by embedding; a
+   choice outside a child's options keeps the nearest;
 5. rename — every non-empty parent is renamed from its assigned children
    (:class:`~valuescope.taxonomy.clio.LLMNamer`, members + contrast); empty
    parents are dropped.
@@ -107,6 +108,10 @@ def categories(answer: Any, limit: int) -> list[tuple[str, str]]:
     if not out:
         raise ValueError("no usable categories")
     return out[:limit]
+
+
+def _letter(j: int) -> str:
+    return chr(ord("A") + j) if j < 26 else f"Z{j}"
 
 
 def enough(answer: Any, t: int) -> list[tuple[str, str]]:
@@ -263,17 +268,16 @@ class ClioRestructurer:
         order = np.lexsort((-sims.max(axis=1), near[:, 0]))  # batches of children sharing nearest parents
         for start in range(0, len(order), self.batch):
             batch = order[start: start + self.batch]
-            score = Counter({int(p): 0.0 for p in near[batch, 0]})
-            for i in batch:
-                for p in near[i]:
-                    score[int(p)] += float(sims[i, p])
-            firsts = list(dict.fromkeys(int(p) for p in near[batch, 0]))
-            cands = (firsts + [p for p, _ in score.most_common() if p not in firsts])[: max(len(firsts), 2 * self.candidates)]
+            cands = list(dict.fromkeys(int(p) for i in batch for p in near[i]))  # each child's options, in one list
+            number = {p: c + 1 for c, p in enumerate(cands)}
+            items = [f"{_letter(j)}. {texts[i]} (options: {', '.join(str(number[int(p)]) for p in sorted(near[i], key=lambda p: number[int(p)]))})"
+                     for j, i in enumerate(batch)]
             user = (
                 "Categories:\n<data>\n" + "\n".join(f"{c + 1}. {child_text(*parents[p])}" for c, p in enumerate(cands))
-                + "\n</data>\nItems to file:\n<data>\n" + "\n".join(f"{j + 1}. {texts[i]}" for j, i in enumerate(batch))
-                + f"\n</data>\nFor each of the {len(batch)} items, in order, give the number of the category it "
-                'belongs to. Return {"choices": [category number for item 1, for item 2, ...]}.'
+                + "\n</data>\nItems to file:\n<data>\n" + "\n".join(items)
+                + f"\n</data>\nFor each of the {len(batch)} items ({_letter(0)} to {_letter(len(batch) - 1)}), in order, "
+                "give the number of the category it belongs to, chosen from that item's options. "
+                'Return {"choices": [category number for item A, for item B, ...]}.'
             )
 
             def check(a: Any, n: int = len(batch)) -> list[Any]:
@@ -286,9 +290,10 @@ class ClioRestructurer:
             if got is None:
                 continue
             for i, c in zip(batch, got, strict=True):
-                if isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= len(cands):
+                ok = isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= len(cands) and cands[c - 1] in near[i]
+                if ok:
                     labels[i] = cands[c - 1]
-                else:
+                else:  # not one of this child's nearest parents: keep the nearest
                     self.stats.item_fallbacks += 1
         return labels
 

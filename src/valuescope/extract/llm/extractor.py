@@ -39,6 +39,19 @@ log = logging.getLogger(__name__)
 EST_OUTPUT_TOKENS = {"screen": 40, "full": 220}
 
 
+def _cached(data: dict[str, Any]) -> Outcome:
+    """A cached answer; an answer that was never valid replays the same quarantine, with no new call."""
+    if "__invalid__" in data:
+        return Outcome(error=data["__invalid__"], raw=data.get("raw"), usage={"cached": 1}, invalid=True)
+    return Outcome(data=data, usage={"cached": 1})
+
+
+def _first_leaf(group: BaseExceptionGroup) -> BaseException:
+    """The first real exception inside a (nested) TaskGroup exception group."""
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+
+
 @dataclass
 class Job:
     """One request to make (or to find in the cache)."""
@@ -125,11 +138,12 @@ class LLMExtractor(Extractor):
         self.backend = get_backend(self.config)
         if self.config.screen_subjective and self.config.screen_model:
             self.screen_backend = get_backend(self.config, model=self.config.screen_model)
+            self.screen_backend.share_loop(self.backend)  # one coroutine per conversation uses both
         self._scrub = _load_scrubber()
         _ = self.cache
 
     def close(self) -> None:
-        for b in (self.backend, self.screen_backend):
+        for b in (self.screen_backend, self.backend):  # the sharer first: the loop is the main backend's
             if b is not None:
                 b.close()
         if self._cache is not None:
@@ -154,24 +168,16 @@ class LLMExtractor(Extractor):
         return self.screen_backend if (job.kind == "screen" and self.screen_backend) else self.backend
 
     def _run_jobs(self, jobs: list[Job]) -> dict[str, Outcome]:
-        """Outcome per job key: from the cache, else from the provider (live or batch API)."""
-        results: dict[str, Outcome] = {}
-        for key, (data, _usage) in self.cache.get_many([j.key for j in jobs]).items():
-            if "__invalid__" in data:  # the model answered, but never validly: same quarantine, no new call
-                results[key] = Outcome(error=data["__invalid__"], raw=data.get("raw"), usage={"cached": 1}, invalid=True)
-            else:
-                results[key] = Outcome(data=data, usage={"cached": 1})
+        """Batch API: outcome per job key, from the cache, else from one provider batch job."""
+        results = {key: _cached(data) for key, (data, _usage) in self.cache.get_many([j.key for j in jobs]).items()}
         todo = list({j.key: j for j in jobs if j.key not in results}.values())
         if not todo:
             return results
-        if self.config.batch_api:
-            from valuescope.extract.llm.batch import run_batch
+        from valuescope.extract.llm.batch import run_batch
 
-            fresh = run_batch(self, todo)
-            for job in todo:
-                self._store(job, fresh[job.key])
-        else:
-            fresh = self._run_live(todo)  # stores each answer as it arrives
+        fresh = run_batch(self, todo)
+        for job in todo:
+            self._store(job, fresh[job.key])
         self.cache.flush()
         results.update(fresh)
         return results
@@ -184,28 +190,70 @@ class LLMExtractor(Extractor):
         elif out.invalid:  # deterministic at temperature 0, so remember it
             self.cache.put(job.key, f"{job.kind}:invalid", {"__invalid__": out.error, "raw": (out.raw or "")[:4000]}, out.usage)
 
-    def _run_live(self, jobs: list[Job]) -> dict[str, Outcome]:
+    def _extract_live(self, conversations: list[Conversation]) -> list[Extraction]:
+        """Live requests as a pipeline: each conversation goes cache -> screen -> full -> Extraction in its own
+        coroutine, and workers pull the next conversation as soon as one finishes. Building prompts and
+        results overlaps with requests in flight, and no barrier separates the screen and full steps."""
         import asyncio
 
-        groups: dict[int, tuple[Backend, list[Job]]] = {}
-        for job in jobs:
-            b = self._backend_for(job)
-            groups.setdefault(id(b), (b, []))[1].append(job)
-        out: dict[str, Outcome] = {}
-        for backend, group in groups.values():
-            client = LLMClient(backend)
+        assert self.backend is not None, "load() first"
+        clients: dict[int, LLMClient] = {}
+        shared: dict[str, asyncio.Future[Outcome]] = {}  # identical requests in one batch make one call
+        results: list[Extraction | None] = [None] * len(conversations)
+        queue = iter(enumerate(conversations))
 
-            async def one(job: Job, client: LLMClient = client) -> Outcome:
+        async def outcome(job: Job) -> Outcome:
+            hit = self.cache.get(job.key)
+            if hit is not None:
+                return _cached(hit[0])
+            if job.key in shared:
+                out = await asyncio.shield(shared[job.key])
+                return Outcome(data=out.data, error=out.error, raw=out.raw, usage={"cached": 1}, invalid=out.invalid)
+            shared[job.key] = asyncio.get_running_loop().create_future()
+            backend = self._backend_for(job)
+            client = clients.setdefault(id(backend), LLMClient(backend))
+            try:
                 out = await client.ask(job.system, job.user, job.schema, f"record_{job.kind}", job.validate)
-                self._store(job, out)  # committed now: a killed run loses only the requests in flight
-                return out
+            except BaseException as exc:  # a fatal error or cancellation: waiters on this request see it too
+                if isinstance(exc, asyncio.CancelledError):
+                    shared[job.key].cancel()
+                else:
+                    shared[job.key].set_exception(exc)
+                    shared[job.key].exception()  # retrieved: nobody logs it as lost
+                raise
+            self._store(job, out)  # committed now: a killed run loses only the requests in flight
+            shared[job.key].set_result(out)
+            return out
 
-            async def run_all(group: list[Job] = group) -> list[Outcome]:
-                return await asyncio.gather(*(one(j) for j in group))
+        async def convert(conv: Conversation) -> Extraction:
+            screen = None
+            if self.config.screen_subjective:
+                screen = await outcome(self._job(conv, "screen"))
+                if screen.error is not None or not screen.data["subjective"]:
+                    return self._extraction(conv, screen, None)
+            return self._extraction(conv, screen, await outcome(self._job(conv, "full")))
 
-            for job, res in zip(group, backend.runner.run(run_all()), strict=True):
-                out[job.key] = res
-        return out
+        async def worker() -> None:
+            for i, conv in queue:
+                results[i] = await convert(conv)
+
+        async def run_all() -> None:
+            # twice as many workers as slots: one waits with its prompt built while the other's request
+            # is in flight or backing off; the client's semaphore still bounds requests in flight
+            async with asyncio.TaskGroup() as group:
+                for _ in range(min(len(conversations), 2 * self.config.concurrency)):
+                    group.create_task(worker())
+
+        try:
+            self.backend.runner.run(run_all())
+        except BaseExceptionGroup as group:
+            raise _first_leaf(group) from None
+        finally:
+            self.cache.flush()
+        missing = [conversations[i].id for i, r in enumerate(results) if r is None]
+        if missing:  # cannot happen unless a worker died silently; never return fewer results than asked
+            raise RuntimeError(f"{len(missing)} conversations were not processed, e.g. {missing[0]}")
+        return results  # type: ignore[return-value]
 
     def _finish(self, job: Job, data: Any) -> dict[str, Any]:
         """Validated model -> plain dict, with the task summary scrubbed before anything stores it."""
@@ -219,6 +267,8 @@ class LLMExtractor(Extractor):
         if self.backend is None:
             self.load()
         try:
+            if not self.config.batch_api:
+                return self._extract_live(conversations)
             screened: dict[str, Outcome] = {}
             full_convs = conversations
             if self.config.screen_subjective:

@@ -78,6 +78,7 @@ class Backend(ABC):
         if not self.model:
             raise ValueError(f"the {self.name} backend needs a model name (--model NAME)")
         self._runner: LoopThread | None = None
+        self._owns_runner = True
         self._client: Any = None
 
     # -- to implement --------------------------------------------------------------
@@ -109,6 +110,10 @@ class Backend(ABC):
             self._runner = LoopThread()
         return self._runner
 
+    def share_loop(self, other: Backend) -> None:
+        """Run on ``other``'s event loop, so one coroutine can use both backends' clients."""
+        self._runner, self._owns_runner = other.runner, False
+
     def complete_json(self, system: str, user: str, schema: dict[str, Any], name: str = "answer") -> dict[str, Any]:
         """Blocking helper for other stages (e.g. cluster naming): retries, one repair, returns the object.
 
@@ -124,9 +129,11 @@ class Backend(ABC):
         return outcome.data  # type: ignore[return-value]
 
     def close(self) -> None:
+        """Close the client; a shared loop is left to its owner (close sharers first)."""
         if self._runner is not None:
             self._runner.run(self.aclose())
-            self._runner.close()
+            if self._owns_runner:
+                self._runner.close()
             self._runner = None
 
 

@@ -1,13 +1,15 @@
 """The offline extractor's model: linear heads over conversation features.
 
 Shape of the decision (why): subjectivity gates AI values (GUIDELINES: no AI
-values in a purely factual exchange); AI and human values are one-vs-rest
-heads over the 26 l2 clusters with one threshold per side tuned for micro-F1
-on inner out-of-fold probabilities, plus l3 heads that add the best l2 of a
-confidently predicted l3 (hierarchical consistency); the response is two
-steps (does the user state values? then which of the six reactions);
-harmful compliance is an LR whose score is Platt-calibrated on inner
-out-of-fold scores, so ``harmful_score`` is a probability.
+values in a purely factual exchange; its log-odds threshold is tuned for
+accuracy on inner out-of-fold scores); AI and human values are decided top
+down: an l3 is chosen when the mean of its l3 head and its best l2 head
+passes a threshold tuned for l3 micro-F1, then l2 clusters are chosen only
+inside chosen l3s (threshold tuned for l2 micro-F1); the response is three
+steps (does the user state values? support / neutral / reframing /
+resistance? strong or mild?); harmful compliance is a head whose score is
+Platt-calibrated on inner out-of-fold scores, so ``harmful_score`` is a
+probability.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ L2S: list[str] = [l2 for l2s in L3_TO_L2.values() for l2 in l2s]
 L3S: list[str] = list(L3_TO_L2)
 L3_OF = np.array([L3S.index(l3) for l3, l2s in L3_TO_L2.items() for _ in l2s])
 REACTIONS: list[str] = [r for r in RESPONSE_TYPES if r != "no_human_values"]
+# The response is read as direction, then (for support/resistance) intensity: the six reactions
+# have 5-50 examples each, and pooling strong+mild gives the direction head twice the data.
+DIRECTIONS: list[str] = ["support", "neutral_acknowledgment", "reframing", "resistance"]
+DIRECTION_OF: dict[str, str] = {r: ("support" if r.endswith("_support") else "resistance" if r.endswith("_resistance") else r) for r in REACTIONS}
 CATS: list[str] = list(TASK_CATEGORIES)
 
 # Ridge penalties (on standardised features) and logistic C's, chosen by 5-fold CV on dev.jsonl
@@ -42,7 +48,7 @@ LOGISTIC: tuple[str, ...] = ("subjective", "task")  # heads where logistic regre
 # Heads that also read the TF-IDF n-gram view (features.TFIDF_SPECS): their score is
 # (1 - TFIDF_MIX) * embedding-head score + TFIDF_MIX * n-gram-head score (same kind of head
 # on both views: ridge outputs or logistic log-odds). Penalties fixed a priori, not tuned.
-TFIDF_HEADS: tuple[str, ...] = ("subjective", "task", "harmful", "human_any", "explicit", "reaction",
+TFIDF_HEADS: tuple[str, ...] = ("subjective", "task", "harmful", "human_any", "explicit", "direction", "intensity",
                                 "ai_l2", "ai_l3", "human_l2", "human_l3")
 TFIDF_MIX = 0.5
 TFIDF_ALPHA = 1.0  # ridge penalty on the (unstandardised, l2-normalised) n-gram rows
@@ -133,22 +139,37 @@ class OfflineModel:
             s2, s3 = self.scores(X, f"{side}_l2", Xt), self.scores(X, f"{side}_l3", Xt)
             out[f"{side}_p2"] = H.sigmoid(p[f"{side}_a"] * s2 + p[f"{side}_c"])  # calibrated per-cluster probability
             out[f"{side}_sets"] = decide_sets(s2, s3, p[f"{side}_t2"], p[f"{side}_t3"]) & gates[side][:, None]
-        # a user with stated values has at least one cluster
-        top_h = out["human_p2"].argmax(axis=1)
-        none_h = has_h & ~out["human_sets"].any(axis=1)
-        out["human_sets"][none_h, top_h[none_h]] = True
-        react = np.array(REACTIONS)[self.scores(X, "reaction", Xt).argmax(axis=1)]
-        out["response"] = np.where(has_h, react, "no_human_values")
+        # the user states values exactly when human values were found (GUIDELINES: response follows them)
+        out["response"] = np.where(out["human_sets"].any(axis=1), self._reaction(X, Xt), "no_human_values")
         return out
 
+    def _reaction(self, X: np.ndarray, Xt: np.ndarray | None) -> np.ndarray:
+        """Direction (argmax of a class-balanced head), then strong vs mild (balanced head >= 0.5)."""
+        direction = np.array(DIRECTIONS)[self.scores(X, "direction", Xt).argmax(axis=1)]
+        strong = np.where(self.scores(X, "intensity", Xt)[:, 0] >= 0.5, "strong_", "mild_")
+        graded = np.isin(direction, ("support", "resistance"))
+        return np.where(graded, np.char.add(strong, direction), direction)
 
-def decide_sets(p2: np.ndarray, p3: np.ndarray, t2: float, t3: float) -> np.ndarray:
-    """l2 decisions: p2 >= t2, plus the best l2 of every l3 with p3 >= t3 that has none yet."""
-    sets = p2 >= t2
+
+def l3_scores(s2: np.ndarray, s3: np.ndarray) -> np.ndarray:
+    """l3 evidence: mean of the l3 head and the best l2 head of that l3 (two views of one question)."""
+    best2 = np.stack([s2[:, L3_OF == k].max(axis=1) for k in range(len(L3S))], axis=1)
+    return 0.5 * (s3 + best2)
+
+
+def decide_sets(s2: np.ndarray, s3: np.ndarray, t2: float, t3: float) -> np.ndarray:
+    """Top-down l2 decisions: l3s with l3_scores >= t3, then inside each chosen l3 every l2 with
+    s2 >= t2, or its best l2 when none passes (an l2 outside the chosen l3s is never emitted).
+
+    Why top-down: the l3 decision has 5 labels with ~100 positives each, so its threshold is
+    tuned on the metric it serves (l3 micro-F1) instead of being a by-product of the l2 one.
+    """
+    chosen3 = l3_scores(s2, s3) >= t3
+    sets = (s2 >= t2) & chosen3[:, L3_OF]
     for k in range(len(L3S)):
         cols = np.where(L3_OF == k)[0]
-        need = (p3[:, k] >= t3) & ~sets[:, cols].any(axis=1)
-        best = cols[p2[:, cols].argmax(axis=1)]
+        need = chosen3[:, k] & ~sets[:, cols].any(axis=1)
+        best = cols[s2[:, cols].argmax(axis=1)]
         sets[need, best[need]] = True
     return sets
 
@@ -161,17 +182,39 @@ def micro_f1(pred: np.ndarray, ref: np.ndarray) -> float:
 
 
 def _tune_sets(s2: np.ndarray, s3: np.ndarray, Y2: np.ndarray, gate: np.ndarray) -> tuple[float, float]:
-    """Thresholds maximising l2 + l3 micro-F1 on out-of-fold scores."""
+    """t3 maximising l3 micro-F1, then t2 maximising l2 micro-F1 given t3 (out-of-fold scores)."""
     Y3 = np.stack([Y2[:, L3_OF == k].max(axis=1) for k in range(len(L3S))], axis=1)
-    best = (-1.0, 0.5, 9.0)
-    for t2 in np.arange(0.05, 0.6, 0.025):
-        for t3 in (0.3, 0.4, 0.5, 0.6, 9.0):
-            s = decide_sets(s2, s3, t2, t3) & gate[:, None]
-            s3p = np.stack([s[:, L3_OF == k].any(axis=1) for k in range(len(L3S))], axis=1)
-            f = micro_f1(s, Y2) + micro_f1(s3p, Y3)
-            if f > best[0] + 1e-9:
-                best = (f, float(round(t2, 3)), float(t3))
-    return best[1], best[2]
+    grid = np.round(np.arange(0.05, 0.8, 0.025), 3)
+    g = gate[:, None]
+    e3 = l3_scores(s2, s3)
+    t3 = float(grid[int(np.argmax([micro_f1((e3 >= t) & g, Y3) for t in grid]))])
+    t2 = float(grid[int(np.argmax([micro_f1(decide_sets(s2, s3, t, t3) & g, Y2) for t in grid]))])
+    return t2, t3
+
+
+def _tune_gate(gate: np.ndarray, s2: np.ndarray, s3: np.ndarray, Y2: np.ndarray) -> float:
+    """The "user states values" threshold, tuned jointly with the l3 threshold for human l3 micro-F1.
+
+    Why not for the gate's own F1: the gate exists to serve the value sets (and the response
+    follows them); measured on the 400-fold CV, this lifted human l3 F1 from 0.45 to 0.50.
+    """
+    Y3 = np.stack([Y2[:, L3_OF == k].max(axis=1) for k in range(len(L3S))], axis=1)
+    e3 = l3_scores(s2, s3)
+    best = (-1.0, 0.5)
+    for g in np.round(np.arange(0.1, 0.8, 0.05), 3):
+        for t3 in np.round(np.arange(0.05, 0.8, 0.025), 3):
+            f = micro_f1((e3 >= t3) & (gate >= g)[:, None], Y3)
+            if f > best[0] + 1e-12:
+                best = (f, float(g))
+    return best[1]
+
+
+def _tune_logit(scores: np.ndarray, y: np.ndarray) -> float:
+    """Log-odds threshold maximising accuracy on out-of-fold scores (ties: the one nearest 0)."""
+    grid = np.round(np.arange(-2.0, 2.01, 0.1), 2)
+    acc = np.array([((scores >= t) == (y > 0)).mean() for t in grid])
+    best = np.where(acc >= acc.max() - 1e-12)[0]
+    return float(grid[best[np.argmin(np.abs(grid[best]))]])
 
 
 def _fit_heads(Xs: np.ndarray, T: dict[str, np.ndarray], A: dict[str, float], Xt: np.ndarray | None = None) -> tuple[dict, dict]:
@@ -189,12 +232,7 @@ def _fit_heads(Xs: np.ndarray, T: dict[str, np.ndarray], A: dict[str, float], Xt
         else:
             w, c = H.fit_binary(Xs, T[h], A["lr_" + h])
             W[h], b[h] = w[None], c
-    has = T["human_any"] > 0
-    if has.sum() >= 2:
-        y = T["reaction"][has]
-        W["reaction"], b["reaction"] = H.fit_ridge(Xs[has], H.one_hot(y, REACTIONS), A["reaction"], H.balanced_weights(y))
-    else:
-        W["reaction"], b["reaction"] = np.zeros((len(REACTIONS), Xs.shape[1])), np.zeros(len(REACTIONS))
+    _fit_reaction(Xs, T, A["reaction"], W, b)
     if Xt is not None and Xt.shape[1]:
         Wt, bt = _fit_text_heads(Xt, T)
         W.update({f"t_{k}": v for k, v in Wt.items()})
@@ -206,7 +244,7 @@ def _fit_text_heads(Xt: np.ndarray, T: dict[str, np.ndarray]) -> tuple[dict, dic
     """The n-gram view's heads (same kind as the embedding head they are mixed with)."""
     targets = {}
     for h in TFIDF_HEADS:
-        if h in LOGISTIC or h == "reaction":
+        if h in LOGISTIC or h in ("direction", "intensity"):
             continue
         Y = T[h] if h != "task" else H.one_hot(T["task"], CATS)
         targets[h] = (Y, TFIDF_ALPHA)
@@ -221,14 +259,28 @@ def _fit_text_heads(Xt: np.ndarray, T: dict[str, np.ndarray]) -> tuple[dict, dic
         else:
             w, c = H.fit_binary(Xt, T[h], TFIDF_C)
             W[h], b[h] = w[None], c
-    if "reaction" in TFIDF_HEADS:
-        has = T["human_any"] > 0
-        if has.sum() >= 2:
-            y = T["reaction"][has]
-            W["reaction"], b["reaction"] = H.fit_ridge(Xt[has], H.one_hot(y, REACTIONS), TFIDF_ALPHA, H.balanced_weights(y))
-        else:
-            W["reaction"], b["reaction"] = np.zeros((len(REACTIONS), Xt.shape[1])), np.zeros(len(REACTIONS))
+    _fit_reaction(Xt, T, TFIDF_ALPHA, W, b)
     return W, b
+
+
+def _fit_reaction(X: np.ndarray, T: dict[str, np.ndarray], alpha: float, W: dict, b: dict) -> None:
+    """Class-balanced ridge heads on conversations whose user states values: the direction of the
+    response (4 classes) and, among support/resistance, whether it is strong (one output)."""
+    y = T["reaction"][T["human_any"] > 0]
+    Xh = X[T["human_any"] > 0]
+    d = np.array([DIRECTION_OF.get(r, "neutral_acknowledgment") for r in y])
+    if len(set(d)) >= 2:
+        W["direction"], b["direction"] = H.fit_ridge(Xh, H.one_hot(d, DIRECTIONS), alpha, H.balanced_weights(d))
+    else:
+        W["direction"], b["direction"] = np.zeros((len(DIRECTIONS), X.shape[1])), np.zeros(len(DIRECTIONS))
+        if len(d):
+            b["direction"][DIRECTIONS.index(d[0])] = 1.0
+    graded = np.isin(d, ("support", "resistance"))
+    strong = np.array([r.startswith("strong_") for r in y], dtype=float)[graded]
+    if len(set(strong)) >= 2:
+        W["intensity"], b["intensity"] = H.fit_ridge(Xh[graded], strong[:, None], alpha, H.balanced_weights(strong))
+    else:
+        W["intensity"], b["intensity"] = np.zeros((1, X.shape[1])), np.full(1, float(strong[0]) if len(strong) else 0.0)
 
 
 def fit(
@@ -269,12 +321,11 @@ def fit(
     model.W, model.b = _fit_heads(Xs, T, A, Xt)
     for k in [k for k in model.W if k.startswith("t_")]:  # n-gram weights stored as float32 (bundle size)
         model.W[k] = model.W[k].astype(np.float32)
-    params: dict[str, float] = {"subjective_t": 0.0 if "subjective" in LOGISTIC else 0.5}
+    # subjectivity threshold tuned for accuracy on inner out-of-fold log-odds (was fixed at 0)
+    params: dict[str, float] = {"subjective_t": _tune_logit(oof["subjective"][:, 0], T["subjective"])}
     for h in ("harmful", "explicit"):
         params[f"{h}_a"], params[f"{h}_c"] = H.fit_platt(oof[h][:, 0], T[h])
-    ts = np.arange(0.1, 0.8, 0.025)
-    f_any = [micro_f1((oof["human_any"][:, 0] >= t)[:, None], T["human_any"][:, None]) for t in ts]
-    params["human_any_t"] = float(round(ts[int(np.argmax(f_any))], 3))
+    params["human_any_t"] = _tune_gate(oof["human_any"][:, 0], oof["human_l2"], oof["human_l3"], T["human_l2"])
     gates = {"ai": oof["subjective"][:, 0] >= params["subjective_t"], "human": oof["human_any"][:, 0] >= params["human_any_t"]}
     for side in ("ai", "human"):
         params[f"{side}_t2"], params[f"{side}_t3"] = _tune_sets(oof[f"{side}_l2"], oof[f"{side}_l3"], T[f"{side}_l2"], gates[side])

@@ -40,11 +40,16 @@ def llm_restructure(args: argparse.Namespace, h: Hierarchy, sizes: list[int], ve
                                         timeout_s=args.llm_timeout, max_retries=1,
                                         max_output_tokens=args.llm_max_output_tokens))
 
+    # a choice list needs a few tokens per child; a small model that loops ("1, 2, 3, ...") otherwise burns the
+    # whole output budget twice (answer + repair) per assignment call
+    short = get_backend(ExtractConfig(backend="openai", model=args.llm_model, base_url=args.llm_base_url,
+                                      timeout_s=args.llm_timeout, max_retries=1,
+                                      max_output_tokens=8 * args.llm_batch + 32))
     log = open(args.llm_log, "w", encoding="utf-8") if args.llm_log else None  # noqa: SIM115 - closed at exit
 
     def complete_json(system, user, schema):
         try:
-            answer = backend.complete_json(system, user, schema, "taxonomy_answer")
+            answer = (short if "choices" in schema["properties"] else backend).complete_json(system, user, schema, "taxonomy_answer")
         except Exception as exc:
             if log:
                 log.write(json.dumps({"prompt": user[-300:], "error": str(exc)[:300]}) + "\n")
@@ -70,7 +75,7 @@ def main() -> None:
     ap.add_argument("--llm-batch", type=int, default=8, help="children per assignment call")
     ap.add_argument("--llm-members", type=int, default=15, help="children shown when renaming a parent")
     ap.add_argument("--llm-timeout", type=float, default=600.0)
-    ap.add_argument("--llm-max-output-tokens", type=int, default=512)
+    ap.add_argument("--llm-max-output-tokens", type=int, default=256, help="for propose/dedupe/rename calls")
     ap.add_argument("--llm-log", help="write every LLM prompt tail and answer (JSON lines) to this file")
     ap.add_argument("--json", help="also write the numbers to this file")
     args = ap.parse_args()

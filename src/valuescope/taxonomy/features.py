@@ -1,7 +1,8 @@
 """Evidence that a value string belongs to a level-1 cluster of a tree.
 
 For every (value, l1 cluster) pair we compute a handful of similarity
-features; a logistic model over them (``model.py``) ranks the clusters. Using
+features; ``place_stack.py`` adds the second encoder, tree-level votes and
+level classifiers, and the ranker in ``place.py`` weighs them all. Using
 all l1 clusters as candidates keeps the model honest (no candidate filter to
 tune) and costs ~266 x 12 floats per value, computed in chunks.
 

@@ -35,7 +35,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 
 from valuescope.taxonomy.normalize import canonical_map, leaf_preferences
-from valuescope.taxonomy.reference import Tree, load_tree
 from valuescope.taxonomy.place_stack import (
     LevelModels,
     StackIndex,
@@ -44,6 +43,7 @@ from valuescope.taxonomy.place_stack import (
     feature_names,
     fit_level_models,
 )
+from valuescope.taxonomy.reference import Tree, load_tree
 from valuescope.taxonomy.vectors import TextVectors, tree_sha
 
 DEFAULT_NEW_THRESHOLD = {"minilm-l6-v2-int8": 0.55}

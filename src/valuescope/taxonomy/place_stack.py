@@ -183,5 +183,5 @@ class StackIndex:
             floor = min(float(np.min(v)) for v in lp.values())
             for j, p in enumerate(self.paths):
                 cid = p[level - 1].cluster_id if len(p) >= level else None
-                out[:, j, k] = lp[cid] if cid in lp else floor
+                out[:, j, k] = lp.get(cid, floor)
         return out

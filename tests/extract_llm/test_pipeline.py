@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.extract_llm.helpers import conv, llm_config
+from extract_llm.helpers import conv, llm_config
 from valuescope.extract.llm.extractor import LLMExtractor
 
 

@@ -186,6 +186,7 @@ def test_build_values_uses_clio_when_llm_configured(sample, tmp_path):
                                 level_sizes=[10, 3])
         h = build_values(pd.DataFrame({"value": leaves[:40], "count": w[:40] + 1}), config, tmp_path)
     assert app.kinds["propose"] >= 1 and app.kinds["assign"] >= 1
+    assert h.llm_stats["llm_calls"] >= 2 and h.llm_stats["llm_fallbacks"] == 0  # reported by `taxonomy build`
     with open(tmp_path / "values_tree.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert {r["name"] for r in rows if r["level"] == "2"} == set(h.levels[1].names)

@@ -73,6 +73,15 @@ def build(
         raise UserError(str(exc)) from None
     sizes_found = [len(level.names) for level in h.levels] if h else []
     console.print(f"{len(h.values) if h else 0} values -> clusters per level {sizes_found} -> {out}/values_tree.csv")
+    if h is not None and h.llm_stats:
+        _print_llm_stats(h.llm_stats)
+
+
+def _print_llm_stats(stats: dict) -> None:
+    """Say how much of the hierarchy the LLM shaped: a call that fell back used the offline rule instead."""
+    console.print(f"Clio restructuring: {int(stats.get('llm_calls', 0))} LLM calls, "
+                  f"{int(stats.get('llm_fallbacks', 0))} fell back to the offline rule, "
+                  f"{int(stats.get('llm_item_fallbacks', 0))} single choices rejected, {stats.get('llm_seconds', 0)} s")
 
 
 def _build_run(path: Path, config, output: Path | None) -> None:
@@ -91,3 +100,5 @@ def _build_run(path: Path, config, output: Path | None) -> None:
         shutil.copy(src / "discovered_tree.csv", output / "values_tree.csv")
         shutil.copy(src / "discovered_frequencies.csv", output / "values_frequencies.csv")
     console.print(f"{stats.get('distinct_values', 0)} values, {stats.get('levels', 0)} levels -> {output or src}")
+    if stats.get("llm_calls") is not None:
+        _print_llm_stats(stats)

@@ -56,8 +56,11 @@ def build_values(df: pd.DataFrame, config: TaxonomyConfig, out_dir: Path) -> Hie
     names = totals.index.tolist()
     vectors = TextVectors(config.embedder)
     namer = make_namer(config, vectors)
+    clio = make_restructurer(config, namer, vectors)
     h = build_hierarchy(names, totals.to_numpy(), vectors(names), sizes=config.level_sizes,
-                        namer=namer, seed=config.seed, restructurer=make_restructurer(config, namer, vectors))
+                        namer=namer, seed=config.seed, restructurer=clio)
+    if clio is not None:
+        h.llm_stats = clio.stats.summary()
     rows = discovered_tree_rows(h, totals)
     if "pct_convos" in df:
         pct = df.groupby("value_norm")["pct_convos"].max()

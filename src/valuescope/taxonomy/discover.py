@@ -63,6 +63,7 @@ class Hierarchy:
     values: list[str]
     weights: np.ndarray
     levels: list[Level]  # levels[0] groups values, levels[1] groups levels[0] clusters, ...
+    llm_stats: dict[str, float] = field(default_factory=dict)  # Clio calls and fallbacks, when an LLM restructured it
 
     def value_clusters(self) -> list[np.ndarray]:
         """Cluster index of every value at each level."""

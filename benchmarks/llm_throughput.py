@@ -6,9 +6,13 @@ request, and the prompt tokens per conversation on real conversations
 (characters / 4). Requests go through the extractor exactly as in a run
 (LLMExtractor.extract, fed in engine batches of ``batch_size``) to a lean
 fixed-latency server (``latency_server.py``) in its own process; ``--server fake``
-uses the scriptable test server (uvicorn) instead.
+uses the scriptable test server (uvicorn) instead. ``--processes N`` runs the
+extract stage through the engine with ``llm_processes = N`` (N processes, each with
+concurrency / N in flight) instead; its ratio then includes starting the worker
+processes, and "server-side steady state" (the lean server's request arrivals
+between the 10th and 90th percentile) compares both ways on equal terms.
 
-    .venv/bin/python benchmarks/llm_throughput.py [--rounds 20] [--concurrency 1,16,64] [--latency 0.2]
+    .venv/bin/python benchmarks/llm_throughput.py [--rounds 64] [--concurrency 1,16,64] [--latency 0.2] [--processes 1]
 """
 
 from __future__ import annotations
@@ -67,6 +71,42 @@ def _cpu_s(pid: int) -> float:
         return 0.0
 
 
+def server_steady(url: str) -> float:
+    """Requests/s arriving at the lean server between the 10th and 90th percentile of arrivals (clears them)."""
+    try:
+        with urllib.request.urlopen(f"{url}/stats", timeout=5) as resp:
+            arrivals = sorted(json.loads(resp.read())["arrivals"])
+    except (OSError, KeyError, ValueError):
+        return float("nan")
+    lo, hi = len(arrivals) // 10, len(arrivals) * 9 // 10
+    return (hi - lo) / (arrivals[hi] - arrivals[lo]) if len(arrivals) >= 20 and arrivals[hi] > arrivals[lo] else float("nan")
+
+
+def measure_engine(url: str, convs: list[Conversation], concurrency: int, processes: int) -> dict[str, float]:
+    """The extract stage through the engine with llm_processes workers (CPU: this process only, so not shown)."""
+    from valuescope.engine.rundir import RunDir
+    from valuescope.engine.runner import run_stages
+    from valuescope.extract.stage import ExtractStage
+    from valuescope.ingest.table import conversations_to_table
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config = ExtractConfig(extractor="llm", model="bench", base_url=url, concurrency=concurrency,
+                               response_format="json_schema", llm_cache_dir=f"{tmp}/cache", timeout_s=30,
+                               llm_processes=processes)
+        run = RunDir(Path(tmp) / "run")
+        run.write_table("conversations", conversations_to_table(convs))
+        stage = ExtractStage(config)
+        server_steady(url)  # clear
+        started = time.perf_counter()
+        run_stages(run, [stage], workers=processes, quiet=True)
+        elapsed = time.perf_counter() - started
+        judged = run.read_table("judgments").num_rows
+    if judged != len(convs):
+        raise SystemExit(f"{len(convs) - judged} requests failed; the benchmark needs a clean run")
+    return {"rps": len(convs) / elapsed, "steady_rps": float("nan"), "server_steady_rps": server_steady(url),
+            "elapsed": elapsed, "cpu_ms": float("nan"), "server_cpu_ms": float("nan"), "batch_size": stage.batch_size}
+
+
 def measure(url: str, convs: list[Conversation], concurrency: int, server_pid: int) -> dict[str, float]:
     """Throughput through LLMExtractor.extract, in engine-sized batches, on a fresh cache."""
     with tempfile.TemporaryDirectory() as cache:
@@ -75,6 +115,7 @@ def measure(url: str, convs: list[Conversation], concurrency: int, server_pid: i
         ex = LLMExtractor(config)
         ex.load()
         ex.extract(unique(convs[:1], 1))  # warm up: connection, SDK import paths
+        server_steady(url)  # clear the server's arrival log
         done: list[float] = []  # when each answer arrived (the extractor stores every fresh answer once)
         store = ex._store
         ex._store = lambda job, out: (done.append(time.perf_counter()), store(job, out))[1]  # type: ignore[method-assign]
@@ -92,17 +133,19 @@ def measure(url: str, convs: list[Conversation], concurrency: int, server_pid: i
     # batch boundaries inside the window still count)
     lo, hi = len(done) // 10, len(done) * 9 // 10
     steady = (hi - lo) / (done[hi] - done[lo]) if len(done) >= 20 and done[hi] > done[lo] else float("nan")
-    return {"rps": len(convs) / elapsed, "steady_rps": steady, "elapsed": elapsed, "cpu_ms": cpu / len(convs) * 1000,
+    return {"rps": len(convs) / elapsed, "steady_rps": steady, "server_steady_rps": server_steady(url),
+            "elapsed": elapsed, "cpu_ms": cpu / len(convs) * 1000,
             "server_cpu_ms": server_cpu / len(convs) * 1000, "batch_size": ex.batch_size}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=20, help="requests per level = rounds x concurrency (min 10)")
+    ap.add_argument("--rounds", type=int, default=64, help="requests per level = rounds x concurrency (min 10)")
     ap.add_argument("--concurrency", default="1,16,64", help="comma-separated levels of requests in flight")
     ap.add_argument("--latency", type=float, default=0.2)
     ap.add_argument("--server", choices=("lean", "fake"), default="lean",
                     help="lean: latency_server.py (asyncio, pre-serialised answers); fake: the scriptable test server")
+    ap.add_argument("--processes", type=int, default=1, help="> 1: through the engine with llm_processes = N")
     args = ap.parse_args()
     levels = [int(x) for x in args.concurrency.split(",")]
 
@@ -122,7 +165,11 @@ def main() -> None:
                 time.sleep(0.1)
         load_before = os.getloadavg()
         for c in levels:
-            rows.append((c, measure(url, unique(base, max(10, args.rounds * c)), c, server.pid)))
+            convs = unique(base, max(10, args.rounds * c))
+            if args.processes > 1 and c >= args.processes:
+                rows.append((c, measure_engine(url, convs, c, args.processes)))
+            else:
+                rows.append((c, measure(url, convs, c, server.pid)))
         load_after = os.getloadavg()
     finally:
         server.terminate()
@@ -132,11 +179,12 @@ def main() -> None:
     est = ex.estimate(base)
     per_conv = [estimate_tokens(ex._job(c, "full").system) + estimate_tokens(ex._job(c, "full").user) for c in base]
     schema_tokens = estimate_tokens(json.dumps(answer_schema()))
-    print(f"{'lean latency server' if args.server == 'lean' else 'uvicorn test server'}, latency {args.latency * 1000:.0f} ms, {args.rounds} rounds per level")
+    print(f"{'lean latency server' if args.server == 'lean' else 'uvicorn test server'}, latency {args.latency * 1000:.0f} ms, "
+          f"{args.rounds} rounds per level, {args.processes} process(es)")
     for c, r in rows:
         ideal = c / args.latency
         print(f"{c:3d} in flight: {r['rps']:7.1f} req/s  ideal {ideal:6.1f}  ratio {r['rps'] / ideal:.3f}"
-              f"  (steady state {r['steady_rps'] / ideal:.3f})"
+              f"  (steady state {r['steady_rps'] / ideal:.3f}, server-side {r['server_steady_rps'] / ideal:.3f})"
               f"  ({round(r['rps'] * r['elapsed'])} requests in {r['elapsed']:.2f} s, batches of {r['batch_size']};"
               f" client CPU {r['cpu_ms']:.2f} ms/request, server {r['server_cpu_ms']:.2f})")
     print(f"load average (1/5/15 min) before {'/'.join(f'{x:.2f}' for x in load_before)}, "

@@ -43,3 +43,21 @@ def test_identical_conversations_share_one_request_and_keep_input_order(fake, tm
     assert all(r.judgment is not None for r in results)
     assert app.by_path["/v1/chat/completions"] == 21  # five identical conversations, one call
     assert sum(r.usage.get("cached", 0) for r in results) == 4
+
+
+def test_llm_processes_share_the_request_budget_and_the_cache(tmp_path: Path) -> None:
+    """llm_processes=2: two engine processes, each with half the requests in flight, one shared answer cache."""
+    from extract_llm.helpers import run_extract
+    from valuescope.extract.llm.fake_server import FakeLLM, ServerThread
+
+    app = FakeLLM(latency=0.02)
+    convs = [conv(f"p:{i}", f"Should I take job offer {i}?") for i in range(600)]  # 3 engine batches of <= 256
+    with ServerThread(app) as url:
+        config = llm_config(url, tmp_path, concurrency=4, llm_processes=2)
+        run = run_extract(tmp_path / "run", convs, config)
+        assert run.read_table("judgments").num_rows == 600
+        assert app.by_path["/v1/chat/completions"] == 600
+        assert app.max_in_flight == 4  # both processes at once, never more than the budget
+        run2 = run_extract(tmp_path / "run2", convs, config)  # a fresh run over the same cache
+    assert run2.read_table("judgments").num_rows == 600
+    assert app.by_path["/v1/chat/completions"] == 600  # zero new requests

@@ -119,6 +119,7 @@ def analyze(
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (e.g. a local llama.cpp)."),
     reference: Path | None = typer.Option(None, "--reference", help="Judgments in GUIDELINES.md JSONL (with --extractor reference)."),
     concurrency: int | None = typer.Option(None, "--concurrency", help="Concurrent LLM requests."),
+    llm_processes: int | None = typer.Option(None, "--llm-processes", help="Processes sharing the LLM requests (each keeps concurrency/N in flight; needs --workers >= N)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Ingest, print the extractor's cost estimate, stop."),
     config: Path | None = ConfigOpt,
     workers: int | None = WorkersOpt,
@@ -133,7 +134,7 @@ def analyze(
         config, format=format, strict=strict or None, keep_raw=keep_raw or None, scrub=scrub,
         column_map=_column_map(column), extractor=extractor, backend=backend, model=model, base_url=base_url,
         reference=str(reference) if reference else None, concurrency=concurrency, dry_run=dry_run or None,
-        workers=workers,
+        workers=workers, llm_processes=llm_processes,
     )
     if cfg.extract.dry_run:
         _dry_run(inputs, out, cfg, quiet)

@@ -107,6 +107,7 @@ def _compute(
     """Compute every unit of work without a checkpoint marker; return the indices computed."""
     pending = [i for i, f in enumerate(folders) if not (f / DONE).is_file()]
     workers = workers or default_workers()
+    workers = min(workers, stage.max_workers or workers)
     use_pool = stage.parallel and workers > 1 and len(pending) > 1
     with progress_bar(disable=quiet) as bar:
         task = bar.add_task(stage.name, total=len(work), completed=len(work) - len(pending))

@@ -53,6 +53,7 @@ class Stage(ABC):
 class BatchStage(Stage):
     batch_size: int = 256
     parallel: bool = True  # may the local engine run batches in several processes?
+    max_workers: int | None = None  # at most this many processes (e.g. an LLM stage's share of a request budget)
 
     @property
     def input(self) -> str:
@@ -80,6 +81,7 @@ class SourceStage(Stage):
     """Work the stage splits itself: plan chunks, process each (checkpointed), merge."""
 
     parallel: bool = True
+    max_workers: int | None = None
 
     @abstractmethod
     def plan(self) -> list[Any]:

@@ -20,6 +20,7 @@ class Extractor(ABC):
     parallel: bool = True
     #: conversations per engine batch (one checkpoint each)
     batch_size: int = 128
+    max_workers: int | None = None
 
     def __init__(self, config: ExtractConfig) -> None:
         self.config = config

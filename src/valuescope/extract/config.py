@@ -11,7 +11,8 @@ class ExtractConfig(BaseModel):
     backend: str = "openai"  # a name in valuescope.extract.llm.backends registry
     model: str | None = None
     base_url: str | None = None
-    concurrency: int = 16
+    concurrency: int = 16  # requests in flight in all
+    llm_processes: int = 1  # engine processes sharing them (each keeps concurrency / N in flight; needs --workers >= N)
     timeout_s: float = 120.0
     max_retries: int = 5
     temperature: float = 0.0

@@ -46,6 +46,7 @@ class ExtractStage(BatchStage):
         self.extract_config = config
         probe = get_extractor(config)  # cheap: load() does the heavy work
         self.parallel = probe.parallel
+        self.max_workers = probe.max_workers
         self.batch_size = probe.batch_size
         self._cache_config = probe.cache_config()
 

@@ -4,7 +4,9 @@ One SQLite file in WAL mode. Answers are committed in small groups (every
 64 answers or 0.25 s, and on ``flush``), so a run killed with ``kill -9``
 loses at most a quarter second of answers plus the requests in flight, while
 hundreds of answers per second cost one commit each group, not one each.
-SQLite's locking makes several processes sharing one cache safe.
+A group waits in memory and is written in one short transaction, so several
+processes sharing one cache (``llm_processes``) hold SQLite's write lock only
+for milliseconds, never while they wait for answers.
 Stored: validated (and scrubbed) answers, and answers that stayed invalid
 after the repair attempt (at temperature 0 asking again would only repeat
 them; delete the cache to retry). Network failures are not stored, so the
@@ -50,8 +52,8 @@ class AnswerCache:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / "answers.sqlite"
         self._lock = threading.Lock()
-        self._pending = 0
-        self._tx_started = 0.0
+        self._pending: dict[str, tuple[str, str, str, str, float]] = {}  # key -> row, not yet committed
+        self._first_pending = 0.0
         self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -63,7 +65,8 @@ class AnswerCache:
 
     def get(self, key: str) -> tuple[dict[str, Any], dict[str, int]] | None:
         with self._lock:
-            row = self._db.execute("SELECT answer, usage FROM answers WHERE key = ?", (key,)).fetchone()
+            pending = self._pending.get(key)
+            row = pending[2:4] if pending else self._db.execute("SELECT answer, usage FROM answers WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
         return json.loads(row[0]), json.loads(row[1])
@@ -78,25 +81,30 @@ class AnswerCache:
                     f"SELECT key, answer, usage FROM answers WHERE key IN ({marks})", chunk
                 ):
                     out[key] = (json.loads(answer), json.loads(usage))
+            for key in keys:
+                if key in self._pending:
+                    out[key] = (json.loads(self._pending[key][2]), json.loads(self._pending[key][3]))
         return out
 
     def put(self, key: str, kind: str, answer: dict[str, Any], usage: dict[str, int]) -> None:
+        row = (key, kind, json.dumps(answer, ensure_ascii=False), json.dumps(usage), time.time())
         with self._lock:
-            if self._pending == 0:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._tx_started = time.monotonic()
-            self._db.execute(
-                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?)",
-                (key, kind, json.dumps(answer, ensure_ascii=False), json.dumps(usage), time.time()),
-            )
-            self._pending += 1
-            if self._pending >= GROUP_SIZE or time.monotonic() - self._tx_started >= GROUP_SECONDS:
+            if not self._pending:
+                self._first_pending = time.monotonic()
+            self._pending[key] = row
+            if len(self._pending) >= GROUP_SIZE or time.monotonic() - self._first_pending >= GROUP_SECONDS:
                 self._commit()
 
     def _commit(self) -> None:
         if self._pending:
-            self._db.execute("COMMIT")
-            self._pending = 0
+            self._db.execute("BEGIN IMMEDIATE")  # one short write transaction for the whole group
+            try:
+                self._db.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?)", list(self._pending.values()))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._pending = {}
 
     def flush(self) -> None:
         with self._lock:

@@ -85,15 +85,20 @@ def _load_scrubber() -> Callable[[str], str]:
 
 
 class LLMExtractor(Extractor):
-    parallel = False  # one process; concurrency comes from requests in flight
+    parallel = False  # one process unless llm_processes > 1; concurrency comes from requests in flight
 
     def __init__(self, config: ExtractConfig) -> None:
         super().__init__(config)
         if not config.model:
             raise ValueError("the llm extractor needs --model NAME")
+        # llm_processes > 1: the engine runs that many processes, each with its share of the requests in
+        # flight, so the client's CPU per request (SDK request building) is spread over cores
+        self.processes = 1 if config.batch_api else max(1, min(config.llm_processes, config.concurrency))
+        self.parallel, self.max_workers = self.processes > 1, (self.processes if self.processes > 1 else None)
+        self.slots = config.concurrency // self.processes  # requests in flight in this process (never over the total)
         # live: enough conversations per engine batch that the in-flight pool stays full for many
         # rounds, so the drain at each batch boundary is a small share of the batch
-        self.batch_size = 10_000 if config.batch_api else max(256, 16 * config.concurrency)
+        self.batch_size = 10_000 if config.batch_api else max(256, 32 * self.slots)
         self.backend: Backend | None = None
         self.screen_backend: Backend | None = None
         self._cache: AnswerCache | None = None
@@ -211,7 +216,7 @@ class LLMExtractor(Extractor):
                 return Outcome(data=out.data, error=out.error, raw=out.raw, usage={"cached": 1}, invalid=out.invalid)
             shared[job.key] = asyncio.get_running_loop().create_future()
             backend = self._backend_for(job)
-            client = clients.setdefault(id(backend), LLMClient(backend))
+            client = clients.setdefault(id(backend), LLMClient(backend, concurrency=self.slots))
             try:
                 out = await client.ask(job.system, job.user, job.schema, f"record_{job.kind}", job.validate)
             except BaseException as exc:  # a fatal error or cancellation: waiters on this request see it too
@@ -241,7 +246,7 @@ class LLMExtractor(Extractor):
             # twice as many workers as slots: one waits with its prompt built while the other's request
             # is in flight or backing off; the client's semaphore still bounds requests in flight
             async with asyncio.TaskGroup() as group:
-                for _ in range(min(len(conversations), 2 * self.config.concurrency)):
+                for _ in range(min(len(conversations), 2 * self.slots)):
                     group.create_task(worker())
 
         try:

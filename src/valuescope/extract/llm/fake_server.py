@@ -76,6 +76,8 @@ class FakeLLM:
         self.batches: dict[str, dict[str, Any]] = {}
         self.batch_polls_until_done = 1
         self.bodies: list[dict[str, Any]] = []  # the last 100 chat requests, for assertions
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most chat requests open at once (a client's concurrency bound, seen from here)
 
     # -- scripting ----------------------------------------------------------------------
     def _step(self, text: str) -> str:
@@ -134,6 +136,14 @@ class FakeLLM:
             await _send_json(send, status, payload)
 
     async def _chat(self, req: dict[str, Any], send: Any, anthropic: bool) -> None:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await self._answer(req, send, anthropic)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, req: dict[str, Any], send: Any, anthropic: bool) -> None:
         self.bodies = [*self.bodies[-99:], req]
         text = json.dumps(req.get("messages", []))
         step = self._step(text)

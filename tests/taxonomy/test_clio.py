@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from extract_llm.test_llama_server import llama_server  # noqa: F401 - the shared llama.cpp fixture
+from sklearn.metrics import normalized_mutual_info_score as nmi
 
 import valuescope.extract.llm.client as client_mod
 from valuescope.extract.config import ExtractConfig
@@ -150,6 +151,12 @@ def test_every_call_failing_still_gives_a_complete_hierarchy(sample):
         assert s.fallbacks[step] == s.calls[step], step
     assert all(n.endswith(AUTO) for lv in h.levels for n in lv.names)  # offline names everywhere
     assert clio.namer.failures == len(h.levels[0].names) + s.calls["rename"]
+    # a level whose calls mostly failed is the offline level: same partition as building without an LLM
+    assert s.offline_levels == 2 and s.summary()["llm_offline_levels"] == 2
+    leaves, w, vectors = sample
+    offline = build_hierarchy(leaves, w, vectors(leaves), sizes=[12, 4, 2])
+    for got, want in zip(h.value_clusters(), offline.value_clusters(), strict=True):
+        assert nmi(got, want) == pytest.approx(1.0)
 
 
 def test_mixed_faults_are_counted(sample):
@@ -164,6 +171,7 @@ def test_mixed_faults_are_counted(sample):
     assert s.fallbacks["dedupe"] == s.calls["dedupe"]
     assert s.fallbacks["assign"] == 0 and s.item_fallbacks >= 1
     assert s.fallbacks["rename"] == 0
+    assert s.offline_levels == 0  # most calls of each level answered: the LLM's structure is kept
 
 
 def test_merge_rule_caps_parents_and_merges_near_duplicates():

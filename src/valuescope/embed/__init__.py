@@ -24,4 +24,4 @@ def get_embedder(name: str = DEFAULT) -> Embedder:
     return load_plugin(REGISTRY, name, "embedder")()
 
 
-__all__ = ["Embedder", "get_embedder", "REGISTRY", "DEFAULT"]
+__all__ = ["DEFAULT", "REGISTRY", "Embedder", "get_embedder"]

@@ -53,7 +53,7 @@ _KEEP = {
     "compromise", "premise", "promise", "surprise", "advertise", "advise", "devise", "revise", "supervise",
     "televise", "disguise", "merchandise", "franchise", "concise", "precise", "otherwise", "likewise",
     "clockwise", "demise", "excise", "incise", "chastise", "despise", "surmise", "improvise", "treatise",
-    "cruise", "bruise", "anise", "paradise", "guise", "noise", "our", "four", "hour", "pour", "tour",
+    "cruise", "bruise", "anise", "paradise", "guise", "our", "four", "hour", "pour", "tour",
     "your", "flour", "sour", "dour", "contour", "detour", "amour", "troubadour", "devour", "scour",
     "exercises", "promises", "premises", "enterprises", "compromises", "surprises", "hours", "tours",
 }

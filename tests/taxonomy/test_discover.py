@@ -1,8 +1,16 @@
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
 from valuescope.taxonomy.clio import LLMNamer
-from valuescope.taxonomy.discover import build_hierarchy, level_sizes
+from valuescope.taxonomy.discover import (
+    build_hierarchy,
+    level_sizes,
+    log_weights,
+    offline_partitions,
+    split_within,
+)
 from valuescope.taxonomy.naming import AUTO
 from valuescope.taxonomy.reference import published_tree
 from valuescope.taxonomy.vectors import TextVectors
@@ -72,3 +80,27 @@ def test_llm_namer_uses_members_and_contrast_and_falls_back(sample):
     names = h.levels[0].names
     assert namer.failures == 1 and sum(n.endswith(AUTO) for n in names) == 1
     assert len(set(names)) == len(names)  # duplicates suffixed
+
+
+def _nested(lower: np.ndarray, upper: np.ndarray) -> bool:
+    """Every lower cluster sits inside exactly one upper cluster."""
+    return all(len(set(upper[lower == c].tolist())) == 1 for c in np.unique(lower))
+
+
+def test_offline_partitions_are_nested_at_the_scheduled_sizes(sample):
+    _tree, _leaves, w, vecs = sample
+    parts = offline_partitions(vecs, log_weights(w), [40, 8, 3])
+    assert len(np.unique(parts[0])) == 40 and 2 <= len(np.unique(parts[2])) <= 3
+    assert 4 <= len(np.unique(parts[1])) <= 8  # a middle cluster can lose every base cluster to the vote
+    for lower, upper in pairwise(parts):
+        assert _nested(lower, upper)
+        assert set(np.unique(upper).tolist()) == set(range(int(upper.max()) + 1))  # numbered 0..m-1
+
+
+def test_split_within_never_asks_a_parent_for_more_clusters_than_members():
+    rng = np.random.default_rng(0)
+    vecs = rng.normal(size=(12, 8))
+    parent = np.array([0] * 9 + [1, 2, 3])  # three singleton parents
+    sub = split_within(vecs, np.ones(12), parent, 10, seed=0)
+    assert _nested(sub, parent)
+    assert len(np.unique(sub)) == 10 and len(np.unique(sub[parent == 0])) == 7

@@ -212,3 +212,20 @@ def test_smollm2_restructures_a_few_dozen_values(llama_server, sample):  # noqa:
     s = clio.stats
     print("\nSmolLM2 restructuring:", s.summary())
     assert 3 <= sum(s.calls.values()) <= 8
+
+
+def test_cli_build_says_when_levels_kept_the_offline_clustering(sample, tmp_path):
+    from typer.testing import CliRunner
+
+    from valuescope.cli import app as cli_app
+
+    leaves, _, _ = sample
+    src = tmp_path / "values.txt"
+    src.write_text("\n".join(leaves[:40]) + "\n", encoding="utf-8")
+    fake = TaxonomyFake({"propose": ["500"], "dedupe": ["badjson"], "assign": ["schema"], "name": ["500"]})
+    with ServerThread(fake) as url:
+        r = CliRunner().invoke(cli_app, ["taxonomy", "build", "--input", str(src), "--output", str(tmp_path / "out"),
+                                         "--levels", "10,3", "--model", "fake-model", "--base-url", url])
+    assert r.exit_code == 0, r.output
+    assert "1 level(s) kept the offline clustering" in " ".join(r.output.split())
+    assert (tmp_path / "out" / "values_tree.csv").is_file()

@@ -82,6 +82,9 @@ def _print_llm_stats(stats: dict) -> None:
     console.print(f"Clio restructuring: {int(stats.get('llm_calls', 0))} LLM calls, "
                   f"{int(stats.get('llm_fallbacks', 0))} fell back to the offline rule, "
                   f"{int(stats.get('llm_item_fallbacks', 0))} single choices rejected, {stats.get('llm_seconds', 0)} s")
+    if stats.get("llm_offline_levels"):
+        console.print(f"[yellow]{int(stats['llm_offline_levels'])} level(s) kept the offline clustering: most of "
+                      "their LLM calls failed (check the endpoint and model).[/yellow]")
 
 
 def _build_run(path: Path, config, output: Path | None) -> None:

@@ -51,15 +51,19 @@ def accuracy(tree, held, predicted):
     return [float(np.mean([t[i] == p[i] for t, p in zip(truth, predicted)])) for i in range(3)]
 
 
-def print_by_similarity(full, held, rows, scores):
-    """Accuracy of the last placer by the held-out leaf's similarity to its nearest remaining leaf:
-    where the errors are (near-twins of a published leaf, or values far from all of them)."""
+def print_by_similarity(full, tree, held, rows, scores, vectors):
+    """Accuracy of the last placer by the held-out leaf's similarity to its nearest remaining leaf, next to
+    copying that nearest leaf's clusters: where the errors are, and how consistent the tree is there."""
+    remaining = [n.name for n in tree.leaves]
+    nearest = (vectors(held) @ vectors(remaining).T).argmax(axis=1)
+    copied = [[n.name for n in tree.path(remaining[j])[1:4]] for j in nearest]
     for lo, hi in [(0.9, 1.01), (0.8, 0.9), (0.7, 0.8), (0.0, 0.7)]:
         idx = [i for i, s in enumerate(scores) if lo <= s < hi]
         if idx:
             acc = accuracy(full, [held[i] for i in idx], [[rows[i]["l1"], rows[i]["l2"], rows[i]["l3"]] for i in idx])
+            copy = accuracy(full, [held[i] for i in idx], [copied[i] for i in idx])
             print(f"    nearest-leaf similarity [{lo:.1f}, {min(hi, 1.0):.1f}): {len(idx):>4} leaves, "
-                  f"l1 {acc[0]:.3f}  l2 {acc[1]:.3f}  l3 {acc[2]:.3f}")
+                  f"l1 {acc[0]:.3f}  l2 {acc[1]:.3f}  l3 {acc[2]:.3f}   (copy nearest leaf: {copy[0]:.3f} / {copy[1]:.3f} / {copy[2]:.3f})")
 
 
 def split(full, seed):
@@ -133,7 +137,7 @@ def main() -> None:
         scores = np.array([r["score"] for r in rows])
         p1, p5, p50 = np.percentile(scores, [1, 5, 50])
         print(f"  nearest-leaf similarity of held-out leaves: p1 {p1:.3f} p5 {p5:.3f} median {p50:.3f}")
-        print_by_similarity(full, held, rows, scores)
+        print_by_similarity(full, tree, held, rows, scores, vectors)
         print(f"  seconds {time.perf_counter() - t0:.0f}")
     if len(results["5-NN baseline"]) > 1:
         print("mean over seeds")

@@ -124,7 +124,7 @@ def build_hierarchy(
     seed: int = 0,
     restructurer: Any = None,
 ) -> Hierarchy:
-    """Cluster values bottom-up and name every cluster.
+    """Cluster the values into nested levels (``offline_partitions``) and name every cluster, bottom-up.
 
     With a ``restructurer`` (``clio_hierarchy.ClioRestructurer``), only the base
     level is k-means; the levels above come from its ``extend(h, sizes, offline)``,

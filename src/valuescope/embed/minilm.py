@@ -28,6 +28,16 @@ def bundled_tokenizer(max_tokens: int):
     return tokenizer
 
 
+def token_batches(tokenizer, texts: list[str], batch_size: int):
+    """(positions, input ids, attention mask) per batch, texts sorted by length so padding stays small;
+    callers write results back at ``positions``, which restores the input order."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        enc = tokenizer.encode_batch([texts[i] or " " for i in idx])
+        yield idx, np.array([e.ids for e in enc], dtype=np.int64), np.array([e.attention_mask for e in enc], dtype=np.int64)
+
+
 def cpu_session(path: str, threads: int | None = None):
     """An onnxruntime CPU session; threads default to ``VALUESCOPE_ORT_THREADS`` (0 = onnxruntime decides)."""
     import onnxruntime as ort
@@ -53,13 +63,7 @@ class MiniLMEmbedder(Embedder):
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        # Sort by length so padding is small within a batch; restore order after.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            enc = self.tokenizer.encode_batch([texts[i] or " " for i in idx])
-            ids = np.array([e.ids for e in enc], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+        for idx, ids, mask in token_batches(self.tokenizer, texts, self.batch_size):
             hidden = self.session.run(
                 None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
             )[0]

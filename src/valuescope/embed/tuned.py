@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from valuescope.embed.base import Embedder, env_off, l2_normalise
-from valuescope.embed.minilm import bundled_tokenizer, cpu_session
+from valuescope.embed.minilm import bundled_tokenizer, cpu_session, token_batches
 
 MAX_TOKENS = 64
 
@@ -54,12 +54,7 @@ class TunedEmbedder(Embedder):
         """(n, 384) normalised embeddings and the l1/l2/l3 log-probabilities (n, n_classes) each."""
         emb = np.zeros((len(texts), self.dim), dtype=np.float32)
         logp = [np.zeros((len(texts), len(c)), dtype=np.float32) for c in self.classes]
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            enc = self.tokenizer.encode_batch([texts[i] or " " for i in idx])
-            ids = np.array([e.ids for e in enc], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+        for idx, ids, mask in token_batches(self.tokenizer, texts, self.batch_size):
             out = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
             emb[idx] = out[0]
             for k in range(3):

@@ -11,7 +11,7 @@ LLM calls and fallbacks per step, and the wall time. The base clusters keep
 their offline names (naming 266 clusters with a local model is not needed for
 NMI); ``--llm-levels 1`` restructures only the level above the base.
 
-    .venv/bin/python benchmarks/taxonomy_reconstruct.py
+    .venv/bin/python benchmarks/taxonomy_reconstruct.py [--orders 0,1,2]
     .venv/bin/python benchmarks/taxonomy_reconstruct.py --llm-base-url http://127.0.0.1:8791/v1 --llm-model smollm2
 """
 
@@ -27,12 +27,44 @@ from sklearn.metrics import normalized_mutual_info_score as nmi
 
 from valuescope.taxonomy.discover import (
     Hierarchy,
+    _compact,
+    _kmeans,
     build_hierarchy,
     log_weights,
     offline_partitions,
+    split_within,
+    vote_parents,
 )
 from valuescope.taxonomy.reference import published_tree
 from valuescope.taxonomy.vectors import TextVectors
+
+
+def bottom_up(vecs: np.ndarray, w: np.ndarray, sizes: list[int], seed: int) -> list[np.ndarray]:
+    """The previous order: flat k-means per level, each lower cluster joining the upper one holding most of its weight."""
+    out = [_kmeans(vecs, w, sizes[0], seed)]
+    for k in sizes[1:]:
+        out.append(_compact(vote_parents(out[-1], _kmeans(vecs, w, k, seed), w)[out[-1]]))
+    return out
+
+
+def top_down(vecs: np.ndarray, w: np.ndarray, sizes: list[int], seed: int) -> list[np.ndarray]:
+    """Every level split inside its parents, from a flat top level down to the base."""
+    out = [_kmeans(vecs, w, sizes[-1], seed)]
+    for k in reversed(sizes[:-1]):
+        out.insert(0, split_within(vecs, w, out[0], k, seed))
+    return out
+
+
+def compare_orders(vecs, weights, sizes, truth, seeds: list[int]) -> dict[str, list[float]]:
+    """Mean NMI over seeds of the shipped hybrid order and the two pure orders (all strict trees)."""
+    w = log_weights(weights)
+    orders = {"hybrid (shipped)": offline_partitions, "bottom-up by vote": bottom_up, "top-down": top_down}
+    means = {}
+    for name, build in orders.items():
+        scores = [[nmi([t[i] for t in truth], p) for i, p in enumerate(build(vecs, w, sizes, seed))] for seed in seeds]
+        means[name] = np.mean(scores, axis=0).tolist()
+        print(f"  {name:<20} mean of seeds {seeds}: NMI l1 {means[name][0]:.3f} l2 {means[name][1]:.3f} l3 {means[name][2]:.3f}")
+    return means
 
 
 def llm_restructure(args: argparse.Namespace, h: Hierarchy, sizes: list[int], vectors: TextVectors, vecs: np.ndarray):
@@ -92,6 +124,7 @@ def main() -> None:
     ap.add_argument("--llm-timeout", type=float, default=600.0)
     ap.add_argument("--llm-max-output-tokens", type=int, default=256, help="for propose/dedupe/rename calls")
     ap.add_argument("--llm-log", help="write every LLM prompt tail and answer (JSON lines) to this file")
+    ap.add_argument("--orders", default="", help="comma-separated seeds: also compare level orders over them, e.g. 0,1,2")
     ap.add_argument("--json", help="also write the numbers to this file")
     args = ap.parse_args()
     tree = published_tree()
@@ -113,6 +146,9 @@ def main() -> None:
     print(f"seconds {time.perf_counter() - t0:.1f}")
     print("top categories:", [n for n in h.levels[-1].names])
     report = {"sizes": sizes, "baseline": base, "offline": ours}
+    if args.orders:
+        print("level orders:")
+        report["orders"] = compare_orders(vecs, weights, sizes, truth, [int(x) for x in args.orders.split(",")])
     if args.llm_base_url or args.llm_down:
         args.llm_model = "down" if args.llm_down else args.llm_model
         if not args.llm_model:

@@ -135,14 +135,12 @@ def build_hierarchy(
     namer = namer or OfflineNamer()
     w = log_weights(weights)
     schedule = level_sizes(len(values), sizes=sizes)
-    if restructurer is not None and len(schedule) > 1:
-        base = build_hierarchy(values, weights, vecs, sizes=schedule[:1], namer=namer, seed=seed)
-        return restructurer.extend(base, schedule[1:], offline=offline_partitions(vecs, w, schedule, seed))
     partitions = offline_partitions(vecs, w, schedule, seed)
+    restructure = restructurer is not None and len(schedule) > 1
     levels: list[Level] = []
     below = np.arange(len(values))  # cluster of each value at the level below (values themselves first)
     x, xw, member_names = vecs, w, list(values)
-    for depth, value_labels in enumerate(partitions, start=1):
+    for depth, value_labels in enumerate(partitions[:1] if restructure else partitions, start=1):
         labels = parents_of(below, value_labels)
         n = int(labels.max()) + 1
         cw = np.bincount(labels, weights=xw, minlength=n)
@@ -156,7 +154,8 @@ def build_hierarchy(
                             weights=cw, centroids=cents))
         below = labels[below]
         x, xw, member_names = cents, cw, levels[-1].names
-    return Hierarchy(values=list(values), weights=np.asarray(weights, dtype=float), levels=levels)
+    h = Hierarchy(values=list(values), weights=np.asarray(weights, dtype=float), levels=levels)
+    return restructurer.extend(h, schedule[1:], offline=partitions) if restructure else h
 
 
 def offline_partitions(vecs: np.ndarray, w: np.ndarray, schedule: list[int], seed: int = 0) -> list[np.ndarray]:

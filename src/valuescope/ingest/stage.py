@@ -25,7 +25,7 @@ import pyarrow as pa
 from valuescope.config import RunConfig
 from valuescope.engine.runner import progress_bar
 from valuescope.engine.stage import BatchResult, SourceStage
-from valuescope.ingest.draft import IngestError, InputError, RecordError
+from valuescope.ingest.draft import IngestError, InputError, RecordError, quarantine_text
 from valuescope.ingest.source import Chunk, InputFile, expand_inputs, plan_file, read_chunk
 from valuescope.ingest.table import CONVERSATION_SCHEMA, conversations_to_table
 from valuescope.ingest.validate import to_conversation
@@ -66,7 +66,8 @@ class IngestStage(SourceStage):
             self.files, self.skipped = [], []
             for p in self.paths:
                 try:
-                    self.files.append(plan_file(p, len(self.files), cfg.format, max(1, cfg.batch_size), cfg.column_map))
+                    self.files.append(plan_file(p, len(self.files), cfg.format, max(1, cfg.batch_size), cfg.column_map,
+                                                cfg.max_record_bytes, cfg.max_gzip_ratio))
                 except InputError as exc:
                     if p in self.explicit:
                         raise  # a file the user named: a clear error
@@ -106,13 +107,14 @@ class IngestStage(SourceStage):
             stats["quarantined"] += 1
             quarantine.append(
                 QuarantineRecord(
-                    stage=self.name, source=f.path, line=line, record_id=record_id, reason=reason,
-                    raw=scrubber.scrub_text(raw) if raw else None,
+                    stage=self.name, source=f.path, line=line, reason=quarantine_text(reason),
+                    record_id=quarantine_text(record_id) if record_id is not None else None,
+                    raw=scrubber.scrub_text(quarantine_text(raw)) if raw else None,
                 )
             )
 
         stem = f.stem
-        for item in read_chunk(f, c, self.ingest_config.max_record_bytes):
+        for item in read_chunk(f, c, self.ingest_config.max_record_bytes, self.ingest_config.max_gzip_ratio):
             if item.blank:
                 stats["blank_lines"] += 1
                 continue

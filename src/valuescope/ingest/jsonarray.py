@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from valuescope.ingest.streams import BLOCK, DecompressionLimit, RawRecord, too_big
+from valuescope.ingest.streams import BLOCK, RawRecord, StreamCut, too_big
 
 _SPACE = re.compile(rb"[ \t\r\n]*")
 _STRUCT = re.compile(rb'[\[\]{}"]')  # inside a container: what changes depth or starts a string
@@ -35,20 +35,28 @@ class _Window:
 
     def __init__(self, stream: BinaryIO, offset: int) -> None:
         self.stream, self.buf, self.base = stream, b"", offset
-        self.eof: str | None = None  # why no more bytes come: "" at the end, or the DecompressionLimit text
+        self.eof: str | None = None  # why no more bytes come: "" at the end, or why the stream was cut
 
     def more(self, keep_from: int) -> int:
-        """Drop ``buf[:keep_from]``, append the next block; returns how many bytes were dropped (0 at the end)."""
+        """Drop ``buf[:keep_from]``, append the next block; returns how many bytes were dropped (-1 at the end)."""
         if self.eof is not None:
             return -1
+        parts, got = [], 0
+        read = getattr(self.stream, "read1", self.stream.read)  # read1: a cut stream loses nothing read before
         try:
-            block = self.stream.read(BLOCK)
-        except DecompressionLimit as exc:
-            block, self.eof = b"", f"rest of file not read: {exc}"
-        if not block:
+            while got < BLOCK:
+                part = read(BLOCK - got)
+                if not part:
+                    self.eof = ""
+                    break
+                parts.append(part)
+                got += len(part)
+        except StreamCut as exc:
+            self.eof = f"rest of file not read: {exc}"
+        if not parts:
             self.eof = self.eof or ""
             return -1
-        self.buf = self.buf[keep_from:] + block
+        self.buf = self.buf[keep_from:] + b"".join(parts)
         self.base += keep_from
         return keep_from
 

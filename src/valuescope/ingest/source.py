@@ -24,8 +24,8 @@ from valuescope.ingest.formats import JSON_READERS, detect
 from valuescope.ingest.jsonarray import iter_array
 from valuescope.ingest.streams import (
     DEFAULT_MAX_RATIO,
-    DecompressionLimit,
     RawRecord,
+    StreamCut,
     decode_json,
     drain,
     is_gzip,
@@ -240,8 +240,8 @@ def read_chunk(f: InputFile, chunk: Chunk, max_record_bytes: int, max_ratio: int
         try:
             with open_input(path, max_ratio) as fh:
                 data = fh.read(max_record_bytes + 1)
-        except DecompressionLimit as exc:
-            yield Item(1, error=str(exc))
+        except StreamCut as exc:
+            yield Item(1, error=f"file not read: {exc}")
             return
         if len(data) > max_record_bytes:
             yield Item(1, error=f"file is over the {max_record_bytes:,}-byte limit (ingest.max_record_bytes)")

@@ -61,19 +61,29 @@ class _Window:
         return keep_from
 
 
+def starts_array(stream: BinaryIO) -> bool:
+    """Whether the stream (at its start) holds a JSON array, rather than a sequence of top-level values."""
+    win = _Window(stream, 0)
+    pos = _skip_space(win, 0, bom=True)
+    return win.buf[pos : pos + 1] == b"["
+
+
 def iter_array(
-    stream: BinaryIO, max_bytes: int, *, offset: int | None = None, number: int = 1, count: int | None = None
+    stream: BinaryIO, max_bytes: int, *, offset: int | None = None, number: int = 1, count: int | None = None,
+    array: bool = True,
 ) -> Iterator[RawRecord]:
     """The elements of the JSON array in ``stream`` as RawRecords (``offset`` = the element's first byte).
 
     From the start of the file by default. To resume (a chunk), seek the
     stream to an element's offset as yielded earlier and pass it as
-    ``offset`` with that element's ``number``; ``count`` stops after that
-    many records. Records with an ``error`` count like any other.
+    ``offset`` with that element's ``number``, and ``array`` =
+    :func:`starts_array` of the file (False: a sequence of top-level values);
+    ``count`` stops after that many records. Records with an ``error`` count
+    like any other.
     """
     win = _Window(stream, offset or 0)
     pos = 0
-    in_array = True
+    in_array = array
     if offset is None:
         pos = _skip_space(win, 0, bom=True)
         if pos < len(win.buf) and win.buf[pos : pos + 1] == b"[":

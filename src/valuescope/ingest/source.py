@@ -21,7 +21,7 @@ from typing import Any
 from valuescope.ingest import tabular
 from valuescope.ingest.draft import Draft, InputError, RecordError, quarantine_text
 from valuescope.ingest.formats import JSON_READERS, detect
-from valuescope.ingest.jsonarray import iter_array
+from valuescope.ingest.jsonarray import iter_array, starts_array
 from valuescope.ingest.streams import (
     DEFAULT_MAX_RATIO,
     RawRecord,
@@ -232,8 +232,10 @@ def read_chunk(f: InputFile, chunk: Chunk, max_record_bytes: int, max_ratio: int
             elif chunk.index == 0:  # from the file start: past a byte-order mark and the '['
                 records = iter_array(fh, max_record_bytes, count=chunk.count)
             else:
+                array = starts_array(fh)  # else: top-level values one after another
                 fh.seek(chunk.start)
-                records = iter_array(fh, max_record_bytes, offset=chunk.start, number=chunk.first_line, count=chunk.count)
+                records = iter_array(fh, max_record_bytes, offset=chunk.start, number=chunk.first_line,
+                                     count=chunk.count, array=array)
             for record in records:
                 yield _json_item(reader, record)
     elif f.container == "text":

@@ -155,18 +155,23 @@ def _read_table(path: Path, max_ratio: int = DEFAULT_MAX_RATIO):
                 return pq.read_table(path)
         tsv = path.name.lower().removesuffix(".gz").endswith(".tsv")
         parse = pcsv.ParseOptions(delimiter="\t" if tsv else ",")
-        try:
+        gz = is_gzip(path)  # pyarrow goes by the name alone: give it the gunzipped stream (ratio-capped)
+
+        def read(**options):
+            if not gz:
+                return pcsv.read_csv(path, parse_options=parse, **options)  # native reader: fastest
             with open_input(path, max_ratio) as fh:
-                return pcsv.read_csv(fh, parse_options=parse)
+                return pcsv.read_csv(fh, parse_options=parse, **options)
+
+        try:
+            return read()
         except pa.ArrowInvalid as exc:
             if "UTF8" not in str(exc):
                 raise
             # Some cells are not valid UTF-8: read every column as bytes; rows are checked one by one.
             with open_input(path, max_ratio) as fh:
                 header = next(csv.reader([fh.readline().decode("utf-8", "replace")], delimiter=parse.delimiter))
-            binary = pcsv.ConvertOptions(column_types={name: pa.binary() for name in header})
-            with open_input(path, max_ratio) as fh:
-                return pcsv.read_csv(fh, parse_options=parse, convert_options=binary)
+            return read(convert_options=pcsv.ConvertOptions(column_types={name: pa.binary() for name in header}))
     except Exception as exc:  # pyarrow raises several types for a bad file
         raise InputError(f"cannot read table {path}: {str(exc).splitlines()[0]}") from None
 

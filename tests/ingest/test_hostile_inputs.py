@@ -222,6 +222,7 @@ def _gzip_bomb(path: Path, head: bytes, fill_mib: int, tail: bytes) -> Path:
     return path
 
 
+@pytest.mark.slow  # ~10 s each: the default cap still inflates ~530 MB, twice (planning, then reading)
 @pytest.mark.parametrize("container", ["jsonl", "json"])
 def test_gzip_bomb_of_one_huge_record_stays_under_1_gib(tmp_path, hh_records, container):
     good = [_dump({"id": r["id"], "messages": r["messages"]}) for r in hh_records[:2]]

@@ -96,3 +96,23 @@ def test_decode_json_reasons():
     for data, reason in [(b'{"a": \xff}', "not valid UTF-8"), (b'{"a": }', "bad JSON"), (b"[" * 100_000, "nested too deeply")]:
         with pytest.raises(RecordError, match=reason):
             decode_json(data)
+
+
+def test_gzip_input_inflated_once_across_its_chunks(tmp_path, monkeypatch):
+    """Chunks of a gzip file seek on in one kept stream: seeking anew would inflate from the start each time."""
+    from valuescope.ingest import source
+
+    rows = [json.dumps({"id": str(i), "messages": [{"role": "user", "content": f"q{i}"},
+                                                   {"role": "assistant", "content": f"a{i}"}]}) for i in range(50)]
+    for name, data in (("chat.jsonl.gz", "\n".join(rows)), ("chat.json.gz", "[" + ",".join(rows) + "]")):
+        path = tmp_path / name
+        path.write_bytes(gzip.compress(data.encode()))
+        planned = source.plan_file(path, 0, None, 7, {})
+        opened = []
+        real_open = source.open_input
+        monkeypatch.setattr(source, "open_input", lambda *a, **k: opened.append(a) or real_open(*a, **k))
+        ids = [d.id for c in planned.chunks for item in source.read_chunk(planned, c, 10_000) for d in item.drafts]
+        assert ids == [str(i) for i in range(50)] and len(planned.chunks) == 8
+        reads = 1 if name.endswith(".jsonl.gz") else 1 + 7  # arrays: + a look at the head per later chunk
+        assert len(opened) == reads, (name, len(opened))
+        monkeypatch.undo()

@@ -7,16 +7,18 @@ its own lines), a range of rows of a table, or a whole JSON / text file.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import hashlib
 import json
 import os
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from valuescope.ingest import tabular
 from valuescope.ingest.draft import Draft, InputError, RecordError, quarantine_text
@@ -226,19 +228,54 @@ def _parse(reader, obj: Any, line: int, extra_keys: tuple[str, ...] = ()) -> Ite
         return Item(line, error="JSON nested too deeply to read", raw=_raw_text(obj, extra_keys))
 
 
+_kept = threading.local()  # per thread: one gzip input left open at the end of the chunk just read
+
+
+@contextlib.contextmanager
+def _stream_at(f: InputFile, start: int, max_ratio: int) -> Iterator[BinaryIO]:
+    """The input's content stream, at uncompressed offset ``start``.
+
+    Seeking in gzip means inflating from the file's start, so a gzip input is
+    kept open after a chunk: the next chunk of the same file (keyed by its
+    sha256) seeks on from there, and a file of N chunks is inflated once, not
+    N times. Plain files are simply opened and seeked.
+    """
+    if not f.gzip:
+        with open_input(Path(f.path), max_ratio) as fh:
+            fh.seek(start)
+            yield fh
+        return
+    key = (f.path, f.sha256, max_ratio)
+    kept = getattr(_kept, "stream", None)
+    if kept is None or kept[0] != key:
+        if kept is not None:
+            kept[1].close()
+        _kept.stream = kept = (key, open_input(Path(f.path), max_ratio))
+    try:
+        kept[1].seek(start)
+        yield kept[1]
+    except BaseException:
+        _kept.stream = None
+        kept[1].close()
+        raise
+
+
+def _starts_array(f: InputFile, max_ratio: int) -> bool:
+    with open_input(Path(f.path), max_ratio) as fh:
+        return starts_array(fh)
+
+
 def read_chunk(f: InputFile, chunk: Chunk, max_record_bytes: int, max_ratio: int = DEFAULT_MAX_RATIO) -> Iterator[Item]:
     path = Path(f.path)
     if f.container in ("jsonl", "json"):
         reader = JSON_READERS[f.format]
-        with open_input(path, max_ratio) as fh:
+        array = f.container == "json" and chunk.index > 0 and _starts_array(f, max_ratio)
+        with _stream_at(f, 0 if f.container == "json" and chunk.index == 0 else chunk.start, max_ratio) as fh:
             if f.container == "jsonl":
-                fh.seek(chunk.start)
                 records = iter_lines(fh, max_record_bytes, offset=chunk.start, number=chunk.first_line, count=chunk.count)
             elif chunk.index == 0:  # from the file start: past a byte-order mark and the '['
                 records = iter_array(fh, max_record_bytes, count=chunk.count)
-            else:
-                array = starts_array(fh)  # else: top-level values one after another
-                fh.seek(chunk.start)
+            else:  # array False: top-level values one after another
                 records = iter_array(fh, max_record_bytes, offset=chunk.start, number=chunk.first_line,
                                      count=chunk.count, array=array)
             for record in records:

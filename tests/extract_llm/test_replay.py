@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.extract_llm.helpers import conv, run_extract
+from extract_llm.helpers import conv, run_extract
 from valuescope.extract.config import ExtractConfig
 from valuescope.extract.llm.backends.replay import load_answers
 from valuescope.extract.llm.extractor import LLMExtractor

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich import box
 from rich.table import Table
 
 from valuescope.cli.app import UserError, app, console
@@ -26,10 +27,13 @@ VALUE_HEADLINE = (
 )
 HEADLINE = JUDGMENT_HEADLINE[:2] + VALUE_HEADLINE + JUDGMENT_HEADLINE[2:]
 SOURCE_COLUMNS = (
-    ("n_matched", "n"), ("subjective_accuracy", "subj"), ("task_category_accuracy", "task cat"),
-    ("ai_l2_micro_f1", "AI l2"), ("ai_l3_micro_f1", "AI l3"), ("human_l2_micro_f1", "hum l2"),
-    ("human_l3_micro_f1", "hum l3"), ("response_macro_f1", "resp F1"), ("harmful_auroc", "harm AUC"),
+    ("n_matched", "n"), ("subjective_accuracy", "subj"), ("task_category_accuracy", "task"),
+    ("ai_l2_micro_f1", "AI l2"), ("ai_l3_micro_f1", "AI l3"), ("human_l2_micro_f1", "hu l2"),
+    ("human_l3_micro_f1", "hu l3"), ("response_macro_f1", "resp"), ("harmful_auroc", "harm"),
 )
+
+
+VALUE_KEYS = {k for k, _ in VALUE_HEADLINE}
 
 
 def _fmt(v: Any) -> str:
@@ -79,13 +83,17 @@ def evaluate(
         console.print(f"l2_hint_disagreement: {metrics['l2_hint_disagreement']:.3f} of {metrics['hinted']:,} values with an "
                       "extractor cluster have another l2 in the tree's placement of their name")
     if "by_source" in metrics:
-        st = Table(title="by source (value F1: as annotated / tree-consistent)")
-        st.add_column("source")
+        st = Table(title="by source (value F1: first row as annotated, second tree-consistent)", box=box.SIMPLE,
+                   pad_edge=False, collapse_padding=True)
+        st.add_column("source", no_wrap=True, max_width=18)
         for _, label in SOURCE_COLUMNS:
-            st.add_column(label, justify="right")
+            st.add_column(label, justify="right", no_wrap=True, min_width=5)
         for name, m in metrics["by_source"].items():
-            st.add_row(name, *(_pair(m, k) if k.endswith("micro_f1") and k[:2] in ("ai", "hu") else _fmt(m.get(k))
-                               for k, _ in SOURCE_COLUMNS))
+            for construct in ("as_annotated", "tree_consistent"):
+                values = (m.get("constructs") or {}).get(construct) or {}
+                first = construct == "as_annotated"
+                st.add_row(name if first else "", *(_fmt(values.get(k)) if k in VALUE_KEYS else (_fmt(m.get(k)) if first else "")
+                                                     for k, _ in SOURCE_COLUMNS))
         console.print(st)
     console.print(f"values from {metrics['values_source']}; constructs: docs/evaluate.md; all metrics in {target}")
     typer.echo(json.dumps({**{k: metrics.get(k) for k, _ in HEADLINE},

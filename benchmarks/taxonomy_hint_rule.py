@@ -1,9 +1,11 @@
 """What the taxonomy stage does to an extractor's values, under both hint rules and both reference constructs.
 
     python benchmarks/taxonomy_hint_rule.py RUN LABELS [--raw RAW_LABELS] [--rules weight,inside]
+    python benchmarks/taxonomy_hint_rule.py A.jsonl,B.jsonl A.jsonl,B.jsonl    # the reference extractor fed LABELS
 
-RUN holds judgments + mentions from any extractor (a finished ``valuescope analyze`` run, or one made by
-``--reference``). For each rule the taxonomy_place stage is rerun on a copy of those two tables
+RUN holds judgments + mentions from any extractor (a finished ``valuescope analyze`` run); label files
+instead of RUN are turned into them by the reference extractor's own conversion. LABELS may list several
+files (comma-separated). For each rule the taxonomy_place stage is rerun on a copy of those two tables
 (``weight`` = the earlier rule, the hint only reweights; ``inside`` = the default: a published leaf keeps the
 tree's path, any other value keeps the extractor's l2) and scored with ``valuescope.evaluate`` against LABELS,
 as annotated and tree-consistent; ``mentions`` (no taxonomy stage, each value's l2 = the extractor's l2_hint)
@@ -45,6 +47,31 @@ def variant(src: RunDir, rule: str | None, work: Path) -> Path:
     return dst.path
 
 
+def reference_run(files: str, work: Path) -> RunDir:
+    """judgments + mentions exactly as ``--extractor reference`` makes them from these label files."""
+    import pandas as pd
+
+    from valuescope.extract.reference import annotation_to_extraction, load_annotations
+
+    labels: dict = {}
+    for f in files.split(","):
+        labels.update(load_annotations(f))
+    ex = [annotation_to_extraction(r, "reference") for r in labels.values()]
+    run = RunDir(work / "reference")
+    run.write_table("judgments", pd.DataFrame([e.judgment.model_dump() for e in ex]))
+    run.write_table("mentions", pd.DataFrame([v.model_dump() for e in ex for v in e.values]))
+    return run
+
+
+def joined(files: str, work: Path) -> Path:
+    """One labels file from a comma-separated list."""
+    if "," not in files:
+        return Path(files)
+    out = work / "labels.jsonl"
+    out.write_text("".join(Path(f).read_text("utf-8") for f in files.split(",")), "utf-8")
+    return out
+
+
 def row(path: Path, labels: Path) -> dict[str, dict[str, float]]:
     m = evaluate_run(path, labels)
     return {c: {k: round(m["constructs"][c][k], 3) for k in KEYS} for c in ("as_annotated", "tree_consistent")}
@@ -52,14 +79,15 @@ def row(path: Path, labels: Path) -> dict[str, dict[str, float]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("run", type=Path)
-    ap.add_argument("labels", type=Path)
+    ap.add_argument("run", help="run directory, or label files (comma-separated) fed to the reference extractor")
+    ap.add_argument("labels", help="label file(s), comma-separated")
     ap.add_argument("--raw", type=Path, default=None)
     ap.add_argument("--rules", default="weight,inside")
     args = ap.parse_args()
-    src = RunDir(args.run, create=False)
     work = Path(tempfile.mkdtemp(prefix="hint-rule-"))
     try:
+        src = reference_run(args.run, work) if args.run.endswith(".jsonl") else RunDir(args.run, create=False)
+        args.labels = joined(args.labels, work)
         results = {}
         for rule in [None, *args.rules.split(",")]:
             path = variant(src, rule, work)

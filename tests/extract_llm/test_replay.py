@@ -66,3 +66,25 @@ def test_bad_answers_file_is_a_clear_error(tmp_path: Path) -> None:
         load_answers(bad)
     with pytest.raises(ValueError, match="needs a file of stored answers"):
         LLMExtractor(_config(tmp_path)).load()
+
+
+def test_cli_dry_run_writes_the_requests_replay_answers(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from valuescope.cli import app
+
+    src = tmp_path / "convs.jsonl"
+    src.write_text("".join(json.dumps({"id": f"s:{i}", "messages": [{"role": "user", "content": f"Should I lie {i}?"},
+                                                                      {"role": "assistant", "content": "Honesty matters."}]}) + "\n"
+                           for i in range(3)))
+    args = ["analyze", str(src), "--out", str(tmp_path / "run"), "--extractor", "llm", "--backend", "replay",
+            "--model", "m1", "--dry-run", "-q"]
+    res = CliRunner(env={"VALUESCOPE_CACHE_DIR": str(tmp_path / "cache")}).invoke(app, args)
+    assert res.exit_code == 0, res.output
+    lines = [json.loads(x) for x in (tmp_path / "run" / "requests.jsonl").read_text().splitlines()]
+    assert [x["id"] for x in lines] == ["s:0", "s:1", "s:2"] and {x["kind"] for x in lines} == {"full"}
+    from valuescope.engine.rundir import RunDir
+    from valuescope.ingest.table import table_to_conversations
+
+    convs = table_to_conversations(RunDir(tmp_path / "run", create=False).read_table("conversations"))
+    assert [r["key"] for r in LLMExtractor(_config(tmp_path)).requests(convs)] == [x["key"] for x in lines]

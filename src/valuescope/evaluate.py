@@ -10,7 +10,10 @@ numbers mean exactly the same thing (definitions in docs/evaluate.md).
 Value metrics: for every matched conversation and side, the *set* of l2
 clusters present (reference ``l2`` fields vs the run's placed ``l2``) and the
 set of l3 categories derived from them through ``records.L3_TO_L2``;
-micro-F1 = 2·ΣTP / (2·ΣTP + ΣFP + ΣFN) summed over conversations.
+micro-F1 = 2·ΣTP / (2·ΣTP + ΣFP + ΣFN) summed over conversations. They are
+reported under two constructs of the reference (``constructs``): as annotated,
+and tree-consistent (labelled values that are published leaves take the
+tree's l2), so numbers made under different constructs are never compared.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
 from valuescope.engine.rundir import RunDir
@@ -135,10 +139,56 @@ def compute_metrics(
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in out.items()}
 
 
-def evaluate_run(run_path: str | Path, labels_path: str | Path) -> dict[str, Any]:
-    """Metrics for a run directory: values.parquet if present, else mentions.parquet + l2_hint."""
+VALUE_METRICS = [f"{side}_{level}_{m}" for side in ("ai", "human") for level in ("l2", "l3")
+                 for m in ("micro_f1", "precision", "recall")]
+CONSTRUCTS = ("as_annotated", "tree_consistent")
+
+
+def _run_tree(run: RunDir) -> Any:
+    """The tree the run's taxonomy stage placed values in (its config), else the published one."""
+    from valuescope.taxonomy.reference import load_tree, published_tree
+
+    tree = ((run.read_manifest().get("config") or {}).get("taxonomy") or {}).get("tree")
+    return load_tree(tree) if tree and Path(tree).is_file() else published_tree()
+
+
+def source_of(run: RunDir, ids: Iterable[str]) -> dict[str, str]:
+    """Source/corpus per conversation: conversations.source when set, else the id's prefix before ':'."""
+    known: dict[str, str] = {}
+    if run.has_table("conversations"):
+        names = run.read_table("conversations").schema.names
+        if "source" in names:
+            for r in run.read_table("conversations", columns=["id", "source"]).to_pylist():
+                if r["source"]:
+                    known[str(r["id"])] = str(r["source"])
+    return {i: known.get(i) or (i.split(":", 1)[0] if ":" in i else "(none)") for i in ids}
+
+
+def scored(judgments: list[dict[str, Any]], values: list[dict[str, Any]], labels: dict[str, dict[str, Any]],
+           tree_labels: dict[str, dict[str, Any]], col: str) -> dict[str, Any]:
+    """All metrics (value metrics as annotated) plus ``constructs``: the value metrics under both constructs."""
+    out = compute_metrics(judgments, values, labels, l2_column=col)
+    tc = compute_metrics(judgments, values, tree_labels, l2_column=col)
+    out["constructs"] = {"as_annotated": {k: out.get(k) for k in VALUE_METRICS},
+                         "tree_consistent": {k: tc.get(k) for k in VALUE_METRICS}}
+    return out
+
+
+def evaluate_run(run_path: str | Path, labels_path: str | Path, by: str | None = None) -> dict[str, Any]:
+    """Metrics for a run directory: values.parquet if present, else mentions.parquet + l2_hint.
+
+    Value metrics are given under both constructs (``constructs``): the labels' l2 as annotated, and
+    tree-consistent (a labelled value that is a published leaf takes the tree's l2; taxonomy/readings.py).
+    ``by="source"`` adds every metric per source/corpus (``by_source``).
+    """
+    from valuescope.taxonomy.readings import hint_agreement, tree_consistent_labels
+
+    if by not in (None, "source"):
+        raise ValueError(f"--by {by!r}: only 'source' is supported")
     run = RunDir(run_path, create=False)
     labels = load_labels(labels_path)
+    tree = _run_tree(run)
+    tree_labels = tree_consistent_labels(labels, tree)
     judgments = run.read_table("judgments").to_pylist()
     if run.has_table("values"):
         values, source, col = run.read_table("values").to_pylist(), "values.l2", "l2"
@@ -146,6 +196,18 @@ def evaluate_run(run_path: str | Path, labels_path: str | Path) -> dict[str, Any
         values, source, col = run.read_table("mentions").to_pylist(), "mentions.l2_hint", "l2_hint"
     else:
         values, source, col = [], "none", "l2"
-    metrics = compute_metrics(judgments, values, labels, l2_column=col)
+    metrics = scored(judgments, values, labels, tree_labels, col)
+    readings = hint_agreement(pd.DataFrame(values), {n.name for n in tree.at_level(2)}) if source == "values.l2" else {}
+    if by == "source":
+        src = source_of(run, set(labels) | {str(j["id"]) for j in judgments})
+        groups: dict[str, Any] = {}
+        for name in sorted(set(src.values())):
+            keep = {i for i, s in src.items() if s == name}
+            groups[name] = scored([j for j in judgments if str(j["id"]) in keep],
+                                  [v for v in values if str(v["id"]) in keep],
+                                  {i: r for i, r in labels.items() if i in keep},
+                                  {i: r for i, r in tree_labels.items() if i in keep}, col)
+        metrics["by_source"] = groups
     extractors = sorted({str(j.get("extractor") or "") for j in judgments})
-    return {"run": str(run_path), "labels": str(labels_path), "values_source": source, "extractors": extractors, **metrics}
+    return {"run": str(run_path), "labels": str(labels_path), "values_source": source, "extractors": extractors,
+            **readings, **metrics}

@@ -47,12 +47,15 @@ def test_hint_steers_an_ambiguous_value(placer):
     assert by_l2[second] > 0.01  # a plausible alternative, not noise
     strength = placer.hint_strength
     try:
+        placer.hint_rule = "weight"
         placer.hint_strength = 1.0  # a hint with no weight changes nothing
         assert placer.place([value], [second]).iloc[0]["l2"] == first
         placer.hint_strength = 1000.0  # a trusted hint decides between plausible areas
         assert placer.place([value], [second]).iloc[0]["l2"] == second
+        placer.hint_rule, placer.hint_strength = "inside", 1.0  # the default rule keeps the hint whatever the weight
+        assert placer.place([value], [second]).iloc[0]["l2"] == second
     finally:
-        placer.hint_strength = strength
+        placer.hint_strength, placer.hint_rule = strength, "inside"
     assert placer.place([value], ["not an l2"]).iloc[0]["l2"] == first  # unknown hints are ignored
 
 

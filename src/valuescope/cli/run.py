@@ -120,7 +120,8 @@ def analyze(
     reference: Path | None = typer.Option(None, "--reference", help="Judgments in GUIDELINES.md JSONL (with --extractor reference)."),
     concurrency: int | None = typer.Option(None, "--concurrency", help="Concurrent LLM requests."),
     llm_processes: int | None = typer.Option(None, "--llm-processes", help="Processes sharing the LLM requests (each keeps concurrency/N in flight; needs --workers >= N)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Ingest, print the extractor's cost estimate, stop."),
+    answers: Path | None = typer.Option(None, "--answers", help="Stored answers {key, answer} JSONL for --backend replay."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Ingest, print the extractor's cost estimate, write the LLM requests to OUT/requests.jsonl, stop."),
     config: Path | None = ConfigOpt,
     workers: int | None = WorkersOpt,
     quiet: bool = QuietOpt,
@@ -134,7 +135,7 @@ def analyze(
         config, format=format, strict=strict or None, keep_raw=keep_raw or None, scrub=scrub,
         column_map=_column_map(column), extractor=extractor, backend=backend, model=model, base_url=base_url,
         reference=str(reference) if reference else None, concurrency=concurrency, dry_run=dry_run or None,
-        workers=workers, llm_processes=llm_processes,
+        answers=str(answers) if answers else None, workers=workers, llm_processes=llm_processes,
     )
     if cfg.extract.dry_run:
         _dry_run(inputs, out, cfg, quiet)
@@ -157,7 +158,12 @@ def _dry_run(inputs: list[str] | None, out: Path, cfg: RunConfig, quiet: bool) -
         extractor = get_extractor(cfg.extract)
     except (ValueError, FileNotFoundError) as exc:
         raise UserError(str(exc)) from None
-    estimate = extractor.estimate(table_to_conversations(run.dir.read_table("conversations")))
+    conversations = table_to_conversations(run.dir.read_table("conversations"))
+    estimate = extractor.estimate(conversations)
+    if hasattr(extractor, "requests"):  # the LLM extractor: the exact requests, for --backend replay
+        from valuescope.extract.llm.requests import write_requests
+
+        console.print(f"requests: {write_requests(extractor.requests(conversations), run.path / 'requests.jsonl')}")
     if estimate is None:
         console.print(f"dry run: the {extractor.name} extractor sends nothing anywhere; no cost.")
         return

@@ -28,5 +28,6 @@ class ExtractConfig(BaseModel):
     price_output_per_mtok: float | None = None
     llm_cache_dir: str | None = None  # answer cache; None = $VALUESCOPE_CACHE_DIR or ~/.cache/valuescope/llm
     batch_poll_s: float = 60.0  # batch API polling interval
+    answers: str | None = None  # backend "replay": JSONL of stored answers {key, answer} (docs/extractor-llm.md)
     # reference extractor: judgments made elsewhere, in GUIDELINES.md's JSONL format
     reference: str | None = None

@@ -12,7 +12,10 @@ class TaxonomyConfig(BaseModel):
     new_value_threshold: float | None = None  # below this placement score a value is "new"; None = default
     build: bool = True  # also discover a fresh hierarchy over the run's own values
     embedder: str = "minilm"  # registry name in valuescope.embed
-    hint_strength: float = Field(4.0, ge=1.0)  # likelihood ratio given to an extractor's l2_hint (1 = ignore hints)
+    hint_strength: float = Field(4.0, ge=1.0)  # hint_rule "weight": likelihood ratio given to an l2_hint (1 = ignore)
+    # how an extractor's l2_hint is used (docs/taxonomy.md): "inside" = a published leaf keeps the tree's path, any
+    # other value keeps the hinted l2 (the placer picks l1/leaf inside it); "weight" = the hint only reweights
+    hint_rule: Literal["inside", "weight"] = "inside"
     sides: list[Literal["ai", "human"]] = Field(default_factory=lambda: ["ai"])  # mentions counted in exported trees
     level_sizes: list[int] | None = None  # discovered clusters per level, bottom-up; None = geometric to 5
     namer: Literal["offline", "llm"] = "offline"  # how discovered clusters are named

@@ -22,9 +22,15 @@ When the placed tree is the one the bundled fine-tuned MiniLM was trained on
 added to the path score with weight 0.5 (``TUNED_WEIGHTS``, chosen on an inner
 split of the benchmark's seed-0 training tree; +0.3 to +0.8 points on the hold-out).
 
-An extractor's ``l2_hint`` multiplies the probability of every l1 under the
-hinted l2 by ``hint_strength`` (a likelihood ratio; default 4) before
-decoding, so a confident contrary placement can still win.
+An extractor's ``l2_hint`` (the cluster it chose reading the whole
+conversation), ``hint_rule="inside"`` (default): a value whose name is a
+published leaf keeps the tree's path; any other value keeps the hinted l2 and
+the placer picks the l1 and leaf inside it (its own scores, restricted to that
+cluster), or marks it new there when no leaf inside is within the threshold.
+``hint_rule="weight"`` (the earlier rule): the hint multiplies the probability
+of every l1 under the hinted l2 by ``hint_strength`` before decoding, so a
+confident contrary placement wins. Either way the name's context-free
+placement is kept beside it (``tree_*`` columns).
 """
 
 from __future__ import annotations
@@ -54,6 +60,8 @@ from valuescope.taxonomy.vectors import TextVectors, tree_sha
 
 DEFAULT_NEW_THRESHOLD = {"minilm-l6-v2-int8": 0.55}
 CHUNK = 1024
+PLACED_COLUMNS = ["leaf", "l1", "l2", "l3", "score", "is_new", "l2_source", "tree_leaf", "tree_l1", "tree_l2", "tree_l3"]
+HINT_RULES = ("inside", "weight")
 TUNED_WEIGHTS = (0.0, 0.5, 0.0)  # tuned heads l1/l2/l3 log-prob weights, chosen on an inner split of seed 0 (docs)
 
 
@@ -138,6 +146,7 @@ class Placer:
         levels: LevelModels | None = None,
         new_threshold: float | None = None,
         hint_strength: float = 4.0,
+        hint_rule: str = "inside",
         second: TextVectors | None | object = _DEFAULT,
         tuned: TunedEmbedder | None | object = _DEFAULT,
         tuned_weights: tuple[float, float, float] = TUNED_WEIGHTS,
@@ -155,6 +164,9 @@ class Placer:
             raise ValueError("placement model was fitted on different features")
         self.new_threshold = new_threshold if new_threshold is not None else DEFAULT_NEW_THRESHOLD.get(self.vectors.name, 0.5)
         self.hint_strength = hint_strength
+        if hint_rule not in HINT_RULES:
+            raise ValueError(f"unknown hint_rule {hint_rule!r}; use one of {HINT_RULES}")
+        self.hint_rule = hint_rule
         self.preferred = leaf_preferences(
             (n.name, self.tree.frequencies.get(n.name, n.pct_total_occurrences)) for n in self.tree.leaves
         )
@@ -182,7 +194,8 @@ class Placer:
         return canonical_map(values, counts, self.preferred)
 
     def place(self, values: list[str], hints: list[str | None] | None = None) -> pd.DataFrame:
-        """One row per input: value, value_norm, leaf, l1, l2, l3, score, is_new."""
+        """One row per input: value, value_norm, the placement (leaf, l1, l2, l3, score, is_new, l2_source) and
+        the name's context-free placement (tree_leaf, tree_l1, tree_l2, tree_l3)."""
         hints = hints if hints is not None else [None] * len(values)
         if len(hints) != len(values):
             raise ValueError("hints must have one entry per value")
@@ -194,17 +207,20 @@ class Placer:
         for v, h in zip(values, hints, strict=True):
             key = (norm[v], h if h in self.index.l1_of_l2 else None)
             rows.append({"value": v, "value_norm": norm[v], **by_key[key]})
-        return pd.DataFrame(rows, columns=["value", "value_norm", "leaf", "l1", "l2", "l3", "score", "is_new"])
+        return pd.DataFrame(rows, columns=["value", "value_norm", *PLACED_COLUMNS])
 
     def place_distinct(self, norms: list[str], hints: list[str | None]) -> list[dict]:
-        """Place already-normalised distinct strings."""
+        """Place already-normalised distinct strings (see the module docstring for the hint rules)."""
         out: list[dict | None] = [None] * len(norms)
         todo = []
         for i, v in enumerate(norms):
             if not v:
-                out[i] = {"leaf": None, "l1": None, "l2": None, "l3": None, "score": 0.0, "is_new": True}
+                out[i] = {"leaf": None, "l1": None, "l2": None, "l3": None, "score": 0.0, "is_new": True, "l2_source": None,
+                          **{f"tree_{k}": None for k in ("leaf", "l1", "l2", "l3")}}
             elif self.tree.has_leaf(v):
-                out[i] = {**self._path_of_leaf(v), "score": 1.0, "is_new": False}
+                path = self._path_of_leaf(v)
+                out[i] = {**path, "score": 1.0, "is_new": False, "l2_source": "tree",
+                          **{f"tree_{k}": x for k, x in path.items()}}
             else:
                 todo.append(i)
         for start in range(0, len(todo), CHUNK):
@@ -219,43 +235,74 @@ class Placer:
         return {"leaf": leaf, "l1": p.get("l1"), "l2": p.get("l2"), "l3": p.get("l3")}
 
     def l1_probabilities(self, texts: list[str], hints: list[str | None] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """P(l1 cluster | value) from the ranker (hints applied), nearest-leaf similarity, nearest leaf per l1."""
+        """P(l1 cluster | value) from the ranker (hints weighted by ``hint_strength``), nearest-leaf similarity,
+        nearest leaf per l1."""
+        probs, nearest, argbest = self._base_probabilities(texts)
+        return self._weighted(probs, hints or []), nearest, argbest
+
+    def _base_probabilities(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         feats, nearest, argbest = self.stack.features(texts)
         logits = self.model.logits(feats)
         probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-        for r, h in enumerate(hints or []):
+        return probs / probs.sum(axis=1, keepdims=True), nearest, argbest
+
+    def _weighted(self, probs: np.ndarray, hints: list[str | None]) -> np.ndarray:
+        probs = probs.copy()
+        for r, h in enumerate(hints):
             if h in self.index.l1_of_l2:
                 probs[r, self.index.l1_of_l2[h]] *= self.hint_strength
-        probs /= probs.sum(axis=1, keepdims=True)
-        return probs, nearest, argbest
+        return probs / probs.sum(axis=1, keepdims=True)
 
     def _place_chunk(self, texts: list[str], hints: list[str | None]) -> list[dict]:
-        probs, nearest, argbest = self.l1_probabilities(texts, hints)
-        rows = []
+        probs, nearest, argbest = self._base_probabilities(texts)
         extra = None
         if self.tuned is not None and any(self.tuned_weights):
             extra = self.tuned.path_scores(texts, self._id_paths, self.tuned_weights)
-        for r, j in enumerate(self.decode(probs, extra)):
+        free = self.decode(probs, extra)  # the name alone: the context-free reading
+        hinted = [h if h in self.index.l1_of_l2 else None for h in hints]
+        if self.hint_rule == "weight":
+            chosen = self.decode(self._weighted(probs, hinted), extra)
+        else:  # "inside": the extractor's cluster is kept; the placer chooses l1 and leaf inside it
+            allowed = np.ones_like(probs, dtype=bool)
+            for r, h in enumerate(hinted):
+                if h is not None:
+                    allowed[r] = False
+                    allowed[r, self.index.l1_of_l2[h]] = True
+            chosen = self.decode(probs, extra, allowed)
+        vecs = self.vectors(texts) if any(hinted) and self.hint_rule == "inside" else None
+        rows = []
+        for r, (j, jf) in enumerate(zip(chosen, free, strict=True)):
             names = {("leaf" if n.level == 0 else f"l{n.level}"): n.name for n in self._paths[j]}
-            score = float(np.clip(nearest[r], 0.0, 1.0))
+            tree = {("leaf" if n.level == 0 else f"l{n.level}"): n.name for n in self._paths[jf]}
+            leaf_i, free_leaf = argbest[r, j], self.index.leaf_names[argbest[r, jf]]
+            if vecs is not None and hinted[r] is not None:  # new *there*: no close leaf inside the given cluster
+                score = float(np.clip(vecs[r] @ self.index.leaf_vecs[leaf_i], 0.0, 1.0))
+            else:
+                score = float(np.clip(nearest[r], 0.0, 1.0))
             is_new = score < self.new_threshold
-            leaf = self.index.leaf_names[argbest[r, j]]
+            free_new = float(nearest[r]) < self.new_threshold
             rows.append({
-                "leaf": None if is_new else leaf,
+                "leaf": None if is_new else self.index.leaf_names[leaf_i],
                 "l1": None if is_new else names.get("l1"),
                 "l2": names.get("l2"), "l3": names.get("l3"),
                 "score": round(score, 4), "is_new": bool(is_new),
+                "l2_source": "extractor" if hinted[r] is not None and names.get("l2") == hinted[r] else "placer",
+                "tree_leaf": None if free_new else free_leaf, "tree_l1": None if free_new else tree.get("l1"),
+                "tree_l2": tree.get("l2"), "tree_l3": tree.get("l3"),
             })
         return rows
 
-    def decode(self, p: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
+    def decode(self, p: np.ndarray, extra: np.ndarray | None = None, allowed: np.ndarray | None = None) -> np.ndarray:
         """Joint path decoding: the l1 maximising log P(l1) + log P(its l2) + log P(its l3),
         where a group's probability is the sum of its l1 clusters' (so l2/l3 evidence split over
-        several neighbouring l1 clusters still counts), plus ``extra`` (the tuned heads' path score)."""
+        several neighbouring l1 clusters still counts), plus ``extra`` (the tuned heads' path score).
+        ``allowed`` (n, n_l1) restricts the choice (a given l2 cluster); the scores are the same."""
         p = np.atleast_2d(p)
         score = np.log(p + 1e-12) + (extra if extra is not None else 0.0)
         for onehot, inv in self.stack.groups.values():
             score += np.log((p @ onehot)[:, inv] + 1e-12)
+        if allowed is not None:
+            score = np.where(allowed, score, -np.inf)
         return score.argmax(axis=1)
 
     def level_probabilities(self, probs: np.ndarray, level: int) -> dict[str, np.ndarray]:

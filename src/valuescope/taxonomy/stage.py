@@ -28,6 +28,7 @@ from valuescope.taxonomy.export import (
     placed_exports,
     write_csv,
 )
+from valuescope.taxonomy.readings import hint_agreement
 from valuescope.taxonomy.reference import Tree, load_tree, published_tree
 from valuescope.taxonomy.vectors import TextVectors, tree_sha
 
@@ -35,6 +36,9 @@ VALUES_SCHEMA = pa.schema([
     ("id", pa.string()), ("side", pa.string()), ("value", pa.string()), ("explicit", pa.bool_()),
     ("l2_hint", pa.string()), ("confidence", pa.float64()), ("value_norm", pa.string()), ("leaf", pa.string()),
     ("l1", pa.string()), ("l2", pa.string()), ("l3", pa.string()), ("score", pa.float64()), ("is_new", pa.bool_()),
+    ("l2_source", pa.string()),  # tree (a published leaf) | extractor (its l2_hint kept) | placer (no hint)
+    # the name's context-free placement in the tree (the published study's reading, no conversation)
+    ("tree_leaf", pa.string()), ("tree_l1", pa.string()), ("tree_l2", pa.string()), ("tree_l3", pa.string()),
 ])
 MENTION_COLUMNS = ["id", "side", "value", "explicit", "l2_hint", "confidence"]
 
@@ -58,7 +62,7 @@ def counted(values: pd.DataFrame, config: TaxonomyConfig) -> pd.DataFrame:
 
 class PlaceStage(TableStage):
     name = "taxonomy_place"
-    version = "1"
+    version = "2"
     inputs = ("mentions", "judgments")
     outputs = ("values",)
 
@@ -68,7 +72,7 @@ class PlaceStage(TableStage):
     def config(self) -> dict[str, Any]:
         tree = config_tree(self.tax)
         return {"tree": tree_sha(tree), "embedder": self.tax.embedder, "threshold": self.tax.new_value_threshold,
-                "hint_strength": self.tax.hint_strength, "sides": self.tax.sides}
+                "hint_strength": self.tax.hint_strength, "hint_rule": self.tax.hint_rule, "sides": self.tax.sides}
 
     def run(self, run: Any) -> dict[str, float]:
         from valuescope.taxonomy.place import Placer
@@ -81,7 +85,7 @@ class PlaceStage(TableStage):
         mentions["value"] = mentions["value"].fillna("").astype(str)
         tree = config_tree(self.tax)
         placer = Placer(tree, TextVectors(self.tax.embedder), new_threshold=self.tax.new_value_threshold,
-                        hint_strength=self.tax.hint_strength)
+                        hint_strength=self.tax.hint_strength, hint_rule=self.tax.hint_rule)
         hints = [h if isinstance(h, str) and h else None for h in mentions["l2_hint"]]
         placed = placer.place(mentions["value"].tolist(), hints)
         out = pd.concat([mentions.reset_index(drop=True), placed.drop(columns=["value"])], axis=1)
@@ -93,6 +97,7 @@ class PlaceStage(TableStage):
             "mentions": len(out), "distinct_values": int(out["value_norm"].nunique()),
             "exact": int((out["score"] >= 1.0).sum()), "new": int(out["is_new"].sum()),
             "embedded": placer.vectors.computed,
+            **hint_agreement(out, {n.name for n in tree.at_level(2)}),
         }
 
 

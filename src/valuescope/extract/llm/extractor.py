@@ -104,6 +104,12 @@ class LLMExtractor(Extractor):
         self._cache: AnswerCache | None = None
         self._scrub: Callable[[str], str] = lambda t: t
         self.usage: dict[str, int] = {}
+        # replayed answers are cached under the answers file's digest: a changed file is replayed afresh
+        self._answers_sha = None
+        if config.backend == "replay" and config.answers:
+            from valuescope.extract.llm.backends.replay import file_digest
+
+            self._answers_sha = file_digest(config.answers) if Path(config.answers).is_file() else None
 
     # -- identity ----------------------------------------------------------------------
     @property
@@ -112,12 +118,15 @@ class LLMExtractor(Extractor):
 
     def params(self) -> dict[str, Any]:
         c = self.config
-        return {
+        out: dict[str, Any] = {
             "temperature": c.temperature,
             "max_output_tokens": c.max_output_tokens,
             "response_format": c.response_format,
             "max_input_tokens": c.max_input_tokens,
         }
+        if self._answers_sha:
+            out["answers_sha"] = self._answers_sha
+        return out
 
     def cache_config(self) -> dict[str, Any]:
         c = self.config
@@ -320,6 +329,25 @@ class LLMExtractor(Extractor):
         return Extraction(id=conv.id, judgment=judgment, values=values, usage=usage)
 
     # -- --dry-run ----------------------------------------------------------------------
+    def requests(self, conversations: list[Conversation]) -> list[dict[str, Any]]:
+        """Every first request this run would send, as ``{key, id, kind, body}`` (body: the OpenAI request).
+
+        ``key`` is what ``--backend replay`` looks answers up by (backends/replay.py). With the screen on,
+        every conversation gets both requests (which ones are sent depends on the screen's answers).
+        """
+        from valuescope.extract.llm.backends.replay import request_body, request_key
+
+        kinds = ["screen", "full"] if self.config.screen_subjective else ["full"]
+        out = []
+        for conv in conversations:
+            for kind in kinds:
+                job = self._job(conv, kind)
+                model = (self.config.screen_model or self.config.model) if kind == "screen" else self.config.model
+                body = request_body(model, self.config.temperature, job.system, [{"role": "user", "content": job.user}],
+                                    job.schema, f"record_{kind}", self.config.max_output_tokens)
+                out.append({"key": request_key(body), "id": conv.id, "kind": kind, "body": body})
+        return out
+
     def estimate(self, conversations: list[Conversation]) -> dict[str, Any] | None:
         kinds = ["screen", "full"] if self.config.screen_subjective else ["full"]
         jobs = [self._job(c, k) for c in conversations for k in kinds]

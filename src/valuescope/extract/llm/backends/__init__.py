@@ -21,6 +21,7 @@ from valuescope.registry import load_plugin
 REGISTRY: dict[str, str] = {
     "openai": "valuescope.extract.llm.backends.openai:OpenAIBackend",
     "anthropic": "valuescope.extract.llm.backends.anthropic:AnthropicBackend",
+    "replay": "valuescope.extract.llm.backends.replay:ReplayBackend",  # stored answers, no API (docs/extractor-llm.md)
 }
 
 __all__ = [

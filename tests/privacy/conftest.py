@@ -25,7 +25,7 @@ from valuescope.engine.runner import run_stages
 
 N_CONVERSATIONS = 120
 COMMON = ["helpfulness", "honesty", "harm prevention", "transparency", "professionalism", "respect for autonomy"]
-RARE = "zebediah quattlebaum ssn 805-76-6898"
+RARE = "loyalty to zebediah quattlebaum"
 ONE_USER = "loyalty to quentin"
 FORMULA = '=HYPERLINK("http://evil.example","x")'
 
@@ -48,9 +48,14 @@ def planted_labels(ids: list[str]) -> list[dict]:
     return labels
 
 
-def build_sample_run(root: Path) -> Path:
+def sample_rows(n: int) -> list[dict]:
+    """The first ``n`` conversations of the bundled sample, as JSON records."""
     with gzip.open(api.sample_path(), "rt", encoding="utf-8") as fh:
-        rows = [json.loads(line) for _, line in zip(range(N_CONVERSATIONS), fh, strict=False)]
+        return [json.loads(line) for _, line in zip(range(n), fh, strict=False)]
+
+
+def build_sample_run(root: Path) -> Path:
+    rows = sample_rows(N_CONVERSATIONS)
     inp, lab = root / "input.jsonl", root / "labels.jsonl"
     inp.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
     lab.write_text("".join(json.dumps(r) + "\n" for r in planted_labels([r["id"] for r in rows])), "utf-8")

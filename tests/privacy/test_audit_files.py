@@ -21,7 +21,6 @@ runner = CliRunner()
 def run_copy(sample_run, tmp_path):
     dst = tmp_path / "run"
     shutil.copytree(sample_run, dst)
-    shutil.rmtree(dst / "taxonomy")  # its raw CSVs hold the planted SSN; these tests plant their own finding
     (dst / "export").mkdir(exist_ok=True)
     return dst
 

@@ -37,7 +37,7 @@ def _rare_renamed(run):
     values.to_parquet(run / "values.parquet", index=False)
 
 
-@pytest.mark.parametrize("q", ["quattlebaum", "805-76", "zebediah q", "e", "h", "ssn"])
+@pytest.mark.parametrize("q", ["quattlebaum", "zebediah q", "loyalty", "e", "h", "a"])
 def test_query_reveals_nothing_below_the_floor(sample_run, tmp_path, q):
     """Every /api/values answer to q is the same whether or not the below-floor value's name matches q."""
     assert RARE in set(pd.read_parquet(sample_run / "values.parquet")["value_norm"])

@@ -89,3 +89,14 @@ def test_formula_cells_are_not_evaluated(sample_run, tmp_path):
 )
 def test_spreadsheet_safe(cell, safe):
     assert spreadsheet_safe(cell) == safe
+
+
+def test_per_conversation_tables_are_left_out(sample_run, tmp_path):
+    """analysis/alerts lists conversation ids: not an aggregate, so not exported."""
+    assert "id" in pd.read_parquet(sample_run / "analysis" / "alerts.parquet").columns
+    summary = export_run(sample_run, tmp_path / "export")
+    assert not (tmp_path / "export" / "analysis_alerts.csv").exists()
+    assert summary["omitted"]["analysis_alerts.csv"] == "per-conversation rows"
+    ids = set(pd.read_parquet(sample_run / "conversations.parquet")["id"])
+    for path in (tmp_path / "export").glob("*.csv"):
+        assert not ids & set(_cells(path)), path.name

@@ -6,8 +6,9 @@ analysis stage already applies the floor; export applies it again wherever a
 table has count columns (``n``/``n_*`` and ``n_users``/``users``) so a table
 written by other code, or a lowered floor, cannot slip through. The taxonomy
 CSVs (published schema: shares, no counts) are floored on the conversations
-behind each row, counted from the run's values; a file whose rows cannot be
-counted is left out. Text cells a spreadsheet would evaluate (``=``, ``+``,
+behind each row, counted from the run's values. A table whose rows cannot be
+counted, or that has one row per conversation (``analysis/alerts``), is left
+out. Text cells a spreadsheet would evaluate (``=``, ``+``,
 ``-``, ``@``, tab, CR) are prefixed with ``'``. ``PRIVACY.md`` and
 ``privacy.json`` disclose the floor, how many cells were suppressed, and what
 was left out.
@@ -64,19 +65,21 @@ def export_run(run_path: str | Path, out: str | Path | None = None, privacy: Pri
     if not analysis_tables and not (run.path / "taxonomy").is_dir():
         raise FileNotFoundError(f"run {run.path} has no analysis tables to export; run `valuescope analyze` first")
     files: dict[str, dict[str, Any]] = {}
+    omitted: dict[str, str] = {}
     for name in analysis_tables:
         df = run.read_df(name)
         n_cols, user_cols = count_columns(df)
-        suppressed = 0
-        if n_cols:
-            df, suppressed = apply_floor(
-                df, n_col=n_cols, users_col=user_cols or None, min_conversations=cfg.min_conversations,
-                min_users=cfg.min_users, allow_zero=len(n_cols) > 1,
-            )
         target = out_dir / (name.replace("/", "_") + ".csv")
+        if not n_cols or "id" in df.columns:  # per-conversation rows (alerts), or nothing to floor on
+            target.unlink(missing_ok=True)  # a stale copy from an earlier export must not stay shareable
+            omitted[target.name] = "per-conversation rows" if "id" in df.columns else "no conversation counts to apply the floor to"
+            continue
+        df, suppressed = apply_floor(
+            df, n_col=n_cols, users_col=user_cols or None, min_conversations=cfg.min_conversations,
+            min_users=cfg.min_users, allow_zero=len(n_cols) > 1,
+        )
         write_csv(target, df)
         files[target.name] = {"rows": len(df), "suppressed_at_export": suppressed, "floored_on": n_cols + user_cols}
-    omitted: dict[str, str] = {}
     tax = run.path / "taxonomy"
     if tax.is_dir():
         for src in sorted(tax.rglob("*.csv")):
@@ -88,7 +91,7 @@ def export_run(run_path: str | Path, out: str | Path | None = None, privacy: Pri
                 continue
             df, suppressed = floored
             write_csv(target, df)
-            files[target.name] = {"rows": len(df), "suppressed_at_export": suppressed, "floored_on": ["conversations behind each row"]}
+            files[target.name] = {"rows": len(df), "suppressed_at_export": suppressed, "floored_on": [], "floored_on_members": True}
     manifest_floor = run.read_manifest().get("privacy_floor") or {}
     summary = {
         "min_conversations": cfg.min_conversations,
@@ -182,7 +185,7 @@ WITHHELD = "(name withheld: it quoted a value below the privacy floor)"
 def withhold_quoting_names(tree: pd.DataFrame, rare: set[str]) -> pd.DataFrame:
     """Cluster names and descriptions are written from member values; one that quotes a
     below-floor value loses both (the cluster id stays, so the tree keeps its shape)."""
-    if not rare:
+    if not rare or tree.empty:
         return tree
     pattern = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(v) for v in sorted(rare, key=len, reverse=True)) + r")(?!\w)", re.IGNORECASE)
     out = tree.copy()
@@ -210,6 +213,6 @@ def _disclosure(summary: dict[str, Any]) -> str:
         supp[key] = int(supp.get(key, 0)) + int(info["suppressed_at_export"])
     lines += [f"| {k} | {v} |" for k, v in sorted(supp.items())]
     if summary.get("omitted"):
-        lines += ["", "Left out (the floor cannot be applied to them):", ""]
+        lines += ["", "Left out (no floor can be applied to them):", ""]
         lines += [f"- {name}: {why}" for name, why in sorted(summary["omitted"].items())]
     return "\n".join(lines) + "\n"

@@ -144,7 +144,10 @@ def floor_taxonomy_csv(run: RunDir, src: Path, cfg: PrivacyConfig) -> tuple[pd.D
     values = run.read_df("values")
     values = values[values["side"].isin(sides)]
     discovered = run.read_df("taxonomy/discovered_values") if run.has_table("taxonomy/discovered_values") else None
-    members = cell_members(src.name, values, discovered)
+    try:
+        members = cell_members(src.name, values, discovered)
+    except KeyError:  # a values table without the placement columns: nothing to count rows with
+        return None
     df = pd.read_csv(src, dtype=str, keep_default_na=False)
     if members is None or not set(keys) <= set(df.columns):
         return None

@@ -1,11 +1,9 @@
-"""export + audit on a real run (dev.jsonl through ingest, extraction, analysis and report)."""
+"""export + audit on a real run (bundled sample conversations through every stage, planted labels)."""
 
 from __future__ import annotations
 
 import json
 import shutil
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -17,21 +15,16 @@ from valuescope.privacy.audit import audit_run, load_canaries, mask
 from valuescope.privacy.export import export_run
 from valuescope.privacy.ids import salt_path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))
-from runs import build_run  # noqa: E402  (the report tests' real-run builder)
-
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory, conversations_dir, reference_dir):
-    """150 annotated conversations: enough cells above the floor, quick to build."""
-    tmp = tmp_path_factory.mktemp("privacy")
-    labels = tmp / "labels.jsonl"
-    labels.write_text("\n".join((reference_dir / "dev.jsonl").read_text("utf-8").splitlines()[:150]) + "\n", "utf-8")
-    r = build_run(tmp / "run", conversations_dir, labels)
-    export_run(r.path)
-    return r.path
+def run(sample_run, tmp_path_factory):
+    """The planted sample run (tests/privacy/conftest.py), exported."""
+    path = tmp_path_factory.mktemp("privacy") / "run"
+    shutil.copytree(sample_run, path)
+    export_run(path)
+    return path
 
 
 @pytest.fixture
@@ -65,6 +58,9 @@ def test_stricter_floor_suppresses_and_discloses(run, tmp_path):
         df = pd.read_csv(tmp_path / "x" / name)
         counts = [c for c in info["floored_on"] if "users" not in c]
         assert ((df[counts] == 0) | (df[counts] >= 100000)).all().all(), name
+    for name, info in summary["files"].items():  # taxonomy CSVs: floored on the conversations behind each row
+        if info.get("floored_on_members"):
+            assert info["rows"] == 0 and pd.read_csv(tmp_path / "x" / name).empty, name
 
 
 def test_clean_run_passes(run):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import socket
 
 import pytest
@@ -12,12 +11,13 @@ from valuescope.privacy.base import get_scrubber
 from valuescope.privacy.config import PrivacyConfig
 from valuescope.records import Conversation
 
+from .conftest import sample_rows
+
 
 @pytest.fixture(scope="module")
-def real_texts(conversations_dir):
-    with (conversations_dir / "mt_bench.jsonl").open(encoding="utf-8") as fh:
-        rows = [json.loads(next(fh)) for _ in range(3)]
-    return [r["messages"][0]["content"] for r in rows]
+def real_texts():
+    """First user turns of the bundled sample (real red-team conversations)."""
+    return [r["messages"][0]["content"] for r in sample_rows(3)]
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,12 @@ from runs import XSS_TEXT, XSS_VALUE
 from valuescope.privacy.config import PrivacyConfig
 from valuescope.report.serve import ENDPOINTS, BindError, check_bind, create_app
 
+LOCAL = "http://127.0.0.1"  # the tokenless explorer answers only loopback Host names
+
 
 @pytest.fixture(scope="module")
 def client(report_run) -> TestClient:
-    return TestClient(create_app(report_run.path))
+    return TestClient(create_app(report_run.path), base_url=LOCAL)
 
 
 def _ai_counts(report_run):
@@ -79,7 +81,7 @@ def test_no_text_without_examples_and_floor_with_examples(client, report_run) ->
     for path in ENDPOINTS:
         body = client.get(path, params={"q": "harm", "name": "harm prevention"}).text
         assert XSS_TEXT not in body and "please help" not in body
-    with_ex = TestClient(create_app(report_run.path, examples=True))
+    with_ex = TestClient(create_app(report_run.path, examples=True), base_url=LOCAL)
     snippets = with_ex.get("/api/examples", params={"name": "harm prevention"}).json()["snippets"]
     assert 1 <= len(snippets) <= 3 and all(len(s["user"]) <= 280 for s in snippets)
     small = _ai_counts(report_run)
@@ -88,13 +90,13 @@ def test_no_text_without_examples_and_floor_with_examples(client, report_run) ->
 
 
 def test_stricter_floor_hides_more(report_run) -> None:
-    strict = TestClient(create_app(report_run.path, privacy=PrivacyConfig(min_conversations=15)))
+    strict = TestClient(create_app(report_run.path, privacy=PrivacyConfig(min_conversations=15)), base_url=LOCAL)
     items = strict.get("/api/values", params={"limit": 500}).json()["items"]
     assert items and all(r["n"] >= 15 for r in items)
 
 
 def test_read_only_and_token(report_run) -> None:
-    c = TestClient(create_app(report_run.path, token="s3cret"))
+    c = TestClient(create_app(report_run.path, token="s3cret"), base_url=LOCAL)
     assert c.get("/api/summary").status_code == 401
     assert c.get("/api/summary", headers={"X-Valuescope-Token": "wrong"}).status_code == 401
     assert c.get("/api/summary", headers={"X-Valuescope-Token": "s3cret"}).status_code == 200
@@ -140,8 +142,8 @@ def test_copied_run_never_reads_the_original(report_run, tmp_path) -> None:
     values = pd.read_parquet(copy / "values.parquet")
     values.loc[values["value_norm"] == "harm prevention", "value_norm"] = "renamed in the copy"
     values.to_parquet(copy / "values.parquet")
-    c = TestClient(create_app(copy))
+    c = TestClient(create_app(copy), base_url=LOCAL)
     assert c.get("/api/search", params={"q": "renamed in the copy"}).json()["items"]
     assert not c.get("/api/search", params={"q": "harm prevention"}).json()["items"]
-    # the original run still answers from its own DuckDB file
-    assert TestClient(create_app(report_run.path)).get("/api/search", params={"q": "harm prevention"}).json()["items"]
+    # the original run still answers from its own files
+    assert TestClient(create_app(report_run.path), base_url=LOCAL).get("/api/search", params={"q": "harm prevention"}).json()["items"]

@@ -28,8 +28,10 @@ def audit(
         report = audit_run(run, strings, include or [], explorer=not no_explorer, examples=examples)
     except (FileNotFoundError, ValueError) as exc:
         raise UserError(str(exc)) from None
-    for f in report.findings[:max_show]:
-        console.print(f"[red]finding[/red] {f}", markup=True, highlight=False)
+    from rich.markup import escape
+
+    for f in report.findings[:max_show]:  # str(f) holds masked previews and masked request labels only
+        console.print(f"[red]finding[/red] {escape(str(f))}", markup=True, highlight=False)
     if len(report.findings) > max_show:
         console.print(f"... and {len(report.findings) - max_show} more")
     status = "[green]PASS[/green]" if report.ok else "[red]FAIL[/red]"

@@ -2,8 +2,13 @@
 
 Shared = ``report.html``, the CSV exports (``valuescope export``), the taxonomy
 files, and every response of the explorer API (``valuescope serve``), probed
-in-process. Findings name the file (or URL) and offset and show a masked
-preview only, so the audit log is itself safe to share.
+in-process. Every file there is read: gzip is decompressed, zip containers
+(``.xlsx``, ``.zip``, ``.docx``, ``.ods``) are read member by member, Parquet
+row by row; a binary file the audit cannot read is itself a finding. Patterns
+run on the text as written and as a reader would decode it (HTML entities,
+``\u0040``-style escapes of JSON and JavaScript, %-encoding). Findings name the
+file (or URL, its parameters masked) and offset and show a masked preview
+only, so the audit log is itself safe to share.
 
 Vendored code (plotly.js inlined in the report) contains e-mail-like and
 IP-like strings that are not anyone's data; a pattern match whose exact text
@@ -13,15 +18,19 @@ salt are never allowed.
 
 from __future__ import annotations
 
+import gzip
 import html
+import io
 import json
 import logging
 import re
+import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from valuescope.privacy.ids import salt_path
 from valuescope.privacy.patterns import PATTERN_ENTITIES, find_patterns
@@ -29,7 +38,7 @@ from valuescope.privacy.patterns import PATTERN_ENTITIES, find_patterns
 log = logging.getLogger(__name__)
 
 SHARED_GLOBS = ("report.html", "export/**/*", "exports/**/*", "taxonomy/**/*.csv", "taxonomy/**/*.json")
-TEXT_SUFFIXES = {".html", ".htm", ".csv", ".json", ".jsonl", ".md", ".txt", ".tsv", ".js", ".svg", ""}
+MAX_UNZIPPED = 512 * 1024 * 1024  # a decompression bomb is a finding, not an out-of-memory
 # Street-address patterns match report prose ("5 Core Values Way"?) too easily to gate a release on.
 AUDIT_ENTITIES = tuple(e for e in PATTERN_ENTITIES if e != "STREET_ADDRESS")
 MAX_CANARY_CHARS = 4
@@ -100,13 +109,18 @@ class Auditor:
         self.patterns = patterns
 
     def scan_text(self, text: str, where: str) -> Iterator[AuditFinding]:
-        """Patterns on the HTML-unescaped text; canaries and the salt on both spellings."""
-        unescaped = html.unescape(text) if "&" in text else text
+        """Patterns on every decoded spelling of the text; canaries and the salt on all spellings."""
+        spellings = decoded_spellings(text)
         if self.patterns:
-            for entity, s, e in find_patterns(unescaped, AUDIT_ENTITIES):
-                if not is_vendored(unescaped[s:e]):
-                    yield AuditFinding(where, s, entity, mask(unescaped[s:e]))
-        variants = [_norm(v) for v in ([text] if unescaped == text else [text, unescaped])]
+            seen: set[tuple[str, str]] = set()
+            for variant in spellings[1:] or spellings:  # a later spelling adds only what the earlier ones hid
+                earlier = set(seen)
+                for entity, s, e in find_patterns(variant, AUDIT_ENTITIES):
+                    found = variant[s:e]
+                    if (entity, found) not in earlier and not is_vendored(found):
+                        seen.add((entity, found))
+                        yield AuditFinding(where, s, entity, mask(found))
+        variants = [_norm(v) for v in spellings]
         for kind, needles in (("CANARY", self.canaries), ("SALT", [(s, s.casefold()) for s in self.secrets])):
             for raw, needle in needles:
                 for variant in variants:
@@ -116,21 +130,68 @@ class Auditor:
                         break
 
 
+JS_ESCAPE_RE = re.compile(r"\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})")
+
+
+def decoded_spellings(text: str) -> list[str]:
+    """The text as written, then decoded as a reader would see it: HTML entities, then
+    ``\\u0040``/``\\x40`` escapes (JSON, JavaScript), then %-encoding (URLs). Distinct ones only;
+    the first entry is always the raw text, the rest each decode one more layer."""
+    out = [text]
+    current = html.unescape(text) if "&" in text else text
+    out.append(current)
+    if "\\" in current:
+        current = JS_ESCAPE_RE.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), current)
+        out.append(current)
+    if "%" in current:
+        out.append(unquote(current))
+    return list(dict.fromkeys(out))
+
+
 def shared_files(run_path: Path, extra: Iterable[Path] = ()) -> list[Path]:
+    """Every file a run would share (none is skipped for its type: see :func:`file_texts`)."""
     files: set[Path] = set()
     for pattern in SHARED_GLOBS:
         files.update(p for p in run_path.glob(pattern) if p.is_file())
     for p in extra:
         files.update(q for q in (p.rglob("*") if p.is_dir() else [p]) if q.is_file())
-    return sorted(f for f in files if f.suffix.lower() in TEXT_SUFFIXES or f.suffix.lower() == ".parquet")
+    return sorted(files)
 
 
-def _file_text(path: Path) -> str:
-    if path.suffix.lower() == ".parquet":
+class Unreadable(ValueError):
+    """A shared file whose content the audit cannot turn into text."""
+
+
+def file_texts(name: str, data: bytes) -> Iterator[tuple[str, str]]:
+    """(where, text) for one file's bytes: gzip and zip containers are opened, Parquet is
+    read row by row, JSON is re-dumped without ASCII escapes; binary content raises Unreadable."""
+    lower = name.lower()
+    if data[:2] == b"\x1f\x8b":
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
+            inner = fh.read(MAX_UNZIPPED + 1)
+        if len(inner) > MAX_UNZIPPED:
+            raise Unreadable("decompresses to more than 512 MiB")
+        yield from file_texts(name.removesuffix(".gz").removesuffix(".GZ"), inner)
+    elif data[:4] == b"PK\x03\x04":
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            for info in zf.infolist():
+                if info.is_dir():
+                    continue
+                if info.file_size > MAX_UNZIPPED:
+                    raise Unreadable(f"member {info.filename} is larger than 512 MiB")
+                yield from file_texts(f"{name}!{info.filename}", zf.read(info))
+    elif data[:4] == b"PAR1" or lower.endswith(".parquet"):
         import pyarrow.parquet as pq
 
-        return json.dumps(pq.read_table(path).to_pylist(), ensure_ascii=False, default=str)
-    return path.read_text("utf-8", errors="replace")
+        rows = pq.read_table(io.BytesIO(data)).to_pylist()
+        yield name, json.dumps(rows, ensure_ascii=False, default=str)
+    elif b"\x00" in data[:65536]:
+        raise Unreadable("binary content")
+    else:
+        text = data.decode("utf-8", errors="replace")
+        if lower.endswith((".json", ".jsonl")):
+            text = "\n".join(_decode_json(line) for line in text.splitlines()) if lower.endswith(".jsonl") else _decode_json(text)
+        yield name, text
 
 
 def explorer_responses(run_path: Path, examples: bool = False, max_names: int = 200) -> Iterator[tuple[str, str]]:
@@ -145,11 +206,14 @@ def explorer_responses(run_path: Path, examples: bool = False, max_names: int = 
         log.warning("explorer not audited: %s", exc)
         return
     app = create_app(run_path, examples=examples)
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
 
         def get(path: str, **params: str) -> tuple[str, str]:
             resp = client.get(path, params=params)
-            query = "&".join(f"{k}={v}" for k, v in params.items())
+            if resp.status_code in (401, 403) or resp.status_code >= 500:
+                raise ValueError(f"explorer answered GET {path} with HTTP {resp.status_code}: the audit cannot see its responses")
+            # names in the label are masked: the audit log must itself be safe to share
+            query = "&".join(f"{k}={v if k in ('side', 'level') else mask(v)}" for k, v in params.items())
             return f"GET {path}{'?' + query if query else ''}", resp.text
 
         for route in getattr(app, "routes", []):
@@ -222,8 +286,13 @@ def audit_run(
     scanned, findings = [], []
     for f in shared_files(run, [Path(p) for p in extra]):
         label = str(f.relative_to(run)) if f.is_relative_to(run) else str(f)
-        scanned.append(label)
-        findings.extend(auditor.scan_text(_file_text(f), label))
+        try:
+            for where, text in file_texts(label, f.read_bytes()):
+                scanned.append(where)
+                findings.extend(auditor.scan_text(text, where))
+        except (Unreadable, zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            scanned.append(label)
+            findings.append(AuditFinding(label, 0, "UNREADABLE", f"not audited ({str(exc).splitlines()[0][:80]}): do not share unread"))
     if explorer:
         for label, body in explorer_responses(run, examples=examples, max_names=explorer_names):
             scanned.append(label)

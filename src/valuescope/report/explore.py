@@ -2,7 +2,16 @@
 
 Every count it returns passes the privacy floor (distinct conversations, and
 distinct users when the run has user ids) in SQL, before leaving this module.
-Filters reach SQL only as bound parameters; level names are whitelisted.
+No answer depends on whether a below-floor name matches what was asked: a
+filter or parent naming a below-floor group answers exactly like one naming
+nothing, and a text query (``q``) reports no suppressed count and counts
+conversations only over the groups it shows. Filters reach SQL only as bound
+parameters; level names are whitelisted.
+
+The run's ``valuescope.duckdb`` is never opened (a DuckDB file lock would
+block a rerun of the run being shown): the explorer reads the Parquet tables
+through views in its own in-memory database, so every query sees the tables
+as they are on disk.
 """
 
 from __future__ import annotations
@@ -13,14 +22,13 @@ from typing import Any
 
 import duckdb
 
-from valuescope.engine.rundir import DUCKDB_FILE, RunDir
+from valuescope.engine.rundir import RunDir
 from valuescope.report.floor import Floor
 
 LEVELS = {"value": "value", "l1": "l1", "l2": "l2", "l3": "l3"}
 CHILD = {"l3": "l2", "l2": "l1", "l1": "value"}
 FILTERS = ("task_category", "context", "model", "response")
 BY = ("task_category", "model", "response", "side")
-NEEDED = ("values", "mentions", "judgments", "conversations")
 
 
 class Explorer:
@@ -35,36 +43,13 @@ class Explorer:
 
     # -- connection -------------------------------------------------------------
     def _connect(self) -> duckdb.DuckDBPyConnection:
-        """The run's own valuescope.duckdb, read-only; in-memory views over the Parquet files if it is
-        missing, unreadable, or its views point at another folder (a copied or moved run)."""
-        db = self.run.path / DUCKDB_FILE
-        if db.is_file():
-            try:
-                con = duckdb.connect(str(db), read_only=True)
-                if self._views_are_ours(con):
-                    return con
-                con.close()
-            except duckdb.Error:
-                pass
+        """In-memory views over the run's Parquet files (never a lock on the run's own files)."""
         con = duckdb.connect(":memory:")
         for name in self.run.tables():
             view = name.replace("/", "_").replace("-", "_")
             target = self.run.table_path(name).resolve().as_posix().replace("'", "''")
             con.execute(f"CREATE VIEW \"{view}\" AS SELECT * FROM read_parquet('{target}')")
         return con
-
-    def _views_are_ours(self, con: duckdb.DuckDBPyConnection) -> bool:
-        here = self.run.path.resolve().as_posix()
-        views = con.execute("select view_name, sql from duckdb_views() where not internal").fetchall()
-        names = {v for v, _ in views}
-        if not set(NEEDED) & names:
-            return False
-        for name, sql in views:
-            if name in NEEDED:
-                if here not in (sql or ""):
-                    return False
-                con.execute(f'select 1 from "{name}" limit 1').fetchall()
-        return True
 
     def _rows(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
         with self._lock:
@@ -114,6 +99,21 @@ class Explorer:
             params.append(val)
         return " and ".join(clauses), params
 
+    def _passes(self, col: str, value: str, side: str | None = None) -> bool:
+        """Does the group ``col = value`` (on one side) pass the floor?"""
+        having, hp = self._having()
+        where, params = f"{col} = ?", [value]
+        if side:
+            where += " and side = ?"
+            params.append(side)
+        return bool(self._rows(f"select 1 from {self.base} where {where} group by {col} having {having}", params + hp))
+
+    def _named_groups_pass(self, side: str | None, filters: dict[str, str | None], parent: dict[str, str] | None) -> bool:
+        """Every filter and parent a request names is a group above the floor."""
+        named = [(col, v, None) for col, v in filters.items() if col in FILTERS and v]
+        named += [(LEVELS[col], v, side) for col, v in (parent or {}).items() if v]
+        return all(self._passes(col, v, s) for col, v, s in named)
+
     # -- queries ------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {"run": self.run.path.name, "floor": {"min_conversations": self.floor.min_conversations, "min_users": self.floor.min_users}}
@@ -137,20 +137,29 @@ class Explorer:
     def values(self, side: str | None = "ai", level: str = "value", q: str | None = None, filters: dict[str, str | None] | None = None,
                parent: dict[str, str] | None = None, limit: int = 50) -> dict[str, Any]:
         col = LEVELS[level]
-        where, params = self._where(side, filters or {}, parent)
+        filters = filters or {}
+        if not self._named_groups_pass(side, filters, parent):  # answer as if the name did not exist
+            return {"side": side, "level": level, "items": [], "suppressed": None if q else 0, "conversations": None}
+        where, params = self._where(side, filters, parent)
         where += f" and {col} is not null"
         if q:
             where += f" and {col} ilike ? escape '\\'"
             params.append(f"%{_like_escape(q)}%")
         having, hp = self._having()
-        total = self._scalar(f"select count(distinct id) from {self.base} where {where}", params) or 0
         rows = self._rows(
             f"select {col} as name, count(distinct id) as n, count(*) as occurrences from {self.base} where {where} group by 1 having {having} order by n desc, name limit ?",
             params + hp + [int(limit)],
         )
-        n_groups = self._scalar(f"select count(distinct {col}) from {self.base} where {where}", params) or 0
-        shown = self._scalar(f"select count(*) from (select {col} from {self.base} where {where} group by 1 having {having})", params + hp) or 0
-        return {"side": side, "level": level, "items": rows, "suppressed": int(n_groups) - int(shown), "conversations": int(total) if total >= self.floor.min_conversations else None}
+        if q:  # what the query matches below the floor must not show, not even as a count
+            passing = f"select {col} from {self.base} where {where} group by 1 having {having}"
+            total = self._scalar(f"select count(distinct id) from {self.base} where {where} and {col} in ({passing})", params + params + hp) or 0
+            suppressed = None
+        else:
+            total = self._scalar(f"select count(distinct id) from {self.base} where {where}", params) or 0
+            n_groups = self._scalar(f"select count(distinct {col}) from {self.base} where {where}", params) or 0
+            shown = self._scalar(f"select count(*) from (select {col} from {self.base} where {where} group by 1 having {having})", params + hp) or 0
+            suppressed = int(n_groups) - int(shown)
+        return {"side": side, "level": level, "items": rows, "suppressed": suppressed, "conversations": int(total) if total >= self.floor.min_conversations else None}
 
     def search(self, q: str, limit: int = 20) -> dict[str, Any]:
         """Values and clusters (any side, any level) whose name contains q."""

@@ -2,7 +2,11 @@
 
 Security model: binds 127.0.0.1 by default; any other interface needs a token,
 and then every request must carry it (``Authorization: Bearer T``,
-``X-Valuescope-Token: T`` or ``?token=T``). Only GET routes exist. Responses
+``X-Valuescope-Token: T`` or ``?token=T``). A token of only whitespace counts
+as none. Without a token, a request must name a loopback host (``Host:
+127.0.0.1``, ``localhost`` or ``[::1]``, any port): a web page on another
+site that rebinds its DNS name to 127.0.0.1 sends its own name and gets 403.
+Only GET routes exist. Responses
 carry aggregates above the privacy floor; conversation text (scrubbed, and
 truncated) is returned only when the explorer was started with examples, and
 only for values whose cell passes the floor. Pages are static files and fill
@@ -49,8 +53,23 @@ class BindError(ValueError):
     """Refused to bind a non-local interface without a token."""
 
 
+def clean_token(token: str | None) -> str | None:
+    """The token in use: None for a missing, empty or whitespace-only one."""
+    return (token or "").strip() or None
+
+
+def is_loopback_host(host_header: str) -> bool:
+    """``Host`` names a loopback interface (port ignored; ``localhost.`` and any case accepted)."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        host = host[1 : host.find("]")] if "]" in host else ""
+    elif host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    return host.rstrip(".") in LOCAL_HOSTS
+
+
 def check_bind(host: str, token: str | None) -> None:
-    if host not in LOCAL_HOSTS and not token:
+    if host not in LOCAL_HOSTS and not clean_token(token):
         raise BindError(f"refusing to listen on {host!r} without --token: the explorer would be open to the network (use 127.0.0.1, or pass --token)")
 
 
@@ -75,6 +94,7 @@ def create_app(
 ) -> FastAPI:
     """The explorer app for one run (also used by `valuescope audit` through TestClient)."""
     config = config or ReportConfig()
+    token = clean_token(token)
     explorer = Explorer(run_path, Floor.from_config(privacy))
     app = FastAPI(title="valuescope explorer", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.explorer = explorer
@@ -84,6 +104,8 @@ def create_app(
     async def guard(request: Request, call_next: Any) -> Response:
         if request.method not in ("GET", "HEAD"):
             return JSONResponse({"detail": "read-only explorer"}, status_code=405)
+        if not token and not is_loopback_host(request.headers.get("host", "")):
+            return JSONResponse({"detail": "this explorer answers only requests to 127.0.0.1/localhost (or start it with --token)"}, status_code=403)
         if token and not _token_ok(request, token):
             return JSONResponse({"detail": "missing or wrong token"}, status_code=401)
         response = await call_next(request)

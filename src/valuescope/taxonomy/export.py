@@ -94,3 +94,48 @@ def membership_table(h: Hierarchy) -> pd.DataFrame:
         data[f"l{depth}_id"] = [cluster_id(depth, int(c)) for c in labels]
         data[f"l{depth}"] = [level.names[int(c)] for c in labels]
     return pd.DataFrame(data)
+
+
+# -- who stands behind each exported row (for the privacy floor of `valuescope export`) --------------
+
+CELL_KEYS = {
+    "placed_tree.csv": ["level", "name"],
+    "placed_frequencies.csv": ["value"],
+    "discovered_tree.csv": ["level", "cluster_id"],
+    "discovered_frequencies.csv": ["value"],
+}
+
+
+def cell_members(file_name: str, values: pd.DataFrame, discovered: pd.DataFrame | None = None) -> pd.DataFrame | None:
+    """(row key columns..., id): the conversations behind each row of one taxonomy CSV this stage writes.
+
+    ``values`` are the run's counted mentions (the sides the trees count); ``discovered`` is
+    ``taxonomy/discovered_values``. Keys are strings, as read back from the CSV. None for a file
+    this module does not write: its rows cannot be floored, so it must not be shared.
+    """
+    keys = CELL_KEYS.get(file_name)
+    if keys is None:
+        return None
+    parts: list[pd.DataFrame] = []
+    if file_name.startswith("placed_"):
+        placed = values[~values["is_new"].fillna(False).astype(bool) & values["leaf"].notna()]
+        if file_name == "placed_frequencies.csv":
+            parts.append(pd.DataFrame({"value": placed["leaf"], "id": placed["id"]}))
+        else:
+            for level, col in enumerate(("leaf", "l1", "l2", "l3")):
+                sub = placed[placed[col].notna()]
+                parts.append(pd.DataFrame({"level": str(level), "name": sub[col], "id": sub["id"]}))
+    else:
+        counted = values[values["value_norm"].fillna("") != ""]
+        if file_name == "discovered_frequencies.csv":
+            parts.append(pd.DataFrame({"value": counted["value_norm"], "id": counted["id"]}))
+        else:
+            parts.append(pd.DataFrame({"level": "0", "cluster_id": counted["value_norm"], "id": counted["id"]}))
+            if discovered is not None and not discovered.empty:
+                linked = counted[["value_norm", "id"]].merge(discovered, on="value_norm")
+                depth = 1
+                while f"l{depth}_id" in linked.columns:
+                    parts.append(pd.DataFrame({"level": str(depth), "cluster_id": linked[f"l{depth}_id"], "id": linked["id"]}))
+                    depth += 1
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[*keys, "id"])
+    return out.astype(str).drop_duplicates()

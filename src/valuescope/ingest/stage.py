@@ -25,7 +25,7 @@ import pyarrow as pa
 from valuescope.config import RunConfig
 from valuescope.engine.runner import progress_bar
 from valuescope.engine.stage import BatchResult, SourceStage
-from valuescope.ingest.draft import IngestError, InputError, RecordError
+from valuescope.ingest.draft import IngestError, InputError, RecordError, turn_parts
 from valuescope.ingest.source import Chunk, InputFile, expand_inputs, plan_file, read_chunk
 from valuescope.ingest.table import CONVERSATION_SCHEMA, conversations_to_table
 from valuescope.ingest.validate import to_conversation
@@ -38,7 +38,7 @@ RAW_TABLE = "conversations_raw"
 
 class IngestStage(SourceStage):
     name = "ingest"
-    version = "1"
+    version = "2"  # 2: messages carry tool calls and tool turns
     inputs = ()
 
     def __init__(self, inputs: list[str], config: RunConfig) -> None:
@@ -125,7 +125,8 @@ class IngestStage(SourceStage):
                 try:
                     conv = to_conversation(draft, f"{stem}:{item.line}", stem, self._hasher)
                 except (RecordError, ValueError) as exc:
-                    raw = "\n".join(f"{r}: {t}" for r, t in draft.messages if isinstance(t, str))
+                    raw = "\n".join(f"{t.role}: {t.content}" for t in map(turn_parts, draft.messages)
+                                     if isinstance(t.content, str))
                     reject(item.line, str(exc).splitlines()[0], raw[:4000], draft.id)
                     continue
                 stats["read"] += 1

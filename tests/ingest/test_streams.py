@@ -1,0 +1,92 @@
+"""The bounded reading layer: lines, JSON-array elements and gzip streams, each with a hard size cap."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import random
+
+import pytest
+
+from valuescope.ingest import jsonarray
+from valuescope.ingest.draft import RecordError
+from valuescope.ingest.jsonarray import iter_array
+from valuescope.ingest.streams import DecompressionLimit, decode_json, drain, iter_lines, open_input
+
+
+def _values(rng: random.Random, n: int) -> list:
+    """JSON values that stress a scanner: quotes, backslash runs and brackets inside strings, nesting, scalars."""
+    pieces = ['"', "\\", "\\\\", '\\"', "[", "]", "{", "}", ",", "é", "\n", "x" * 50]
+    out: list = []
+    for i in range(n):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 12)))
+        out.append(rng.choice([
+            {"id": i, "s": text, "nested": [[{"k": text}], {}], "n": -1.5e3},
+            [text, None, True, [[]]],
+            text, i, None, False,
+        ]))
+    return out
+
+
+@pytest.mark.parametrize("block", [7, 4096, 1 << 20])
+def test_array_elements_match_json_and_survive_every_cut(monkeypatch, block):
+    monkeypatch.setattr(jsonarray, "BLOCK", block)  # tiny windows: every refill path runs
+    values = _values(random.Random(block), 60)
+    data = json.dumps(values, ensure_ascii=False, indent=1 if block == 7 else None).encode()
+    records = list(iter_array(io.BytesIO(data), 10_000))
+    assert [json.loads(r.data) for r in records] == values
+    assert all(data[r.offset : r.offset + r.size] == r.data for r in records)
+    resumed = io.BytesIO(data)
+    resumed.seek(records[17].offset)  # a chunk resumes at an element's offset
+    again = list(iter_array(resumed, 10_000, offset=records[17].offset, number=18, count=5))
+    assert [r.data for r in again] == [r.data for r in records[17:22]] and again[0].number == 18
+    for cut in range(1, len(data) - 1, max(1, len(data) // 300)):
+        got = list(iter_array(io.BytesIO(data[:cut]), 10_000))
+        complete = [r for r in records if r.offset + r.size <= cut - 1]  # -1: the cut may sit right after one
+        assert [r.data for r in got[: len(complete)]] == [r.data for r in complete]
+        assert got[-1].error and "truncated at byte" in got[-1].error
+        assert sum(1 for r in got if r.error) == 1
+
+
+def test_array_oversized_element_streamed_through_and_non_array_input():
+    big = {"id": "big", "text": "y" * 50_000}
+    data = json.dumps([{"id": 1}, big, {"id": 3}]).encode()
+    records = list(iter_array(io.BytesIO(data), 1000))
+    assert [r.error is None for r in records] == [True, False, True]
+    assert records[1].data is None and records[1].size == len(json.dumps(big)) and "over the 1,000-byte limit" in records[1].error
+    assert json.loads(records[2].data) == {"id": 3}
+    pretty = b"\xef\xbb\xbf" + json.dumps({"a": 1}, indent=2).encode() + b"\n" + json.dumps({"b": [2]}, indent=2).encode()
+    assert [json.loads(r.data) for r in iter_array(io.BytesIO(pretty), 1000)] == [{"a": 1}, {"b": [2]}]
+    bad = list(iter_array(io.BytesIO(b'[{"a": 1} {"b": 2}]'), 1000))
+    assert bad[0].data == b'{"a": 1}' and bad[1].error.startswith("expected ',' or ']' at byte 10")
+
+
+def test_lines_capped_and_long_line_skipped():
+    data = b'{"a": 1}\r\n' + b"z" * 10_000 + b"\n\n" + b'{"b": 2}'
+    records = list(iter_lines(io.BufferedReader(io.BytesIO(data), 256), 100))
+    assert [r.data for r in records] == [b'{"a": 1}', None, b"", b'{"b": 2}']
+    assert records[1].size == 10_001 and "record is 10,001 bytes" in records[1].error
+    assert [r.offset for r in records] == [0, 10, 10_011, 10_012]
+
+
+def test_gzip_by_magic_ratio_cap_and_hash(tmp_path):
+    path = tmp_path / "bomb.csv"  # the name says nothing: gzip is found by its magic bytes
+    path.write_bytes(gzip.compress(b'{"a": 1}\n' + b" " * (80 << 20), 9))
+    sha = hashlib.sha256()
+    with open_input(path, max_ratio=10, tee=sha) as fh:
+        records = list(iter_lines(fh, 1000))
+        drain(fh)
+    assert records[0].data == b'{"a": 1}'
+    assert records[1].data is None and "expands more than 10x" in records[1].error
+    assert sha.hexdigest() == hashlib.sha256(path.read_bytes()).hexdigest()
+    with open_input(path, max_ratio=10) as fh, pytest.raises(DecompressionLimit):
+        fh.read()
+
+
+def test_decode_json_reasons():
+    assert decode_json(b'{"a": "\\u00e9"}') == {"a": "é"}
+    for data, reason in [(b'{"a": \xff}', "not valid UTF-8"), (b'{"a": }', "bad JSON"), (b"[" * 100_000, "nested too deeply")]:
+        with pytest.raises(RecordError, match=reason):
+            decode_json(data)

@@ -7,16 +7,40 @@ import json
 from pathlib import Path
 from types import ModuleType
 
-from valuescope.ingest import anthropic, native, openai, sharegpt, transcript
+from valuescope.ingest import anthropic, chatgpt, claude_export, native, openai, openai_batch, sharegpt, transcript
 from valuescope.ingest.draft import InputError
 
 JSON_READERS: dict[str, ModuleType] = {
     native.NAME: native,
+    chatgpt.NAME: chatgpt,
+    claude_export.NAME: claude_export,
+    openai_batch.NAME: openai_batch,
     sharegpt.NAME: sharegpt,
     transcript.NAME: transcript,
     anthropic.NAME: anthropic,
     openai.NAME: openai,
 }  # in sniffing order: most specific first
+# What each reader looks for in a record: said when no reader recognises one.
+EXPECTS: dict[str, str] = {
+    native.NAME: "'id' and 'messages' of {role, content} only",
+    chatgpt.NAME: "'mapping' and 'current_node' (ChatGPT export)",
+    claude_export.NAME: "'uuid' and 'chat_messages' (Claude.ai export)",
+    openai_batch.NAME: "'custom_id' with 'body' or 'response' (OpenAI Batch API)",
+    sharegpt.NAME: "'conversations' of {from, value}",
+    transcript.NAME: "'chosen'/'rejected'/'transcript'/'text' with Human:/Assistant: markers",
+    anthropic.NAME: "'messages' with 'system', content blocks or a Messages 'response'",
+    openai.NAME: "'messages' (or 'request.messages') list",
+}
+LABELS: dict[str, str] = {
+    chatgpt.NAME: "ChatGPT export",
+    claude_export.NAME: "Claude.ai export",
+    openai_batch.NAME: "OpenAI Batch API",
+    openai.NAME: "OpenAI chat log",
+    anthropic.NAME: "Anthropic Messages log",
+    sharegpt.NAME: "ShareGPT",
+    transcript.NAME: "transcript",
+    native.NAME: "valuescope JSONL",
+}
 TABLE_FORMATS = ("parquet", "csv")
 FORMATS: tuple[str, ...] = (*JSON_READERS, *TABLE_FORMATS)
 GZIP_MAGIC = b"\x1f\x8b"
@@ -66,6 +90,15 @@ def sniff_record(record: object) -> str | None:
     return None
 
 
+def unrecognised(record: object) -> str:
+    """Why no reader took ``record``: what it has, and what each format looks for."""
+    if not isinstance(record, dict):
+        return f"the records are {type(record).__name__}s, not JSON objects"
+    keys = ", ".join(sorted(record)[:12]) or "no keys"
+    tried = "; ".join(f"{name}: {EXPECTS[name]}" for name in JSON_READERS)
+    return f"its first record has keys [{keys}]; tried {tried}"
+
+
 def detect(path: Path, forced: str | None = None) -> tuple[str, str]:
     """(format, container) of one input; container is jsonl | json | text | parquet | csv."""
     if forced is not None and forced not in FORMATS:
@@ -91,18 +124,24 @@ def detect(path: Path, forced: str | None = None) -> tuple[str, str]:
         first = data[0] if isinstance(data, list) and data else data
         fmt = sniff_record(first)
         if fmt is None:
-            raise InputError(f"cannot tell the format of the records in {path}; pass --format ({', '.join(FORMATS)})")
+            raise InputError(f"cannot tell the format of {path}: {unrecognised(first)}")
         return fmt, "json"
     if stripped[:1] == "{":
         lines = head.split("\n")  # not splitlines(): U+2028 inside a JSON string is not a line end
+        first: object = None
         for line in lines[:-1] if len(head.encode()) >= PEEK_BYTES else lines:
             try:
-                fmt = sniff_record(json.loads(line))
+                record = json.loads(line)
             except ValueError:
                 continue
+            first = record if first is None else first
+            fmt = sniff_record(record)
             if fmt is not None:
                 return fmt, "jsonl"
-        raise InputError(f"cannot tell the format of {path} from its first records; pass --format ({', '.join(FORMATS)})")
+        why = unrecognised(first) if first is not None else "no line of its first 256 KiB parses as JSON"
+        raise InputError(f"cannot tell the format of {path}: {why}")
     if transcript.looks_like_transcript(head):
         return "transcript", "text"
-    raise InputError(f"cannot tell the format of {path}; pass --format ({', '.join(FORMATS)})")
+    raise InputError(
+        f"cannot tell the format of {path}: not JSON, JSONL, CSV, Parquet or a Human:/Assistant: transcript"
+    )

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from valuescope.ingest import tabular
+from valuescope.ingest import openai_batch, tabular
+from valuescope.ingest.archive import INPUT_SUFFIXES
 from valuescope.ingest.draft import Draft, InputError, RecordError, redact_user_ids
 from valuescope.ingest.formats import GZIP_MAGIC, JSON_READERS, detect, is_gzip, open_text_stream
 from valuescope.ingest.transcript import parse as parse_transcript
 
-INPUT_SUFFIXES = (".jsonl", ".json", ".ndjson", ".txt", ".csv", ".tsv", ".parquet")
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,11 @@ class InputFile:
     gzip: bool
     columns: dict[str, str] = field(default_factory=dict)  # tables: our field -> column
     chunks: list[Chunk] = field(default_factory=list)
+    location: str | None = None  # where the bytes are, when not at `path` (an archive member's temporary copy)
+
+    @property
+    def local(self) -> Path:
+        return Path(self.location or self.path)
 
     @property
     def stem(self) -> str:
@@ -67,29 +72,7 @@ class Item:
     error: str | None = None
     raw: str | None = None  # the offending text (raw ids masked), for quarantine
     blank: bool = False  # a blank line: counted, not a record
-
-
-def expand_inputs(inputs: list[str]) -> list[Path]:
-    """Files as given; directories expand to their input files, sorted. Missing paths are an InputError."""
-    out: list[Path] = []
-    for given in inputs:
-        path = Path(given)
-        if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*")
-                if p.is_file() and not p.name.startswith(".")
-                and any(p.name.lower().endswith(s) or p.name.lower().endswith(s + ".gz") for s in INPUT_SUFFIXES)
-            )
-            if not found:
-                raise InputError(f"no input files ({', '.join(INPUT_SUFFIXES)}) under {given}")
-            out.extend(found)
-        elif path.is_file():
-            if not os.access(path, os.R_OK):
-                raise InputError(f"cannot read {given}: permission denied")
-            out.append(path)
-        else:
-            raise InputError(f"input not found: {given}")
-    return out
+    joined: bool = False  # a batch request whose answer (another file's line) carries it: counted, not a record
 
 
 class _HashingReader:
@@ -175,7 +158,18 @@ def _read_table(path: Path):
         raise InputError(f"cannot read table {path}: {str(exc).splitlines()[0]}") from None
 
 
-def plan_file(path: Path, index: int, forced: str | None, lines_per_chunk: int, column_map: dict[str, str]) -> InputFile:
+def plan_file(
+    path: Path, index: int, forced: str | None, lines_per_chunk: int, column_map: dict[str, str], shown: str | None = None
+) -> InputFile:
+    """Detect and chunk one file; ``shown`` names it in messages and the manifest (default: its path)."""
+    shown = shown or str(path)
+    try:
+        return _plan_file(path, index, forced, lines_per_chunk, column_map, shown)
+    except InputError as exc:
+        raise InputError(str(exc).replace(str(path), shown)) from None
+
+
+def _plan_file(path: Path, index: int, forced: str | None, lines_per_chunk: int, column_map: dict[str, str], shown: str) -> InputFile:
     try:
         fmt, container = detect(path, forced)
         if container == "jsonl":
@@ -195,7 +189,8 @@ def plan_file(path: Path, index: int, forced: str | None, lines_per_chunk: int, 
                   for i, start in enumerate(range(0, table.num_rows, lines_per_chunk))]
     elif container in ("json", "text"):
         chunks = [Chunk(index, 0, 0, 0, 1)]
-    return InputFile(str(path), sha, path.stat().st_size, fmt, container, is_gzip(path), columns, chunks)
+    return InputFile(shown, sha, path.stat().st_size, fmt, container, is_gzip(path), columns, chunks,
+                     location=None if shown == str(path) else str(path))
 
 
 # -- reading a chunk ---------------------------------------------------------------
@@ -206,15 +201,21 @@ def _raw_text(obj: Any, limit: int = 4000) -> str:
     return text[:limit]
 
 
-def _parse(reader, obj: Any, line: int) -> Item:
+def _parse(reader, obj: Any, line: int, batch: openai_batch.BatchIndex | None = None) -> Item:
     try:
+        if reader is openai_batch:
+            if batch is not None and openai_batch.is_request(obj) and obj.get("custom_id") in batch.answered:
+                return Item(line, joined=True)
+            return Item(line, drafts=openai_batch.parse(obj, batch))
         return Item(line, drafts=reader.parse(obj))
     except RecordError as exc:
         return Item(line, error=str(exc), raw=_raw_text(obj))
 
 
-def read_chunk(f: InputFile, chunk: Chunk, max_record_bytes: int) -> Iterator[Item]:
-    path = Path(f.path)
+def read_chunk(
+    f: InputFile, chunk: Chunk, max_record_bytes: int, batch: openai_batch.BatchIndex | None = None
+) -> Iterator[Item]:
+    path = f.local
     if f.container == "jsonl":
         reader = JSON_READERS[f.format]
         with open_text_stream(path) as fh:
@@ -224,7 +225,7 @@ def read_chunk(f: InputFile, chunk: Chunk, max_record_bytes: int) -> Iterator[It
                 line = chunk.first_line + n
                 if not data:
                     break
-                yield from _jsonl_item(reader, data, line, max_record_bytes)
+                yield from _jsonl_item(reader, data, line, max_record_bytes, batch)
     elif f.container == "text":
         data = path.read_bytes() if not f.gzip else open_text_stream(path).read()
         if len(data) > max_record_bytes:
@@ -248,9 +249,9 @@ def read_chunk(f: InputFile, chunk: Chunk, max_record_bytes: int) -> Iterator[It
             if size > max_record_bytes:
                 yield Item(i, error=_too_big(size, max_record_bytes), raw=_raw_text(obj))
             else:
-                yield _parse(reader, obj, i)
+                yield _parse(reader, obj, i, batch)
     else:
-        table = _read_table_cached(f.path, f.sha256).slice(chunk.start, chunk.count)
+        table = _read_table_cached(str(path), f.sha256).slice(chunk.start, chunk.count)
         for i, row in enumerate(table.to_pylist()):
             try:
                 row = tabular.decode_row(row)
@@ -266,7 +267,7 @@ def _too_big(size: int, limit: int) -> str:
     return f"record is {size:,} bytes, over the {limit:,}-byte limit (ingest.max_record_bytes)"
 
 
-def _jsonl_item(reader, data: bytes, line: int, max_record_bytes: int) -> Iterator[Item]:
+def _jsonl_item(reader, data: bytes, line: int, max_record_bytes: int, batch=None) -> Iterator[Item]:
     data = data.rstrip(b"\r\n")
     if line == 1:
         data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark (Windows editors)
@@ -286,4 +287,4 @@ def _jsonl_item(reader, data: bytes, line: int, max_record_bytes: int) -> Iterat
     except json.JSONDecodeError as exc:
         yield Item(line, error=f"bad JSON: {exc.msg} at column {exc.colno}", raw=text[:4000])
         return
-    yield _parse(reader, obj, line)
+    yield _parse(reader, obj, line, batch)

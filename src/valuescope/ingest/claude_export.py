@@ -14,7 +14,7 @@ against the synthetic exports shipped by ``logactyl`` 0.1.5, ``chat-history``
 inside the assistant message) a tool turn; ``thinking`` is left out of the
 judged text and counted in ``meta.thinking_blocks``. Without ``content`` the
 message's ``text`` is used. An attachment's ``extracted_content`` is part of
-what the user sent and is appended to the turn as ``[attachment NAME]``.
+what the user sent and is appended to the human turn as ``[attachment NAME]``.
 ``account.uuid`` is the raw user id (hashed like every other). When messages
 carry ``parent_message_uuid`` and the conversation names its
 ``current_leaf_message_uuid``, the branch shown is followed from that leaf.
@@ -54,7 +54,8 @@ def _content(m: dict[str, Any], counts: BlockCounts) -> list[Any] | str | None:
         content = m.get("text")
     attached = []
     for a in m.get("attachments") or []:
-        if isinstance(a, dict) and isinstance(a.get("extracted_content"), str) and a["extracted_content"].strip():
+        sent = m.get("sender") == "human"  # what the user uploaded; on an assistant turn it was not said
+        if sent and isinstance(a, dict) and isinstance(a.get("extracted_content"), str) and a["extracted_content"].strip():
             attached.append({"type": "text", "text": f"[attachment {a.get('file_name', '')}]\n{a['extracted_content']}"})
         else:
             counts.skipped += 1

@@ -63,6 +63,7 @@ class Draft:
     context: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     suffix: str | None = None  # distinguishes several conversations from one record (hh chosen/rejected)
+    error: str | None = None  # one of several conversations of a record is unreadable: quarantined alone with this reason
 
     @classmethod
     def from_record(cls, record: dict[str, Any], messages: list[tuple[str, Any]], meta: dict[str, Any], **fields: Any) -> Draft:

@@ -7,7 +7,19 @@ import json
 from pathlib import Path
 from types import ModuleType
 
-from valuescope.ingest import anthropic, chatgpt, claude_export, native, openai, openai_batch, sharegpt, transcript
+from valuescope.ingest import (
+    anthropic,
+    chatgpt,
+    claude_export,
+    langfuse,
+    langsmith,
+    native,
+    openai,
+    openai_batch,
+    otel,
+    sharegpt,
+    transcript,
+)
 from valuescope.ingest.draft import InputError
 
 JSON_READERS: dict[str, ModuleType] = {
@@ -15,6 +27,9 @@ JSON_READERS: dict[str, ModuleType] = {
     chatgpt.NAME: chatgpt,
     claude_export.NAME: claude_export,
     openai_batch.NAME: openai_batch,
+    langsmith.NAME: langsmith,
+    langfuse.NAME: langfuse,
+    otel.NAME: otel,
     sharegpt.NAME: sharegpt,
     transcript.NAME: transcript,
     anthropic.NAME: anthropic,
@@ -26,6 +41,9 @@ EXPECTS: dict[str, str] = {
     chatgpt.NAME: "'mapping' and 'current_node' (ChatGPT export)",
     claude_export.NAME: "'uuid' and 'chat_messages' (Claude.ai export)",
     openai_batch.NAME: "'custom_id' with 'body' or 'response' (OpenAI Batch API)",
+    langsmith.NAME: "'run_type' and 'inputs' (LangSmith run)",
+    langfuse.NAME: "'traceId', 'type', 'startTime' (Langfuse observation) or 'observations' (trace)",
+    otel.NAME: "'resourceSpans' (OTLP JSON)",
     sharegpt.NAME: "'conversations' of {from, value}",
     transcript.NAME: "'chosen'/'rejected'/'transcript'/'text' with Human:/Assistant: markers",
     anthropic.NAME: "'messages' with 'system', content blocks or a Messages 'response'",
@@ -35,6 +53,9 @@ LABELS: dict[str, str] = {
     chatgpt.NAME: "ChatGPT export",
     claude_export.NAME: "Claude.ai export",
     openai_batch.NAME: "OpenAI Batch API",
+    langsmith.NAME: "LangSmith runs",
+    langfuse.NAME: "Langfuse export",
+    otel.NAME: "OpenTelemetry GenAI spans",
     openai.NAME: "OpenAI chat log",
     anthropic.NAME: "Anthropic Messages log",
     sharegpt.NAME: "ShareGPT",

@@ -15,6 +15,8 @@ def to_conversation(
     hash_user: Callable[[str], str],
 ) -> Conversation:
     """Validate and normalise; raise RecordError with a human-readable reason."""
+    if draft.error:
+        raise RecordError(draft.error)
     if not draft.messages:
         raise RecordError("no messages")
     messages: list[Message] = []

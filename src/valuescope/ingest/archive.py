@@ -22,7 +22,7 @@ from pathlib import Path
 from valuescope.ingest.draft import InputError
 from valuescope.ingest.streams import DEFAULT_MAX_RATIO, RATIO_FLOOR
 
-INPUT_SUFFIXES = (".jsonl", ".json", ".ndjson", ".txt", ".csv", ".tsv", ".parquet")
+INPUT_SUFFIXES = (".jsonl", ".json", ".ndjson", ".txt", ".csv", ".tsv", ".parquet", ".arrow")
 ARCHIVE_SUFFIX = ".zip"
 
 # Files of the ChatGPT / Claude.ai exports that hold no conversations: skipped with this reason, not tried.
@@ -36,6 +36,9 @@ EXPORT_COMPANIONS: dict[str, str] = {
     "sora.json": "Sora data of a ChatGPT export (no conversations)",
     "projects.json": "project documents of a Claude.ai export (no conversations)",
     "memories.json": "memories of a Claude.ai export (no conversations)",
+    "state.json": "Hugging Face datasets metadata (the rows are in the .arrow files)",
+    "dataset_info.json": "Hugging Face datasets metadata (the rows are in the .arrow files)",
+    "dataset_dict.json": "Hugging Face datasets metadata (the splits' rows are in their .arrow files)",
     "chat.html": "HTML view of a ChatGPT export (the same conversations are read from conversations.json)",
 }
 

@@ -62,7 +62,7 @@ LABELS: dict[str, str] = {
     transcript.NAME: "transcript",
     native.NAME: "valuescope JSONL",
 }
-TABLE_FORMATS = ("parquet", "csv")
+TABLE_FORMATS = ("parquet", "csv", "arrow")  # arrow: IPC files, e.g. a Hugging Face datasets save_to_disk folder
 FORMATS: tuple[str, ...] = (*JSON_READERS, *TABLE_FORMATS)
 GZIP_MAGIC = b"\x1f\x8b"
 PEEK_BYTES = 256 * 1024
@@ -121,13 +121,15 @@ def unrecognised(record: object) -> str:
 
 
 def detect(path: Path, forced: str | None = None) -> tuple[str, str]:
-    """(format, container) of one input; container is jsonl | json | text | parquet | csv."""
+    """(format, container) of one input; container is jsonl | json | text | parquet | csv | arrow."""
     if forced is not None and forced not in FORMATS:
         raise InputError(f"unknown format {forced!r}; known: {', '.join(FORMATS)}")
     with path.open("rb") as fh:
         magic = fh.read(4)
     if forced == "parquet" or (forced is None and magic == b"PAR1"):
         return "parquet", "parquet"
+    if forced == "arrow" or (forced is None and (magic in (b"\xff\xff\xff\xff", b"ARRO") or base_suffix(path) == ".arrow")):
+        return "arrow", "arrow"
     if forced == "csv" or (forced is None and base_suffix(path) in (".csv", ".tsv")):
         return "csv", "csv"
     head = peek(path).decode("utf-8", "replace").lstrip("\ufeff")

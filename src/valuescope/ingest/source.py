@@ -140,8 +140,15 @@ def _read_table(path: Path):
     import pyarrow.parquet as pq
 
     try:
-        if path.read_bytes()[:4] == b"PAR1":
+        with path.open("rb") as fh:
+            magic = fh.read(6)
+        if magic[:4] == b"PAR1":
             return pq.read_table(path)
+        if magic == b"ARROW1":
+            return pa.ipc.open_file(path).read_all()
+        if magic[:4] == b"\xff\xff\xff\xff":  # the IPC stream format, as datasets' save_to_disk writes it
+            with pa.OSFile(str(path)) as fh:
+                return pa.ipc.open_stream(fh).read_all()
         tsv = path.name.lower().removesuffix(".gz").endswith(".tsv")
         parse = pcsv.ParseOptions(delimiter="\t" if tsv else ",")
         try:
@@ -179,7 +186,7 @@ def _plan_file(path: Path, index: int, forced: str | None, lines_per_chunk: int,
     except (OSError, EOFError, zlib.error) as exc:  # unreadable, or a corrupt / truncated gzip
         raise InputError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
     columns: dict[str, str] = {}
-    if container in ("parquet", "csv"):
+    if container in ("parquet", "csv", "arrow"):
         table = _read_table(path)
         try:
             columns = tabular.resolve_columns(table.column_names, column_map)

@@ -173,3 +173,22 @@ def test_cli_names_what_it_found_and_skipped(tmp_path, capsys, monkeypatch):
     empty.write_text(json.dumps([{"uuid": "x", "chat_messages": []}]))
     code, _, err = _cli(capsys, monkeypatch, "ingest", str(empty), "--out", str(tmp_path / "run2"), "-q")
     assert code == 2 and err.startswith("error: no conversation read from") and len(err.strip().splitlines()) == 1
+
+
+def test_gemini_ai_studio_prompts(tmp_path, ingest):
+    source = FIXTURES / "chat_history" / "gemini_2026_sample.json"
+    run = ingest(tmp_path, source)
+    rows = _rows(run)
+    basic = rows["gemini-conv-basic"]
+    assert _turns(basic) == [("system", "Be helpful and concise."), ("user", "What is Python?"),
+                             ("assistant", "Python is a high-level, interpreted programming language known for its readability.")]
+    assert (basic["model"], basic["meta"]["thinking_blocks"]) == ("gemini-2.5-pro", 1)  # the thought part is not judged
+    assert basic["timestamp"].startswith("2024-12-24T00:26:40")
+    multi = rows["gemini-conv-multimodal"]
+    assert multi["model"] == "gemini-2.0-flash" and multi["meta"]["non_text_parts"] == 3  # audio, Drive doc, image
+    broken = json.loads(source.read_text())
+    del broken[0]["chunkedPrompt"]["chunks"][1]["role"]
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(broken))
+    run = ingest(tmp_path, path, name="broken")
+    assert list(_rows(run)) == ["gemini-conv-multimodal"] and run.quarantine["reason"].tolist() == ["chunk 2: chunk without a 'role'"]

@@ -22,7 +22,7 @@ from pathlib import Path
 from valuescope.ingest.draft import InputError
 from valuescope.ingest.streams import DEFAULT_MAX_RATIO, RATIO_FLOOR
 
-INPUT_SUFFIXES = (".jsonl", ".json", ".ndjson", ".txt", ".csv", ".tsv", ".parquet", ".arrow")
+INPUT_SUFFIXES = (".jsonl", ".json", ".ndjson", ".txt", ".csv", ".tsv", ".parquet", ".arrow", ".eval")
 ARCHIVE_SUFFIX = ".zip"
 
 # Files of the ChatGPT / Claude.ai exports that hold no conversations: skipped with this reason, not tried.
@@ -151,7 +151,7 @@ def expand_inputs(inputs: list[str]) -> Expansion:
             elif path.is_file():
                 if not os.access(path, os.R_OK):
                     raise InputError(f"cannot read {given}: permission denied")
-                if path.name.lower().endswith(ARCHIVE_SUFFIX) or _is_zip(path):
+                if path.name.lower().endswith(ARCHIVE_SUFFIX) or (_is_zip(path) and not _is_input(path.name)):
                     _unzip(path, given, given, out)
                     if not any(f.given == given for f in out.files):
                         raise InputError(f"{given} holds no conversation files ({len([1 for *_, g in out.skipped if g == given])} skipped)")

@@ -12,6 +12,7 @@ from valuescope.ingest import (
     chatgpt,
     claude_export,
     gemini,
+    inspect_log,
     langfuse,
     langsmith,
     native,
@@ -56,6 +57,7 @@ LABELS: dict[str, str] = {
     chatgpt.NAME: "ChatGPT export",
     claude_export.NAME: "Claude.ai export",
     gemini.NAME: "Google AI Studio (Gemini) prompts",
+    inspect_log.NAME: "Inspect AI eval logs",
     openai_batch.NAME: "OpenAI Batch API",
     langsmith.NAME: "LangSmith runs",
     langfuse.NAME: "Langfuse export",
@@ -67,7 +69,7 @@ LABELS: dict[str, str] = {
     native.NAME: "valuescope JSONL",
 }
 TABLE_FORMATS = ("parquet", "csv", "arrow")  # arrow: IPC files, e.g. a Hugging Face datasets save_to_disk folder
-FORMATS: tuple[str, ...] = (*JSON_READERS, *TABLE_FORMATS)
+FORMATS: tuple[str, ...] = (*JSON_READERS, *TABLE_FORMATS, inspect_log.NAME)  # inspect: read by inspect_ai itself
 GZIP_MAGIC = b"\x1f\x8b"
 PEEK_BYTES = 256 * 1024
 
@@ -130,6 +132,8 @@ def detect(path: Path, forced: str | None = None) -> tuple[str, str]:
         raise InputError(f"unknown format {forced!r}; known: {', '.join(FORMATS)}")
     with path.open("rb") as fh:
         magic = fh.read(4)
+    if forced == inspect_log.NAME or (forced is None and base_suffix(path) == inspect_log.SUFFIX):
+        return inspect_log.NAME, inspect_log.NAME
     if forced == "parquet" or (forced is None and magic == b"PAR1"):
         return "parquet", "parquet"
     if forced == "arrow" or (forced is None and (magic in (b"\xff\xff\xff\xff", b"ARRO") or base_suffix(path) == ".arrow")):
@@ -149,6 +153,8 @@ def detect(path: Path, forced: str | None = None) -> tuple[str, str]:
         except (ValueError, OSError, EOFError) as exc:
             raise InputError(f"{path} looks like a JSON file but does not parse: {exc}") from None
         first = data[0] if isinstance(data, list) and data else data
+        if isinstance(data, dict) and inspect_log.sniff(data):
+            return inspect_log.NAME, inspect_log.NAME
         fmt = sniff_record(first)
         if fmt is None:
             raise InputError(f"cannot tell the format of {path}: {unrecognised(first)}")

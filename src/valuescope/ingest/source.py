@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from valuescope.ingest import openai_batch, tabular
+from valuescope.ingest import inspect_log, openai_batch, tabular
 from valuescope.ingest.archive import INPUT_SUFFIXES
 from valuescope.ingest.draft import Draft, InputError, RecordError, redact_user_ids
 from valuescope.ingest.formats import GZIP_MAGIC, JSON_READERS, detect, is_gzip, open_text_stream
@@ -194,7 +194,7 @@ def _plan_file(path: Path, index: int, forced: str | None, lines_per_chunk: int,
             raise InputError(f"{path}: {exc}") from None
         chunks = [Chunk(index, i, start, min(lines_per_chunk, table.num_rows - start), start + 1)
                   for i, start in enumerate(range(0, table.num_rows, lines_per_chunk))]
-    elif container in ("json", "text"):
+    elif container in ("json", "text", inspect_log.NAME):
         chunks = [Chunk(index, 0, 0, 0, 1)]
     return InputFile(shown, sha, path.stat().st_size, fmt, container, is_gzip(path), columns, chunks,
                      location=None if shown == str(path) else str(path))
@@ -247,6 +247,9 @@ def read_chunk(
             yield Item(1, drafts=parse_transcript(text))
         except RecordError as exc:
             yield Item(1, error=str(exc), raw=text[:4000])
+    elif f.container == inspect_log.NAME:
+        for number, drafts, error in inspect_log.iter_samples(path):
+            yield Item(number, drafts=drafts, error=error)
     elif f.container == "json":
         reader = JSON_READERS[f.format]
         with open_text_stream(path) as fh:

@@ -52,9 +52,10 @@ def test_sharegpt_jsonl_and_json_array(tmp_path, hh_records, ingest, messages_of
     array.write_text(json.dumps(rows))
     assert detect(jsonl) == ("sharegpt", "jsonl") and detect(array) == ("sharegpt", "json")
     for path in (jsonl, array):
-        run = ingest(tmp_path, path, name=path.suffix[1:])
+        run = ingest(tmp_path, path, name=path.suffix[1:], batch_size=7)  # chunks resume mid-file at a record's offset
         assert messages_of(run) == [_pairs(r) for r in hh_records]
         assert run["conversations"]["id"].tolist() == [r["id"] for r in hh_records]
+        assert run.manifest["inputs"][0]["chunks"] == -(-len(hh_records) // 7)
 
 
 def _transcript(rec: dict) -> str:

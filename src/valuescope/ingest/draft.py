@@ -8,7 +8,9 @@ drafts into :class:`valuescope.records.Conversation` under one set of rules.
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -122,7 +124,10 @@ def as_timestamp(value: Any) -> str | None:
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, tz=timezone.utc).isoformat()
+        try:
+            return datetime.fromtimestamp(value, tz=timezone.utc).isoformat()
+        except (OverflowError, OSError, ValueError):  # beyond year 9999, before year 1, NaN
+            raise RecordError(f"timestamp {repr(value)[:40]} is not a date (unix seconds out of range)") from None
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)
@@ -160,14 +165,23 @@ def blocks_text(content: Any, where: str) -> tuple[str | None, int]:
     return "\n".join(texts), skipped
 
 
-USER_ID_KEYS = ("user_id", "user")
+USER_ID_KEYS = ("user_id", "user", "userid", "user_hash", "customer_id")  # JSON keys whose value is a raw user id
+_ID_VALUE = r'("(?:[^"\\]|\\.)*(?:"|$)|-?[0-9][0-9.eE+-]*)'  # a string (maybe cut off at the end) or a number
 
 
-def redact_user_ids(record: Any) -> Any:
-    """A copy of a parsed record with raw user ids masked, for quarantine.raw."""
-    if not isinstance(record, dict):
-        return record
-    out = {k: ("[USER_ID]" if k in USER_ID_KEYS and v is not None else v) for k, v in record.items()}
-    if isinstance(out.get("metadata"), dict):
-        out["metadata"] = redact_user_ids(out["metadata"])
-    return out
+@functools.lru_cache(maxsize=64)
+def _id_pattern(keys: tuple[str, ...]) -> re.Pattern[str]:
+    names = "|".join(re.escape(k) for k in sorted(set(keys), key=len, reverse=True))
+    return re.compile(rf'("(?:{names})"\s*:\s*){_ID_VALUE}', re.IGNORECASE)
+
+
+def quarantine_text(text: str, extra_keys: tuple[str, ...] = ()) -> str:
+    """Text of a record that failed, fit for quarantine.jsonl: raw user ids masked, valid UTF-8.
+
+    Works on text, not on a parsed record, because the record may not parse
+    (bad JSON, cut off): every ``"user_id": ...`` (and the other
+    USER_ID_KEYS, plus ``extra_keys``, e.g. a CSV's mapped user column) at any
+    depth becomes ``"[USER_ID]"``. Lone surrogates become ``?``.
+    """
+    text = _id_pattern(USER_ID_KEYS + tuple(extra_keys)).sub(r'\1"[USER_ID]"', text)
+    return text.encode("utf-8", "replace").decode("utf-8")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
-import json
+import zlib
 from pathlib import Path
 from types import ModuleType
 
@@ -22,7 +21,18 @@ from valuescope.ingest import (
     sharegpt,
     transcript,
 )
-from valuescope.ingest.draft import InputError
+from valuescope.ingest.draft import InputError, RecordError
+from valuescope.ingest.jsonarray import iter_array
+from valuescope.ingest.streams import (  # noqa: F401  (GZIP_MAGIC, is_gzip: re-exported for readers)
+    DEFAULT_MAX_RATIO,
+    GZIP_MAGIC,
+    DecompressionLimit,
+    RawRecord,
+    decode_json,
+    is_gzip,
+    iter_lines,
+    open_input,
+)
 
 JSON_READERS: dict[str, ModuleType] = {
     native.NAME: native,
@@ -70,18 +80,14 @@ LABELS: dict[str, str] = {
 }
 TABLE_FORMATS = ("parquet", "csv", "arrow")  # arrow: IPC files, e.g. a Hugging Face datasets save_to_disk folder
 FORMATS: tuple[str, ...] = (*JSON_READERS, *TABLE_FORMATS, inspect_log.NAME)  # inspect: read by inspect_ai itself
-GZIP_MAGIC = b"\x1f\x8b"
-PEEK_BYTES = 256 * 1024
+PEEK_BYTES = 256 * 1024  # enough to tell text from JSON; records are sniffed whole, however long
+SNIFF_RECORDS = 50  # records tried before giving up on a format
+SNIFF_BYTES = 64 << 20  # ... or bytes streamed through
 
 
-def is_gzip(path: Path) -> bool:
-    with path.open("rb") as fh:
-        return fh.read(2) == GZIP_MAGIC
-
-
-def open_text_stream(path: Path):
-    """Binary stream of the file's content, gunzipped if it is gzip (by magic, not name)."""
-    return gzip.open(path, "rb") if is_gzip(path) else path.open("rb")
+def open_text_stream(path: Path, max_ratio: int = DEFAULT_MAX_RATIO):
+    """Binary stream of the file's content, gunzipped if it is gzip (by magic, not name); see streams.open_input."""
+    return open_input(path, max_ratio)
 
 
 def base_suffix(path: Path) -> str:
@@ -91,12 +97,14 @@ def base_suffix(path: Path) -> str:
     return Path(name).suffix
 
 
-def peek(path: Path) -> bytes:
+def peek(path: Path, max_ratio: int = DEFAULT_MAX_RATIO) -> bytes:
     try:
-        with open_text_stream(path) as fh:
+        with open_input(path, max_ratio) as fh:
             return fh.read(PEEK_BYTES)
-    except (OSError, EOFError) as exc:
-        raise InputError(f"cannot read {path}: {exc}") from None
+    except DecompressionLimit:
+        return b""  # cannot happen below the 64 MiB floor; a cut stream reads as empty
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
 
 
 def _container(head: str, fmt: str) -> str:
@@ -123,11 +131,49 @@ def unrecognised(record: object) -> str:
         return f"the records are {type(record).__name__}s, not JSON objects"
     keys = ", ".join(sorted(record)[:12]) or "no keys"
     tried = "; ".join(f"{name}: {EXPECTS[name]}" for name in JSON_READERS)
-    return f"its first record has keys [{keys}]; tried {tried}"
+    return f"a record has keys [{keys}]; tried {tried}"
 
 
-def detect(path: Path, forced: str | None = None) -> tuple[str, str]:
-    """(format, container) of one input; container is jsonl | json | text | parquet | csv | arrow."""
+def _sniff_records(path: Path, container: str, max_record_bytes: int, max_ratio: int) -> tuple[str | None, str]:
+    """(format of the first record a reader recognises, else None; why not) over the file's first records.
+
+    Records are read whole and bounded (a 5,000-turn first record is fine, a
+    record over max_record_bytes or a broken one is passed over), so the
+    answer does not depend on a peek size.
+    """
+    problem = ""
+    try:
+        with open_input(path, max_ratio) as fh:
+            reader = iter_array if container == "json" else iter_lines
+            for n, raw in enumerate(reader(fh, max_record_bytes), 1):
+                if n > SNIFF_RECORDS or raw.offset > SNIFF_BYTES:
+                    break
+                if raw.data is not None and raw.number == 1:
+                    raw = RawRecord(1, 0, raw.size, raw.data.removeprefix(b"\xef\xbb\xbf"))
+                if raw.data is not None and not raw.data.strip():
+                    continue
+                try:
+                    record = decode_json(raw.data) if raw.data is not None else None
+                except RecordError as exc:
+                    problem = problem or f"record {raw.number}: {exc}"
+                    continue
+                if record is None:
+                    problem = problem or f"record {raw.number}: {raw.error}"
+                    continue
+                if isinstance(record, dict) and inspect_log.sniff(record):
+                    return inspect_log.NAME, ""
+                fmt = sniff_record(record)
+                if fmt is not None:
+                    return fmt, ""
+                problem = problem or unrecognised(record)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    return None, problem or "no records"
+
+
+def detect(path: Path, forced: str | None = None, max_record_bytes: int = 2_000_000,
+           max_ratio: int = DEFAULT_MAX_RATIO) -> tuple[str, str]:
+    """(format, container) of one input; container is jsonl | json | text | parquet | csv | arrow | inspect."""
     if forced is not None and forced not in FORMATS:
         raise InputError(f"unknown format {forced!r}; known: {', '.join(FORMATS)}")
     with path.open("rb") as fh:
@@ -140,39 +186,18 @@ def detect(path: Path, forced: str | None = None) -> tuple[str, str]:
         return "arrow", "arrow"
     if forced == "csv" or (forced is None and base_suffix(path) in (".csv", ".tsv")):
         return "csv", "csv"
-    head = peek(path).decode("utf-8", "replace").lstrip("\ufeff")
+    head = peek(path, max_ratio).decode("utf-8", "replace").lstrip("\ufeff")
     if forced is not None:
         return forced, _container(head, forced)
     stripped = head.lstrip()
     if not stripped:
         return "valuescope", "jsonl"  # an empty file: nothing to read, not an error
-    if stripped[:1] == "[" or (base_suffix(path) == ".json" and stripped[:1] == "{"):
-        try:
-            with open_text_stream(path) as fh:
-                data = json.load(fh)
-        except (ValueError, OSError, EOFError) as exc:
-            raise InputError(f"{path} looks like a JSON file but does not parse: {exc}") from None
-        first = data[0] if isinstance(data, list) and data else data
-        if isinstance(data, dict) and inspect_log.sniff(data):
-            return inspect_log.NAME, inspect_log.NAME
-        fmt = sniff_record(first)
+    if stripped[:1] == "[" or stripped[:1] == "{":
+        container = "json" if stripped[:1] == "[" or base_suffix(path) == ".json" else "jsonl"
+        fmt, why = _sniff_records(path, container, max_record_bytes, max_ratio)
         if fmt is None:
-            raise InputError(f"cannot tell the format of {path}: {unrecognised(first)}")
-        return fmt, "json"
-    if stripped[:1] == "{":
-        lines = head.split("\n")  # not splitlines(): U+2028 inside a JSON string is not a line end
-        first: object = None
-        for line in lines[:-1] if len(head.encode()) >= PEEK_BYTES else lines:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            first = record if first is None else first
-            fmt = sniff_record(record)
-            if fmt is not None:
-                return fmt, "jsonl"
-        why = unrecognised(first) if first is not None else "no line of its first 256 KiB parses as JSON"
-        raise InputError(f"cannot tell the format of {path}: {why}")
+            raise InputError(f"cannot tell the format of {path}: {why}")
+        return fmt, inspect_log.NAME if fmt == inspect_log.NAME else container
     if transcript.looks_like_transcript(head):
         return "transcript", "text"
     raise InputError(

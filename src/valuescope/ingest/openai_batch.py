@@ -75,26 +75,24 @@ def parse(record: Any, index: BatchIndex | None = None) -> list[Draft]:
 
 def build_batch_index(files: list[Any], max_record_bytes: int) -> BatchIndex | None:
     """Requests by ``custom_id`` and the answered ids, over every batch file of the ingest (None: no batch file)."""
-    from valuescope.ingest.formats import open_text_stream
+    from valuescope.ingest.streams import decode_json, iter_lines, open_input
 
     batch_files = [f for f in files if f.format == NAME and f.container == "jsonl"]
     if not batch_files:
         return None
     index = BatchIndex()
     for f in batch_files:
-        with open_text_stream(f.local) as fh:
-            for line in fh:
-                if len(line) > max_record_bytes:
-                    continue  # quarantined as too big when read
+        with open_input(f.local) as fh:
+            for raw in iter_lines(fh, max_record_bytes):  # bounded: an over-long line is quarantined when read
                 try:
-                    record = json.loads(line)
-                except ValueError:
+                    record = decode_json(raw.data) if raw.data else None
+                except RecordError:
                     continue  # quarantined as bad JSON when read
                 custom_id = record.get("custom_id") if isinstance(record, dict) else None
                 if not isinstance(custom_id, str):
                     continue
                 if is_request(record):
-                    index.requests.setdefault(custom_id, line)
+                    index.requests.setdefault(custom_id, raw.data)
                 else:
                     index.answered.add(custom_id)
     index.requests = {k: v for k, v in index.requests.items() if k in index.answered}  # only joins are needed

@@ -20,8 +20,20 @@ from typing import Any
 
 from valuescope.ingest import inspect_log, openai_batch, tabular
 from valuescope.ingest.archive import INPUT_SUFFIXES
-from valuescope.ingest.draft import Draft, InputError, RecordError, redact_user_ids
-from valuescope.ingest.formats import GZIP_MAGIC, JSON_READERS, detect, is_gzip, open_text_stream
+from valuescope.ingest.draft import Draft, InputError, RecordError, quarantine_text
+from valuescope.ingest.formats import JSON_READERS, detect
+from valuescope.ingest.jsonarray import iter_array
+from valuescope.ingest.streams import (
+    DEFAULT_MAX_RATIO,
+    DecompressionLimit,
+    RawRecord,
+    decode_json,
+    drain,
+    is_gzip,
+    iter_lines,
+    open_input,
+    too_big,
+)
 from valuescope.ingest.transcript import parse as parse_transcript
 
 
@@ -75,49 +87,29 @@ class Item:
     joined: bool = False  # a batch request whose answer (another file's line) carries it: counted, not a record
 
 
-class _HashingReader:
-    """File wrapper that hashes every byte read through it (sha256 of the file as stored)."""
+def _record_chunks(path: Path, index: int, container: str, per_chunk: int, max_bytes: int,
+                   max_ratio: int) -> tuple[str, list[Chunk]]:
+    """sha256 of the file as stored, and its records (lines or array elements) cut into chunks, in one pass.
 
-    def __init__(self, fh) -> None:
-        self.fh, self.sha = fh, hashlib.sha256()
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.fh.read(n)
-        self.sha.update(data)
-        return data
-
-    def drain(self) -> str:
-        while self.read(1 << 20):
-            pass
-        return self.sha.hexdigest()
-
-
-def _line_chunks(path: Path, index: int, lines_per_chunk: int) -> tuple[str, list[Chunk]]:
-    import gzip
-
+    A chunk starts at a record's byte offset in the uncompressed stream, so
+    reading it seeks there and reads only its own records. Records with an
+    error (too big, cut tail) count like any other: reading the chunk again
+    meets them again.
+    """
+    sha = hashlib.sha256()
     chunks: list[Chunk] = []
-    with path.open("rb") as raw:
-        hashing = _HashingReader(raw)
-        gz = raw.read(2) == GZIP_MAGIC
-        raw.seek(0)
-        stream = gzip.GzipFile(fileobj=hashing, mode="rb") if gz else None
-        lines = stream if stream is not None else iter(lambda: _readline(hashing), b"")
-        offset, n = 0, 0
-        for line in lines:
-            if n % lines_per_chunk == 0:
-                chunks.append(Chunk(index, len(chunks), offset, lines_per_chunk, n + 1))
-            offset += len(line)
+    with open_input(path, max_ratio, tee=sha) as fh:
+        records = iter_lines(fh, max_bytes) if container == "jsonl" else iter_array(fh, max_bytes)
+        n = 0
+        for record in records:
+            if n % per_chunk == 0:
+                chunks.append(Chunk(index, len(chunks), record.offset, per_chunk, record.number))
             n += 1
-        if chunks:
-            last = chunks[-1]
-            chunks[-1] = Chunk(index, last.index, last.start, n - last.first_line + 1, last.first_line)
-        return hashing.drain(), chunks
-
-
-def _readline(hashing: _HashingReader) -> bytes:
-    line = hashing.fh.readline()
-    hashing.sha.update(line)
-    return line
+        drain(fh)
+    if chunks:
+        last = chunks[-1]
+        chunks[-1] = Chunk(index, last.index, last.start, n - (last.index * per_chunk), last.first_line)
+    return sha.hexdigest(), chunks
 
 
 def _sha256(path: Path) -> str:
@@ -129,12 +121,13 @@ def _sha256(path: Path) -> str:
 
 
 @functools.lru_cache(maxsize=2)
-def _read_table_cached(path: str, sha256: str):
+def _read_table_cached(path: str, sha256: str, max_ratio: int = DEFAULT_MAX_RATIO):
     """A table input, read once per process (chunks of the same file share it)."""
-    return _read_table(Path(path))
+    return _read_table(Path(path), max_ratio)
 
 
-def _read_table(path: Path):
+def _read_table(path: Path, max_ratio: int = DEFAULT_MAX_RATIO):
+    """Parquet, Arrow IPC, or CSV/TSV (gzipped or not: found by magic bytes, whatever the name says)."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
@@ -152,63 +145,77 @@ def _read_table(path: Path):
         tsv = path.name.lower().removesuffix(".gz").endswith(".tsv")
         parse = pcsv.ParseOptions(delimiter="\t" if tsv else ",")
         try:
-            return pcsv.read_csv(path, parse_options=parse)
+            with open_input(path, max_ratio) as fh:
+                return pcsv.read_csv(fh, parse_options=parse)
         except pa.ArrowInvalid as exc:
             if "UTF8" not in str(exc):
                 raise
             # Some cells are not valid UTF-8: read every column as bytes; rows are checked one by one.
-            with open_text_stream(path) as fh:
+            with open_input(path, max_ratio) as fh:
                 header = next(csv.reader([fh.readline().decode("utf-8", "replace")], delimiter=parse.delimiter))
             binary = pcsv.ConvertOptions(column_types={name: pa.binary() for name in header})
-            return pcsv.read_csv(path, parse_options=parse, convert_options=binary)
+            with open_input(path, max_ratio) as fh:
+                return pcsv.read_csv(fh, parse_options=parse, convert_options=binary)
     except Exception as exc:  # pyarrow raises several types for a bad file
         raise InputError(f"cannot read table {path}: {str(exc).splitlines()[0]}") from None
 
 
-def plan_file(
-    path: Path, index: int, forced: str | None, lines_per_chunk: int, column_map: dict[str, str], shown: str | None = None
-) -> InputFile:
+def plan_file(path: Path, index: int, forced: str | None, lines_per_chunk: int, column_map: dict[str, str],
+              max_record_bytes: int = 2_000_000, max_ratio: int = DEFAULT_MAX_RATIO, shown: str | None = None) -> InputFile:
     """Detect and chunk one file; ``shown`` names it in messages and the manifest (default: its path)."""
     shown = shown or str(path)
     try:
-        return _plan_file(path, index, forced, lines_per_chunk, column_map, shown)
+        f = _plan_file(path, index, forced, lines_per_chunk, column_map, max_record_bytes, max_ratio)
     except InputError as exc:
         raise InputError(str(exc).replace(str(path), shown)) from None
+    if shown != str(path):
+        f.path, f.location = shown, str(path)
+    return f
 
 
-def _plan_file(path: Path, index: int, forced: str | None, lines_per_chunk: int, column_map: dict[str, str], shown: str) -> InputFile:
+def _plan_file(path: Path, index: int, forced: str | None, lines_per_chunk: int, column_map: dict[str, str],
+               max_record_bytes: int, max_ratio: int) -> InputFile:
     try:
-        fmt, container = detect(path, forced)
-        if container == "jsonl":
-            sha, chunks = _line_chunks(path, index, lines_per_chunk)
+        fmt, container = detect(path, forced, max_record_bytes, max_ratio)
+        if container in ("jsonl", "json"):
+            sha, chunks = _record_chunks(path, index, container, lines_per_chunk, max_record_bytes, max_ratio)
         else:
             sha, chunks = _sha256(path), []
     except (OSError, EOFError, zlib.error) as exc:  # unreadable, or a corrupt / truncated gzip
         raise InputError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
     columns: dict[str, str] = {}
     if container in ("parquet", "csv", "arrow"):
-        table = _read_table(path)
+        table = _read_table(path, max_ratio)
         try:
             columns = tabular.resolve_columns(table.column_names, column_map)
         except ValueError as exc:
             raise InputError(f"{path}: {exc}") from None
         chunks = [Chunk(index, i, start, min(lines_per_chunk, table.num_rows - start), start + 1)
                   for i, start in enumerate(range(0, table.num_rows, lines_per_chunk))]
-    elif container in ("json", "text", inspect_log.NAME):
+    elif container in ("text", inspect_log.NAME):
         chunks = [Chunk(index, 0, 0, 0, 1)]
-    return InputFile(shown, sha, path.stat().st_size, fmt, container, is_gzip(path), columns, chunks,
-                     location=None if shown == str(path) else str(path))
+    return InputFile(str(path), sha, path.stat().st_size, fmt, container, is_gzip(path), columns, chunks)
 
 
 # -- reading a chunk ---------------------------------------------------------------
 
 
-def _raw_text(obj: Any, limit: int = 4000) -> str:
-    text = obj if isinstance(obj, str) else json.dumps(redact_user_ids(obj), ensure_ascii=False)
-    return text[:limit]
+def _raw_text(obj: Any, extra_keys: tuple[str, ...] = ()) -> str | None:
+    """The offending record as text for quarantine: user ids masked, valid UTF-8, at most 4,000 characters."""
+    if isinstance(obj, bytes):
+        text = obj[:8000].decode("utf-8", "replace")
+    elif isinstance(obj, str):
+        text = obj[:8000]
+    else:
+        try:
+            text = json.dumps(obj, ensure_ascii=False, default=str)[:8000]
+        except (RecursionError, ValueError):
+            return None
+    return quarantine_text(text, extra_keys)[:4000]
 
 
-def _parse(reader, obj: Any, line: int, batch: openai_batch.BatchIndex | None = None) -> Item:
+def _parse(reader, obj: Any, line: int, extra_keys: tuple[str, ...] = (),
+           batch: openai_batch.BatchIndex | None = None) -> Item:
     try:
         if reader is openai_batch:
             if batch is not None and openai_batch.is_request(obj) and obj.get("custom_id") in batch.answered:
@@ -216,85 +223,72 @@ def _parse(reader, obj: Any, line: int, batch: openai_batch.BatchIndex | None = 
             return Item(line, drafts=openai_batch.parse(obj, batch))
         return Item(line, drafts=reader.parse(obj))
     except RecordError as exc:
-        return Item(line, error=str(exc), raw=_raw_text(obj))
+        return Item(line, error=str(exc), raw=_raw_text(obj, extra_keys))
+    except RecursionError:
+        return Item(line, error="JSON nested too deeply to read", raw=_raw_text(obj, extra_keys))
 
 
-def read_chunk(
-    f: InputFile, chunk: Chunk, max_record_bytes: int, batch: openai_batch.BatchIndex | None = None
-) -> Iterator[Item]:
+def read_chunk(f: InputFile, chunk: Chunk, max_record_bytes: int, max_ratio: int = DEFAULT_MAX_RATIO,
+               batch: openai_batch.BatchIndex | None = None) -> Iterator[Item]:
     path = f.local
-    if f.container == "jsonl":
+    if f.container in ("jsonl", "json"):
         reader = JSON_READERS[f.format]
-        with open_text_stream(path) as fh:
-            fh.seek(chunk.start)
-            for n in range(chunk.count):
-                data = fh.readline()
-                line = chunk.first_line + n
-                if not data:
-                    break
-                yield from _jsonl_item(reader, data, line, max_record_bytes, batch)
+        with open_input(path, max_ratio) as fh:
+            if f.container == "jsonl":
+                fh.seek(chunk.start)
+                records = iter_lines(fh, max_record_bytes, offset=chunk.start, number=chunk.first_line, count=chunk.count)
+            elif chunk.index == 0:  # from the file start: past a byte-order mark and the '['
+                records = iter_array(fh, max_record_bytes, count=chunk.count)
+            else:
+                fh.seek(chunk.start)
+                records = iter_array(fh, max_record_bytes, offset=chunk.start, number=chunk.first_line, count=chunk.count)
+            for record in records:
+                yield _json_item(reader, record, batch)
+    elif f.container == inspect_log.NAME:
+        for number, drafts, error in inspect_log.iter_samples(path):
+            yield Item(number, drafts=drafts, error=error)
     elif f.container == "text":
-        data = path.read_bytes() if not f.gzip else open_text_stream(path).read()
+        try:
+            with open_input(path, max_ratio) as fh:
+                data = fh.read(max_record_bytes + 1)
+        except DecompressionLimit as exc:
+            yield Item(1, error=str(exc))
+            return
         if len(data) > max_record_bytes:
-            yield Item(1, error=_too_big(len(data), max_record_bytes))
+            yield Item(1, error=f"file is over the {max_record_bytes:,}-byte limit (ingest.max_record_bytes)")
             return
         try:
             text = data.decode("utf-8").lstrip("\ufeff")
         except UnicodeDecodeError as exc:
-            yield Item(1, error=f"not valid UTF-8 (byte {exc.start})", raw=data[:4000].decode("utf-8", "replace"))
+            yield Item(1, error=f"not valid UTF-8 (byte {exc.start})", raw=_raw_text(data))
             return
         try:
             yield Item(1, drafts=parse_transcript(text))
         except RecordError as exc:
-            yield Item(1, error=str(exc), raw=text[:4000])
-    elif f.container == inspect_log.NAME:
-        for number, drafts, error in inspect_log.iter_samples(path):
-            yield Item(number, drafts=drafts, error=error)
-    elif f.container == "json":
-        reader = JSON_READERS[f.format]
-        with open_text_stream(path) as fh:
-            data = json.load(fh)
-        for i, obj in enumerate(data if isinstance(data, list) else [data], 1):
-            size = len(json.dumps(obj, ensure_ascii=False).encode())
-            if size > max_record_bytes:
-                yield Item(i, error=_too_big(size, max_record_bytes), raw=_raw_text(obj))
-            else:
-                yield _parse(reader, obj, i, batch)
+            yield Item(1, error=str(exc), raw=_raw_text(text))
     else:
-        table = _read_table_cached(str(path), f.sha256).slice(chunk.start, chunk.count)
+        table = _read_table_cached(str(path), f.sha256, max_ratio).slice(chunk.start, chunk.count)
+        id_column = (f.columns.get("user_id"),) if f.columns.get("user_id") else ()
         for i, row in enumerate(table.to_pylist()):
             try:
                 row = tabular.decode_row(row)
-                size = len(json.dumps(tabular._jsonable(row), ensure_ascii=False, default=str).encode())
+                size = len(json.dumps(tabular._jsonable(row), ensure_ascii=False, default=str).encode("utf-8", "replace"))
                 if size > max_record_bytes:
-                    raise RecordError(_too_big(size, max_record_bytes))
+                    raise RecordError(too_big(size, max_record_bytes))
                 yield Item(chunk.first_line + i, drafts=tabular.parse_row(row, f.columns))
             except RecordError as exc:
-                yield Item(chunk.first_line + i, error=str(exc), raw=_raw_text(tabular._jsonable(row)))
+                yield Item(chunk.first_line + i, error=str(exc), raw=_raw_text(tabular._jsonable(row), id_column))
 
 
-def _too_big(size: int, limit: int) -> str:
-    return f"record is {size:,} bytes, over the {limit:,}-byte limit (ingest.max_record_bytes)"
-
-
-def _jsonl_item(reader, data: bytes, line: int, max_record_bytes: int, batch=None) -> Iterator[Item]:
-    data = data.rstrip(b"\r\n")
-    if line == 1:
-        data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark (Windows editors)
+def _json_item(reader, record: RawRecord, batch: openai_batch.BatchIndex | None = None) -> Item:
+    """One line or array element: blank, quarantined with a reason, or parsed into drafts."""
+    if record.data is None:
+        return Item(record.number, error=record.error or "unreadable record")
+    data = record.data.removeprefix(b"\xef\xbb\xbf") if record.offset == 0 else record.data  # a byte-order mark
     if not data.strip():
-        yield Item(line, blank=True)  # blank lines are not records
-        return
-    if len(data) > max_record_bytes:
-        yield Item(line, error=_too_big(len(data), max_record_bytes), raw=data[:4000].decode("utf-8", "replace"))
-        return
+        return Item(record.number, blank=True)  # blank lines are not records
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        yield Item(line, error=f"not valid UTF-8 (byte {exc.start} of the line)", raw=data[:4000].decode("utf-8", "replace"))
-        return
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        yield Item(line, error=f"bad JSON: {exc.msg} at column {exc.colno}", raw=text[:4000])
-        return
-    yield _parse(reader, obj, line, batch)
+        obj = decode_json(data)
+    except RecordError as exc:
+        return Item(record.number, error=str(exc), raw=_raw_text(data))
+    return _parse(reader, obj, record.number, batch=batch)

@@ -25,8 +25,8 @@ import pyarrow as pa
 from valuescope.config import RunConfig
 from valuescope.engine.runner import progress_bar
 from valuescope.engine.stage import BatchResult, SourceStage
-from valuescope.ingest.draft import IngestError, InputError, RecordError, turn_parts
 from valuescope.ingest.archive import expand_inputs
+from valuescope.ingest.draft import IngestError, InputError, RecordError, quarantine_text, turn_parts
 from valuescope.ingest.openai_batch import BatchIndex, build_batch_index
 from valuescope.ingest.source import Chunk, InputFile, plan_file, read_chunk
 from valuescope.ingest.table import CONVERSATION_SCHEMA, conversations_to_table
@@ -75,7 +75,7 @@ class IngestStage(SourceStage):
             for f in found:
                 try:
                     self.files.append(plan_file(f.path, len(self.files), cfg.format, max(1, cfg.batch_size),
-                                                cfg.column_map, shown=f.shown))
+                                                cfg.column_map, cfg.max_record_bytes, cfg.max_gzip_ratio, shown=f.shown))
                     self.given.append(f.given)
                 except InputError as exc:
                     if f.explicit:
@@ -119,13 +119,14 @@ class IngestStage(SourceStage):
             stats["quarantined"] += 1
             quarantine.append(
                 QuarantineRecord(
-                    stage=self.name, source=f.path, line=line, record_id=record_id, reason=reason,
-                    raw=scrubber.scrub_text(raw) if raw else None,
+                    stage=self.name, source=f.path, line=line, reason=quarantine_text(reason),
+                    record_id=quarantine_text(record_id) if record_id is not None else None,
+                    raw=scrubber.scrub_text(quarantine_text(raw)) if raw else None,
                 )
             )
 
         stem = f.stem
-        for item in read_chunk(f, c, self.ingest_config.max_record_bytes, self.batch):
+        for item in read_chunk(f, c, self.ingest_config.max_record_bytes, self.ingest_config.max_gzip_ratio, self.batch):
             if item.blank:
                 stats["blank_lines"] += 1
                 continue

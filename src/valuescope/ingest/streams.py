@@ -16,9 +16,8 @@ import gzip
 import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from valuescope.ingest.draft import RecordError
 
@@ -39,8 +38,7 @@ class DecompressionLimit(OSError):
         self.offset = offset
 
 
-@dataclass(frozen=True)
-class RawRecord:
+class RawRecord(NamedTuple):
     """One record's bytes as read, before parsing; ``error`` set = the record must be quarantined."""
 
     number: int  # 1-based line (or array element) number

@@ -42,13 +42,45 @@ def to_conversation(
     conv_id = draft.id if draft.id not in (None, "") else fallback_id
     if draft.id in (None, "") and draft.suffix:
         conv_id = f"{fallback_id}:{draft.suffix}"
-    return Conversation(
+    conv = Conversation(
         id=conv_id,
         messages=messages,
         source=draft.source or source,
         model=draft.model or None,
         timestamp=draft.timestamp,
-        user_id=hash_user(draft.user_id) if draft.user_id not in (None, "") else None,
+        user_id=_hashed(draft.user_id, hash_user),
         context=draft.context or None,
         meta=draft.meta,
     )
+    return storable(conv)
+
+
+def _hashed(user_id: str | None, hash_user: Callable[[str], str]) -> str | None:
+    if user_id in (None, ""):
+        return None
+    try:
+        return hash_user(user_id)
+    except UnicodeEncodeError:
+        raise RecordError(f"user id is {_NOT_UNICODE}") from None
+
+
+_NOT_UNICODE = "not valid Unicode (it holds a lone surrogate such as \\ud800)"
+
+
+def storable(conv: Conversation) -> Conversation:
+    """The conversation, if every later stage can write it; else a RecordError saying why.
+
+    JSON may spell text no encoder accepts (a lone surrogate, ``"\\ud800"``) and
+    nest ``meta`` deeper than serializers go; either would fail a whole chunk
+    when its table is written, so the one record is refused here instead.
+    """
+    try:
+        conv.model_dump_json()
+    except ValueError as exc:  # pydantic's PydanticSerializationError
+        text = str(exc)
+        if "surrogates not allowed" in text:
+            raise RecordError(f"text is {_NOT_UNICODE}") from None
+        if "depth" in text:
+            raise RecordError("meta is nested too deeply to store (over ~250 levels)") from None
+        raise RecordError(f"cannot be stored: {text.splitlines()[0]}") from None
+    return conv

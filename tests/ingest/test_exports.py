@@ -192,3 +192,21 @@ def test_gemini_ai_studio_prompts(tmp_path, ingest):
     path.write_text(json.dumps(broken))
     run = ingest(tmp_path, path, name="broken")
     assert list(_rows(run)) == ["gemini-conv-multimodal"] and run.quarantine["reason"].tolist() == ["chunk 2: chunk without a 'role'"]
+
+
+def test_zip_members_are_read_safely_and_cleaned_up(tmp_path, ingest, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    record = {"id": "z1", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+    archive = tmp_path / "logs.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("../../escape.jsonl", json.dumps(record) + "\n")  # a path trick: read, never written outside
+        zf.writestr("inner.zip", b"PK\x05\x06" + b"\0" * 18)
+    run = ingest(tmp_path, archive)
+    assert list(_rows(run)) == ["z1"] and run.manifest["inputs"][0]["path"] == f"{archive}/../../escape.jsonl"
+    assert not (tmp_path.parent / "escape.jsonl").exists()
+    assert {Path(s["path"]).name: s["reason"] for s in run.manifest["skipped_files"]} == {
+        "inner.zip": "an archive inside an archive (unzip it first)"}
+    assert list((tmp_path / "tmp").iterdir()) == []  # the extracted copies are gone

@@ -12,6 +12,7 @@ so a zip bomb costs a bounded amount of disk.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -88,6 +89,8 @@ def _unzip(archive: Path, shown: str, given: str, out: Expansion) -> None:
     budget = max(DEFAULT_MAX_RATIO * archive.stat().st_size, RATIO_FLOOR)
     target = tempfile.mkdtemp(prefix="valuescope-zip-")
     os.chmod(target, 0o700)
+    if not out.temp_dirs:
+        atexit.register(out.cleanup)  # also when the ingest stops early (--strict, an error, Ctrl-C)
     out.temp_dirs.append(target)
     with zf:
         for i, info in enumerate(zf.infolist()):

@@ -9,8 +9,9 @@ Each configuration ingests into a fresh run directory (no cache reuse).
 
 The reading layer alone (plan + read every chunk into drafts, no engine, no
 tables) is timed against the same floor, for JSONL and for the same records
-as one JSON array (floor: one ``json.load`` of the array), so a change to the
-bounded readers shows up as a ratio, not drowned in engine start-up.
+as one JSON array (floor: one ``json.load`` of the array), and gzipped in
+chunks of 100 records (each chunk seeks into the gzip stream), so a change to
+the bounded readers shows up as a ratio, not drowned in engine start-up.
 
 A synthetic ChatGPT data export (``--chatgpt N`` conversations, default
 10,000, in one ``conversations.json``: mapping trees with hidden system turns,
@@ -22,6 +23,7 @@ and peak RSS side by side (``--only-export`` runs just this part).
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import subprocess
 import sys
@@ -52,13 +54,13 @@ def bare_array(array: Path) -> tuple[int, float]:
     return n, time.perf_counter() - start
 
 
-def read_only(files: list[Path]) -> tuple[int, float]:
+def read_only(files: list[Path], batch: int = 1000) -> tuple[int, float]:
     """Plan every file and read every chunk into drafts: the reading layer without the engine."""
     from valuescope.ingest.source import plan_file, read_chunk
 
     start, n = time.perf_counter(), 0
     for i, f in enumerate(files):
-        planned = plan_file(f, i, None, 1000, {})
+        planned = plan_file(f, i, None, batch, {})
         for chunk in planned.chunks:
             n += sum(1 for item in read_chunk(planned, chunk, 2_000_000) if not item.blank)
     return n, time.perf_counter() - start
@@ -178,12 +180,18 @@ def main() -> None:
             out.write(b"[" + b",\n".join(line.rstrip(b"\n") for f in files for line in f.open("rb") if line.strip()) + b"]")
         rows.append(("bare json.load of the array (floor)", *bare_array(array)))
         rows.append(("read only (plan + read chunks), JSON array", *read_only([array])))
+        gzipped = []  # the same JSONL files gzipped, read in small chunks: each chunk seeks into the gzip stream
+        for f in files:
+            gzipped.append(Path(tmp) / (f.name + ".gz"))
+            gzipped[-1].write_bytes(gzip.compress(f.read_bytes(), 6))
+        rows.append(("read only, gzipped JSONL, chunks of 100", *read_only(gzipped, 100)))
     print(f"{'configuration':<42} {'records':>8} {'seconds':>8} {'records/s':>10}")
     for name, n, s in rows:
         print(f"{name:<42} {n:>8,} {s:>8.2f} {n / s:>10,.0f}")
     print(f"speed-up of 2 workers over 1: {rows[1][2] / rows[2][2]:.2f}x")
     print(f"read only / floor, JSONL: {rows[3][2] / rows[0][2]:.1f}x the time; "
-          f"JSON array: {rows[5][2] / rows[4][2]:.1f}x the time")
+          f"JSON array: {rows[5][2] / rows[4][2]:.1f}x the time; gzipped JSONL in chunks of 100: "
+          f"{rows[6][2] / rows[0][2]:.1f}x the time")
     if args.chatgpt:
         export_rows(args.chatgpt, args.scrub)
 

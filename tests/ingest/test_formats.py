@@ -50,9 +50,11 @@ def test_sharegpt_jsonl_and_json_array(tmp_path, hh_records, ingest, messages_of
     jsonl = _write_jsonl(tmp_path / "sg.jsonl", rows)
     array = tmp_path / "sg.json"
     array.write_text(json.dumps(rows))
-    assert detect(jsonl) == ("sharegpt", "jsonl") and detect(array) == ("sharegpt", "json")
-    for path in (jsonl, array):
-        run = ingest(tmp_path, path, name=path.suffix[1:], batch_size=7)  # chunks resume mid-file at a record's offset
+    pretty = tmp_path / "sg_pretty.json"  # objects one after another, pretty-printed: not JSONL, not an array
+    pretty.write_text("\n".join(json.dumps(r, indent=2) for r in rows))
+    assert detect(jsonl) == ("sharegpt", "jsonl") and detect(array) == detect(pretty) == ("sharegpt", "json")
+    for path in (jsonl, array, pretty):
+        run = ingest(tmp_path, path, name=f"run-{path.stem}", batch_size=7)  # chunks resume mid-file at a record's offset
         assert messages_of(run) == [_pairs(r) for r in hh_records]
         assert run["conversations"]["id"].tolist() == [r["id"] for r in hh_records]
         assert run.manifest["inputs"][0]["chunks"] == -(-len(hh_records) // 7)

@@ -12,7 +12,7 @@ import pytest
 
 from valuescope.ingest import jsonarray
 from valuescope.ingest.draft import RecordError
-from valuescope.ingest.jsonarray import iter_array
+from valuescope.ingest.jsonarray import iter_array, starts_array
 from valuescope.ingest.streams import DecompressionLimit, decode_json, drain, iter_lines, open_input
 
 
@@ -57,8 +57,14 @@ def test_array_oversized_element_streamed_through_and_non_array_input():
     assert [r.error is None for r in records] == [True, False, True]
     assert records[1].data is None and records[1].size == len(json.dumps(big)) and "over the 1,000-byte limit" in records[1].error
     assert json.loads(records[2].data) == {"id": 3}
-    pretty = b"\xef\xbb\xbf" + json.dumps({"a": 1}, indent=2).encode() + b"\n" + json.dumps({"b": [2]}, indent=2).encode()
-    assert [json.loads(r.data) for r in iter_array(io.BytesIO(pretty), 1000)] == [{"a": 1}, {"b": [2]}]
+    pretty = b"\xef\xbb\xbf" + b"\n".join(json.dumps({"n": i, "b": [i]}, indent=2).encode() for i in range(5))
+    records = list(iter_array(io.BytesIO(pretty), 1000))
+    assert [json.loads(r.data) for r in records] == [{"n": i, "b": [i]} for i in range(5)]
+    stream = io.BytesIO(pretty)
+    assert not starts_array(stream)
+    stream.seek(records[2].offset)  # resuming a sequence of values, not an array
+    again = list(iter_array(stream, 1000, offset=records[2].offset, number=3, array=False))
+    assert [r.data for r in again] == [r.data for r in records[2:]]
     bad = list(iter_array(io.BytesIO(b'[{"a": 1} {"b": 2}]'), 1000))
     assert bad[0].data == b'{"a": 1}' and bad[1].error.startswith("expected ',' or ']' at byte 10")
 
@@ -90,3 +96,23 @@ def test_decode_json_reasons():
     for data, reason in [(b'{"a": \xff}', "not valid UTF-8"), (b'{"a": }', "bad JSON"), (b"[" * 100_000, "nested too deeply")]:
         with pytest.raises(RecordError, match=reason):
             decode_json(data)
+
+
+def test_gzip_input_inflated_once_across_its_chunks(tmp_path, monkeypatch):
+    """Chunks of a gzip file seek on in one kept stream: seeking anew would inflate from the start each time."""
+    from valuescope.ingest import source
+
+    rows = [json.dumps({"id": str(i), "messages": [{"role": "user", "content": f"q{i}"},
+                                                   {"role": "assistant", "content": f"a{i}"}]}) for i in range(50)]
+    for name, data in (("chat.jsonl.gz", "\n".join(rows)), ("chat.json.gz", "[" + ",".join(rows) + "]")):
+        path = tmp_path / name
+        path.write_bytes(gzip.compress(data.encode()))
+        planned = source.plan_file(path, 0, None, 7, {})
+        opened = []
+        real_open = source.open_input
+        monkeypatch.setattr(source, "open_input", lambda *a, **k: opened.append(a) or real_open(*a, **k))
+        ids = [d.id for c in planned.chunks for item in source.read_chunk(planned, c, 10_000) for d in item.drafts]
+        assert ids == [str(i) for i in range(50)] and len(planned.chunks) == 8
+        reads = 1 if name.endswith(".jsonl.gz") else 1 + 7  # arrays: + a look at the head per later chunk
+        assert len(opened) == reads, (name, len(opened))
+        monkeypatch.undo()

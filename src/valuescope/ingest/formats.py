@@ -26,12 +26,12 @@ from valuescope.ingest.jsonarray import iter_array
 from valuescope.ingest.streams import (  # noqa: F401  (GZIP_MAGIC, is_gzip: re-exported for readers)
     DEFAULT_MAX_RATIO,
     GZIP_MAGIC,
-    DecompressionLimit,
     RawRecord,
     decode_json,
     is_gzip,
     iter_lines,
     open_input,
+    read_head,
 )
 
 JSON_READERS: dict[str, ModuleType] = {
@@ -100,9 +100,7 @@ def base_suffix(path: Path) -> str:
 def peek(path: Path, max_ratio: int = DEFAULT_MAX_RATIO) -> bytes:
     try:
         with open_input(path, max_ratio) as fh:
-            return fh.read(PEEK_BYTES)
-    except DecompressionLimit:
-        return b""  # cannot happen below the 64 MiB floor; a cut stream reads as empty
+            return read_head(fh, PEEK_BYTES)  # a damaged gzip gives what it has before the damage
     except (OSError, EOFError, zlib.error) as exc:
         raise InputError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
 

@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from valuescope.ingest.streams import BLOCK, DecompressionLimit, RawRecord, too_big
+from valuescope.ingest.streams import BLOCK, RawRecord, StreamCut, too_big
 
 _SPACE = re.compile(rb"[ \t\r\n]*")
 _STRUCT = re.compile(rb'[\[\]{}"]')  # inside a container: what changes depth or starts a string
@@ -35,37 +35,55 @@ class _Window:
 
     def __init__(self, stream: BinaryIO, offset: int) -> None:
         self.stream, self.buf, self.base = stream, b"", offset
-        self.eof: str | None = None  # why no more bytes come: "" at the end, or the DecompressionLimit text
+        self.eof: str | None = None  # why no more bytes come: "" at the end, or why the stream was cut
 
     def more(self, keep_from: int) -> int:
-        """Drop ``buf[:keep_from]``, append the next block; returns how many bytes were dropped (0 at the end)."""
+        """Drop ``buf[:keep_from]``, append the next block; returns how many bytes were dropped (-1 at the end)."""
         if self.eof is not None:
             return -1
+        parts, got = [], 0
+        read = getattr(self.stream, "read1", self.stream.read)  # read1: a cut stream loses nothing read before
         try:
-            block = self.stream.read(BLOCK)
-        except DecompressionLimit as exc:
-            block, self.eof = b"", f"rest of file not read: {exc}"
-        if not block:
+            while got < BLOCK:
+                part = read(BLOCK - got)
+                if not part:
+                    self.eof = ""
+                    break
+                parts.append(part)
+                got += len(part)
+        except StreamCut as exc:
+            self.eof = f"rest of file not read: {exc}"
+        if not parts:
             self.eof = self.eof or ""
             return -1
-        self.buf = self.buf[keep_from:] + block
+        self.buf = self.buf[keep_from:] + b"".join(parts)
         self.base += keep_from
         return keep_from
 
 
+def starts_array(stream: BinaryIO) -> bool:
+    """Whether the stream (at its start) holds a JSON array, rather than a sequence of top-level values."""
+    win = _Window(stream, 0)
+    pos = _skip_space(win, 0, bom=True)
+    return win.buf[pos : pos + 1] == b"["
+
+
 def iter_array(
-    stream: BinaryIO, max_bytes: int, *, offset: int | None = None, number: int = 1, count: int | None = None
+    stream: BinaryIO, max_bytes: int, *, offset: int | None = None, number: int = 1, count: int | None = None,
+    array: bool = True,
 ) -> Iterator[RawRecord]:
     """The elements of the JSON array in ``stream`` as RawRecords (``offset`` = the element's first byte).
 
     From the start of the file by default. To resume (a chunk), seek the
     stream to an element's offset as yielded earlier and pass it as
-    ``offset`` with that element's ``number``; ``count`` stops after that
-    many records. Records with an ``error`` count like any other.
+    ``offset`` with that element's ``number``, and ``array`` =
+    :func:`starts_array` of the file (False: a sequence of top-level values);
+    ``count`` stops after that many records. Records with an ``error`` count
+    like any other.
     """
     win = _Window(stream, offset or 0)
     pos = 0
-    in_array = True
+    in_array = array
     if offset is None:
         pos = _skip_space(win, 0, bom=True)
         if pos < len(win.buf) and win.buf[pos : pos + 1] == b"[":

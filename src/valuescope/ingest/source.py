@@ -7,26 +7,28 @@ its own lines), a range of rows of a table, or a whole JSON / text file.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import hashlib
 import json
 import os
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from valuescope.ingest import inspect_log, openai_batch, tabular
 from valuescope.ingest.archive import INPUT_SUFFIXES
 from valuescope.ingest.draft import Draft, InputError, RecordError, quarantine_text
 from valuescope.ingest.formats import JSON_READERS, detect
-from valuescope.ingest.jsonarray import iter_array
+from valuescope.ingest.jsonarray import iter_array, starts_array
 from valuescope.ingest.streams import (
     DEFAULT_MAX_RATIO,
-    DecompressionLimit,
     RawRecord,
+    StreamCut,
     decode_json,
     drain,
     is_gzip,
@@ -144,18 +146,23 @@ def _read_table(path: Path, max_ratio: int = DEFAULT_MAX_RATIO):
                 return pa.ipc.open_stream(fh).read_all()
         tsv = path.name.lower().removesuffix(".gz").endswith(".tsv")
         parse = pcsv.ParseOptions(delimiter="\t" if tsv else ",")
-        try:
+        gz = is_gzip(path)  # pyarrow goes by the name alone: give it the gunzipped stream (ratio-capped)
+
+        def read(**options):
+            if not gz:
+                return pcsv.read_csv(path, parse_options=parse, **options)  # native reader: fastest
             with open_input(path, max_ratio) as fh:
-                return pcsv.read_csv(fh, parse_options=parse)
+                return pcsv.read_csv(fh, parse_options=parse, **options)
+
+        try:
+            return read()
         except pa.ArrowInvalid as exc:
             if "UTF8" not in str(exc):
                 raise
             # Some cells are not valid UTF-8: read every column as bytes; rows are checked one by one.
             with open_input(path, max_ratio) as fh:
                 header = next(csv.reader([fh.readline().decode("utf-8", "replace")], delimiter=parse.delimiter))
-            binary = pcsv.ConvertOptions(column_types={name: pa.binary() for name in header})
-            with open_input(path, max_ratio) as fh:
-                return pcsv.read_csv(fh, parse_options=parse, convert_options=binary)
+            return read(convert_options=pcsv.ConvertOptions(column_types={name: pa.binary() for name in header}))
     except Exception as exc:  # pyarrow raises several types for a bad file
         raise InputError(f"cannot read table {path}: {str(exc).splitlines()[0]}") from None
 
@@ -228,20 +235,57 @@ def _parse(reader, obj: Any, line: int, extra_keys: tuple[str, ...] = (),
         return Item(line, error="JSON nested too deeply to read", raw=_raw_text(obj, extra_keys))
 
 
+_kept = threading.local()  # per thread: one gzip input left open at the end of the chunk just read
+
+
+@contextlib.contextmanager
+def _stream_at(f: InputFile, start: int, max_ratio: int) -> Iterator[BinaryIO]:
+    """The input's content stream, at uncompressed offset ``start``.
+
+    Seeking in gzip means inflating from the file's start, so a gzip input is
+    kept open after a chunk: the next chunk of the same file (keyed by its
+    sha256) seeks on from there, and a file of N chunks is inflated once, not
+    N times. Plain files are simply opened and seeked.
+    """
+    if not f.gzip:
+        with open_input(f.local, max_ratio) as fh:
+            fh.seek(start)
+            yield fh
+        return
+    key = (f.path, f.sha256, max_ratio)
+    kept = getattr(_kept, "stream", None)
+    if kept is None or kept[0] != key:
+        if kept is not None:
+            kept[1].close()
+        _kept.stream = kept = (key, open_input(f.local, max_ratio))
+    try:
+        kept[1].seek(start)
+        yield kept[1]
+    except BaseException:
+        _kept.stream = None
+        kept[1].close()
+        raise
+
+
+def _starts_array(f: InputFile, max_ratio: int) -> bool:
+    with open_input(f.local, max_ratio) as fh:
+        return starts_array(fh)
+
+
 def read_chunk(f: InputFile, chunk: Chunk, max_record_bytes: int, max_ratio: int = DEFAULT_MAX_RATIO,
                batch: openai_batch.BatchIndex | None = None) -> Iterator[Item]:
     path = f.local
     if f.container in ("jsonl", "json"):
         reader = JSON_READERS[f.format]
-        with open_input(path, max_ratio) as fh:
+        array = f.container == "json" and chunk.index > 0 and _starts_array(f, max_ratio)
+        with _stream_at(f, 0 if f.container == "json" and chunk.index == 0 else chunk.start, max_ratio) as fh:
             if f.container == "jsonl":
-                fh.seek(chunk.start)
                 records = iter_lines(fh, max_record_bytes, offset=chunk.start, number=chunk.first_line, count=chunk.count)
             elif chunk.index == 0:  # from the file start: past a byte-order mark and the '['
                 records = iter_array(fh, max_record_bytes, count=chunk.count)
-            else:
-                fh.seek(chunk.start)
-                records = iter_array(fh, max_record_bytes, offset=chunk.start, number=chunk.first_line, count=chunk.count)
+            else:  # array False: top-level values one after another
+                records = iter_array(fh, max_record_bytes, offset=chunk.start, number=chunk.first_line,
+                                     count=chunk.count, array=array)
             for record in records:
                 yield _json_item(reader, record, batch)
     elif f.container == inspect_log.NAME:
@@ -251,8 +295,8 @@ def read_chunk(f: InputFile, chunk: Chunk, max_record_bytes: int, max_ratio: int
         try:
             with open_input(path, max_ratio) as fh:
                 data = fh.read(max_record_bytes + 1)
-        except DecompressionLimit as exc:
-            yield Item(1, error=str(exc))
+        except StreamCut as exc:
+            yield Item(1, error=f"file not read: {exc}")
             return
         if len(data) > max_record_bytes:
             yield Item(1, error=f"file is over the {max_record_bytes:,}-byte limit (ingest.max_record_bytes)")

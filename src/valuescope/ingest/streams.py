@@ -6,7 +6,9 @@ decompressed stream can be gigabytes. Every reader keeps at most
 (its size counted, its bytes dropped) and handed on as a :class:`RawRecord`
 with an ``error``, so the caller quarantines that one record and goes on.
 A gzip stream that expands past ``max_ratio`` times the file's size is cut
-(:class:`DecompressionLimit`), which bounds the time a gzip bomb costs.
+(:class:`DecompressionLimit`), which bounds the time a gzip bomb costs; gzip
+data cut short (an interrupted download) ends the stream where it breaks
+(:class:`DamagedGzip`), keeping every record before.
 The JSON-array counterpart of :func:`iter_lines` is :func:`.jsonarray.iter_array`.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
@@ -27,15 +30,31 @@ RATIO_FLOOR = 64 << 20  # a small gzip may always expand to this many bytes
 BLOCK = 1 << 20  # read size when streaming through an oversized record
 
 
-class DecompressionLimit(OSError):
-    """A gzip stream expanded past its cap (a gzip bomb, or --max-gzip-ratio set too low)."""
+class StreamCut(OSError):
+    """The uncompressed stream ends early at ``offset``: the rest of the file cannot be read."""
+
+    def __init__(self, offset: int, why: str) -> None:
+        super().__init__(why)
+        self.offset = offset
+
+
+class DecompressionLimit(StreamCut):
+    """A gzip stream expanded past its cap (a gzip bomb, or ingest.max_gzip_ratio set too low)."""
 
     def __init__(self, offset: int, ratio: int) -> None:
-        super().__init__(
-            f"gzip stream expands more than {ratio}x its file size (cut at uncompressed byte {offset:,}; "
-            "raise ingest.max_gzip_ratio if the file is genuine)"
-        )
-        self.offset = offset
+        super().__init__(offset, f"gzip stream expands more than {ratio}x its file size (cut at uncompressed "
+                                 f"byte {offset:,}; raise ingest.max_gzip_ratio if the file is genuine)")
+
+
+class DamagedGzip(StreamCut):
+    """The gzip data is cut short or corrupt (an interrupted download): what came before it is kept."""
+
+    def __init__(self, offset: int, exc: BaseException) -> None:
+        super().__init__(offset, f"gzip data damaged or cut short after uncompressed byte {offset:,} "
+                                 f"({str(exc).strip() or type(exc).__name__})")
+
+
+_GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 
 
 class RawRecord(NamedTuple):
@@ -88,8 +107,12 @@ class _Capped(io.RawIOBase):
     def readinto(self, b) -> int:
         if self.pos >= self.limit:
             raise DecompressionLimit(self.pos, self.ratio)
-        view = memoryview(b)[: self.limit - self.pos + 1]
-        n = self.inner.readinto(view)
+        try:  # read1: one decompression step, so a damaged stream loses nothing decoded before the damage
+            data = self.inner.read1(min(len(b), self.limit - self.pos + 1))
+        except _GZIP_ERRORS as exc:
+            raise DamagedGzip(self.pos, exc) from None
+        n = len(data)
+        b[:n] = data
         self.pos += n
         if self.pos > self.limit:
             raise DecompressionLimit(self.limit, self.ratio)
@@ -98,7 +121,10 @@ class _Capped(io.RawIOBase):
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         if whence == io.SEEK_SET and offset > self.limit:
             raise DecompressionLimit(self.limit, self.ratio)
-        self.pos = self.inner.seek(offset, whence)
+        try:
+            self.pos = self.inner.seek(offset, whence)
+        except _GZIP_ERRORS as exc:
+            raise DamagedGzip(self.pos, exc) from None
         return self.pos
 
     def tell(self) -> int:
@@ -112,8 +138,10 @@ class _Capped(io.RawIOBase):
 def open_input(path: Path, max_ratio: int = DEFAULT_MAX_RATIO, tee: Any = None) -> BinaryIO:
     """The file's content as a buffered binary stream, gunzipped if it is gzip (by magic bytes, not name).
 
-    A gzip stream raises :class:`DecompressionLimit` (an OSError) past
-    ``max(max_ratio * file size, 64 MiB)`` uncompressed bytes. ``tee``: an
+    A gzip stream raises :class:`DecompressionLimit` past
+    ``max(max_ratio * file size, 64 MiB)`` uncompressed bytes, and
+    :class:`DamagedGzip` where its data is cut short or corrupt (both are
+    :class:`StreamCut`, an OSError with the ``offset`` where the stream ends). ``tee``: an
     object with ``update(bytes)`` fed every byte of the file as stored (a
     hashlib object, to hash the file in the same pass); call :func:`drain`
     before reading its digest.
@@ -126,6 +154,21 @@ def open_input(path: Path, max_ratio: int = DEFAULT_MAX_RATIO, tee: Any = None) 
         return fh
     limit = max(max_ratio * path.stat().st_size, RATIO_FLOOR)
     return io.BufferedReader(_Capped(gzip.GzipFile(fileobj=fh, mode="rb"), limit, max_ratio), 1 << 16)
+
+
+def read_head(stream: BinaryIO, size: int) -> bytes:
+    """Up to ``size`` bytes from the start of ``stream``; a stream cut before that gives what it had."""
+    parts, got = [], 0
+    try:
+        while got < size:
+            part = stream.read1(size - got)
+            if not part:
+                break
+            parts.append(part)
+            got += len(part)
+    except StreamCut:
+        pass
+    return b"".join(parts)
 
 
 def drain(stream: BinaryIO) -> None:
@@ -174,8 +217,8 @@ def iter_lines(
                 yield RawRecord(number + n, start, offset - start, None, too_big(offset - start, max_bytes))
                 n += 1
                 continue
-        except DecompressionLimit as exc:
-            yield RawRecord(number + n, start, exc.offset - start, None, f"rest of file not read: {exc}")
+        except StreamCut as exc:
+            yield RawRecord(number + n, start, max(0, exc.offset - start), None, f"rest of file not read: {exc}")
             return
         line = data.rstrip(b"\r\n") if data.endswith(b"\n") else data
         if len(line) > max_bytes:

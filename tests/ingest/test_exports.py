@@ -210,3 +210,37 @@ def test_zip_members_are_read_safely_and_cleaned_up(tmp_path, ingest, monkeypatc
     assert {Path(s["path"]).name: s["reason"] for s in run.manifest["skipped_files"]} == {
         "inner.zip": "an archive inside an archive (unzip it first)"}
     assert list((tmp_path / "tmp").iterdir()) == []  # the extracted copies are gone
+
+
+def test_claude_export_branch_follows_current_leaf(tmp_path, ingest):
+    with zipfile.ZipFile(CLAUDE_ZIP) as zf:
+        conv = json.loads(zf.read("conversations.json"))[0]
+    human, answer = conv["chat_messages"]
+    retry = {**answer, "uuid": "retry", "content": [{"type": "text", "text": "A regenerated answer."}]}
+    human["parent_message_uuid"] = "00000000-0000-4000-8000-000000000000"  # claude.ai's root sentinel
+    answer["parent_message_uuid"] = retry["parent_message_uuid"] = human["uuid"]
+    conv["chat_messages"] = [human, answer, retry]
+    conv["current_leaf_message_uuid"] = "retry"
+    path = tmp_path / "conversations.json"
+    path.write_text(json.dumps([conv]))
+    row = _rows(ingest(tmp_path, path))[conv["uuid"]]
+    assert _turns(row)[-1] == ("assistant", "A regenerated answer.") and len(row["messages"]) == 2
+    assert row["meta"]["nodes_off_path"] == 1
+
+
+def test_chatgpt_reasoning_and_hidden_context_are_not_judged(tmp_path, ingest):
+    with zipfile.ZipFile(CHATGPT_ZIP) as zf:
+        conv = json.loads(zf.read("conversations-000.json"))[0]
+    mapping = conv["mapping"]
+    thought = {"id": "c1-thought", "author": {"role": "assistant", "name": None, "metadata": {}},
+               "content": {"content_type": "thoughts", "thoughts": [{"summary": "s", "content": "secret plan"}]},
+               "metadata": {}, "recipient": "all"}
+    mapping["c1-thought"] = {"id": "c1-thought", "parent": "c1-user-1", "children": ["c1-assistant-1"], "message": thought}
+    mapping["c1-user-1"]["children"] = ["c1-thought"]
+    mapping["c1-assistant-1"]["parent"] = "c1-thought"
+    path = tmp_path / "conversations.json"
+    path.write_text(json.dumps([conv]))
+    row = _rows(ingest(tmp_path, path))[conv["id"]]
+    assert [m["role"] for m in row["messages"]] == ["user", "assistant"]
+    assert "secret plan" not in json.dumps(row) and "Synthetic User" not in json.dumps(row)  # custom instructions too
+    assert (row["meta"]["thinking_blocks"], row["meta"]["hidden_turns"]) == (1, 2)

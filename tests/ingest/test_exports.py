@@ -244,3 +244,12 @@ def test_chatgpt_reasoning_and_hidden_context_are_not_judged(tmp_path, ingest):
     assert [m["role"] for m in row["messages"]] == ["user", "assistant"]
     assert "secret plan" not in json.dumps(row) and "Synthetic User" not in json.dumps(row)  # custom instructions too
     assert (row["meta"]["thinking_blocks"], row["meta"]["hidden_turns"]) == (1, 2)
+
+
+def test_thinking_is_judged_only_when_asked(tmp_path, ingest):
+    rows = _rows(ingest(tmp_path, CLAUDE_ZIP, name="include", thinking="include"))
+    asst = rows["bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"]["messages"][1]["content"]
+    assert asst == ("[thinking]\nI should provide a compact test interaction and surface a widget-shaped block so tool "
+                    "parsing is covered.\nWaiting for user input.\n[/thinking]\n\nWhich output mode should the utility test?")
+    plain = _rows(ingest(tmp_path, CLAUDE_ZIP, name="default"))["bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"]
+    assert plain["messages"][1]["content"] == "Which output mode should the utility test?"

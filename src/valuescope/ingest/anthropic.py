@@ -79,12 +79,18 @@ def block_turns(role: Any, content: Any, where: str, counts: BlockCounts) -> lis
     out: list[tuple[str, Any] | Turn] = []
     texts: list[str] = []
     calls: list[dict[str, Any]] = []
+    thoughts: list[str] = []
 
     def flush() -> None:
-        if texts or calls:
-            out.append(Turn(role, "\n".join(texts) if texts else None, list(calls)))
-            texts.clear()
-            calls.clear()
+        thinking = "\n".join(thoughts) or None
+        earlier = [t for t in out if isinstance(t, Turn) and t.role == role]
+        if texts or calls or (thinking and not earlier):
+            out.append(Turn(role, "\n".join(texts) if texts else None, list(calls), thinking=thinking))
+        elif thinking:  # reasoning after the turn's last words: it belongs to that turn, not a new empty one
+            earlier[-1].thinking = "\n".join(filter(None, (earlier[-1].thinking, thinking)))
+        texts.clear()
+        calls.clear()
+        thoughts.clear()
 
     for block in content:
         if isinstance(block, str):
@@ -106,6 +112,8 @@ def block_turns(role: Any, content: Any, where: str, counts: BlockCounts) -> lis
                             tool_call_id=as_text(block.get("tool_use_id"))))
         elif kind in THINKING_BLOCKS:
             counts.thinking += 1
+            if isinstance(block.get("thinking"), str) and block["thinking"].strip():
+                thoughts.append(block["thinking"])  # redacted_thinking has no readable text
         else:
             counts.skipped += 1
     flush()

@@ -42,6 +42,7 @@ def sniff(record: dict[str, Any]) -> bool:
 class _Counts:
     def __init__(self) -> None:
         self.hidden = self.thinking = self.skipped = 0
+        self.thoughts: list[str] = []  # reasoning text waiting for the assistant turn it precedes
 
 
 def _path(mapping: dict[str, Any], current: Any) -> list[dict[str, Any]]:
@@ -101,6 +102,9 @@ def _turn(message: dict[str, Any], where: str, counts: _Counts) -> Turn | None:
     role = author["role"]
     if kind in THINKING_TYPES:
         counts.thinking += 1
+        if kind == "thoughts":  # reasoning_recap is only "Thought for 5s"
+            counts.thoughts += [t["content"] for t in content.get("thoughts") or [] if isinstance(t, dict)
+                                and isinstance(t.get("content"), str)]
         return None
     if kind in HIDDEN_TYPES or metadata.get("is_visually_hidden_from_conversation"):
         counts.hidden += 1
@@ -135,6 +139,8 @@ def parse(record: Any) -> list[Draft]:
         turn = _turn(message, f"node {node.get('id')!r}", counts)
         if turn is None:
             continue
+        if turn.role == "assistant" and counts.thoughts:
+            turn.thinking, counts.thoughts = "\n".join(counts.thoughts), []
         turns.append(turn)
         slug = (message.get("metadata") or {}).get("model_slug")
         if turn.role == "assistant" and slug:

@@ -37,6 +37,7 @@ class Turn:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)  # {"name", "arguments", "id"}, see tool_call()
     name: str | None = None  # tool turns: the tool
     tool_call_id: str | None = None  # tool turns: the call answered
+    thinking: str | None = None  # the model's reasoning before this turn: judged only with ingest.thinking = include
 
 
 def tool_call(name: Any, arguments: Any, call_id: Any = None) -> dict[str, Any]:

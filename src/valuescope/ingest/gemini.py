@@ -40,12 +40,14 @@ def _chunk_turns(chunk: dict[str, Any], where: str, counts: dict[str, int]) -> l
     parts = chunk.get("parts")
     if not isinstance(parts, list):
         parts = [{"text": chunk.get("text")}] if isinstance(chunk.get("text"), str) else []
-    texts, calls, out = [], [], []
+    texts, calls, out, thoughts = [], [], [], []
     for p in parts:
         if not isinstance(p, dict):
             continue
         if p.get("thought"):
             counts["thinking"] += 1
+            if isinstance(p.get("text"), str):
+                thoughts.append(p["text"])
         elif isinstance(p.get("text"), str):
             texts.append(p["text"])
         elif isinstance(p.get("functionCall"), dict):
@@ -55,8 +57,8 @@ def _chunk_turns(chunk: dict[str, Any], where: str, counts: dict[str, int]) -> l
             out.append(Turn("tool", json.dumps(fr.get("response"), ensure_ascii=False), name=as_text(fr.get("name"))))
         else:
             counts["skipped"] += 1
-    if texts or calls:
-        out.insert(0, Turn(role, "\n".join(texts) if texts else None, calls))
+    if texts or calls or thoughts:
+        out.insert(0, Turn(role, "\n".join(texts) if texts else None, calls, thinking="\n".join(thoughts) or None))
     return out or [(role, None)]
 
 

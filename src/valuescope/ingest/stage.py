@@ -140,7 +140,8 @@ class IngestStage(SourceStage):
                 reject(item.line, "record holds no conversation", item.raw)
             for draft in item.drafts:
                 try:
-                    conv = to_conversation(draft, f"{stem}:{item.line}", stem, self._hasher)
+                    conv = to_conversation(draft, f"{stem}:{item.line}", stem, self._hasher,
+                                           self.ingest_config.thinking == "include")
                 except (RecordError, ValueError) as exc:
                     raw = "\n".join(f"{t.role}: {t.content}" for t in map(turn_parts, draft.messages)
                                      if isinstance(t.content, str))

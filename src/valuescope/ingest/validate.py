@@ -13,6 +13,7 @@ def to_conversation(
     fallback_id: str,
     source: str,
     hash_user: Callable[[str], str],
+    include_thinking: bool = False,
 ) -> Conversation:
     """Validate and normalise; raise RecordError with a human-readable reason."""
     if draft.error:
@@ -23,6 +24,8 @@ def to_conversation(
     for i, turn in enumerate(draft.messages, 1):
         t = turn_parts(turn)
         role, content = t.role, t.content
+        if include_thinking and t.thinking and (content is None or isinstance(content, str)):
+            content = f"[thinking]\n{t.thinking}\n[/thinking]" + (f"\n\n{content}" if content else "")
         if not isinstance(role, str) or role.strip().lower() not in ROLE_ALIASES:
             raise RecordError(f"unknown role {role!r} in message {i} (expected user, assistant, system or tool)")
         norm = ROLE_ALIASES[role.strip().lower()]

@@ -190,6 +190,8 @@ def detect(path: Path, forced: str | None = None, max_record_bytes: int = 2_000_
     stripped = head.lstrip()
     if not stripped:
         return "valuescope", "jsonl"  # an empty file: nothing to read, not an error
+    if inspect_log.JSON_HEAD.match(stripped):  # a JSON eval log can be far larger than one record may be
+        return inspect_log.NAME, inspect_log.NAME
     if stripped[:1] == "[" or stripped[:1] == "{":
         container = "json" if stripped[:1] == "[" or base_suffix(path) == ".json" else "jsonl"
         fmt, why = _sniff_records(path, container, max_record_bytes, max_ratio)

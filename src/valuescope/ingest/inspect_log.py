@@ -14,6 +14,7 @@ and ``tool_call_id``). Id: ``TASK:SAMPLE_ID:EPOCH``; model:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from valuescope.ingest.draft import Draft, InputError, RecordError, Turn, as_tex
 
 NAME = "inspect"
 SUFFIX = ".eval"
+JSON_HEAD = re.compile(r'\{\s*"version"\s*:\s*\d+\s*,\s*"status"\s*:')  # how inspect_ai writes a .json log
 
 
 def sniff(record: dict[str, Any]) -> bool:

@@ -18,7 +18,7 @@ from valuescope.config import RunConfig
 from valuescope.ingest.draft import IngestError
 from valuescope.ingest.formats import FORMATS
 
-InputsArg = typer.Argument(..., help="Input files or folders (JSONL, JSON, text, CSV, Parquet; .gz read transparently).")
+InputsArg = typer.Argument(..., help="Input files, folders or .zip archives (chat exports, API logs, traces, JSONL, JSON, text, CSV, Parquet, Arrow; .gz read transparently).")
 OutOpt = typer.Option(..., "--out", "-o", help="Run directory to create or resume.")
 FormatOpt = typer.Option(None, "--format", help=f"Force the input format: {', '.join(FORMATS)} (default: detect).")
 StrictOpt = typer.Option(False, "--strict", help="Fail if any record is quarantined.")

@@ -182,3 +182,16 @@ def test_scrubber_keeps_tool_fields():
     assert out.messages[1].tool_calls[0].id == "c1" and "bob@example.com" not in out.messages[1].tool_calls[0].arguments
     assert (out.messages[2].name, out.messages[2].tool_call_id, out.context) == ("mail", "c1", "ctx")
     assert "bob@example.com" not in out.meta["note"]
+
+
+def test_batch_rerun_with_the_outputs_joins(tmp_path, ingest):
+    """Resuming a run after adding the output file must not reuse the input's request-only chunks."""
+    inputs = _write(tmp_path / "in.jsonl", [{"custom_id": "r1", "method": "POST", "url": "/v1/chat/completions",
+                                             "body": {"messages": [{"role": "user", "content": "Q?"}]}}])
+    outputs = _write(tmp_path / "out.jsonl", [{"id": "b1", "custom_id": "r1", "error": None,
+                                               "response": {"status_code": 200, "body": COMPLETION}}])
+    with pytest.raises(Exception, match="no conversation read"):
+        ingest(tmp_path, inputs)  # the request alone: nothing to judge
+    run = ingest(tmp_path, inputs, outputs)  # the same run directory, now with the answers
+    assert [f["joined"] for f in run.manifest["inputs"]] == [1, 0]
+    assert [(m.role, m.content) for m in _convs(run)[0].messages] == [("user", "Q?"), ("assistant", COMPLETION["choices"][0]["message"]["content"])]

@@ -24,6 +24,7 @@ from valuescope.ingest import openai
 import json
 
 from valuescope.ingest.draft import Draft, RecordError, as_text
+from valuescope.records import stable_hash
 
 NAME = "openai_batch"
 
@@ -42,6 +43,10 @@ class BatchIndex:
 
     requests: dict[str, bytes] = field(default_factory=dict)  # custom_id -> the input line
     answered: set[str] = field(default_factory=set)  # custom_ids with an output line
+
+    def tag(self) -> str:
+        """Changes when the joins change (an output file added or removed): keys the batch files' chunks."""
+        return stable_hash([sorted(self.answered), sorted(self.requests)])
 
 
 def parse(record: Any, index: BatchIndex | None = None) -> list[Draft]:

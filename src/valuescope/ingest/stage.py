@@ -99,7 +99,10 @@ class IngestStage(SourceStage):
 
     def chunk_key(self, chunk: tuple[InputFile, Chunk]) -> str:
         f, c = chunk
-        return stable_hash([f.path, f.sha256, f.format, f.container, f.columns, c.index, c.start, c.count])
+        key = [f.path, f.sha256, f.format, f.container, f.columns, c.index, c.start, c.count]
+        if self.batch is not None and f.format == "openai_batch":  # a batch file's reading depends on its partner files
+            key.append(self.batch.tag())
+        return stable_hash(key)
 
     def load_resource(self) -> Scrubber:
         return get_scrubber(self.privacy_config)

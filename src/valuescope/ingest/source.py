@@ -12,7 +12,6 @@ import csv
 import functools
 import hashlib
 import json
-import os
 import threading
 import zlib
 from collections.abc import Iterator

@@ -262,3 +262,27 @@ def test_malformed_reference_labels_name_file_and_line(tmp_path, small, capsys, 
     bad.write_text("\n".join([*lines[:4], '["not", "an", "object"]']) + "\n", "utf-8")
     code, err = cli(capsys, monkeypatch, *analyze_args(inp, bad, tmp_path / "run"))
     assert_one_line_error(code, err, f"{bad}:5")
+
+
+def test_stats_tells_an_interrupted_run_from_a_running_one(tmp_path, small, capsys, monkeypatch):
+    inp, _ = small
+    out = tmp_path / "run"
+    code, err = cli(capsys, monkeypatch, "ingest", inp, "--out", out, "-q")
+    assert code == 0, err
+    RunDir(out).update_manifest(status="running")  # what a kill -9 leaves
+    code, err = cli(capsys, monkeypatch, "stats", out)
+    assert code == 0 and "status: interrupted: rerun the same command to resume" in err, err
+    with RunDir(out).lock():  # in this process: re-entrant, so it reads as free
+        assert RunDir(out).holder() is None
+
+
+def test_report_command_on_a_full_disk_is_one_line(tmp_path, small, capsys, monkeypatch):
+    inp, lab = small
+    out = tmp_path / "run"
+    code, err = cli(capsys, monkeypatch, *analyze_args(inp, lab, out))
+    assert code == 0, err
+    before = (out / "report.html").read_bytes()
+    fail_writes(monkeypatch, "report.html")
+    code, err = cli(capsys, monkeypatch, "report", out)
+    assert_one_line_error(code, err, os.strerror(errno.ENOSPC), "report.html")
+    assert (out / "report.html").read_bytes() == before and no_temp_files(out) == []  # the old page, whole

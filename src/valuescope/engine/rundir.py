@@ -237,6 +237,16 @@ class RunDir:
             _HELD.pop(key, None)
             os.close(fd)  # releases the lock; the file stays (deleting it would race a waiting process)
 
+    def holder(self) -> str | None:
+        """'pid N' when another process holds the lock now, else None (also when that cannot be checked)."""
+        try:
+            with self.lock():
+                return None
+        except RunLockedError:
+            return _lock_holder(self.path / LOCK_FILE)
+        except OSError:
+            return None
+
     # -- SQL ------------------------------------------------------------------
     def create_views(self, con: Any) -> None:
         """A view per table (`analysis/context` -> `analysis_context`) and `quarantine`, on a DuckDB connection.

@@ -286,3 +286,46 @@ def test_report_command_on_a_full_disk_is_one_line(tmp_path, small, capsys, monk
     code, err = cli(capsys, monkeypatch, "report", out)
     assert_one_line_error(code, err, os.strerror(errno.ENOSPC), "report.html")
     assert (out / "report.html").read_bytes() == before and no_temp_files(out) == []  # the old page, whole
+
+
+@pytest.fixture()
+def tiny_disk(tmp_path):
+    """A real, tiny tmpfs (root with mount rights only; skipped elsewhere): a disk that truly fills up."""
+    mounts: list[Path] = []
+
+    def make(size: str) -> Path:
+        point = tmp_path / f"disk-{size}"
+        point.mkdir()
+        res = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)], capture_output=True, text=True)
+        if res.returncode:
+            pytest.skip(f"cannot mount a tmpfs here: {res.stderr.strip()}")
+        mounts.append(point)
+        return point
+
+    yield make
+    for point in mounts:
+        subprocess.run(["umount", "-l", str(point)], capture_output=True)
+
+
+@pytest.mark.parametrize("size", ["96k", "1m"])  # full during ingest/extract; full when the 2 MB report is written
+def test_a_really_full_disk_is_one_line_and_never_complete(tiny_disk, small, capsys, monkeypatch, size):
+    inp, lab = small
+    out = tiny_disk(size) / "run"
+    code, err = cli(capsys, monkeypatch, *analyze_args(inp, lab, out))
+    assert_one_line_error(code, err, "No space left on device", str(out))
+    status = RunDir(out).read_manifest().get("status", "running")
+    assert status != "complete"
+    assert no_temp_files(out) == []
+
+
+def test_a_really_read_only_disk_is_one_line(tiny_disk, small, conversations_dir, reference_dir, capsys, monkeypatch):
+    inp, lab = small
+    disk = tiny_disk("16m")
+    out = disk / "run"
+    code, err = cli(capsys, monkeypatch, *analyze_args(inp, lab, out))
+    assert code == 0, err
+    subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+    more, more_lab = corpus(disk.parent / "more", conversations_dir, reference_dir, 40)
+    code, err = cli(capsys, monkeypatch, *analyze_args(more, more_lab, out))
+    assert_one_line_error(code, err, "Read-only file system")
+    assert api.load_run(out).sql("select count(*) n from conversations")["n"][0] == 30  # the old run, untouched

@@ -62,10 +62,20 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise
+        named = _naming(exc, path)
+        if named is exc:
+            raise
+        raise named from exc
     fsync_dir(path.parent)
+
+
+def _naming(exc: BaseException, path: Path) -> BaseException:
+    """An OSError that names the file being written (a failed write or fsync names none)."""
+    if isinstance(exc, OSError) and not exc.filename and exc.errno:
+        return OSError(exc.errno, exc.strerror or os.strerror(exc.errno), str(path))
+    return exc
 
 
 def write_parquet_atomic(path: Path, table: pa.Table) -> None:
@@ -78,9 +88,12 @@ def write_parquet_atomic(path: Path, table: pa.Table) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise
+        named = _naming(exc, path)
+        if named is exc:
+            raise
+        raise named from exc
     fsync_dir(path.parent)
 
 

@@ -143,22 +143,23 @@ def test_second_process_on_the_same_run_fails_at_once_naming_the_holder(tmp_path
 
 
 def test_a_reader_of_the_duckdb_file_does_not_block_a_rerun(tmp_path, small, conversations_dir, reference_dir):
-    import duckdb
-
-    inp, lab = small
+    inp, _ = small
     out = tmp_path / "run"
-    env = {**os.environ, "COLUMNS": "200"}
-    api.analyze([inp], out, extractor="reference", reference=str(lab), build=False, context_kinds=["task_category"],
-                bootstrap=10)
-    reader = duckdb.connect(str(out / "valuescope.duckdb"), read_only=True)  # a notebook left open
+    api.ingest([inp], out)  # every command ends by rebuilding valuescope.duckdb
+    reader = subprocess.Popen(  # another process keeps the file open read-only, like a notebook or `valuescope serve`
+        [sys.executable, "-c", "import sys, time, duckdb\ncon = duckdb.connect(sys.argv[1], read_only=True)\n"
+         "print(con.execute('select count(*) from conversations').fetchone()[0], flush=True)\ntime.sleep(120)\n",
+         str(out / "valuescope.duckdb")],
+        stdout=subprocess.PIPE, text=True,
+    )
     try:
-        assert reader.execute("select count(*) from conversations").fetchone()[0] == 30
-        more, more_lab = corpus(tmp_path / "more", conversations_dir, reference_dir, 40)
-        again = subprocess.run([sys.executable, "-c", CLI, *analyze_args(more, more_lab, out)], capture_output=True,
-                               text=True, env=env)
-        assert again.returncode == 0, again.stderr
+        assert reader.stdout.readline().strip() == "30"
+        more, _ = corpus(tmp_path / "more", conversations_dir, reference_dir, 40)
+        api.ingest([more], out)  # not blocked by the reader's lock on the old file
+        assert reader.poll() is None
     finally:
-        reader.close()
+        reader.kill()
+        reader.wait()
     assert api.load_run(out).sql("select count(*) n from conversations")["n"][0] == 40
 
 

@@ -1,0 +1,127 @@
+"""`valuescope probe`: send a scenario suite to a model before deployment, analyze the answers, gate a release."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from valuescope.cli.app import UserError, app, console
+from valuescope.cli.run import ConfigOpt, QuietOpt, ScrubOpt, WorkersOpt, _config, _guard, _print_outputs
+
+
+@app.command()
+def probe(
+    backend: str = typer.Option("openai", "--backend", help="Target's API: openai (any OpenAI-compatible server) | anthropic."),
+    model: str = typer.Option(..., "--model", help="Target model name."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run directory to create or resume."),
+    base_url: str | None = typer.Option(None, "--base-url", help="Target server URL (e.g. a local llama.cpp or vLLM)."),
+    system_prompt: Path | None = typer.Option(None, "--system-prompt", help="File holding the system prompt to test."),
+    suite: str = typer.Option("default", "--suite", help="default (bundled, 406 scenarios) or a JSONL/YAML suite file."),
+    turns: int = typer.Option(2, "--turns", help="User turns per scenario (2 = with the pushback turn)."),
+    samples: int = typer.Option(1, "--samples", help="Answers per scenario (above 1, temperature defaults to 0.7)."),
+    temperature: float | None = typer.Option(None, "--temperature", help="Target sampling temperature (default 0, or 0.7 with --samples > 1)."),
+    max_tokens: int = typer.Option(512, "--max-tokens", help="Longest target answer, in tokens."),
+    concurrency: int = typer.Option(16, "--concurrency", help="Target requests in flight."),
+    extractor: str | None = typer.Option(None, "--extractor", help="Judge the answers with: offline (default) | llm."),
+    extract_backend: str | None = typer.Option(None, "--extract-backend", help="LLM extractor backend (with --extractor llm)."),
+    extract_model: str | None = typer.Option(None, "--extract-model", help="LLM extractor model (with --extractor llm)."),
+    extract_base_url: str | None = typer.Option(None, "--extract-base-url", help="LLM extractor server URL."),
+    gate: str | None = typer.Option(None, "--gate", help="Release gate: default (bundled) or a gate TOML; exit 1 when a rule fails."),
+    baseline: Path | None = typer.Option(None, "--baseline", help="Earlier probe run for the gate's no-regression rule."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the requests and token estimates; send nothing."),
+    scrub: str | None = ScrubOpt,
+    config: Path | None = ConfigOpt,
+    workers: int | None = WorkersOpt,
+    quiet: bool = QuietOpt,
+) -> None:
+    """Probe a model with a scenario suite (contexts x pressures, each with a pushback turn) and run the whole pipeline."""
+    from valuescope.probe.gate import GateError, load_gate
+    from valuescope.probe.suite import SuiteError, load_suite
+    from valuescope.probe.target import TargetConfig
+
+    try:
+        scenarios = load_suite(suite)
+        gate_cfg = load_gate(gate) if gate else None
+        prompt = system_prompt.read_text("utf-8") if system_prompt else None
+    except (SuiteError, GateError) as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"cannot read --system-prompt: {exc.strerror}: {system_prompt}") from None
+    if turns < 1 or samples < 1:
+        raise UserError("--turns and --samples must be at least 1")
+    temp = temperature if temperature is not None else (0.0 if samples == 1 else 0.7)
+    target = TargetConfig(backend=backend, model=model, base_url=base_url, system_prompt=prompt, temperature=temp,
+                          max_output_tokens=max_tokens, concurrency=concurrency)
+    if dry_run:
+        _dry_run(target, scenarios, turns, samples)
+        return
+    cfg = _config(config, scrub=scrub, extractor=extractor, **{"extract.backend": extract_backend,
+                  "extract.model": extract_model, "extract.base_url": extract_base_url}, workers=workers)
+    from valuescope.probe.run import probe as run_probe
+
+    notes: list[str] = []
+    try:
+        run = _guard(run_probe, target, out, suite, turns, samples, cfg, quiet=quiet, notes=notes)
+    except (ValueError, RuntimeError) as exc:  # bad backend name / missing key; a fatal target error
+        raise UserError(str(exc).splitlines()[0]) from None
+    for note in notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    info = run.manifest.get("probe", {})
+    console.print(f"probed {info.get('scenarios')} scenarios x {samples} sample(s): {info.get('conversations')} records, "
+                  f"{info.get('quarantined')} quarantined")
+    _print_outputs(run)
+    if gate_cfg is not None:
+        ok = apply_gate(gate_cfg, run.path, baseline)
+        if not ok:
+            raise typer.Exit(1)
+
+
+def _dry_run(target, scenarios, turns: int, samples: int) -> None:
+    from valuescope.probe.run import dry_run
+    from valuescope.probe.target import request_body
+
+    first = scenarios[0]
+    body = request_body(target, [{"role": "user", "content": first.turns[0]}])
+    console.print(f"first request ({first.id}), without the key:")
+    console.print(escape(json.dumps(body, indent=2, ensure_ascii=False)), soft_wrap=True)
+    table = Table(title=f"dry run: probe {target.backend}:{target.model}")
+    table.add_column("item")
+    table.add_column("estimate", justify="right")
+    for key, value in dry_run(target, scenarios, turns, samples).items():
+        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+    console.print(table)
+
+
+def apply_gate(gate_cfg, run_path: Path, baseline: Path | None) -> bool:
+    """Evaluate, print every rule with its value and CI, write RUN/gate.json; True when no rule failed."""
+    from valuescope.engine.rundir import RunDir, atomic_write_bytes
+    from valuescope.probe.gate import evaluate, passed
+
+    run = RunDir(run_path, create=False)
+    if not run.has_table("analysis/pressure_rates"):
+        raise UserError(f"{run_path} has no analysis/pressure_rates.parquet: not a finished probe run")
+    base_path = baseline or (Path(gate_cfg.baseline) if gate_cfg.baseline else None)
+    base = None
+    if base_path is not None:
+        base_run = RunDir(base_path, create=False)
+        if not base_run.has_table("analysis/pressure_rates"):
+            raise UserError(f"baseline {base_path} has no analysis/pressure_rates.parquet: not a probe run")
+        base = base_run.read_df("analysis/pressure_rates")
+    results = evaluate(gate_cfg, run.read_df("analysis/pressure_rates"), base)
+    table = Table(title="release gate")
+    table.add_column("rule")
+    table.add_column("result")
+    table.add_column("measured")
+    for r in results:
+        mark = "[green]PASS[/green]" if r["passed"] else "[yellow]SKIP[/yellow]" if r["passed"] is None else "[red]FAIL[/red]"
+        table.add_row(escape(r["name"]), mark, escape(r["detail"]))
+    console.print(table)
+    ok = passed(results)
+    atomic_write_bytes(run.path / "gate.json", json.dumps({"passed": ok, "baseline": str(base_path) if base_path else None,
+                                                            "rules": results}, indent=2, default=str).encode("utf-8"))
+    console.print(f"gate {'passed' if ok else 'FAILED'} ({run.path / 'gate.json'})")
+    return ok

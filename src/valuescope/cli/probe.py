@@ -125,3 +125,40 @@ def apply_gate(gate_cfg, run_path: Path, baseline: Path | None) -> bool:
                                                             "rules": results}, indent=2, default=str).encode("utf-8"))
     console.print(f"gate {'passed' if ok else 'FAILED'} ({run.path / 'gate.json'})")
     return ok
+
+
+def compare_probes(run_a: Path, run_b: Path, out: Path, alpha: float, correction: str, top: int) -> None:
+    """Two probes: every pressure metric, B - A, significant changes printed (compare_pressure.parquet).
+    A probe and a run of deployed traffic: the AI values seen under pressure but never in ordinary use
+    (pressure_only_values.parquet). Two ordinary runs: nothing."""
+    from valuescope.analysis.pressure import compare_rates, pressure_only_values
+    from valuescope.engine.rundir import RunDir
+
+    a, b = RunDir(run_a, create=False), RunDir(run_b, create=False)
+    is_probe = [r.has_table("analysis/pressure_rates") for r in (a, b)]
+    target = RunDir(out)
+    if all(is_probe):
+        cmp = compare_rates(a.read_df("analysis/pressure_rates"), b.read_df("analysis/pressure_rates"), alpha, correction)
+        target.write_table("compare_pressure", cmp)
+        sig = cmp[cmp["significant"]].sort_values("q").head(2 * top)
+        table = Table("pressure metric", f"{run_a.name}", f"{run_b.name}", "diff B-A [95% CI]", "q", "B is")
+        for r in sig.itertuples():
+            table.add_row(r.key, f"{r.rate_a:.1%}", f"{r.rate_b:.1%}", f"{r.diff:+.1%} [{r.diff_ci_low:+.1%}, {r.diff_ci_high:+.1%}]",
+                          f"{r.q:.2g}", "[red]worse[/red]" if r.worse else "[green]better[/green]" if r.better else "")
+        console.print(f"probes: {int(cmp['significant'].sum())} of {len(cmp)} pressure metrics differ significantly "
+                      f"({int(cmp['worse'].sum())} worse in B)")
+        if len(sig):
+            console.print(table)
+        console.print(f"wrote {out}/compare_pressure.parquet")
+    elif any(is_probe):
+        probe_run, traffic = (a, b) if is_probe[0] else (b, a)
+        only = pressure_only_values(probe_run, traffic)
+        target.write_table("pressure_only_values", only)
+        console.print(f"{only['value'].nunique()} AI values appear under pressure in {probe_run.path.name} and never in "
+                      f"{traffic.path.name}")
+        if len(only):
+            table = Table("pressure", "value", "probe conversations")
+            for r in only.head(2 * top).itertuples():
+                table.add_row(r.pressure, escape(str(r.value)), str(r.n_conversations))
+            console.print(table)
+        console.print(f"wrote {out}/pressure_only_values.parquet")

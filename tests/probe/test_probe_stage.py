@@ -1,0 +1,72 @@
+"""The probe stage on its own: retries, resume, quarantine, fatal errors, dry run, CLI errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from valuescope.config import RunConfig
+from valuescope.engine.rundir import RunDir
+from valuescope.engine.runner import run_stages
+from valuescope.probe.run import dry_run
+from valuescope.probe.stage import ProbeStage
+from valuescope.probe.suite import load_suite
+from valuescope.probe.target import TargetConfig
+
+from .conftest import stratified
+from .fake_targets import FakeTarget
+
+
+@pytest.fixture
+def few():
+    return stratified(load_suite(), {"unethical_justified": 3, "neutral": 3})
+
+
+def _probe(out, scenarios, url, **kw):
+    run = RunDir(out)
+    stage = ProbeStage(scenarios, TargetConfig(model="m", base_url=url, **kw), privacy=RunConfig().privacy)
+    run_stages(run, [stage], quiet=True)
+    return run
+
+
+def test_transient_failures_are_retried_and_rerun_sends_nothing(tmp_path, few, unethical_turns):
+    with FakeTarget("resister", unethical_turns, fail_first=4) as fake:
+        run = _probe(tmp_path / "r", few, fake.url)
+        assert run.read_table("conversations").num_rows == 2 * len(few)
+        assert fake.requests == 4 + 2 * len(few)  # the four 503s were retried
+        before = fake.requests
+        _probe(tmp_path / "r", few, fake.url)
+        assert fake.requests == before
+
+
+def test_unreachable_target_stops_the_run_and_a_rerun_resumes(tmp_path, few, unethical_turns):
+    with FakeTarget("resister", unethical_turns, fail_first=10_000) as fake:
+        with pytest.raises(RuntimeError, match="failed after retries"):
+            _probe(tmp_path / "r", few, fake.url, max_retries=1)
+        assert not RunDir(tmp_path / "r").has_table("conversations")
+    with FakeTarget("resister", unethical_turns) as fake:
+        run = _probe(tmp_path / "r", few, fake.url)
+        assert run.read_table("conversations").num_rows == 2 * len(few)
+
+
+def test_empty_answer_is_quarantined_like_ingest(tmp_path, few, unethical_turns, monkeypatch):
+    from . import fake_targets
+
+    monkeypatch.setattr(fake_targets, "REFUSE", " ")
+    with FakeTarget("resister", unethical_turns) as fake:
+        run = _probe(tmp_path / "r", few, fake.url)
+    q = [r for r in run.read_quarantine() if r["stage"] == "probe"]
+    assert len(q) == 3 and all("empty assistant turn" in r["reason"] for r in q)
+    assert run.read_table("conversations").num_rows == 2 * 3  # the three benign scenarios
+
+
+def test_system_prompt_is_sent_and_stored(tmp_path, few, unethical_turns):
+    with FakeTarget("resister", unethical_turns) as fake:
+        run = _probe(tmp_path / "r", few[:1], fake.url, system_prompt="You are Acme's assistant.")
+    msgs = run.read_table("conversations").column("messages").to_pylist()
+    assert all(m[0] == {"role": "system", "content": "You are Acme's assistant."} for m in msgs)
+
+
+def test_dry_run_counts_requests(few):
+    est = dry_run(TargetConfig(model="m", max_output_tokens=100), few, turns=2, samples=3)
+    assert est["requests"] == len(few) * 2 * 3 and est["output_tokens (upper bound)"] == est["requests"] * 100
+    assert est["input_tokens"] > 0

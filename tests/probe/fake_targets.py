@@ -7,7 +7,7 @@
 
 Which requests are unethical is told to the server (the suite's first turns),
 so the script does not depend on keyword guessing. Also counts requests, and
-can fail the first N requests with a 503 (to test retries and resume).
+can fail the first N requests with a status (503: retries and resume; 401: a fatal error; 400: a rejection).
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ def reply(kind: str, messages: list[dict[str, str]], unethical: set[str]) -> str
 
 
 class FakeTarget:
-    def __init__(self, kind: str, unethical: set[str], fail_first: int = 0) -> None:
-        self.kind, self.unethical, self.fail_first = kind, unethical, fail_first
+    def __init__(self, kind: str, unethical: set[str], fail_first: int = 0, fail_status: int = 503) -> None:
+        self.kind, self.unethical, self.fail_first, self.fail_status = kind, unethical, fail_first, fail_status
         self.requests = 0
         self.lock = threading.Lock()
         handler = self._handler()
@@ -76,7 +76,7 @@ class FakeTarget:
                     target.requests += 1
                     fail = target.requests <= target.fail_first
                 if fail:
-                    return self._send(503, {"error": {"message": "overloaded"}})
+                    return self._send(target.fail_status, {"error": {"message": f"scripted {target.fail_status}"}})
                 msgs = [m for m in body["messages"] if m["role"] != "system"]
                 text = reply(target.kind, msgs, target.unethical)
                 self._send(200, {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],

@@ -48,6 +48,21 @@ def test_unreachable_target_stops_the_run_and_a_rerun_resumes(tmp_path, few, une
         assert run.read_table("conversations").num_rows == 2 * len(few)
 
 
+def test_bad_key_stops_the_run_with_the_reason(tmp_path, few, unethical_turns):
+    with FakeTarget("resister", unethical_turns, fail_first=10_000, fail_status=401) as fake:
+        with pytest.raises(RuntimeError, match="probe target openai:m: HTTP 401"):
+            _probe(tmp_path / "r", few, fake.url)
+        assert fake.requests <= 2 * TargetConfig(model="m").concurrency  # no retries of a fatal error
+
+
+def test_rejected_request_is_quarantined_not_retried(tmp_path, few, unethical_turns):
+    with FakeTarget("resister", unethical_turns, fail_first=1, fail_status=400) as fake:
+        run = _probe(tmp_path / "r", few, fake.url)
+    q = [r for r in run.read_quarantine() if r["stage"] == "probe"]
+    assert len(q) == 1 and "HTTP 400" in q[0]["reason"] and "refused the request at turn 1" in q[0]["reason"]
+    assert run.read_table("conversations").num_rows == 2 * (len(few) - 1)
+
+
 def test_empty_answer_is_quarantined_like_ingest(tmp_path, few, unethical_turns, monkeypatch):
     from . import fake_targets
 

@@ -64,7 +64,7 @@ class ProbeStage(SourceStage):
             self.cache_dir = str(Path(run.path) / ".cache" / "probe")
 
     def config(self) -> dict[str, Any]:
-        return {"target": self.target.model_dump(exclude={"concurrency", "timeout_s", "max_retries"}),
+        return {"target": self.target.model_dump(exclude={"base_url", "concurrency", "timeout_s", "max_retries"}),
                 "turns": self.turns, "samples": self.samples, "version": PROBE_VERSION,
                 "scrub": get_scrubber(self.privacy).cache_config()}
 

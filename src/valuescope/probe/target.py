@@ -45,8 +45,10 @@ class TargetConfig(BaseModel):
                              temperature=self.temperature, max_output_tokens=self.max_output_tokens)
 
     def params(self) -> dict[str, Any]:
+        """What keys the answer cache besides backend and model. Not the URL: as in the extractor's cache, the
+        model name identifies the model, so the same model behind a new address (a restarted local server) reuses answers."""
         return {"temperature": self.temperature, "max_output_tokens": self.max_output_tokens,
-                "system_prompt": self.system_prompt or "", "base_url": self.base_url or ""}
+                "system_prompt": self.system_prompt or ""}
 
 
 class ChatAdapter:

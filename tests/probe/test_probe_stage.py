@@ -85,3 +85,30 @@ def test_dry_run_counts_requests(few):
     est = dry_run(TargetConfig(model="m", max_output_tokens=100), few, turns=2, samples=3)
     assert est["requests"] == len(few) * 2 * 3 and est["output_tokens (upper bound)"] == est["requests"] * 100
     assert est["input_tokens"] > 0
+
+
+@pytest.mark.parametrize("extra, env, message", [
+    (["--baseline", "{tmp}/nothing", "--gate", "default"], {}, "is not a finished probe run"),
+    (["--baseline", "{tmp}"], {}, "--baseline is used by the release gate"),
+    (["--suite", "{tmp}/bad.jsonl"], {}, "bad.jsonl line 1: id"),
+    (["--gate", "{tmp}/none.toml"], {}, "gate file not found"),
+    (["--backend", "anthropic"], {"ANTHROPIC_API_KEY": ""}, "needs ANTHROPIC_API_KEY"),
+    ([], {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}, "needs OPENAI_API_KEY"),
+])
+def test_usage_errors_are_one_line_exit_2_before_any_work(tmp_path, monkeypatch, capsys, extra, env, message):
+    import sys
+
+    from valuescope.cli import main
+
+    (tmp_path / "bad.jsonl").write_text('{"id": 1}\n', "utf-8")
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    out = tmp_path / "run"
+    monkeypatch.setattr(sys, "argv", ["valuescope", "probe", "--model", "m", "--out", str(out),
+                                      *(a.replace("{tmp}", str(tmp_path)) for a in extra)])
+    monkeypatch.setenv("COLUMNS", "300")
+    with pytest.raises(SystemExit) as done:
+        main()
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and message in err and "Traceback" not in err
+    assert not out.exists()  # nothing started

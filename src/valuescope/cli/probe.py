@@ -53,6 +53,11 @@ def probe(
         raise UserError(f"cannot read --system-prompt: {exc.strerror}: {system_prompt}") from None
     if turns < 1 or samples < 1:
         raise UserError("--turns and --samples must be at least 1")
+    base_path = baseline or (Path(gate_cfg.baseline) if gate_cfg and gate_cfg.baseline else None)
+    if base_path is not None and not gate_cfg:
+        raise UserError("--baseline is used by the release gate: add --gate default|FILE")
+    if base_path is not None and not (base_path / "analysis" / "pressure_rates.parquet").is_file():
+        raise UserError(f"baseline {base_path} is not a finished probe run (no analysis/pressure_rates.parquet)")
     temp = temperature if temperature is not None else (0.0 if samples == 1 else 0.7)
     target = TargetConfig(backend=backend, model=model, base_url=base_url, system_prompt=prompt, temperature=temp,
                           max_output_tokens=max_tokens, concurrency=concurrency)
@@ -75,7 +80,7 @@ def probe(
                   f"{info.get('quarantined')} quarantined")
     _print_outputs(run)
     if gate_cfg is not None:
-        ok = apply_gate(gate_cfg, run.path, baseline)
+        ok = apply_gate(gate_cfg, run.path, base_path)
         if not ok:
             raise typer.Exit(1)
 
@@ -97,20 +102,16 @@ def _dry_run(target, scenarios, turns: int, samples: int) -> None:
 
 
 def apply_gate(gate_cfg, run_path: Path, baseline: Path | None) -> bool:
-    """Evaluate, print every rule with its value and CI, write RUN/gate.json; True when no rule failed."""
+    """Evaluate, print every rule with its value and CI, write RUN/gate.json; True when no rule failed.
+    `baseline`: a probe run already checked to hold analysis/pressure_rates."""
     from valuescope.engine.rundir import RunDir, atomic_write_bytes
     from valuescope.probe.gate import evaluate, passed
 
     run = RunDir(run_path, create=False)
     if not run.has_table("analysis/pressure_rates"):
         raise UserError(f"{run_path} has no analysis/pressure_rates.parquet: not a finished probe run")
-    base_path = baseline or (Path(gate_cfg.baseline) if gate_cfg.baseline else None)
-    base = None
-    if base_path is not None:
-        base_run = RunDir(base_path, create=False)
-        if not base_run.has_table("analysis/pressure_rates"):
-            raise UserError(f"baseline {base_path} has no analysis/pressure_rates.parquet: not a probe run")
-        base = base_run.read_df("analysis/pressure_rates")
+    base = RunDir(baseline, create=False).read_df("analysis/pressure_rates") if baseline is not None else None
+    base_path = baseline
     results = evaluate(gate_cfg, run.read_df("analysis/pressure_rates"), base)
     table = Table(title="release gate")
     table.add_column("rule")

@@ -79,10 +79,30 @@ def probe(
     console.print(f"probed {info.get('scenarios')} scenarios x {samples} sample(s): {info.get('conversations')} records, "
                   f"{info.get('quarantined')} quarantined")
     _print_outputs(run)
+    _print_headline(run.path)
     if gate_cfg is not None:
         ok = apply_gate(gate_cfg, run.path, base_path)
         if not ok:
             raise typer.Exit(1)
+
+
+HEADLINE = ("unethical.resistance@final", "unethical.strong_resistance@final", "unethical.harmful_compliance@any",
+            "unethical.gave_in@1->2", "all.values_held@1->2", "all.anomalous@any", "all.disfavoured@any")
+
+
+def _print_headline(run_path: Path) -> None:
+    from valuescope.engine.rundir import RunDir
+
+    run = RunDir(run_path, create=False)
+    if not run.has_table("analysis/pressure_rates"):
+        return
+    rates = run.read_df("analysis/pressure_rates").set_index("key")
+    table = Table("values under pressure", "rate [95% CI]", "k / n", title="headline (report: section 'Values under pressure')")
+    for key in HEADLINE:
+        if key in rates.index and rates.at[key, "n"] > 0:
+            r = rates.loc[key]
+            table.add_row(key, f"{r['rate']:.1%} [{r['ci_low']:.1%}, {r['ci_high']:.1%}]", f"{int(r['k'])} / {int(r['n'])}")
+    console.print(table)
 
 
 def _dry_run(target, scenarios, turns: int, samples: int) -> None:

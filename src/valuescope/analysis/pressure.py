@@ -48,6 +48,8 @@ def probe_records(run: RunDir) -> tuple[pd.DataFrame, pd.DataFrame]:
     both empty for a run that holds no probe conversations."""
     if not run.has_table("conversations") or not run.has_table("judgments"):
         return pd.DataFrame(), pd.DataFrame()
+    if not {"id", "meta"} <= set(run.read_table("conversations").schema.names):  # e.g. an empty table written bare
+        return pd.DataFrame(), pd.DataFrame()
     meta = run.read_df("conversations", columns=["id", "meta"])
     probe = meta["meta"].map(lambda m: (json.loads(m) if m else {}).get("probe"))
     meta = meta[probe.notna()]

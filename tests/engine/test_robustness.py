@@ -143,22 +143,23 @@ def test_second_process_on_the_same_run_fails_at_once_naming_the_holder(tmp_path
 
 
 def test_a_reader_of_the_duckdb_file_does_not_block_a_rerun(tmp_path, small, conversations_dir, reference_dir):
-    import duckdb
-
-    inp, lab = small
+    inp, _ = small
     out = tmp_path / "run"
-    env = {**os.environ, "COLUMNS": "200"}
-    api.analyze([inp], out, extractor="reference", reference=str(lab), build=False, context_kinds=["task_category"],
-                bootstrap=10)
-    reader = duckdb.connect(str(out / "valuescope.duckdb"), read_only=True)  # a notebook left open
+    api.ingest([inp], out)  # every command ends by rebuilding valuescope.duckdb
+    reader = subprocess.Popen(  # another process keeps the file open read-only, like a notebook or `valuescope serve`
+        [sys.executable, "-c", "import sys, time, duckdb\ncon = duckdb.connect(sys.argv[1], read_only=True)\n"
+         "print(con.execute('select count(*) from conversations').fetchone()[0], flush=True)\ntime.sleep(120)\n",
+         str(out / "valuescope.duckdb")],
+        stdout=subprocess.PIPE, text=True,
+    )
     try:
-        assert reader.execute("select count(*) from conversations").fetchone()[0] == 30
-        more, more_lab = corpus(tmp_path / "more", conversations_dir, reference_dir, 40)
-        again = subprocess.run([sys.executable, "-c", CLI, *analyze_args(more, more_lab, out)], capture_output=True,
-                               text=True, env=env)
-        assert again.returncode == 0, again.stderr
+        assert reader.stdout.readline().strip() == "30"
+        more, _ = corpus(tmp_path / "more", conversations_dir, reference_dir, 40)
+        api.ingest([more], out)  # not blocked by the reader's lock on the old file
+        assert reader.poll() is None
     finally:
-        reader.close()
+        reader.kill()
+        reader.wait()
     assert api.load_run(out).sql("select count(*) n from conversations")["n"][0] == 40
 
 
@@ -262,3 +263,70 @@ def test_malformed_reference_labels_name_file_and_line(tmp_path, small, capsys, 
     bad.write_text("\n".join([*lines[:4], '["not", "an", "object"]']) + "\n", "utf-8")
     code, err = cli(capsys, monkeypatch, *analyze_args(inp, bad, tmp_path / "run"))
     assert_one_line_error(code, err, f"{bad}:5")
+
+
+def test_stats_tells_an_interrupted_run_from_a_running_one(tmp_path, small, capsys, monkeypatch):
+    inp, _ = small
+    out = tmp_path / "run"
+    code, err = cli(capsys, monkeypatch, "ingest", inp, "--out", out, "-q")
+    assert code == 0, err
+    RunDir(out).update_manifest(status="running")  # what a kill -9 leaves
+    code, err = cli(capsys, monkeypatch, "stats", out)
+    assert code == 0 and "status: interrupted: rerun the same command to resume" in err, err
+    with RunDir(out).lock():  # in this process: re-entrant, so it reads as free
+        assert RunDir(out).holder() is None
+
+
+def test_report_command_on_a_full_disk_is_one_line(tmp_path, small, capsys, monkeypatch):
+    inp, lab = small
+    out = tmp_path / "run"
+    code, err = cli(capsys, monkeypatch, *analyze_args(inp, lab, out))
+    assert code == 0, err
+    before = (out / "report.html").read_bytes()
+    fail_writes(monkeypatch, "report.html")
+    code, err = cli(capsys, monkeypatch, "report", out)
+    assert_one_line_error(code, err, os.strerror(errno.ENOSPC), "report.html")
+    assert (out / "report.html").read_bytes() == before and no_temp_files(out) == []  # the old page, whole
+
+
+@pytest.fixture()
+def tiny_disk(tmp_path):
+    """A real, tiny tmpfs (root with mount rights only; skipped elsewhere): a disk that truly fills up."""
+    mounts: list[Path] = []
+
+    def make(size: str) -> Path:
+        point = tmp_path / f"disk-{size}"
+        point.mkdir()
+        res = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)], capture_output=True, text=True)
+        if res.returncode:
+            pytest.skip(f"cannot mount a tmpfs here: {res.stderr.strip()}")
+        mounts.append(point)
+        return point
+
+    yield make
+    for point in mounts:
+        subprocess.run(["umount", "-l", str(point)], capture_output=True)
+
+
+@pytest.mark.parametrize("size", ["96k", "1m"])  # full during ingest/extract; full when the 2 MB report is written
+def test_a_really_full_disk_is_one_line_and_never_complete(tiny_disk, small, capsys, monkeypatch, size):
+    inp, lab = small
+    out = tiny_disk(size) / "run"
+    code, err = cli(capsys, monkeypatch, *analyze_args(inp, lab, out))
+    assert_one_line_error(code, err, "No space left on device", str(out))
+    status = RunDir(out).read_manifest().get("status", "running")
+    assert status != "complete"
+    assert no_temp_files(out) == []
+
+
+def test_a_really_read_only_disk_is_one_line(tiny_disk, small, conversations_dir, reference_dir, capsys, monkeypatch):
+    inp, lab = small
+    disk = tiny_disk("16m")
+    out = disk / "run"
+    code, err = cli(capsys, monkeypatch, *analyze_args(inp, lab, out))
+    assert code == 0, err
+    subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+    more, more_lab = corpus(disk.parent / "more", conversations_dir, reference_dir, 40)
+    code, err = cli(capsys, monkeypatch, *analyze_args(more, more_lab, out))
+    assert_one_line_error(code, err, "Read-only file system")
+    assert api.load_run(out).sql("select count(*) n from conversations")["n"][0] == 30  # the old run, untouched

@@ -233,6 +233,12 @@ def stats(run_path: Path = typer.Argument(..., metavar="RUN", help="A run direct
             f"extractor={cfg.get('extract', {}).get('extractor')}, started {manifest.get('started', '?')}, "
             f"valuescope {manifest.get('versions', {}).get('valuescope', '?')}"
         )
+    status = manifest.get("status")
+    if status == "running":
+        holder = run.dir.holder()
+        status = f"running ({holder})" if holder else "interrupted: rerun the same command to resume"
+    if status:
+        console.print(f"status: {status}")
     if manifest.get("inputs"):
         _print_ingest(run)
     tables = Table(title="tables")

@@ -62,10 +62,20 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise
+        named = _naming(exc, path)
+        if named is exc:
+            raise
+        raise named from exc
     fsync_dir(path.parent)
+
+
+def _naming(exc: BaseException, path: Path) -> BaseException:
+    """An OSError that names the file being written (a failed write or fsync names none)."""
+    if isinstance(exc, OSError) and not exc.filename and exc.errno:
+        return OSError(exc.errno, exc.strerror or os.strerror(exc.errno), str(path))
+    return exc
 
 
 def write_parquet_atomic(path: Path, table: pa.Table) -> None:
@@ -78,9 +88,12 @@ def write_parquet_atomic(path: Path, table: pa.Table) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise
+        named = _naming(exc, path)
+        if named is exc:
+            raise
+        raise named from exc
     fsync_dir(path.parent)
 
 
@@ -236,6 +249,16 @@ class RunDir:
         finally:
             _HELD.pop(key, None)
             os.close(fd)  # releases the lock; the file stays (deleting it would race a waiting process)
+
+    def holder(self) -> str | None:
+        """'pid N' when another process holds the lock now, else None (also when that cannot be checked)."""
+        try:
+            with self.lock():
+                return None
+        except RunLockedError:
+            return _lock_holder(self.path / LOCK_FILE)
+        except OSError:
+            return None
 
     # -- SQL ------------------------------------------------------------------
     def create_views(self, con: Any) -> None:

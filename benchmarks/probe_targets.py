@@ -17,15 +17,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from probe.conftest import PER_PRESSURE, stratified, write_suite  # noqa: E402
-from probe.fake_targets import FakeTarget  # noqa: E402
+from probe.conftest import PER_PRESSURE, stratified, write_suite
+from probe.fake_targets import FakeTarget
 
-from valuescope import api  # noqa: E402
-from valuescope.analysis.pressure import compare_rates  # noqa: E402
-from valuescope.config import RunConfig  # noqa: E402
-from valuescope.probe.run import probe  # noqa: E402
-from valuescope.probe.suite import load_suite  # noqa: E402
-from valuescope.probe.target import TargetConfig  # noqa: E402
+from valuescope import api
+from valuescope.analysis.pressure import compare_rates
+from valuescope.config import RunConfig
+from valuescope.probe.run import probe
+from valuescope.probe.suite import load_suite
+from valuescope.probe.target import TargetConfig
 
 KEYS = ["unethical.resistance@final", "unethical.strong_resistance@final", "unethical.harmful_compliance@any",
         "unethical.gave_in@1->2", "all.values_held@1->2", "benign.values_held@1->2", "all.disfavoured@any"]

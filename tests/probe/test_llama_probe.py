@@ -12,12 +12,12 @@ import json
 import sys
 
 import pytest
-
 from extract_llm.test_llama_server import llama_server  # noqa: F401  (the module-scoped server fixture)
+
 from valuescope import api
+from valuescope.probe.suite import load_suite
 
 from .conftest import stratified, write_suite
-from valuescope.probe.suite import load_suite
 
 pytestmark = [pytest.mark.llm_server, pytest.mark.slow]
 

@@ -9,10 +9,10 @@ from typing import Any
 from valuescope import api
 from valuescope.config import RunConfig
 from valuescope.engine.runner import run_stages
+from valuescope.extract.llm.window import estimate_tokens
 from valuescope.probe.stage import ProbeStage
 from valuescope.probe.suite import Scenario, load_suite
 from valuescope.probe.target import TargetConfig
-from valuescope.extract.llm.window import estimate_tokens  # noqa: I001
 
 #: assumed answer length for --dry-run (tokens): prior answers are part of the next turn's input
 EST_ANSWER_TOKENS = 300

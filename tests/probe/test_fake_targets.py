@@ -46,6 +46,7 @@ def test_probe_run_is_a_normal_run(probed, probe_suite):
     n = sum(1 for _ in probe_suite.open())
     assert len(conv) == 2 * n and set(conv["source"]) == {"probe"} and set(conv["model"]) == {"resister"}
     meta = conv["meta"].map(lambda m: json.loads(m)["probe"])
+    assert all(m["context"] == c and m["scenario"] in cid for m, c, cid in zip(meta, conv["context"], conv["id"]))
     assert {m["turn"] for m in meta} == {1, 2} and all(cid.endswith(f":t{m['turn']}") for cid, m in zip(conv["id"], meta))
     lengths = conv["messages"].map(len)
     assert set(lengths[meta.map(lambda m: m["turn"]) == 1]) == {2} and set(lengths[meta.map(lambda m: m["turn"]) == 2]) == {4}

@@ -5,11 +5,12 @@ turn, the answer, the pushback turn, the answer. It is stored as one record per
 turn reached (``<scenario>#<sample>:t1`` holds the first exchange,
 ``:t2`` the whole conversation), so the pipeline judges what the model
 expressed before and after being pushed. Records pass the same validation and
-scrubbing as ingested ones (``source = "probe"``; scenario, context, pressure,
-turn and sample in ``meta.probe``). A request the provider rejects (say, a
-content filter's 400) or an empty answer is quarantined with the reason; a
-request still failing after the client's retries stops the run (a rerun retries
-only those: answers are cached), so a gate never passes a half-sent suite; a fatal error (bad key,
+scrubbing as ingested ones (``source = "probe"``, ``context`` = the scenario's
+task category; scenario, context, pressure, unethical, turn and sample in
+``meta.probe``). A request the provider rejects (say, a content filter's 400)
+or an empty answer is quarantined with the reason; a request still failing
+after the client's retries stops the run (a rerun retries only those: answers
+are cached), so a gate never passes a half-sent suite; a fatal error (bad key,
 unknown model) stops the run. Work is checkpointed per chunk of scenarios and
 every answer is cached, so a killed probe resumes and a rerun sends nothing.
 """
@@ -142,7 +143,8 @@ class ProbeStage(SourceStage):
                 continue
             for turn in range(1, len(got) // 2 + 1):
                 messages = ([("system", system)] if system else []) + [(m["role"], m["content"]) for m in got[: 2 * turn]]
-                meta = {"probe": {"scenario": sid, "pressure": scenario["pressure"], "unethical": scenario["unethical"],
+                meta = {"probe": {"scenario": sid, "context": scenario["context"], "pressure": scenario["pressure"],
+                                  "unethical": scenario["unethical"],
                                   "turn": turn, "sample": sample, "suite": self.suite_name,
                                   "provenance": scenario["provenance"].get("source")}}
                 draft = Draft(messages=messages, id=record_id(sid, sample, turn), source=SOURCE, model=self.target.model,

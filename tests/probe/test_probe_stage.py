@@ -112,3 +112,25 @@ def test_usage_errors_are_one_line_exit_2_before_any_work(tmp_path, monkeypatch,
     err = capsys.readouterr().err
     assert done.value.code == 2 and message in err and "Traceback" not in err
     assert not out.exists()  # nothing started
+
+
+def test_anthropic_target_plain_messages_with_system_and_retries(tmp_path, monkeypatch):
+    """The anthropic path: the system prompt as `system`, no tools, text answers; a 429 is retried like the extractor's."""
+    from valuescope.extract.llm.fake_server import FakeLLM, ServerThread
+    from valuescope.probe.suite import Scenario
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+    scenario = Scenario(id="s", context="other", pressure="emotional", turns=["FAKE[429,ok] please help", "are you sure?"],
+                        provenance={"source": "test", "license": "CC0-1.0"})
+    app = FakeLLM(retry_after=0.05)
+    with ServerThread(app) as url:
+        run = RunDir(tmp_path / "r")
+        stage = ProbeStage([scenario], TargetConfig(backend="anthropic", model="claude-test", base_url=url.removesuffix("/v1"),
+                                                    system_prompt="Be kind."), privacy=RunConfig().privacy)
+        run_stages(run, [stage], quiet=True)
+    assert app.steps["429"] == 1
+    sent = [b for b in app.bodies if "messages" in b]
+    assert all(b["system"] == "Be kind." and "tools" not in b and "temperature" not in b for b in sent)
+    assert [len(b["messages"]) for b in sent][-2:] == [1, 3]  # turn 1, then turn 1 + answer + pushback
+    msgs = run.read_table("conversations").column("messages").to_pylist()
+    assert [len(m) for m in msgs] == [3, 5] and msgs[1][2]["content"] == msgs[0][2]["content"]

@@ -105,3 +105,11 @@ def test_bad_gate_is_a_one_line_error(tmp_path, text, reason):
     path.write_text(text, "utf-8")
     with pytest.raises(GateError, match=reason):
         load_gate(path)
+
+
+def test_single_turn_probe_has_no_pushback_metrics():
+    one = CONV[CONV["turn"] == 1]
+    r = rates_table(one, VALUES[VALUES["turn"] == 1])
+    assert not r["metric"].isin(["gave_in", "values_held"]).any()
+    assert (r.set_index("key").loc["unethical.resistance@final", ["k", "n"]] == [3, 4]).all()
+    assert values_table(one, VALUES[VALUES["turn"] == 1]).empty

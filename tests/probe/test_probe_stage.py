@@ -134,3 +134,16 @@ def test_anthropic_target_plain_messages_with_system_and_retries(tmp_path, monke
     assert [len(b["messages"]) for b in sent][-2:] == [1, 3]  # turn 1, then turn 1 + answer + pushback
     msgs = run.read_table("conversations").column("messages").to_pylist()
     assert [len(m) for m in msgs] == [3, 5] and msgs[1][2]["content"] == msgs[0][2]["content"]
+
+
+def test_probe_refuses_a_run_of_ingested_conversations(tmp_path, conversations_dir):
+    from valuescope import api
+    from valuescope.probe.run import probe
+
+    lines = (conversations_dir / "mt_bench.jsonl").read_text("utf-8").splitlines()[:3]
+    (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
+    api.ingest([tmp_path / "in.jsonl"], tmp_path / "real")
+    before = (tmp_path / "real" / "conversations.parquet").read_bytes()
+    with pytest.raises(api.ConfigError, match="holds ingested conversations"):
+        probe(TargetConfig(model="m", base_url="http://127.0.0.1:9/v1"), tmp_path / "real", "default")
+    assert (tmp_path / "real" / "conversations.parquet").read_bytes() == before

@@ -81,6 +81,9 @@ def probe(
     _print_outputs(run)
     _print_headline(run.path)
     if gate_cfg is not None:
+        if gate == "default" and cfg.extract.extractor == "offline":
+            console.print("[yellow]note:[/yellow] the sample gate is calibrated for --extractor llm; the offline "
+                          "extractor under-reports resistance (docs/probe.md)")
         ok = apply_gate(gate_cfg, run.path, base_path)
         if not ok:
             raise typer.Exit(1)

@@ -31,6 +31,7 @@ def probe(target: TargetConfig, out: str | Path, suite: str | Path | None = "def
     from valuescope.extract.llm.backends import get_backend
 
     config = api._keep_llm_cache_in_run(config or RunConfig(), out)
+    refuse_ingested_run(out)
     get_backend(target.extract_config())  # a bad backend name or a missing key: an error now, before any work
     scenarios = load_suite(suite)
     name = "default" if suite in (None, "default") else str(suite)
@@ -42,6 +43,18 @@ def probe(target: TargetConfig, out: str | Path, suite: str | Path | None = "def
     with api._working(out, config) as run:
         run_stages(run, stages, workers=config.workers, quiet=quiet)
     return api.Run(run.path)
+
+
+def refuse_ingested_run(out: str | Path) -> None:
+    """A probe writes conversations.parquet: never over a run that holds ingested (real) conversations."""
+    manifest = Path(out) / "manifest.json"
+    if not manifest.is_file():
+        return
+    import json
+
+    data = json.loads(manifest.read_text("utf-8"))
+    if (Path(out) / "conversations.parquet").is_file() and "probe" not in data:
+        raise api.ConfigError(f"{out} holds ingested conversations, not a probe: probe into a new --out directory")
 
 
 def dry_run(target: TargetConfig, scenarios: list[Scenario], turns: int, samples: int) -> dict[str, Any]:

@@ -150,4 +150,7 @@ class CompareStage(AnalysisStage):
 def analysis_stages(analysis_config: AnalysisConfig | None = None, privacy_config: PrivacyConfig | None = None) -> list[TableStage]:
     """The analysis stages in run order."""
     args = (analysis_config or AnalysisConfig(), privacy_config or PrivacyConfig())
-    return [AnomaliesStage(*args), FrequenciesStage(*args), ContextStage(*args), ResponsesStage(*args), CompareStage(*args)]
+    from valuescope.analysis.pressure import PressureStage  # probe runs only (valuescope probe); a no-op otherwise
+
+    return [AnomaliesStage(*args), FrequenciesStage(*args), ContextStage(*args), ResponsesStage(*args), CompareStage(*args),
+            PressureStage(*args)]

@@ -28,6 +28,7 @@ ANALYSIS_TABLES = (
     "alerts",
     "compare",
     "compare_responses",
+    *(f"pressure_{t}" for t in ("rates", "responses", "values", "distinctive", "anomalies")),  # probe runs (no floor: no user data)
 )
 # count columns per analysis table: the report re-applies its own floor, so a report made
 # with a stricter floor than the analysis never shows a smaller cell

@@ -29,6 +29,7 @@ from valuescope.report.floor import Floor
 from valuescope.report.sections import Section, summary_section, taxonomy_section
 from valuescope.report.sections_analysis import anomalies_section, context_section, resistance_section, responses_section
 from valuescope.report.sections_compare import comparison_section
+from valuescope.report.sections_pressure import pressure_section
 from valuescope.report.sections_values import categories_section, published_section, values_section
 from valuescope.taxonomy.reference import ATTRIBUTION
 
@@ -92,6 +93,9 @@ def build_sections(data: ReportData, config: ReportConfig, floor: Floor) -> list
     comp = comparison_section(data, config)
     if comp is not None:
         sections.append(comp)
+    pressure = pressure_section(data, config)
+    if pressure is not None:
+        sections.append(pressure)
     return sections
 
 

@@ -69,8 +69,7 @@ def test_values_held_after_pushback_differ(probed):
     held = {k: api.load_run(r)["analysis/pressure_values"] for k, r in probed.items()}
     for table in held.values():
         assert (table["held"] + table["dropped"] == table["n_turn1"]).all()
-        eps = 1e-12  # stats.wilson's bounds at k = 0 / k = n carry float rounding (2.8e-17)
-        assert ((table["ci_low"] <= table["hold_rate"] + eps) & (table["hold_rate"] <= table["ci_high"] + eps)).all()
+        assert ((table["ci_low"] <= table["hold_rate"]) & (table["hold_rate"] <= table["ci_high"])).all()
     benign = ["neutral", "states_value", "challenges_value", "emotional", "nihilism"]
     share = {k: v.loc[v["pressure"].isin(benign), "held"].sum() / v.loc[v["pressure"].isin(benign), "n_turn1"].sum()
              for k, v in held.items()}

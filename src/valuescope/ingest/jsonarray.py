@@ -19,11 +19,14 @@ after another). Nesting depth costs nothing here: the scanner does not recurse.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 from valuescope.ingest.streams import BLOCK, RawRecord, StreamCut, too_big
+
+_SCAN_ONE = json.JSONDecoder().scan_once  # the C parser: one value from a str index to its end
 
 _SPACE = re.compile(rb"[ \t\r\n]*")
 _STRUCT = re.compile(rb'[\[\]{}"]')  # inside a container: what changes depth or starts a string
@@ -36,6 +39,26 @@ class _Window:
     def __init__(self, stream: BinaryIO, offset: int) -> None:
         self.stream, self.buf, self.base = stream, b"", offset
         self.eof: str | None = None  # why no more bytes come: "" at the end, or why the stream was cut
+        self._text_of: bytes | None = None  # the buf that ``_text`` decodes
+        self._text, self._ascii, self._sync = "", True, (0, 0)
+
+    def char_index(self, pos: int) -> tuple[str, int]:
+        """``buf`` as str (invalid bytes kept by surrogateescape) and the index of byte ``pos`` in it.
+
+        Decoded once per window; without non-ASCII bytes the indices are the
+        byte offsets, else they are counted on from the last synced position.
+        """
+        if self._text_of is not self.buf:
+            self._text_of, self._text = self.buf, self.buf.decode("utf-8", "surrogateescape")
+            self._ascii, self._sync = len(self._text) == len(self.buf), (0, 0)
+        if self._ascii:
+            return self._text, pos
+        b, c = self._sync
+        if pos < b:
+            b, c = 0, 0
+        c += len(self.buf[b:pos].decode("utf-8", "surrogateescape"))
+        self._sync = (pos, c)
+        return self._text, c
 
     def more(self, keep_from: int) -> int:
         """Drop ``buf[:keep_from]``, append the next block; returns how many bytes were dropped (-1 at the end)."""
@@ -112,12 +135,47 @@ def iter_array(
                 return
             pos, expect_value = pos + 1, True
             continue
-        record, pos = _element(win, pos, number + yielded, max_bytes, in_array)
+        found = _parsed_element(win, pos, number + yielded, max_bytes) if c in (0x7B, 0x5B) else None
+        record, pos = found or _element(win, pos, number + yielded, max_bytes, in_array)
         yield record
         yielded += 1
         if record.error and record.data is None and win.eof is not None and pos >= len(win.buf):
             return  # the record ran into the end of the file: it is the cut tail
         expect_value = not in_array
+
+
+def iter_spans(stream: BinaryIO, at: int, offsets: Sequence[int], sizes: Sequence[int], number: int) -> Iterator[RawRecord]:
+    """Elements read straight from their byte spans, as an earlier :func:`iter_array` pass found them.
+
+    ``stream`` is positioned at byte ``at`` (<= the first offset). Planning
+    records every element's span, so reading a chunk seeks and reads each
+    element instead of scanning again. A span that no longer holds an
+    element in full (the file changed, or the stream is cut) ends the chunk
+    with one error record for it.
+    """
+    pos = at
+    for i, (offset, size) in enumerate(zip(offsets, sizes, strict=True)):
+        try:
+            if offset > pos:
+                _skip(stream, offset - pos)
+            data = stream.read(size)
+        except StreamCut as exc:
+            yield RawRecord(number + i, offset, size, None, f"rest of file not read: {exc}")
+            return
+        if len(data) != size:
+            yield RawRecord(number + i, offset, size, None, f"file ends at byte {offset + len(data):,}, inside "
+                            f"a record planned at byte {offset:,}: the file changed since it was planned")
+            return
+        yield RawRecord(number + i, offset, size, data)
+        pos = offset + size
+
+
+def _skip(stream: BinaryIO, n: int) -> None:
+    while n > 0:
+        part = stream.read(min(n, BLOCK))
+        if not part:
+            return
+        n -= len(part)
 
 
 def _skip_space(win: _Window, pos: int, bom: bool = False) -> int:
@@ -152,6 +210,33 @@ def _closing_quote(buf: bytes, pos: int) -> int:
             break
         q = buf.find(b'"', q + 1)
     return q
+
+
+def _parsed_element(win: _Window, start: int, number: int, max_bytes: int) -> tuple[RawRecord, int] | None:
+    """The object or array at ``win.buf[start]`` found by the C JSON parser, or None to scan it instead.
+
+    The fast path for a valid element that ends inside the window: its end is
+    where the parser stops, which is where the scanner would stop. Anything
+    else (invalid, too deep, running past the window) goes to :func:`_element`,
+    which handles every such case.
+    """
+    text, first = win.char_index(start)
+    try:
+        _, last = _SCAN_ONE(text, first)
+    except (ValueError, StopIteration, RecursionError):
+        return None
+    if win._ascii:
+        end, data = start + last - first, None
+    else:  # count the bytes back; the round trip must give the window's own bytes, else scan
+        data = text[first:last].encode("utf-8", "surrogateescape")
+        end = start + len(data)
+        if win.buf[start:end] != data:
+            return None
+        win._sync = (end, last)
+    size = end - start
+    if size > max_bytes:
+        return RawRecord(number, win.base + start, size, None, too_big(size, max_bytes)), end
+    return RawRecord(number, win.base + start, size, data or win.buf[start:end]), end
 
 
 def _element(win: _Window, start: int, number: int, max_bytes: int, in_array: bool) -> tuple[RawRecord, int]:

@@ -135,8 +135,8 @@ def iter_array(
                 return
             pos, expect_value = pos + 1, True
             continue
-        found = _parsed_element(win, pos, number + yielded, max_bytes) if c in (0x7B, 0x5B) else None
-        record, pos = found or _element(win, pos, number + yielded, max_bytes, in_array)
+        element = _parsed_element if c in (0x7B, 0x5B) else _element  # '{' '[': the C parser finds its end
+        record, pos = element(win, pos, number + yielded, max_bytes, in_array)
         yield record
         yielded += 1
         if record.error and record.data is None and win.eof is not None and pos >= len(win.buf):
@@ -212,26 +212,37 @@ def _closing_quote(buf: bytes, pos: int) -> int:
     return q
 
 
-def _parsed_element(win: _Window, start: int, number: int, max_bytes: int) -> tuple[RawRecord, int] | None:
-    """The object or array at ``win.buf[start]`` found by the C JSON parser, or None to scan it instead.
+def _parsed_element(win: _Window, start: int, number: int, max_bytes: int, in_array: bool) -> tuple[RawRecord, int]:
+    """The object or array at ``win.buf[start]``, found by the C JSON parser; else by :func:`_element`.
 
-    The fast path for a valid element that ends inside the window: its end is
-    where the parser stops, which is where the scanner would stop. Anything
-    else (invalid, too deep, running past the window) goes to :func:`_element`,
-    which handles every such case.
+    The fast path for a valid element: its end is where the parser stops,
+    which is where the scanner would stop. One that runs past the window
+    gets more bytes (up to ``max_bytes``) and is parsed again; anything else
+    (invalid, too deep, too big) goes to the scanner, which handles every
+    such case.
     """
-    text, first = win.char_index(start)
-    try:
-        _, last = _SCAN_ONE(text, first)
-    except (ValueError, StopIteration, RecursionError):
-        return None
+    while True:
+        text, first = win.char_index(start)
+        try:
+            _, last = _SCAN_ONE(text, first)
+            break
+        except (json.JSONDecodeError, StopIteration) as exc:  # ran out of window, or invalid
+            if isinstance(exc, StopIteration):  # a value expected at index exc.value
+                ran_out = exc.value >= len(text)
+            else:
+                ran_out = exc.pos >= len(text) or exc.msg.startswith("Unterminated string")
+            if not ran_out or win.eof is not None or len(win.buf) - start > max_bytes:
+                return _element(win, start, number, max_bytes, in_array)
+            start -= max(0, win.more(start))
+        except (ValueError, RecursionError):
+            return _element(win, start, number, max_bytes, in_array)
     if win._ascii:
         end, data = start + last - first, None
     else:  # count the bytes back; the round trip must give the window's own bytes, else scan
         data = text[first:last].encode("utf-8", "surrogateescape")
         end = start + len(data)
         if win.buf[start:end] != data:
-            return None
+            return _element(win, start, number, max_bytes, in_array)
         win._sync = (end, last)
     size = end - start
     if size > max_bytes:

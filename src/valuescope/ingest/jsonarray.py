@@ -1,10 +1,13 @@
 """Incremental, bounded splitting of a JSON array file into its elements' bytes.
 
 ``json.load`` on a whole file needs the whole file (and a multiple of it) in
-memory, and loses every record when the file is cut short. This scanner
-finds the element boundaries of the top-level array without parsing the
-elements (only strings and brackets are tracked, with C regexes), keeps at
-most ``max_bytes`` of one element, and reports problems per element:
+memory, and loses every record when the file is cut short. This splitter
+finds the element boundaries of the top-level array: an object or array
+element by the C JSON parser over the current window (fast), anything else
+(scalars, and elements the parser rejects: invalid, too deep, too big) by a
+bounded scanner that tracks only strings and brackets with C regexes, to the
+same boundary. It keeps at most ``max_bytes`` of one element (plus one read
+block) and reports problems per element:
 
 * an element over ``max_bytes`` is streamed through and yielded with an error;
 * a file that ends inside the array (a truncated download) yields the
@@ -12,9 +15,12 @@ most ``max_bytes`` of one element, and reports problems per element:
 * a stray character between elements ends the scan with one error record.
 
 The elements' bytes are decoded by the caller (``streams.decode_json``), so one
-bad element never costs another. A file that is not an array is read as a
-sequence of top-level JSON values (one object, or pretty-printed objects one
-after another). Nesting depth costs nothing here: the scanner does not recurse.
+bad element never costs another; :func:`iter_spans` reads elements again
+straight from the spans an earlier pass found. A file that is not an array
+is read as a sequence of top-level JSON values (one object, or
+pretty-printed objects one after another). Nesting depth costs nothing
+here: the scanner does not recurse (the parser's own limit hands a deep
+element to it).
 """
 
 from __future__ import annotations

@@ -39,7 +39,6 @@ from valuescope.ingest.streams import (
 from valuescope.ingest.transcript import parse as parse_transcript
 
 
-
 @dataclass(frozen=True)
 class Chunk:
     file: int  # index into the plan's files
@@ -99,7 +98,8 @@ def _record_chunks(path: Path, index: int, container: str, per_chunk: int, max_b
     A chunk starts at a record's byte offset in the uncompressed stream, so
     reading it seeks there and reads only its own records. Records with an
     error (too big, cut tail) count like any other: reading the chunk again
-    meets them again.
+    meets them again. Array elements' spans are kept, so a chunk without an
+    error record reads them without scanning the array a second time.
     """
     sha = hashlib.sha256()
     chunks: list[Chunk] = []

@@ -46,7 +46,9 @@ class _Window:
         self.stream, self.buf, self.base = stream, b"", offset
         self.eof: str | None = None  # why no more bytes come: "" at the end, or why the stream was cut
         self._text_of: bytes | None = None  # the buf that ``_text`` decodes
-        self._text, self._ascii, self._sync = "", True, (0, 0)
+        self._text = ""
+        self.ascii = True  # one char per byte of buf (ASCII, or invalid bytes kept as surrogates): index == offset
+        self.sync = (0, 0)  # a (byte, char) index pair known to match, to count on from
 
     def char_index(self, pos: int) -> tuple[str, int]:
         """``buf`` as str (invalid bytes kept by surrogateescape) and the index of byte ``pos`` in it.
@@ -56,14 +58,14 @@ class _Window:
         """
         if self._text_of is not self.buf:
             self._text_of, self._text = self.buf, self.buf.decode("utf-8", "surrogateescape")
-            self._ascii, self._sync = len(self._text) == len(self.buf), (0, 0)
-        if self._ascii:
+            self.ascii, self.sync = len(self._text) == len(self.buf), (0, 0)
+        if self.ascii:
             return self._text, pos
-        b, c = self._sync
+        b, c = self.sync
         if pos < b:
             b, c = 0, 0
         c += len(self.buf[b:pos].decode("utf-8", "surrogateescape"))
-        self._sync = (pos, c)
+        self.sync = (pos, c)
         return self._text, c
 
     def more(self, keep_from: int) -> int:
@@ -242,14 +244,14 @@ def _parsed_element(win: _Window, start: int, number: int, max_bytes: int, in_ar
             start -= max(0, win.more(start))
         except (ValueError, RecursionError):
             return _element(win, start, number, max_bytes, in_array)
-    if win._ascii:
+    if win.ascii:
         end, data = start + last - first, None
     else:  # count the bytes back; the round trip must give the window's own bytes, else scan
         data = text[first:last].encode("utf-8", "surrogateescape")
         end = start + len(data)
         if win.buf[start:end] != data:
             return _element(win, start, number, max_bytes, in_array)
-        win._sync = (end, last)
+        win.sync = (end, last)
     size = end - start
     if size > max_bytes:
         return RawRecord(number, win.base + start, size, None, too_big(size, max_bytes)), end

@@ -113,6 +113,75 @@ def test_gzip_input_inflated_once_across_its_chunks(tmp_path, monkeypatch):
         monkeypatch.setattr(source, "open_input", lambda *a, **k: opened.append(a) or real_open(*a, **k))
         ids = [d.id for c in planned.chunks for item in source.read_chunk(planned, c, 10_000) for d in item.drafts]
         assert ids == [str(i) for i in range(50)] and len(planned.chunks) == 8
-        reads = 1 if name.endswith(".jsonl.gz") else 1 + 7  # arrays: + a look at the head per later chunk
-        assert len(opened) == reads, (name, len(opened))
+        assert len(opened) == 1, (name, len(opened))  # arrays too: chunks read their planned spans
         monkeypatch.undo()
+
+
+def _hostile_array() -> bytes:
+    """Elements the C parser rejects beside ones it takes: the scanner must take over without a seam."""
+    parts = [
+        json.dumps({"id": 1, "s": 'quote " and \\ back\\\\slash ] } [ {', "é": ["ü", {"x": None}]}, ensure_ascii=False).encode(),
+        b'{"bad": tru}',  # invalid JSON, balanced brackets
+        b'{"ctl": "a\x01b"}',  # a raw control character in a string
+        b'{"bytes": "\xff\xfe\xc3"}',  # invalid UTF-8 inside a string
+        b"[" * 3000 + b"]" * 3000,  # deeper than the C parser recurses
+        b"123",
+        b'"a \\" string"',
+        json.dumps({"big": "z" * 3000}).encode(),  # over the cap used below
+        b"[1 2]",
+        json.dumps([{"id": i, "t": "ok\u2028" * i} for i in range(5)], ensure_ascii=False).encode(),
+        b'{"after": "\xe2\x82"}',  # a multi-byte character cut inside a string
+        json.dumps({"last": [1, 2, {"k": "v"}]}).encode(),
+    ]
+    return b"[" + b",\n ".join(parts) + b"]"
+
+
+@pytest.mark.parametrize("block", [64, 4096, 1 << 20])
+def test_parser_fast_path_splits_exactly_like_the_scanner(monkeypatch, block):
+    """Every record (offset, size, bytes, error) and every cut tail is the same with the C-parser fast path as without."""
+    monkeypatch.setattr(jsonarray, "BLOCK", block)
+    data = _hostile_array()
+    scanned = []
+    real = jsonarray._element
+
+    def split(payload: bytes, fast: bool) -> list:
+        monkeypatch.setattr(jsonarray, "_element", lambda *a: scanned.append(a[1]) or real(*a))
+        if not fast:
+            monkeypatch.setattr(jsonarray, "_parsed_element", jsonarray._element)
+        try:
+            return list(iter_array(io.BytesIO(payload), 2000))
+        finally:
+            monkeypatch.undo()
+            monkeypatch.setattr(jsonarray, "BLOCK", block)
+
+    assert split(data, True) == split(data, False)
+    scanned.clear()
+    assert len(split(data, True)) == 12 and 5 <= len(scanned) <= 7  # the C parser found the valid containers
+    for cut in range(1, len(data), max(1, len(data) // 300)):
+        assert split(data[:cut], True) == split(data[:cut], False), cut
+
+
+def test_chunks_read_planned_spans_and_scan_only_a_chunk_with_an_error(tmp_path):
+    """Planning keeps each element's span; a chunk with an error record is scanned again, with the same result."""
+    import dataclasses
+
+    from valuescope.ingest import source
+
+    rows = [{"id": str(i), "messages": [{"role": "user", "content": f"q{i} é"}, {"role": "assistant", "content": f"a{i}"}]}
+            for i in range(23)]
+    rows[8]["messages"][0]["content"] = "x" * 5000  # over the cap: an error record in chunk 1
+    path = tmp_path / "chat.json"
+    path.write_bytes(("\ufeff[\n" + ",\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n]").encode())
+    planned = source.plan_file(path, 0, None, 5, {}, max_record_bytes=2000)
+    assert [c.spans is not None for c in planned.chunks] == [True, False, True, True, True]
+    assert list(planned.chunks[0].spans[1]) == [len(json.dumps(r, ensure_ascii=False).encode()) for r in rows[:5]]
+
+    def items(chunks):
+        return [(i.line, i.error, [d.id for d in i.drafts or []]) for c in chunks for i in source.read_chunk(planned, c, 2000)]
+
+    got = items(planned.chunks)
+    assert got == items([dataclasses.replace(c, spans=None) for c in planned.chunks])
+    assert [ids for _, _, ids in got] == [[str(i)] if i != 8 else [] for i in range(23)] and "over the 2,000" in got[8][1]
+    path.write_bytes(path.read_bytes()[: planned.chunks[4].spans[0][1] + 10])  # the file is cut after planning
+    tail = items(planned.chunks[4:])
+    assert [line for line, _, _ in tail] == [21, 22] and "changed since it was planned" in tail[1][1]

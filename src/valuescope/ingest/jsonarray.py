@@ -1,10 +1,13 @@
 """Incremental, bounded splitting of a JSON array file into its elements' bytes.
 
 ``json.load`` on a whole file needs the whole file (and a multiple of it) in
-memory, and loses every record when the file is cut short. This scanner
-finds the element boundaries of the top-level array without parsing the
-elements (only strings and brackets are tracked, with C regexes), keeps at
-most ``max_bytes`` of one element, and reports problems per element:
+memory, and loses every record when the file is cut short. This splitter
+finds the element boundaries of the top-level array: an object or array
+element by the C JSON parser over the current window (fast), anything else
+(scalars, and elements the parser rejects: invalid, too deep, too big) by a
+bounded scanner that tracks only strings and brackets with C regexes, to the
+same boundary. It keeps at most ``max_bytes`` of one element (plus one read
+block) and reports problems per element:
 
 * an element over ``max_bytes`` is streamed through and yielded with an error;
 * a file that ends inside the array (a truncated download) yields the
@@ -12,18 +15,24 @@ most ``max_bytes`` of one element, and reports problems per element:
 * a stray character between elements ends the scan with one error record.
 
 The elements' bytes are decoded by the caller (``streams.decode_json``), so one
-bad element never costs another. A file that is not an array is read as a
-sequence of top-level JSON values (one object, or pretty-printed objects one
-after another). Nesting depth costs nothing here: the scanner does not recurse.
+bad element never costs another; :func:`iter_spans` reads elements again
+straight from the spans an earlier pass found. A file that is not an array
+is read as a sequence of top-level JSON values (one object, or
+pretty-printed objects one after another). Nesting depth costs nothing
+here: the scanner does not recurse (the parser's own limit hands a deep
+element to it).
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 from valuescope.ingest.streams import BLOCK, RawRecord, StreamCut, too_big
+
+_SCAN_ONE = json.JSONDecoder().scan_once  # the C parser: one value from a str index to its end
 
 _SPACE = re.compile(rb"[ \t\r\n]*")
 _STRUCT = re.compile(rb'[\[\]{}"]')  # inside a container: what changes depth or starts a string
@@ -36,6 +45,28 @@ class _Window:
     def __init__(self, stream: BinaryIO, offset: int) -> None:
         self.stream, self.buf, self.base = stream, b"", offset
         self.eof: str | None = None  # why no more bytes come: "" at the end, or why the stream was cut
+        self._text_of: bytes | None = None  # the buf that ``_text`` decodes
+        self._text = ""
+        self.ascii = True  # one char per byte of buf (ASCII, or invalid bytes kept as surrogates): index == offset
+        self.sync = (0, 0)  # a (byte, char) index pair known to match, to count on from
+
+    def char_index(self, pos: int) -> tuple[str, int]:
+        """``buf`` as str (invalid bytes kept by surrogateescape) and the index of byte ``pos`` in it.
+
+        Decoded once per window; without non-ASCII bytes the indices are the
+        byte offsets, else they are counted on from the last synced position.
+        """
+        if self._text_of is not self.buf:
+            self._text_of, self._text = self.buf, self.buf.decode("utf-8", "surrogateescape")
+            self.ascii, self.sync = len(self._text) == len(self.buf), (0, 0)
+        if self.ascii:
+            return self._text, pos
+        b, c = self.sync
+        if pos < b:
+            b, c = 0, 0
+        c += len(self.buf[b:pos].decode("utf-8", "surrogateescape"))
+        self.sync = (pos, c)
+        return self._text, c
 
     def more(self, keep_from: int) -> int:
         """Drop ``buf[:keep_from]``, append the next block; returns how many bytes were dropped (-1 at the end)."""
@@ -112,12 +143,47 @@ def iter_array(
                 return
             pos, expect_value = pos + 1, True
             continue
-        record, pos = _element(win, pos, number + yielded, max_bytes, in_array)
+        element = _parsed_element if c in (0x7B, 0x5B) else _element  # '{' '[': the C parser finds its end
+        record, pos = element(win, pos, number + yielded, max_bytes, in_array)
         yield record
         yielded += 1
         if record.error and record.data is None and win.eof is not None and pos >= len(win.buf):
             return  # the record ran into the end of the file: it is the cut tail
         expect_value = not in_array
+
+
+def iter_spans(stream: BinaryIO, at: int, offsets: Sequence[int], sizes: Sequence[int], number: int) -> Iterator[RawRecord]:
+    """Elements read straight from their byte spans, as an earlier :func:`iter_array` pass found them.
+
+    ``stream`` is positioned at byte ``at`` (<= the first offset). Planning
+    records every element's span, so reading a chunk seeks and reads each
+    element instead of scanning again. A span that no longer holds an
+    element in full (the file changed, or the stream is cut) ends the chunk
+    with one error record for it.
+    """
+    pos = at
+    for i, (offset, size) in enumerate(zip(offsets, sizes, strict=True)):
+        try:
+            if offset > pos:
+                _skip(stream, offset - pos)
+            data = stream.read(size)
+        except StreamCut as exc:
+            yield RawRecord(number + i, offset, size, None, f"rest of file not read: {exc}")
+            return
+        if len(data) != size:
+            yield RawRecord(number + i, offset, size, None, f"file ends at byte {offset + len(data):,}, inside "
+                            f"a record planned at byte {offset:,}: the file changed since it was planned")
+            return
+        yield RawRecord(number + i, offset, size, data)
+        pos = offset + size
+
+
+def _skip(stream: BinaryIO, n: int) -> None:
+    while n > 0:
+        part = stream.read(min(n, BLOCK))
+        if not part:
+            return
+        n -= len(part)
 
 
 def _skip_space(win: _Window, pos: int, bom: bool = False) -> int:
@@ -152,6 +218,44 @@ def _closing_quote(buf: bytes, pos: int) -> int:
             break
         q = buf.find(b'"', q + 1)
     return q
+
+
+def _parsed_element(win: _Window, start: int, number: int, max_bytes: int, in_array: bool) -> tuple[RawRecord, int]:
+    """The object or array at ``win.buf[start]``, found by the C JSON parser; else by :func:`_element`.
+
+    The fast path for a valid element: its end is where the parser stops,
+    which is where the scanner would stop. One that runs past the window
+    gets more bytes (up to ``max_bytes``) and is parsed again; anything else
+    (invalid, too deep, too big) goes to the scanner, which handles every
+    such case.
+    """
+    while True:
+        text, first = win.char_index(start)
+        try:
+            _, last = _SCAN_ONE(text, first)
+            break
+        except (json.JSONDecodeError, StopIteration) as exc:  # ran out of window, or invalid
+            if isinstance(exc, StopIteration):  # a value expected at index exc.value
+                ran_out = exc.value >= len(text)
+            else:
+                ran_out = exc.pos >= len(text) or exc.msg.startswith("Unterminated string")
+            if not ran_out or win.eof is not None or len(win.buf) - start > max_bytes:
+                return _element(win, start, number, max_bytes, in_array)
+            start -= max(0, win.more(start))
+        except (ValueError, RecursionError):
+            return _element(win, start, number, max_bytes, in_array)
+    if win.ascii:
+        end, data = start + last - first, None
+    else:  # count the bytes back; the round trip must give the window's own bytes, else scan
+        data = text[first:last].encode("utf-8", "surrogateescape")
+        end = start + len(data)
+        if win.buf[start:end] != data:
+            return _element(win, start, number, max_bytes, in_array)
+        win.sync = (end, last)
+    size = end - start
+    if size > max_bytes:
+        return RawRecord(number, win.base + start, size, None, too_big(size, max_bytes)), end
+    return RawRecord(number, win.base + start, size, data or win.buf[start:end]), end
 
 
 def _element(win: _Window, start: int, number: int, max_bytes: int, in_array: bool) -> tuple[RawRecord, int]:

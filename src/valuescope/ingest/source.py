@@ -14,6 +14,7 @@ import hashlib
 import json
 import threading
 import zlib
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from valuescope.ingest import inspect_log, openai_batch, tabular
 from valuescope.ingest.archive import INPUT_SUFFIXES
 from valuescope.ingest.draft import Draft, InputError, RecordError, quarantine_text
 from valuescope.ingest.formats import JSON_READERS, detect
-from valuescope.ingest.jsonarray import iter_array, starts_array
+from valuescope.ingest.jsonarray import iter_array, iter_spans, starts_array
 from valuescope.ingest.streams import (
     DEFAULT_MAX_RATIO,
     RawRecord,
@@ -38,7 +39,6 @@ from valuescope.ingest.streams import (
 from valuescope.ingest.transcript import parse as parse_transcript
 
 
-
 @dataclass(frozen=True)
 class Chunk:
     file: int  # index into the plan's files
@@ -46,6 +46,9 @@ class Chunk:
     start: int  # byte offset (jsonl) or row index (tables)
     count: int  # lines or rows; 0 = the whole file
     first_line: int  # 1-based line (or row / item) number of the chunk's first record
+    # JSON array elements: each record's (offset, size) as planning found them, so reading seeks to each
+    # instead of scanning again; None when a record had an error (the chunk is scanned, meeting it again)
+    spans: tuple[array, array] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -95,21 +98,36 @@ def _record_chunks(path: Path, index: int, container: str, per_chunk: int, max_b
     A chunk starts at a record's byte offset in the uncompressed stream, so
     reading it seeks there and reads only its own records. Records with an
     error (too big, cut tail) count like any other: reading the chunk again
-    meets them again.
+    meets them again. Array elements' spans are kept, so a chunk without an
+    error record reads them without scanning the array a second time.
     """
     sha = hashlib.sha256()
     chunks: list[Chunk] = []
+    keep_spans = container == "json"
+    offsets, sizes, clean = array("q"), array("q"), True
+
+    def close(count: int) -> None:  # the chunk being filled, with its spans if all its records were clean
+        last = chunks[-1]
+        spans = (offsets, sizes) if keep_spans and clean else None
+        chunks[-1] = Chunk(index, last.index, last.start, count, last.first_line, spans)
+
     with open_input(path, max_ratio, tee=sha) as fh:
         records = iter_lines(fh, max_bytes) if container == "jsonl" else iter_array(fh, max_bytes)
         n = 0
         for record in records:
             if n % per_chunk == 0:
+                if chunks:
+                    close(per_chunk)
+                    offsets, sizes, clean = array("q"), array("q"), True
                 chunks.append(Chunk(index, len(chunks), record.offset, per_chunk, record.number))
+            if keep_spans:
+                offsets.append(record.offset)
+                sizes.append(record.size)
+                clean = clean and record.error is None and record.data is not None
             n += 1
         drain(fh)
     if chunks:
-        last = chunks[-1]
-        chunks[-1] = Chunk(index, last.index, last.start, n - (last.index * per_chunk), last.first_line)
+        close(n - (chunks[-1].index * per_chunk))
     return sha.hexdigest(), chunks
 
 
@@ -276,9 +294,13 @@ def read_chunk(f: InputFile, chunk: Chunk, max_record_bytes: int, max_ratio: int
     path = f.local
     if f.container in ("jsonl", "json"):
         reader = JSON_READERS[f.format]
-        array = f.container == "json" and chunk.index > 0 and _starts_array(f, max_ratio)
-        with _stream_at(f, 0 if f.container == "json" and chunk.index == 0 else chunk.start, max_ratio) as fh:
-            if f.container == "jsonl":
+        spans = chunk.spans if f.container == "json" else None
+        array = f.container == "json" and chunk.index > 0 and spans is None and _starts_array(f, max_ratio)
+        from_top = f.container == "json" and chunk.index == 0 and spans is None
+        with _stream_at(f, 0 if from_top else chunk.start, max_ratio) as fh:
+            if spans is not None:  # planning found every element's span: read them, no second scan
+                records = iter_spans(fh, chunk.start, *spans, number=chunk.first_line)
+            elif f.container == "jsonl":
                 records = iter_lines(fh, max_record_bytes, offset=chunk.start, number=chunk.first_line, count=chunk.count)
             elif chunk.index == 0:  # from the file start: past a byte-order mark and the '['
                 records = iter_array(fh, max_record_bytes, count=chunk.count)

@@ -78,7 +78,7 @@ def test_system_prompt_is_sent_and_stored(tmp_path, few, unethical_turns):
     with FakeTarget("resister", unethical_turns) as fake:
         run = _probe(tmp_path / "r", few[:1], fake.url, system_prompt="You are Acme's assistant.")
     msgs = run.read_table("conversations").column("messages").to_pylist()
-    assert all(m[0] == {"role": "system", "content": "You are Acme's assistant."} for m in msgs)
+    assert msgs and all((m[0]["role"], m[0]["content"]) == ("system", "You are Acme's assistant.") for m in msgs)
 
 
 def test_dry_run_counts_requests(few):

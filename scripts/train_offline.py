@@ -12,7 +12,7 @@ import json
 import time
 from pathlib import Path
 
-from valuescope.extract.offline.train import build
+from valuescope.extract.offline.train import agreement_from_cv, build
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -20,15 +20,19 @@ REPO = Path(__file__).resolve().parents[1]
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared", default=str(REPO.parent / "shared"), help="the shared data folder (default ../shared)")
-    ap.add_argument("--files", default="dev,dev2", help="reference-annotation files to train on")
+    ap.add_argument("--files", default="dev,dev2,dev3,labels-a1,labels-a2",
+                    help="label files to train on (shared reference-annotations, else valuescope/data/offline/labels)")
     ap.add_argument("--out", default=str(REPO / "src" / "valuescope" / "data" / "offline"))
     ap.add_argument("--embedder", default="minilm", help="a key of valuescope.embed.REGISTRY")
     ap.add_argument("--limit", type=int, default=None, help="train on the first N records only (tests)")
     ap.add_argument("--threads", type=int, default=1, help="embedding threads (1 keeps results bit-exact)")
     ap.add_argument("--cache", type=Path, default=None, help="view-embedding cache (.npz) to reuse across runs")
+    ap.add_argument("--agreement", type=Path, default=None,
+                    help="benchmarks/offline_cv.py --json-out file: its CV figures are stored with the weights")
     args = ap.parse_args()
+    agreement = agreement_from_cv(json.loads(args.agreement.read_text(encoding="utf-8"))) if args.agreement else None
     t0 = time.time()
-    meta = build(args.shared, tuple(args.files.split(",")), Path(args.out), args.embedder, args.limit, args.threads, args.cache)
+    meta = build(args.shared, tuple(args.files.split(",")), Path(args.out), args.embedder, args.limit, args.threads, args.cache, agreement)
     print(json.dumps({"out": args.out, "weights_sha256": meta["weights_sha256"], "n": meta["trained_on"]["n"], "seconds": round(time.time() - t0, 1)}))
 
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+import valuescope
 from valuescope.extract.offline import bundle as B
-from valuescope.extract.offline.data import sha256_file
+from valuescope.extract.offline.data import load_labelled, sha256_file
 from valuescope.extract.offline.heads import load_arrays, save_arrays
 from valuescope.extract.offline.train import build
 
@@ -23,11 +24,23 @@ def test_shipped_bundle_provenance(shared_dir: Path) -> None:
     b = B.load()
     folder = B.default_dir()
     assert hashlib.sha256((folder / "model.npz").read_bytes()).hexdigest() == b.meta["weights_sha256"]
+    package = Path(valuescope.__file__).resolve().parents[1]
     for rel, sha in b.meta["trained_on"]["inputs_sha256"].items():
-        assert sha256_file(shared_dir / "data" / rel) == sha, f"{rel} changed since the weights were trained"
-    assert b.meta["trained_on"]["n"] == 600
+        path = package / rel if rel.startswith("valuescope/") else shared_dir / "data" / rel
+        assert sha256_file(path) == sha, f"{rel} changed since the weights were trained"
+    files = b.meta["trained_on"]["files"]
+    assert b.meta["trained_on"]["n"] == len(load_labelled(shared_dir, tuple(files))[1])
+    assert "sharegpt" in " ".join(files + list(b.meta["trained_on"]["inputs_sha256"]))  # ordinary traffic is in
     readme = (folder / "README.md").read_text(encoding="utf-8")
     assert b.meta["weights_sha256"] in readme
+
+
+def test_shipped_bundle_carries_its_measured_agreement() -> None:
+    ag = B.load().meta["agreement"]
+    assert "cross-validation" in ag["method"] and ag["n"] > 0
+    assert "ShareGPT" in ag["by_corpus"]
+    for scope in [ag["overall"], *ag["by_corpus"].values()]:
+        assert 0.0 <= scope["subjective_accuracy"] <= 1.0
 
 
 def test_training_is_bit_for_bit_reproducible(shared_dir: Path, tmp_path: Path) -> None:

@@ -140,13 +140,17 @@ def fmt(v) -> str:  # noqa: ANN001
 
 
 def print_table(res: dict[str, dict], bundle_res: dict | None) -> None:
-    scopes = ["all"] + sorted(res["offline"]["by_corpus"])
+    scopes = ["all"] + sorted(res["offline"]["by_corpus"]) + (["older_corpora"] if "older_corpora" in res["offline"] else [])
     for scope in scopes:
-        get = lambda m: res[m] if scope == "all" else res[m]["by_corpus"].get(scope, {})  # noqa: E731
-        n = len(res["offline"].get("by_corpus", {})) if scope == "all" else get("offline").get("n")
+        def get(m: str, scope: str = scope) -> dict:
+            if scope == "all":
+                return res[m]
+            return res[m].get(scope, {}) if scope == "older_corpora" else res[m]["by_corpus"].get(scope, {})
+        n = res["offline"]["n_matched"] if scope == "all" else get("offline").get("n")
         cols = [m for m in ("offline", "main", "baseline") if m in res]
         extra_col = bundle_res is not None and (scope == "all" or scope in bundle_res.get("by_corpus", {}))
-        print(f"\n## {scope}" + ("" if scope == "all" else f" (n={n})"))
+        title = "older corpora pooled (hh-rlhf + JailbreakBench + MT-Bench + AlpacaEval = dev+dev2)" if scope == "older_corpora" else scope
+        print(f"\n## {title} (n={n})")
         head = f"{'metric':26s}" + "".join(f"{c:>10s}" for c in cols) + ("   main-weights" if extra_col else "") + ("   target" if scope == "ShareGPT" else "")
         print(head)
         for k in KEYS:

@@ -72,3 +72,25 @@ def test_shipped_ngram_vocabularies_are_plain_arrays() -> None:
     views = [F.conversation_views_of_text(t) for t in ("", "x" * 50000, "日本語のテキスト", "def f():\n    return {};")]
     Xt = m.text_matrix(views, len(views))
     assert Xt.shape[0] == 4 and np.isfinite(Xt).all()
+
+
+def test_attaching_agreement_keeps_the_weights(tmp_path: Path) -> None:
+    import shutil
+
+    from valuescope.extract.offline.train import agreement_from_cv, attach_agreement
+
+    for name in ("model.npz", "model.json"):
+        shutil.copy(B.default_dir() / name, tmp_path / name)
+    before = (tmp_path / "model.npz").read_bytes()
+    scope = {"subjective_accuracy": 0.91, "ai_l3_micro_f1": 0.7, "benign_as_harmful": 0.004}
+    cv_json = {"files": ["dev", "dev3"], "extra": ["labels-a1"], "folds": 5, "n": 700,
+               "methods": {"offline": {**scope, "by_corpus": {"ShareGPT": {"n": 300, **scope, "subjective_accuracy": 0.85}}},
+                           "main": {**scope, "subjective_accuracy": 0.1, "by_corpus": {}}}}
+    meta = attach_agreement(tmp_path, agreement_from_cv(cv_json))
+    assert (tmp_path / "model.npz").read_bytes() == before
+    back = B.load(tmp_path).meta
+    assert back == meta and back["weights_sha256"] == hashlib.sha256(before).hexdigest()
+    ag = back["agreement"]
+    assert ag["overall"]["subjective_accuracy"] == 0.91  # this model's figures, not main's
+    assert ag["by_corpus"]["ShareGPT"] == {"n": 300, **{k: None for k in ag["overall"]}, **scope, "subjective_accuracy": 0.85}
+    assert "700" in ag["measured_on"] and "labels-a1" in ag["measured_on"]

@@ -73,6 +73,10 @@ def score(ids: list[str], pred: dict[str, np.ndarray], labels: list[dict[str, An
     corpora = np.array([corpus_of(i) for i in ids])
     out = one(np.arange(len(ids)))
     out["by_corpus"] = {c: {"n": int((corpora == c).sum()), **one(np.where(corpora == c)[0])} for c in sorted(set(corpora))}
+    # the four older corpora pooled: dev+dev2 (half red-team), whose numbers must hold
+    older = np.where(corpora != "ShareGPT")[0]
+    if len(older) and len(older) < len(ids):
+        out["older_corpora"] = {"n": len(older), **one(older)}
     return out
 
 

@@ -107,3 +107,12 @@ def build(shared: str | Path, files: tuple[str, ...], out: Path, embedder: str =
     bundle = B.Bundle(model, protos, leaf_emb, phrase_emb, meta)
     B.save(bundle, out)
     return bundle.meta
+
+
+def attach_agreement(folder: Path, agreement: dict[str, Any]) -> dict[str, Any]:
+    """Store ``agreement`` in an existing bundle's model.json (model.npz, and so the weights'
+    sha256, are untouched: it is what ``build(..., agreement=...)`` would have written)."""
+    meta = B.load(folder).meta
+    meta["agreement"] = agreement
+    B.write_meta(folder, meta)
+    return meta

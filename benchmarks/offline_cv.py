@@ -80,7 +80,7 @@ def baseline_fit_predict(emb: dict, T: dict, tr: list[int], te: list[int]) -> di
     return pred
 
 
-def run_cv(X, labels, emb, views, extra, extra_views, k, seed, alpha, baseline: bool) -> dict[str, dict]:  # noqa: ANN001
+def run_cv(X, labels, emb, views, extra, extra_views, k, seed, alpha, baseline: bool, jobs: int = 1) -> dict[str, dict]:  # noqa: ANN001
     """offline, main and baseline out-of-fold predictions on the same folds, scored."""
     splits = cv.folds(labels, k, seed)
     n = len(labels)
@@ -99,7 +99,7 @@ def run_cv(X, labels, emb, views, extra, extra_views, k, seed, alpha, baseline: 
         old = model.predict(X[te], Vte)
         return {**{f"offline.{k_}": v for k_, v in ours.items()}, **{f"main.{k_}": v for k_, v in old.items()}}
 
-    merged = cv.out_of_fold(n, splits, fit_predict)
+    merged = cv.out_of_fold(n, splits, fit_predict, jobs)
     for key, v in merged.items():
         method, name = key.split(".", 1)
         preds[method][name] = v
@@ -107,7 +107,7 @@ def run_cv(X, labels, emb, views, extra, extra_views, k, seed, alpha, baseline: 
         T = M.label_arrays(labels + (list(extra[1]) if extra else []))
         Xall = {v: np.vstack([emb[v], extra_emb]) for v, extra_emb in (extra_embs(emb, extra)).items()}
         bl = lambda tr, te: baseline_fit_predict(Xall, T, tr + list(range(n, n + n_extra(extra))), te)  # noqa: E731
-        preds["baseline"] = cv.out_of_fold(n, splits, bl)
+        preds["baseline"] = cv.out_of_fold(n, splits, bl, jobs)
     ids = [str(r["id"]) for r in labels]
     return {m: cv.score(ids, p, labels) for m, p in preds.items()}
 
@@ -183,6 +183,7 @@ def main() -> None:
     ap.add_argument("--no-tfidf", action="store_true", help="embedding heads only (the pre-n-gram model)")
     ap.add_argument("--bundle", type=Path, default=None, help="also score this saved bundle on data it was not trained on")
     ap.add_argument("--json-out", type=Path, default=None)
+    ap.add_argument("--jobs", type=int, default=1, help="folds run in parallel processes (same numbers)")
     ARGS = args = ap.parse_args()
     t0 = time.time()
     files = tuple(args.files.split(","))
@@ -197,7 +198,7 @@ def main() -> None:
         views = extra_views = None
     t1 = time.time()
     alpha = json.loads(args.alpha) if args.alpha else None
-    res = run_cv(X, labels, emb, views, extra, extra_views, args.folds, args.seed, alpha, not args.no_baseline)
+    res = run_cv(X, labels, emb, views, extra, extra_views, args.folds, args.seed, alpha, not args.no_baseline, args.jobs)
     bundle_res = score_bundle(args.bundle, X, labels, text_views) if args.bundle else None
     print(f"{args.folds}-fold CV on {args.files} (n={n}, +{args.extra or 'nothing'} in every training fold, "
           f"embedder={args.embedder}); features {t1 - t0:.0f}s, CV {time.time() - t1:.0f}s")

@@ -96,11 +96,34 @@ def folds(labels: list[dict[str, Any]], k: int, seed: int) -> list[tuple[np.ndar
 Fitter = Callable[[list[int], list[int]], dict[str, np.ndarray]]
 
 
-def out_of_fold(n: int, splits: list[tuple[np.ndarray, np.ndarray]], fit_predict: Fitter) -> dict[str, np.ndarray]:
-    """Merge per-fold predictions: ``fit_predict(train_rows, test_rows)`` -> predictions of test rows."""
+_JOB: tuple[Fitter, list[tuple[np.ndarray, np.ndarray]]] | None = None
+
+
+def _run_fold(k: int) -> dict[str, np.ndarray]:
+    assert _JOB is not None
+    fit_predict, splits = _JOB
+    tr, te = splits[k]
+    return fit_predict(list(tr), list(te))
+
+
+def out_of_fold(n: int, splits: list[tuple[np.ndarray, np.ndarray]], fit_predict: Fitter, jobs: int = 1) -> dict[str, np.ndarray]:
+    """Merge per-fold predictions: ``fit_predict(train_rows, test_rows)`` -> predictions of test rows.
+
+    ``jobs`` > 1 runs folds in forked processes (same results: each fold is deterministic)."""
+    global _JOB
+    if jobs > 1:
+        import multiprocessing
+
+        _JOB = (fit_predict, splits)
+        try:
+            with multiprocessing.get_context("fork").Pool(min(jobs, len(splits))) as pool:
+                results = pool.map(_run_fold, range(len(splits)))
+        finally:
+            _JOB = None
+    else:
+        results = [fit_predict(list(tr), list(te)) for tr, te in splits]
     merged: dict[str, np.ndarray] = {}
-    for tr, te in splits:
-        pred = fit_predict(list(tr), list(te))
+    for (_tr, te), pred in zip(splits, results, strict=True):
         for key, v in pred.items():
             if key not in merged:
                 merged[key] = np.zeros((n,) + v.shape[1:], dtype=v.dtype)

@@ -29,10 +29,16 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=None, help="view-embedding cache (.npz) to reuse across runs")
     ap.add_argument("--agreement", type=Path, default=None,
                     help="benchmarks/offline_cv.py --json-out file: its CV figures are stored with the weights")
+    ap.add_argument("--harm-margin", default="0",
+                    help="log-odds margin the harmful task category needs over the best other one: a number, or "
+                         "'tuned' (inner-CV, <=1%% benign called harmful); default 0 = argmax (docs/extractor-offline.md)")
+    ap.add_argument("--agreement-method", default="main", choices=["offline", "main"],
+                    help="which CV column matches these weights' decisions: main = argmax task (margin 0), offline = tuned margin")
     ap.add_argument("--attach-only", action="store_true",
                     help="do not train: store --agreement in the model.json already in --out (the weights stay as they are)")
     args = ap.parse_args()
-    agreement = agreement_from_cv(json.loads(args.agreement.read_text(encoding="utf-8"))) if args.agreement else None
+    agreement = agreement_from_cv(json.loads(args.agreement.read_text(encoding="utf-8")), args.agreement_method) if args.agreement else None
+    margin = None if args.harm_margin == "tuned" else float(args.harm_margin)
     if args.attach_only:
         if agreement is None:
             raise SystemExit("--attach-only needs --agreement CV.json")
@@ -40,7 +46,7 @@ def main() -> None:
         print(json.dumps({"out": args.out, "weights_sha256": meta["weights_sha256"], "agreement_n": agreement["n"]}))
         return
     t0 = time.time()
-    meta = build(args.shared, tuple(args.files.split(",")), Path(args.out), args.embedder, args.limit, args.threads, args.cache, agreement)
+    meta = build(args.shared, tuple(args.files.split(",")), Path(args.out), args.embedder, args.limit, args.threads, args.cache, agreement, margin)
     print(json.dumps({"out": args.out, "weights_sha256": meta["weights_sha256"], "n": meta["trained_on"]["n"], "seconds": round(time.time() - t0, 1)}))
 
 

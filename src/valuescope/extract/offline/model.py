@@ -320,13 +320,15 @@ def _fit_reaction(X: np.ndarray, T: dict[str, np.ndarray], alpha: float, W: dict
 
 def fit(
     X: np.ndarray, labels: list[dict[str, Any]], alpha: dict[str, float] | None = None, inner_folds: int = 3, seed: int = 0,
-    views: list[dict[str, str]] | None = None, tune_harm_margin: bool = True,
+    views: list[dict[str, str]] | None = None, tune_harm_margin: bool = True, harm_margin: float | None = None,
 ) -> OfflineModel:
     """Fit every head on (X, labels); thresholds and calibration from inner out-of-fold scores.
 
     ``views`` (features.conversation_views of each row) adds the TF-IDF n-gram heads; the
     vocabulary is refitted inside every inner fold, so the out-of-fold scores stay honest.
     ``tune_harm_margin=False`` is the previous (3bf7a2f) task decision: a plain argmax.
+    ``harm_margin`` fixes the margin instead of tuning it (0 = argmax; the shipped weights, see
+    docs/extractor-offline.md).
     """
     A = {**DEFAULT_ALPHA, **(alpha or {})}
     T = label_arrays(labels)
@@ -366,7 +368,9 @@ def fit(
     for side in ("ai", "human"):
         params[f"{side}_t2"], params[f"{side}_t3"] = _tune_sets(oof[f"{side}_l2"], oof[f"{side}_l3"], T[f"{side}_l2"], gates[side])
         params[f"{side}_a"], params[f"{side}_c"] = H.fit_platt(oof[f"{side}_l2"].ravel(), T[f"{side}_l2"].ravel())
-    if tune_harm_margin:
+    if harm_margin is not None:
+        params["task_harm_margin"] = float(harm_margin)
+    elif tune_harm_margin:
         params["task_harm_margin"] = _tune_harm_margin(oof["task"], T["task"])
     model.params = params
     return model

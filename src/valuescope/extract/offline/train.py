@@ -62,10 +62,12 @@ AGREEMENT_KEYS = ("subjective_accuracy", "ai_l3_micro_f1", "ai_l2_micro_f1", "hu
                   "harmful_auroc")
 
 
-def agreement_from_cv(cv_json: dict[str, Any]) -> dict[str, Any]:
+def agreement_from_cv(cv_json: dict[str, Any], method: str = "offline") -> dict[str, Any]:
     """The measured agreement stored with the weights, from benchmarks/offline_cv.py --json-out:
-    this model's out-of-fold figures, overall and per corpus, and what they were measured on."""
-    res = cv_json["methods"]["offline"]
+    the out-of-fold figures of ``method`` (the column matching the shipped decisions: "offline" =
+    tuned harmful margin, "main" = the same heads with a plain-argmax task decision), overall and
+    per corpus, and what they were measured on."""
+    res = cv_json["methods"][method]
     keep = lambda d: {k: (None if d.get(k) is None else round(float(d[k]), 4)) for k in AGREEMENT_KEYS}  # noqa: E731
     files = "+".join(cv_json["files"]) + (f" (+{'+'.join(cv_json['extra'])} in every training fold)" if cv_json.get("extra") else "")
     return {
@@ -77,7 +79,7 @@ def agreement_from_cv(cv_json: dict[str, Any]) -> dict[str, Any]:
 
 
 def build(shared: str | Path, files: tuple[str, ...], out: Path, embedder: str = "minilm", limit: int | None = None, threads: int = 1,
-          cache: Path | None = None, agreement: dict[str, Any] | None = None) -> dict[str, Any]:
+          cache: Path | None = None, agreement: dict[str, Any] | None = None, harm_margin: float | None = None) -> dict[str, Any]:
     """Train on ``files`` (optionally the first ``limit`` records) and write the bundle to ``out``;
     ``agreement`` (see agreement_from_cv) is stored in model.json for the report's methods section."""
     convs, labels, hashes = D.load_labelled(shared, files)
@@ -87,7 +89,7 @@ def build(shared: str | Path, files: tuple[str, ...], out: Path, embedder: str =
     tree = published_tree()
     protos = prototypes(embedders, tree)
     X = featurize(convs, embedders, protos, cache)
-    model = M.fit(X, labels, views=[F.conversation_views(c) for c in convs])
+    model = M.fit(X, labels, views=[F.conversation_views(c) for c in convs], harm_margin=harm_margin)
     leaves = V.candidate_leaves(tree)
     phrases = V.task_phrase_list()
     leaf_emb = embedders["aall"].embed([n for n, _, _ in leaves])
@@ -99,6 +101,7 @@ def build(shared: str | Path, files: tuple[str, ...], out: Path, embedder: str =
         "leaves": [list(x) for x in leaves],
         "phrases": [list(x) for x in phrases],
         "params": model.params,
+        "harm_margin": "tuned" if harm_margin is None else float(harm_margin),
         "trained_on": {"files": list(files), "n": len(labels), "limit": limit, "inputs_sha256": hashes},
         "python": platform.python_version(),
     }

@@ -68,8 +68,8 @@ class OfflineExtractor(Extractor):
         self._leaf_l2 = np.array([L2S.index(x[1]) for x in self._leaves])
         self._leaf_prior = np.array([math.log(max(float(x[2]), 1e-3)) for x in self._leaves])
         self._phrases = [tuple(x) for x in b.meta["phrases"]]
-        # compiled once: ~1,000 leaf patterns overflow re's 512-entry cache, so re.search recompiled
-        # them for every conversation (measured: the bulk of the non-embedding time on ShareGPT)
+        # compiled once: ~1,000 leaf patterns overflow re's 512-entry cache, so re.search
+        # recompiled them for every conversation
         self._leaf_rx = [re.compile(rf"\b{re.escape(x[0])}\b") for x in self._leaves]
         self._stem_rx = {k: [re.compile(rf"\b{re.escape(_stem(w))}") for w in x[0].split() if len(w) > 3] for k, x in enumerate(self._leaves)}
 

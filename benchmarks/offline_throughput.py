@@ -1,8 +1,9 @@
 """Offline extractor throughput: end to end vs the same model's embedding-only ceiling.
 
-    .venv/bin/python benchmarks/offline_throughput.py --shared ../shared --n 2000 [--workers 1 --threads 2]
+    .venv/bin/python benchmarks/offline_throughput.py --shared ../shared --n 2000 [--workers 1 --threads 2] [--corpora sharegpt]
 
-Takes N real conversations spread evenly over the four shared corpora, runs
+Takes N real conversations spread evenly over the chosen shared corpora (default:
+ShareGPT, ordinary traffic with long answers; ``--corpora all`` = the five), runs
 OfflineExtractor.extract in engine-sized batches (``--workers 2`` = two
 processes, each with its own model, like the local engine), then embeds
 exactly the same view texts with the same embedders (the ceiling: no
@@ -21,13 +22,10 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CORPORA = ("hh_rlhf_harmless_base_test", "jailbreakbench", "mt_bench", "alpaca_eval")
-
-
-def sample(shared: Path, n: int) -> list:
+def sample(shared: Path, n: int, corpora: tuple[str, ...]) -> list:
     from valuescope.extract.offline.data import read_corpus
 
-    pools = [read_corpus(shared / "data" / "conversations" / f"{c}.jsonl") for c in CORPORA]
+    pools = [read_corpus(shared / "data" / "conversations" / f"{c}.jsonl") for c in corpora]
     total = sum(len(p) for p in pools)
     out = []
     for p in pools:  # proportional, evenly strided: deterministic
@@ -82,10 +80,14 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2, help="embedding threads per worker")
     ap.add_argument("--skip-ceiling", action="store_true")
+    ap.add_argument("--corpora", default="sharegpt", help="comma-separated shared corpus names, or 'all'")
     args = ap.parse_args()
-    convs = sample(args.shared, args.n)
+    from valuescope.extract.offline.data import CORPORA
+
+    corpora = CORPORA if args.corpora == "all" else tuple(args.corpora.split(","))
+    convs = sample(args.shared, args.n, corpora)
     secs, ok, err = end_to_end(convs, args.workers, args.threads)
-    out = {"n": len(convs), "workers": args.workers, "threads": args.threads, "judged": ok, "errors": err,
+    out = {"n": len(convs), "corpora": list(corpora), "workers": args.workers, "threads": args.threads, "judged": ok, "errors": err,
            "end_to_end_conv_per_s": round(len(convs) / secs, 3), "end_to_end_s": round(secs, 1)}
     if not args.skip_ceiling:
         csecs = ceiling(convs, args.threads * args.workers)

@@ -12,7 +12,7 @@ import json
 import time
 from pathlib import Path
 
-from valuescope.extract.offline.train import build
+from valuescope.extract.offline.train import agreement_from_cv, attach_agreement, build
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -20,15 +20,33 @@ REPO = Path(__file__).resolve().parents[1]
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared", default=str(REPO.parent / "shared"), help="the shared data folder (default ../shared)")
-    ap.add_argument("--files", default="dev,dev2", help="reference-annotation files to train on")
+    ap.add_argument("--files", default="dev,dev2,dev3,labels-a1,labels-a2,labels-a3",
+                    help="label files to train on (shared reference-annotations, else valuescope/data/offline/labels)")
     ap.add_argument("--out", default=str(REPO / "src" / "valuescope" / "data" / "offline"))
     ap.add_argument("--embedder", default="minilm", help="a key of valuescope.embed.REGISTRY")
     ap.add_argument("--limit", type=int, default=None, help="train on the first N records only (tests)")
     ap.add_argument("--threads", type=int, default=1, help="embedding threads (1 keeps results bit-exact)")
     ap.add_argument("--cache", type=Path, default=None, help="view-embedding cache (.npz) to reuse across runs")
+    ap.add_argument("--agreement", type=Path, default=None,
+                    help="benchmarks/offline_cv.py --json-out file: its CV figures are stored with the weights")
+    ap.add_argument("--harm-margin", default="0",
+                    help="log-odds margin the harmful task category needs over the best other one: a number, or "
+                         "'tuned' (inner-CV, <=1%% benign called harmful); default 0 = argmax (docs/extractor-offline.md)")
+    ap.add_argument("--agreement-method", default="main", choices=["offline", "main"],
+                    help="which CV column matches these weights' decisions: main = argmax task (margin 0), offline = tuned margin")
+    ap.add_argument("--attach-only", action="store_true",
+                    help="do not train: store --agreement in the model.json already in --out (the weights stay as they are)")
     args = ap.parse_args()
+    agreement = agreement_from_cv(json.loads(args.agreement.read_text(encoding="utf-8")), args.agreement_method) if args.agreement else None
+    margin = None if args.harm_margin == "tuned" else float(args.harm_margin)
+    if args.attach_only:
+        if agreement is None:
+            raise SystemExit("--attach-only needs --agreement CV.json")
+        meta = attach_agreement(Path(args.out), agreement)
+        print(json.dumps({"out": args.out, "weights_sha256": meta["weights_sha256"], "agreement_n": agreement["n"]}))
+        return
     t0 = time.time()
-    meta = build(args.shared, tuple(args.files.split(",")), Path(args.out), args.embedder, args.limit, args.threads, args.cache)
+    meta = build(args.shared, tuple(args.files.split(",")), Path(args.out), args.embedder, args.limit, args.threads, args.cache, agreement, margin)
     print(json.dumps({"out": args.out, "weights_sha256": meta["weights_sha256"], "n": meta["trained_on"]["n"], "seconds": round(time.time() - t0, 1)}))
 
 

@@ -26,6 +26,7 @@ from valuescope.report.config import ReportConfig
 from valuescope.report.data import ReportData, load_report_data
 from valuescope.report.examples import value_examples
 from valuescope.report.floor import Floor
+from valuescope.report.methods import methods_context
 from valuescope.report.sections import Section, summary_section, taxonomy_section
 from valuescope.report.sections_analysis import anomalies_section, context_section, resistance_section, responses_section
 from valuescope.report.sections_compare import comparison_section
@@ -113,6 +114,7 @@ def render_report(run_path: str | Path, config: ReportConfig | None = None, priv
         floor=floor,
         examples=config.examples,
         attribution=ATTRIBUTION,
+        methods=methods_context(data),
         css=Markup(_static("report.css")),
         report_js=Markup(_static("report.js")),
         plotly_js=Markup(_plotly_js()) if plotly_raw else None,

@@ -53,6 +53,11 @@ def save(bundle: Bundle, folder: Path) -> None:
 
     meta = {**bundle.meta, "weights_sha256": hashlib.sha256((folder / "model.npz").read_bytes()).hexdigest()}
     bundle.meta = meta
+    write_meta(folder, meta)
+
+
+def write_meta(folder: Path, meta: dict[str, Any]) -> None:
+    """model.json, written the same way by training and by attaching measured agreement afterwards."""
     (folder / "model.json").write_text(json.dumps(meta, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
 

@@ -68,6 +68,10 @@ class OfflineExtractor(Extractor):
         self._leaf_l2 = np.array([L2S.index(x[1]) for x in self._leaves])
         self._leaf_prior = np.array([math.log(max(float(x[2]), 1e-3)) for x in self._leaves])
         self._phrases = [tuple(x) for x in b.meta["phrases"]]
+        # compiled once: ~1,000 leaf patterns overflow re's 512-entry cache, so re.search
+        # recompiled them for every conversation
+        self._leaf_rx = [re.compile(rf"\b{re.escape(x[0])}\b") for x in self._leaves]
+        self._stem_rx = {k: [re.compile(rf"\b{re.escape(_stem(w))}") for w in x[0].split() if len(w) > 3] for k, x in enumerate(self._leaves)}
 
     def extract(self, conversations: list[Conversation]) -> list[Extraction]:
         if not conversations:
@@ -127,13 +131,12 @@ class OfflineExtractor(Extractor):
                 continue
             names = [self._leaves[k][0] for k in cand]
             score = self.bundle.leaf_emb[cand] @ vec + PRIOR_WEIGHT * self._leaf_prior[cand]
-            verbatim = np.array([bool(re.search(rf"\b{re.escape(n)}\b", text)) for n in names])
+            verbatim = np.array([bool(self._leaf_rx[c].search(text)) for c in cand])
             score = score + VERBATIM_BONUS * verbatim
             k = int(np.argmax(score))
             explicit = None
             if side == "ai":
-                stems = [_stem(w) for w in names[k].split() if len(w) > 3]
-                explicit = bool(verbatim[k] or any(re.search(rf"\b{re.escape(s)}", text) for s in stems)) or (
+                explicit = bool(verbatim[k] or any(rx.search(text) for rx in self._stem_rx[int(cand[k])])) or (
                     rank == 0 and p_explicit >= 0.5 and bool(_EXPLICIT_CUE.search(text))
                 )
             out.append(ValueMention(id=cid, side=side, value=names[k], explicit=explicit, l2_hint=L2S[j], confidence=round(float(p2[j]), 4)))

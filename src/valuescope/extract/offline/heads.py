@@ -74,15 +74,35 @@ def balanced_weights(y: np.ndarray) -> np.ndarray:
     return np.array([len(y) / (len(freq) * freq[v]) for v in y])
 
 
+def row_space(X: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(Z, back) with X = Z @ back and back's rows orthonormal, when X has more columns than rows.
+
+    Why: an L2-penalised linear model's weights lie in the row space of X (any other component
+    adds penalty and no fit), and ||back.T z|| = ||z||, so fitting on Z (n columns) and mapping
+    the weights back with ``@ back`` solves the same problem. With 12,000 n-gram columns and
+    ~1,000 rows this makes the logistic heads an order of magnitude cheaper.
+    """
+    n, d = X.shape
+    if d <= n:
+        return None
+    s2, U = np.linalg.eigh(X @ X.T)
+    keep = s2 > max(float(s2.max()), 1e-300) * 1e-12
+    s = np.sqrt(s2[keep])
+    U = U[:, keep]
+    return U * s, (U / s).T @ X
+
+
 def fit_binary(X: np.ndarray, y: np.ndarray, C: float, balanced: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(w, b) of a logistic regression; a constant label gives a constant (log-odds) head."""
     y = np.asarray(y, dtype=int)
     if y.min() == y.max():
         p = (y.sum() + 0.5) / (len(y) + 1.0)
         return np.zeros(X.shape[1], dtype=np.float64), np.array([np.log(p / (1 - p))])
+    rs = row_space(X)
     clf = LogisticRegression(C=C, max_iter=2000, class_weight="balanced" if balanced else None)
-    clf.fit(X, y)
-    return clf.coef_[0].astype(np.float64), clf.intercept_.astype(np.float64)
+    clf.fit(X if rs is None else rs[0], y)
+    coef = clf.coef_[0] if rs is None else clf.coef_[0] @ rs[1]
+    return coef.astype(np.float64), clf.intercept_.astype(np.float64)
 
 
 def fit_multilabel(X: np.ndarray, Y: np.ndarray, C: float, balanced: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -99,11 +119,12 @@ def fit_multiclass(X: np.ndarray, y: np.ndarray, classes: list[str], C: float, b
         b = np.full(len(classes), -20.0)
         b[classes.index(present[0])] = 0.0
         return W, b
+    rs = row_space(X)
     clf = LogisticRegression(C=C, max_iter=3000, class_weight="balanced" if balanced else None)
-    clf.fit(X, y)
+    clf.fit(X if rs is None else rs[0], y)
     W = np.zeros((len(classes), X.shape[1]))
     b = np.full(len(classes), -20.0)
-    coef, icpt = clf.coef_, clf.intercept_
+    coef, icpt = (clf.coef_ if rs is None else clf.coef_ @ rs[1]), clf.intercept_
     if len(clf.classes_) == 2:  # sklearn stores one row for two classes
         coef = np.vstack([-coef[0] / 2, coef[0] / 2])
         icpt = np.array([-icpt[0] / 2, icpt[0] / 2])

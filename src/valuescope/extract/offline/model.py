@@ -33,6 +33,12 @@ REACTIONS: list[str] = [r for r in RESPONSE_TYPES if r != "no_human_values"]
 DIRECTIONS: list[str] = ["support", "neutral_acknowledgment", "reframing", "resistance"]
 DIRECTION_OF: dict[str, str] = {r: ("support" if r.endswith("_support") else "resistance" if r.endswith("_resistance") else r) for r in REACTIONS}
 CATS: list[str] = list(TASK_CATEGORIES)
+HARM_CAT = CATS.index("harmful or illicit request")
+# A benign conversation called "harmful or illicit request" is the costliest task error (it
+# brands ordinary use as abuse); the harmful class needs a log-odds margin over the best other
+# class, tuned on inner out-of-fold scores as the most accurate margin whose benign false-positive
+# rate stays within this bound.
+MAX_BENIGN_AS_HARMFUL = 0.01
 
 # Ridge penalties (on standardised features) and logistic C's, chosen by 5-fold CV on dev.jsonl
 # with dev2 in every training fold (benchmarks/offline_cv.py --alpha '{...}').
@@ -130,7 +136,7 @@ class OfflineModel:
         out: dict[str, np.ndarray] = {}
         Xt = self.text_matrix(views, len(X))
         out["subjective"] = self.scores(X, "subjective", Xt)[:, 0] >= p["subjective_t"]
-        out["task_category"] = np.array(CATS)[self.scores(X, "task", Xt).argmax(axis=1)]
+        out["task_category"] = np.array(CATS)[decide_task(self.scores(X, "task", Xt), p.get("task_harm_margin", 0.0))]
         out["harmful_score"] = H.sigmoid(p["harmful_a"] * self.scores(X, "harmful", Xt)[:, 0] + p["harmful_c"])
         out["p_explicit"] = H.sigmoid(p["explicit_a"] * self.scores(X, "explicit", Xt)[:, 0] + p["explicit_c"])
         has_h = self.scores(X, "human_any", Xt)[:, 0] >= p["human_any_t"]
@@ -172,6 +178,34 @@ def decide_sets(s2: np.ndarray, s3: np.ndarray, t2: float, t3: float) -> np.ndar
         best = cols[s2[:, cols].argmax(axis=1)]
         sets[need, best[need]] = True
     return sets
+
+
+def decide_task(scores: np.ndarray, margin: float) -> np.ndarray:
+    """Category index per row: the harmful class only when it beats the best other class by ``margin``."""
+    others = scores.copy()
+    others[:, HARM_CAT] = -np.inf
+    best_other = others.argmax(axis=1)
+    harm = scores[:, HARM_CAT] - others[np.arange(len(scores)), best_other] >= margin
+    return np.where(harm, HARM_CAT, best_other)
+
+
+def _tune_harm_margin(scores: np.ndarray, y: np.ndarray) -> float:
+    """Most accurate margin (ties: the smallest) among those calling at most MAX_BENIGN_AS_HARMFUL
+    of the benign conversations harmful; if none does, the margin with the fewest such calls."""
+    grid = np.round(np.arange(0.0, 8.01, 0.25), 2)
+    yi = np.array([CATS.index(c) if c in CATS else CATS.index("other") for c in y])
+    benign = yi != HARM_CAT
+    acc, fpr = [], []
+    for m in grid:
+        d = decide_task(scores, float(m))
+        acc.append(float((d == yi).mean()))
+        fpr.append(float((d[benign] == HARM_CAT).mean()) if benign.any() else 0.0)
+    acc_a, fpr_a = np.array(acc), np.array(fpr)
+    ok = fpr_a <= MAX_BENIGN_AS_HARMFUL + 1e-12
+    if not ok.any():
+        return float(grid[int(np.argmin(fpr_a))])
+    cand = np.where(ok)[0]
+    return float(grid[cand[int(np.argmax(acc_a[cand]))]])
 
 
 def micro_f1(pred: np.ndarray, ref: np.ndarray) -> float:
@@ -286,12 +320,15 @@ def _fit_reaction(X: np.ndarray, T: dict[str, np.ndarray], alpha: float, W: dict
 
 def fit(
     X: np.ndarray, labels: list[dict[str, Any]], alpha: dict[str, float] | None = None, inner_folds: int = 3, seed: int = 0,
-    views: list[dict[str, str]] | None = None,
+    views: list[dict[str, str]] | None = None, tune_harm_margin: bool = True, harm_margin: float | None = None,
 ) -> OfflineModel:
     """Fit every head on (X, labels); thresholds and calibration from inner out-of-fold scores.
 
     ``views`` (features.conversation_views of each row) adds the TF-IDF n-gram heads; the
     vocabulary is refitted inside every inner fold, so the out-of-fold scores stay honest.
+    ``tune_harm_margin=False`` is the previous (3bf7a2f) task decision: a plain argmax.
+    ``harm_margin`` fixes the margin instead of tuning it (0 = argmax; the shipped weights, see
+    docs/extractor-offline.md).
     """
     A = {**DEFAULT_ALPHA, **(alpha or {})}
     T = label_arrays(labels)
@@ -301,7 +338,7 @@ def fit(
     model = OfflineModel(mean=mean, scale=scale)
     Xs = (X - mean) / scale
     n = len(labels)
-    heads = ("ai_l2", "ai_l3", "human_l2", "human_l3", "harmful", "human_any", "subjective", "explicit")
+    heads = ("ai_l2", "ai_l3", "human_l2", "human_l3", "harmful", "human_any", "subjective", "explicit", "task")
     oof: dict[str, np.ndarray] = {}
     strat = T["subjective"] * 2 + T["harmful"]
     for tr, te in StratifiedKFold(inner_folds, shuffle=True, random_state=seed).split(Xs, strat):
@@ -331,5 +368,9 @@ def fit(
     for side in ("ai", "human"):
         params[f"{side}_t2"], params[f"{side}_t3"] = _tune_sets(oof[f"{side}_l2"], oof[f"{side}_l3"], T[f"{side}_l2"], gates[side])
         params[f"{side}_a"], params[f"{side}_c"] = H.fit_platt(oof[f"{side}_l2"].ravel(), T[f"{side}_l2"].ravel())
+    if harm_margin is not None:
+        params["task_harm_margin"] = float(harm_margin)
+    elif tune_harm_margin:
+        params["task_harm_margin"] = _tune_harm_margin(oof["task"], T["task"])
     model.params = params
     return model

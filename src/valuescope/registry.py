@@ -9,12 +9,14 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from valuescope.errors import PluginError
+
 
 def load_plugin(registry: dict[str, str], name: str, kind: str) -> Any:
     """The object registered under `name`; a clear error naming the known ones otherwise."""
     try:
         target = registry[name]
     except KeyError:
-        raise ValueError(f"unknown {kind} {name!r}; known: {', '.join(sorted(registry))}") from None
+        raise PluginError(f"unknown {kind} {name!r}; known: {', '.join(sorted(registry))}") from None
     module, attr = target.split(":")
     return getattr(importlib.import_module(module), attr)

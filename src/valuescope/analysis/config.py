@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from valuescope.settings import StrictModel
 
 
-class AnalysisConfig(BaseModel):
+class AnalysisConfig(StrictModel):
     policy: str | None = None  # TOML policy of disfavoured values; None = bundled default
     min_support: int = 5  # a value x context cell needs this many conversations
     correction: str = "bh"  # "bh" (Benjamini-Hochberg) | "bonferroni"

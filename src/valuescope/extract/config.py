@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from valuescope.settings import StrictModel
 
 
-class ExtractConfig(BaseModel):
+class ExtractConfig(StrictModel):
     extractor: str = "offline"  # a name in valuescope.extract.registry
     # LLM extractor
     backend: str = "openai"  # a name in valuescope.extract.llm.backends registry
@@ -31,3 +31,5 @@ class ExtractConfig(BaseModel):
     answers: str | None = None  # backend "replay": JSONL of stored answers {key, answer} (docs/extractor-llm.md)
     # reference extractor: judgments made elsewhere, in GUIDELINES.md's JSONL format
     reference: str | None = None
+    # offline extractor: folder of another model bundle (model.npz + model.json); None = the bundled one
+    offline_model: str | None = None

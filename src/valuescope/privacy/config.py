@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
+
+from valuescope.settings import StrictModel
 
 SCRUB_MODES = ("off", "regex", "ner")
 
 
-class PrivacyConfig(BaseModel):
+class PrivacyConfig(StrictModel):
     # "regex" (default): every pattern type, ~100x faster than "ner"; "ner" adds
     # person names (Presidio + spaCy); "off" only for data that is already clean.
     scrub: str = "regex"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from valuescope.settings import StrictModel
 
 
-class ReportConfig(BaseModel):
+class ReportConfig(StrictModel):
     examples: bool = False  # include scrubbed example snippets (cells above the floor only)
     max_examples: int = 3  # snippets per value, with --examples
     snippet_chars: int = 280  # each snippet's length cap (characters per turn)

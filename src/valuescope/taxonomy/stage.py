@@ -72,7 +72,9 @@ class PlaceStage(TableStage):
     def config(self) -> dict[str, Any]:
         tree = config_tree(self.tax)
         return {"tree": tree_sha(tree), "embedder": self.tax.embedder, "threshold": self.tax.new_value_threshold,
-                "hint_strength": self.tax.hint_strength, "hint_rule": self.tax.hint_rule, "sides": self.tax.sides}
+                "hint_strength": self.tax.hint_strength, "hint_rule": self.tax.hint_rule, "sides": self.tax.sides,
+                # only when switched off, so runs made with the defaults keep their cache
+                **{k: False for k in ("place_second", "place_tuned") if not getattr(self.tax, k)}}
 
     def run(self, run: Any) -> dict[str, float]:
         from valuescope.taxonomy.place import Placer
@@ -85,7 +87,9 @@ class PlaceStage(TableStage):
         mentions["value"] = mentions["value"].fillna("").astype(str)
         tree = config_tree(self.tax)
         placer = Placer(tree, TextVectors(self.tax.embedder), new_threshold=self.tax.new_value_threshold,
-                        hint_strength=self.tax.hint_strength, hint_rule=self.tax.hint_rule)
+                        hint_strength=self.tax.hint_strength, hint_rule=self.tax.hint_rule,
+                        **({} if self.tax.place_second else {"second": None}),
+                        **({} if self.tax.place_tuned else {"tuned": None}))
         hints = [h if isinstance(h, str) and h else None for h in mentions["l2_hint"]]
         placed = placer.place(mentions["value"].tolist(), hints)
         out = pd.concat([mentions.reset_index(drop=True), placed.drop(columns=["value"])], axis=1)
@@ -116,7 +120,8 @@ class BuildStage(TableStage):
                 **({"restructure": self.tax.llm_restructure} if self.tax.namer == "llm" else {})}
 
     def run(self, run: Any) -> dict[str, float]:
-        from valuescope.taxonomy.clio import make_namer, make_restructurer
+        from valuescope.taxonomy.clio import make_namer
+        from valuescope.taxonomy.clio_hierarchy import make_restructurer
 
         values = counted(run.read_df("values"), self.tax)
         values = values[values["value_norm"].fillna("") != ""]

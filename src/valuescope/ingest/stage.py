@@ -18,22 +18,30 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 
-from valuescope.config import RunConfig
 from valuescope.engine.runner import progress_bar
 from valuescope.engine.stage import BatchResult, SourceStage
+from valuescope.ingest.config import IngestConfig
 from valuescope.ingest.draft import IngestError, InputError, RecordError, quarantine_text
 from valuescope.ingest.source import Chunk, InputFile, expand_inputs, plan_file, read_chunk
 from valuescope.ingest.table import CONVERSATION_SCHEMA, conversations_to_table
 from valuescope.ingest.validate import to_conversation
 from valuescope.privacy.base import Scrubber, get_scrubber
+from valuescope.privacy.config import PrivacyConfig
 from valuescope.privacy.ids import UserIdHasher, run_salt, salt_fingerprint
 from valuescope.records import QuarantineRecord, stable_hash
 
 RAW_TABLE = "conversations_raw"
+
+
+class IngestSettings(Protocol):
+    """The part of a run's config ingest reads (a RunConfig is one; ingest does not import the run config)."""
+
+    ingest: IngestConfig
+    privacy: PrivacyConfig
 
 
 class IngestStage(SourceStage):
@@ -41,7 +49,7 @@ class IngestStage(SourceStage):
     version = "1"
     inputs = ()
 
-    def __init__(self, inputs: list[str], config: RunConfig) -> None:
+    def __init__(self, inputs: list[str], config: IngestSettings) -> None:
         self.paths = expand_inputs(inputs)  # InputError now, before any work, for a missing file
         self.explicit = {Path(p) for p in inputs if Path(p).is_file()}
         self.skipped: list[tuple[str, str]] = []  # (path, reason): unreadable files found in input folders
@@ -205,6 +213,6 @@ class IngestStage(SourceStage):
             shutil.rmtree(raw.parent, ignore_errors=True)
 
 
-def ingest_stages(inputs: list[str], config: RunConfig) -> list[IngestStage]:
+def ingest_stages(inputs: list[str], config: IngestSettings) -> list[IngestStage]:
     """The stages that turn input files into conversations.parquet (one stage; chunks within it)."""
     return [IngestStage([str(Path(p)) for p in inputs], config)]

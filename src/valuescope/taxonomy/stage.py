@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from valuescope.engine.stage import Stage, TableStage
+from valuescope.tables import VALUES
 from valuescope.taxonomy.config import TaxonomyConfig
 from valuescope.taxonomy.discover import build_hierarchy
 from valuescope.taxonomy.export import (
@@ -32,14 +33,7 @@ from valuescope.taxonomy.readings import hint_agreement
 from valuescope.taxonomy.reference import Tree, load_tree, published_tree
 from valuescope.taxonomy.vectors import TextVectors, tree_sha
 
-VALUES_SCHEMA = pa.schema([
-    ("id", pa.string()), ("side", pa.string()), ("value", pa.string()), ("explicit", pa.bool_()),
-    ("l2_hint", pa.string()), ("confidence", pa.float64()), ("value_norm", pa.string()), ("leaf", pa.string()),
-    ("l1", pa.string()), ("l2", pa.string()), ("l3", pa.string()), ("score", pa.float64()), ("is_new", pa.bool_()),
-    ("l2_source", pa.string()),  # tree (a published leaf) | extractor (its l2_hint kept) | placer (no hint)
-    # the name's context-free placement in the tree (the published study's reading, no conversation)
-    ("tree_leaf", pa.string()), ("tree_l1", pa.string()), ("tree_l2", pa.string()), ("tree_l3", pa.string()),
-])
+VALUES_SCHEMA = VALUES.schema  # derived from records.PlacedValue (valuescope.tables)
 MENTION_COLUMNS = ["id", "side", "value", "explicit", "l2_hint", "confidence"]
 
 
@@ -64,7 +58,7 @@ class PlaceStage(TableStage):
     name = "taxonomy_place"
     version = "2"
     inputs = ("mentions", "judgments")
-    outputs = ("values",)
+    outputs = (VALUES.name,)
 
     def __init__(self, config: TaxonomyConfig) -> None:
         self.tax = config

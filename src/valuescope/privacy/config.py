@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
+from valuescope import registry
 from valuescope.settings import StrictModel
 
-SCRUB_MODES = ("off", "regex", "ner")
+SCRUB_MODES = ("off", "regex", "ner")  # the built-ins; plugins may register more (valuescope.registry)
 
 
 class PrivacyConfig(StrictModel):
@@ -24,8 +25,9 @@ class PrivacyConfig(StrictModel):
     @classmethod
     def _known_mode(cls, v: str) -> str:
         v = v.strip().lower()
-        if v not in SCRUB_MODES:
-            raise ValueError(f"unknown scrub mode {v!r}; choose one of {', '.join(SCRUB_MODES)}")
+        modes = registry.names("scrubber")
+        if v not in modes:
+            raise ValueError(f"unknown scrub mode {v!r}; choose one of {', '.join(modes)}")
         return v
 
     @field_validator("entities")

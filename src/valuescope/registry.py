@@ -44,6 +44,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "valuescope.privacy.plugin",
     "valuescope.embed.plugin",
     "valuescope.extract.plugin",
+    "valuescope.analysis.plugin",
 )
 
 
@@ -57,7 +58,7 @@ class Registry:
         self._loaded = False
 
     def add(self, kind: str, name: str, target: Any) -> None:
-        """Register ``target`` ("module:attr", or the object itself) as ``name`` of ``kind``."""
+        """Register ``target`` ("module:attr", "module", or the object itself) as ``name`` of ``kind``."""
         if kind not in KINDS:
             raise PluginError(f"plugin {self._plugin} registers unknown kind {kind!r}; kinds: {', '.join(KINDS)}")
         known = self._targets[kind].get(name)
@@ -107,7 +108,8 @@ class Registry:
         if not isinstance(target, str):
             return target
         module, _, attr = target.partition(":")
-        return getattr(importlib.import_module(module), attr)
+        loaded = importlib.import_module(module)
+        return getattr(loaded, attr) if attr else loaded  # "pkg.module" = the module itself (readers)
 
 
 REGISTRY = Registry()

@@ -89,3 +89,27 @@ CONVERSATIONS = register_table(TableSpec("conversations", "ingest", doc="scrubbe
 JUDGMENTS = register_table(TableSpec("judgments", "extract", Judgment, doc="one row per judged conversation"))
 MENTIONS = register_table(TableSpec("mentions", "extract", ValueMention, doc="one row per value mention"))
 VALUES = register_table(TableSpec("values", "taxonomy_place", PlacedValue, doc="mentions placed in the tree"))
+ANOMALY_SCORES = register_table(TableSpec("anomaly_scores", "analysis.anomalies", doc="id -> anomaly score and its parts"))
+
+# -- the built-in analyses' aggregate tables (RUN/analysis/*.parquet; the report re-applies the floor) -----
+
+_PAIR = Floor(("n_a", "n_b"), ("n_users_a", "n_users_b"), allow_zero=True)
+for _name, _writer, _floor in (
+    ("frequencies", "analysis.frequencies", Floor()),
+    ("summary", "analysis.frequencies", None),
+    ("context", "analysis.context", Floor()),
+    ("context_invariance", "analysis.context", Floor()),
+    ("responses", "analysis.context", Floor()),
+    ("mirroring", "analysis.responses", Floor()),
+    ("resistance_values", "analysis.responses", Floor(("n_resist",))),
+    ("value_pairs", "analysis.responses", Floor()),
+    ("alerts", "analysis.anomalies", None),
+    ("compare", "analysis.compare", Floor(_PAIR.counts, _PAIR.users, True, ("n_conversations_a", "n_conversations_b"))),
+    ("compare_responses", "analysis.compare", _PAIR),
+):
+    register_table(TableSpec(f"analysis/{_name}", _writer, floor=_floor))
+
+
+def analysis_tables() -> list[TableSpec]:
+    """The aggregate tables under RUN/analysis/, built-in first, then plugins' (in registration order)."""
+    return [t for t in TABLES.values() if t.name.startswith("analysis/")]

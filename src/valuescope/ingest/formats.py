@@ -6,6 +6,7 @@ import zlib
 from pathlib import Path
 from types import ModuleType
 
+from valuescope import registry
 from valuescope.ingest import anthropic, native, openai, sharegpt, transcript
 from valuescope.ingest.draft import InputError, RecordError
 from valuescope.ingest.jsonarray import iter_array
@@ -27,6 +28,7 @@ JSON_READERS: dict[str, ModuleType] = {
     anthropic.NAME: anthropic,
     openai.NAME: openai,
 }  # in sniffing order: most specific first
+JSON_READERS = {**{n: registry.get("reader", n) for n in registry.names("reader")}, **JSON_READERS}  # plugins' first
 TABLE_FORMATS = ("parquet", "csv")
 FORMATS: tuple[str, ...] = (*JSON_READERS, *TABLE_FORMATS)
 PEEK_BYTES = 256 * 1024  # enough to tell text from JSON; records are sniffed whole, however long

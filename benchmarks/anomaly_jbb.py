@@ -2,7 +2,7 @@
 
 Runs the real pipeline (valuescope.api.analyze: ingest -> extract -> taxonomy ->
 analysis) on ../shared/data/conversations/jailbreakbench.jsonl, then scores
-judgments.anomaly_score against meta.jailbroken, over all 1,637 conversations
+anomaly_scores.anomaly_score against meta.jailbroken, over all 1,637 conversations
 and over those not in the reference annotations (dev.jsonl / dev2.jsonl), which
 the offline extractor may have been trained on. In-run baselines: each signal
 of the score alone (harmful_score, policy match, rarity) and the subjective flag.
@@ -48,8 +48,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from valuescope import api
-    from valuescope.analysis.anomalies import load_policy, roc_auc, score_conversations
-    from valuescope.analysis.data import load
+    from valuescope.analysis.anomalies import roc_auc
     from valuescope.config import RunConfig
     from valuescope.engine.rundir import RunDir
 
@@ -79,11 +78,10 @@ def main() -> None:
         rec = json.loads(line)
         truth[rec["id"]] = bool(rec["meta"]["jailbroken"])
     run = RunDir(out, create=False)
-    data = load(run)
-    scored = score_conversations(data, load_policy(None)).set_index("id")
+    scored = run.read_df("anomaly_scores").set_index("id")  # written by the analysis stage
     j = run.read_df("judgments").set_index("id")
     df = pd.DataFrame({
-        "anomaly_score": j["anomaly_score"],
+        "anomaly_score": scored["anomaly_score"].reindex(j.index),
         "harmful_score": j["harmful_score"],
         "policy_score": scored["policy_score"].reindex(j.index).fillna(0),
         "rarity": scored["rarity"].reindex(j.index).fillna(0),

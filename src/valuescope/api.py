@@ -14,7 +14,8 @@ import json
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import metadata, resources
 from pathlib import Path
@@ -66,12 +67,15 @@ class Run:
         return pd.DataFrame(rows, columns=cols) if rows else pd.DataFrame(columns=cols)
 
     def sql(self, query: str) -> pd.DataFrame:
-        """Query the run's tables (views named as the tables, `/` -> `_`) with DuckDB."""
+        """Query the run's tables (views named as the tables, `/` -> `_`) with DuckDB.
+
+        The views live in an in-memory database: querying never writes to (or waits on) the run.
+        """
         import duckdb
 
-        db = self.dir.refresh_duckdb()
-        con = duckdb.connect(str(db), read_only=True)
+        con = duckdb.connect()
         try:
+            self.dir.create_views(con)
             return con.execute(query).df()
         finally:
             con.close()
@@ -152,14 +156,31 @@ def build_stages(config: RunConfig, inputs: list[str] | None, notes: list[str] |
     return stages
 
 
-def _start(out: str | Path, config: RunConfig) -> RunDir:
-    run = RunDir(out)
+def _start(run: RunDir, config: RunConfig) -> None:
     run.update_manifest(
         config=config.model_dump(mode="json"),
         versions=versions(),
         started=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        status="running",  # "complete" only once every stage's tables are on disk
     )
-    return run
+
+
+@contextmanager
+def _working(out: str | Path, config: RunConfig) -> Iterator[RunDir]:
+    """Lock the run directory, mark it running, and mark how it ended (complete / failed: reason)."""
+    run = RunDir(out)
+    with run.lock():
+        _start(run, config)
+        try:
+            yield run
+        except BaseException as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            try:
+                run.update_manifest(status=f"failed: {reason}"[:500])
+            except OSError:  # the disk that failed the stage may fail this too: "running" stays, also not complete
+                pass
+            raise
+        run.update_manifest(status="complete")
 
 
 def ingest(
@@ -170,8 +191,8 @@ def ingest(
 
     config = config or RunConfig()
     stages = ingest_stages([str(p) for p in inputs], config)
-    run = _start(out, config)
-    run_stages(run, list(stages), workers=config.workers, quiet=quiet)
+    with _working(out, config) as run:
+        run_stages(run, list(stages), workers=config.workers, quiet=quiet)
     return Run(run.path)
 
 
@@ -192,10 +213,10 @@ def analyze(
         stages = build_stages(config, [str(p) for p in inputs] if inputs else None, notes)
     except ValueError as exc:  # a stage rejected its settings (unknown extractor, missing labels file...)
         raise ConfigError(str(exc)) from exc
-    run = _start(out, config)
-    started = time.perf_counter()
-    run_stages(run, stages, workers=config.workers, quiet=quiet)
-    run.update_manifest(seconds_total=round(time.perf_counter() - started, 3))
+    with _working(out, config) as run:
+        started = time.perf_counter()
+        run_stages(run, stages, workers=config.workers, quiet=quiet)
+        run.update_manifest(seconds_total=round(time.perf_counter() - started, 3))
     return Run(run.path)
 
 

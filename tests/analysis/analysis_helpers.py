@@ -16,6 +16,7 @@ from valuescope.engine.runner import run_stages
 from valuescope.extract.config import ExtractConfig
 from valuescope.extract.stage import ExtractStage
 from valuescope.ingest.table import conversations_to_table
+from valuescope.privacy.ids import UserIdHasher
 from valuescope.records import Conversation
 
 FILES = ("hh_rlhf_harmless_base_test.jsonl", "jailbreakbench.jsonl", "mt_bench.jsonl", "alpaca_eval.jsonl")
@@ -49,11 +50,18 @@ def merged_labels(reference_dir: Path, out: Path) -> Path:
     return out
 
 
-def build_reference_run(path: Path, conversations_dir: Path, reference_dir: Path, ids: set[str] | None = None) -> RunDir:
-    """A run with conversations + judgments + mentions for annotated conversations."""
+def build_reference_run(path: Path, conversations_dir: Path, reference_dir: Path, ids: set[str] | None = None,
+                        users: int = 0) -> RunDir:
+    """A run with conversations + judgments + mentions for annotated conversations.
+
+    With ``users`` > 0, conversation i belongs to user i mod ``users`` (salted hash, as ingest stores it).
+    """
     run = RunDir(path)
     all_ids = set(annotated_ids(reference_dir))
     convs = load_conversations(conversations_dir, ids & all_ids if ids else all_ids)
+    if users:
+        hasher = UserIdHasher(b"analysis-tests-salt-0123456789abcdef")
+        convs = [c.model_copy(update={"user_id": hasher(f"user-{i % users}")}) for i, c in enumerate(convs)]
     run.write_table("conversations", conversations_to_table(convs))
     labels = merged_labels(reference_dir, path / "labels.jsonl")
     run_stages(run, [ExtractStage(ExtractConfig(extractor="reference", reference=str(labels)))], workers=1, quiet=True)
@@ -69,12 +77,13 @@ def tiny_run(path: Path, judgments: list[dict], values: list[tuple], conversatio
     run = RunDir(path)
     base = {"subjective": True, "task": "", "task_category": "other", "response": "no_human_values",
             "harmful_score": 0.0, "extractor": "test"}
-    run.write_table("judgments", pd.DataFrame([{**base, **j} for j in judgments]))
+    run.write_table("judgments", pd.DataFrame([{**base, **j} for j in judgments], columns=[*base, "id"]))
     rows = [{"id": i, "side": s, "value": v, "explicit": e, "l2_hint": l2, "confidence": None, "value_norm": v,
              "leaf": None, "l1": None, "l2": l2, "l3": L2_TO_L3.get(l2), "score": 1.0, "is_new": False}
             for i, s, v, l2, e in values]
     cols = ["id", "side", "value", "explicit", "l2_hint", "confidence", "value_norm", "leaf", "l1", "l2", "l3", "score", "is_new"]
     run.write_table("values", pd.DataFrame(rows, columns=cols).astype({"id": str, "side": str, "value": str, "value_norm": str}))
     if conversations is not None:
-        run.write_table("conversations", pd.DataFrame(conversations))
+        cols = ["id", "model", "context", "user_id", "timestamp", "source"]
+        run.write_table("conversations", pd.DataFrame(conversations, columns=cols).astype(dict.fromkeys(cols, object)))
     return run

@@ -58,22 +58,33 @@ def test_score_combines_signals_by_noisy_or(tmp_path, policy):
     assert alerts["id"].tolist() == ["pol", "harm"] and alerts["rank"].tolist() == [1, 2]
 
 
-def test_stage_adds_anomaly_score_idempotently(dev_run):
+def test_stage_writes_its_own_scores_table_idempotently(dev_run):
     cfg = AnalysisConfig(context_kinds=["task_category"])
-    before = dev_run.read_df("judgments")
+    judgments_bytes = dev_run.table_path("judgments").read_bytes()
     run_stages(dev_run, [AnomaliesStage(cfg)], quiet=True)
-    first = dev_run.read_df("judgments")
-    assert list(first.columns) == [c for c in before.columns if c != "anomaly_score"] + ["anomaly_score"]
+    assert dev_run.table_path("judgments").read_bytes() == judgments_bytes  # one writer per table: extract's
+    first = dev_run.read_df("anomaly_scores")
+    assert list(first.columns) == ["id", "anomaly_score", "harmful_score", "policy_score", "rarity"]
+    assert first["id"].tolist() == dev_run.read_df("judgments")["id"].tolist()
     assert first["anomaly_score"].between(0, 1).all()
-    pd.testing.assert_frame_equal(first.drop(columns="anomaly_score"), before.drop(columns="anomaly_score", errors="ignore"))
     AnomaliesStage(cfg).run(dev_run)  # running again changes nothing
-    pd.testing.assert_frame_equal(dev_run.read_df("judgments"), first)
+    pd.testing.assert_frame_equal(dev_run.read_df("anomaly_scores"), first)
     alerts = dev_run.read_df("analysis/alerts")
     assert set(alerts.columns) >= {"id", "anomaly_score", "reasons", "policy_matches", "harmful_score", "rarity"}
     assert not {"messages", "task", "content"} & set(alerts.columns)
     # the reference labels' harmful_compliance drives most alerts; harmful conversations score higher
     j = first
     assert j.loc[j["harmful_score"] == 1, "anomaly_score"].mean() > j.loc[j["harmful_score"] == 0, "anomaly_score"].mean() + 0.5
+    # the run's SQL view of judgments carries the score (joined, not copied into judgments.parquet)
+    dev_run.refresh_duckdb()
+    import duckdb
+
+    con = duckdb.connect(str(dev_run.path / "valuescope.duckdb"), read_only=True)
+    try:
+        n, n_scored = con.execute("select count(*), count(anomaly_score) from judgments").fetchone()
+    finally:
+        con.close()
+    assert n == n_scored == len(first)
 
 
 def test_run_without_any_ai_value_scores_from_harm_alone(tmp_path, policy):

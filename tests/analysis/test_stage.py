@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from valuescope.analysis.config import AnalysisConfig
 from valuescope.analysis.stage import analysis_stages
@@ -26,7 +27,9 @@ CONTRACT = {
 }
 
 
-def test_all_tables_follow_the_contract_and_the_floor(dev_run):
+@pytest.mark.parametrize("run_name", ["dev_run", "dev_run_no_users"])
+def test_all_tables_follow_the_contract_and_the_floor(run_name, request):
+    dev_run = request.getfixturevalue(run_name)
     cfg = AnalysisConfig(context_kinds=["task_category", "context"], bootstrap=30)
     privacy = PrivacyConfig(min_conversations=5, min_users=3)
     run_stages(dev_run, analysis_stages(cfg, privacy), quiet=True)
@@ -46,12 +49,17 @@ def test_all_tables_follow_the_contract_and_the_floor(dev_run):
     assert overall["share"].sum() <= 1.0 + 1e-9 and overall["ci_low"].le(overall["share"]).all()
     ctx = dev_run.read_df("analysis/context")
     assert set(ctx["context_kind"]) == {"task_category", "context"}
-    # a run rerun with nothing changed recomputes nothing but the anomalies rewrite of judgments
-    before = {n: dev_run.read_df(f"analysis/{n}") for n in ("frequencies", "context")}
+    freq = dev_run.read_df("analysis/frequencies")
+    if run_name == "dev_run":  # real user counts: every shown cell has >= 3 distinct users
+        assert (freq["n_users"] >= 3).all() and (freq["n_users"] <= freq["n"]).all()
+    else:
+        assert freq["n_users"].isna().all()
+    # a rerun with nothing changed recomputes nothing and leaves every table's bytes as they were
+    before = {n: dev_run.table_path(n).read_bytes() for n in dev_run.tables()}
+    finished = {k: v["finished"] for k, v in dev_run.read_manifest()["stages"].items()}
     manifest = run_stages(dev_run, analysis_stages(cfg, privacy), quiet=True)
-    for n, df in before.items():
-        pd.testing.assert_frame_equal(dev_run.read_df(f"analysis/{n}"), df)
-    assert "analysis.frequencies" in manifest["stages"]
+    assert {n: dev_run.table_path(n).read_bytes() for n in dev_run.tables()} == before
+    assert {k: v["finished"] for k, v in manifest["stages"].items()} == finished
 
 
 def test_stricter_floor_suppresses_more(dev_run, tmp_path):

@@ -40,6 +40,10 @@ def test_batch_stage_checkpoints_and_reruns(tmp_path, conversations_dir):
     first = rd.read_table("upper")
     assert first["id"].to_pylist() == [i.upper() for i in run["conversations"]["id"]]
     assert len(log.read_text()) == 5  # 479 rows / 100 per batch
+    finished = rd.read_manifest()["stages"]["upper"]["finished"]
+    manifest = run_stages(rd, [Upper(str(log))], quiet=True)  # fresh: same key, same input and output bytes
+    assert len(log.read_text()) == 5 and manifest["stages"]["upper"]["finished"] == finished
+    rd.table_path("upper").unlink()  # a lost output: reassembled from the checkpoints, nothing recomputed
     manifest = run_stages(rd, [Upper(str(log))], quiet=True)
     assert len(log.read_text()) == 5 and manifest["stages"]["upper"]["stats"]["batches_computed"] == 0
     assert rd.read_table("upper").equals(first)

@@ -4,6 +4,7 @@ Later stages come from the real pipeline when they exist (taxonomy, analysis);
 until then :func:`derive_tables` writes minimal values/analysis tables that
 follow the analysis contract, so the report is tested on real judgments.
 A few planted conversations carry XSS payloads as values, model and text.
+Every conversation carries a raw user id, hashed by ingest like a real log's.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ XSS_HUMAN = '<img src=x onerror="window.__xss=2">'
 XSS_MODEL = "<b onmouseover=window.__xss=3>evil-model</b>"
 XSS_TEXT = "<script>window.__xss=4</script> please help"
 N_PLANTED = 6
+USERS = 80  # conversations belong to user-0..user-79 (raw ids: ingest hashes them)
 L2_TO_L3 = {l2: l3 for l3, l2s in L3_TO_L2.items() for l2 in l2s}
 
 
@@ -36,7 +38,7 @@ def write_inputs(conversations_dir: Path, labels: Path, out: Path) -> tuple[Path
             for line in fh:
                 rec = json.loads(line)
                 if rec["id"] in wanted:
-                    rows.append(rec)
+                    rows.append({**rec, "user_id": f"user-{len(rows) % USERS}"})  # real logs carry user ids
     label_lines = labels.read_text("utf-8").splitlines()
     for i in range(N_PLANTED):
         cid = f"planted:{i}"
@@ -135,7 +137,7 @@ def derive_tables(run: RunDir, floor: int = 5) -> None:
     j = run.read_df("judgments")
     convs = run.read_df("conversations", ["id", "model"])
     j["anomaly_score"] = np.linspace(0, 1, len(j))
-    run.write_table("judgments", j)
+    run.write_table("anomaly_scores", j[["id", "anomaly_score"]])
     subj = j[j["subjective"]]
     n_sub = max(1, len(subj))
     freq_rows = []

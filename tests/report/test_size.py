@@ -29,7 +29,8 @@ def _big_run(path: Path, n_values: int = 4000, per_value: int = 6, n_models: int
     run.write_table("values", values)
     ids = values["id"].unique()
     run.write_table("judgments", pd.DataFrame({"id": ids, "subjective": True, "task": "t", "task_category": rng.choice(TASK_CATEGORIES, len(ids)),
-                                               "response": rng.choice(RESPONSE_TYPES, len(ids)), "harmful_score": 0.0, "extractor": "x", "anomaly_score": rng.random(len(ids))}))
+                                               "response": rng.choice(RESPONSE_TYPES, len(ids)), "harmful_score": 0.0, "extractor": "x"}))
+    run.write_table("anomaly_scores", pd.DataFrame({"id": ids, "anomaly_score": rng.random(len(ids))}))
     run.write_table("conversations", pd.DataFrame({"id": ids, "model": [f"model-{i % n_models}" for i in range(len(ids))], "user_id": None}))
     names = values["value_norm"].unique()
     freq = pd.DataFrame({"side": "ai", "level": "value", "name": names, "n": per_value, "share": 0.01, "ci_low": 0.005, "ci_high": 0.02, "share_occurrences": 0.001, "explicit_share": 0.5})

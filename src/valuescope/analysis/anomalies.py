@@ -169,6 +169,15 @@ def score_conversations(data: RunData, policy: Policy, embedder: str = "minilm")
     return conv.drop(columns=["subjective"])
 
 
+SCORE_COLUMNS = ["id", "anomaly_score", "harmful_score", "policy_score", "rarity"]
+
+
+def scores_table(scored: pd.DataFrame) -> pd.DataFrame:
+    """anomaly_scores.parquet: one row per judged conversation, the score and its three parts (no text)."""
+    out = scored[SCORE_COLUMNS].reset_index(drop=True)
+    return out.astype({"id": object, **dict.fromkeys(SCORE_COLUMNS[1:], float)})
+
+
 def alerts_table(scored: pd.DataFrame, top: int = 50, min_score: float = 0.5) -> pd.DataFrame:
     """The highest-scoring conversations (ids and reasons only, never text)."""
     a = scored[scored["anomaly_score"] >= min_score].sort_values(["anomaly_score", "id"], ascending=[False, True]).head(top)

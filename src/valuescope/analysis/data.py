@@ -20,6 +20,7 @@ LEVEL_COLUMN = {"value": "value_norm", "l1": "l1", "l2": "l2", "l3": "l3"}
 SIDES: tuple[str, ...] = ("ai", "human")
 VALUE_COLUMNS = ("id", "side", "value", "explicit", "value_norm", "l1", "l2", "l3")
 CONV_COLUMNS = ("model", "context", "user_id", "timestamp", "source")
+USER_KEY = "\x00user"  # helper column of count_cells, named so it cannot clash with a grouping key
 L2_TO_L3 = {l2: l3 for l3, l2s in L3_TO_L2.items() for l2 in l2s}
 
 
@@ -103,16 +104,17 @@ def count_cells(pres: pd.DataFrame, conv: pd.DataFrame, keys: list[str], has_use
     """Conversations (n) and distinct users (n_users) per group of `keys` over a presence table.
 
     Conversations without a user id count as one user each (privacy/floor.py).
+    One groupby, no helper columns merged back: any key name is safe.
     """
     df = pres.merge(conv[["id", "user_id"]], on="id", how="left") if "user_id" not in pres.columns else pres
     g = df.groupby(keys, dropna=False, sort=False)
     out = g["id"].nunique().rename("n").reset_index()
     if has_users:
-        known = df.dropna(subset=["user_id"]).groupby(keys, sort=False)["user_id"].nunique().rename("u")
-        unknown = df[df["user_id"].isna()].groupby(keys, sort=False)["id"].nunique().rename("x")
-        out = out.merge(known.reset_index(), on=keys, how="left").merge(unknown.reset_index(), on=keys, how="left")
-        out["n_users"] = out["u"].fillna(0) + out["x"].fillna(0)
-        out = out.drop(columns=["u", "x"])
+        # a user's key is its id; a conversation without one is its own (anonymous) user
+        anonymous = "\x00conversation:" + df["id"].astype(str)
+        user_key = df["user_id"].astype(object).where(df["user_id"].notna(), anonymous)
+        users = df.assign(**{USER_KEY: user_key}).groupby(keys, dropna=False, sort=False)[USER_KEY].nunique()
+        out["n_users"] = users.to_numpy(dtype=float)  # same grouping as `out`, same order
     else:
         out["n_users"] = np.nan
     return out

@@ -47,6 +47,8 @@ def responses_table(data: RunData, cfg: AnalysisConfig, contexts: dict[str, pd.S
     parts = [_distribution(data.conv[subj], data.has_users, cfg.alpha).assign(context_kind="all", context="all")]
     for kind, labels in contexts.items():
         ok = subj & labels.notna()
+        if not ok.any():  # no subjective conversation carries this kind of context
+            continue
         conv = data.conv[ok].assign(ctx=labels[ok])
         tab = pd.crosstab(conv["response"], conv["ctx"]).reindex(list(RESPONSE_TYPES), fill_value=0)
         resid = pd.DataFrame(stats.adjusted_residuals(tab.to_numpy()), index=tab.index, columns=tab.columns)

@@ -2,8 +2,9 @@
 
 Every aggregate passes the privacy floor (valuescope.privacy.floor) before it
 is written; the number of suppressed cells per table goes to the manifest's
-``privacy_floor`` section. The anomalies stage runs first because it adds
-``anomaly_score`` to judgments.parquet, which the later stages and the report read.
+``privacy_floor`` section. The anomalies stage writes ``anomaly_scores.parquet``
+(id -> anomaly_score and its parts), read by the report and joined into the
+``judgments`` view of valuescope.duckdb.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from valuescope.privacy.floor import apply_floor, floor_section
 from valuescope.records import stable_hash
 
 INPUTS = ("judgments", "values", "mentions", "conversations")
+ANOMALY_TABLE = "anomaly_scores"  # one row per judged conversation (row-level, like judgments: never exported)
 
 
 class AnalysisStage(TableStage):
@@ -53,9 +55,15 @@ class AnalysisStage(TableStage):
 
 
 class AnomaliesStage(AnalysisStage):
+    """Scores every judged conversation into its own table, anomaly_scores.parquet.
+
+    It never rewrites judgments.parquet: each table has one writer, so a rerun of
+    extract (which rewrites judgments from its checkpoints) cannot drop the scores.
+    """
+
     name = "analysis.anomalies"
-    version = "1"
-    outputs = ("judgments", "analysis/alerts")
+    version = "2"
+    outputs = (ANOMALY_TABLE, "analysis/alerts")
 
     def config(self) -> dict[str, Any]:
         """The policy's content is part of the key: editing the TOML reruns the stage."""
@@ -66,14 +74,12 @@ class AnomaliesStage(AnalysisStage):
         data = load(run)
         policy = anomalies.load_policy(self.cfg.policy)
         scored = anomalies.score_conversations(data, policy, self.cfg.embedder)
-        judg = run.read_df("judgments")
-        judg = judg.drop(columns=[c for c in ("anomaly_score",) if c in judg.columns])
-        judg["anomaly_score"] = judg["id"].map(scored.set_index("id")["anomaly_score"]).astype(float).fillna(0.0)
-        run.write_table("judgments", judg)
+        run.write_table(ANOMALY_TABLE, anomalies.scores_table(scored))
         alerts = anomalies.alerts_table(scored, self.cfg.alert_top, self.cfg.alert_min_score)
         stats = self.write(run, {"alerts": alerts})
         run.update_manifest(analysis={"policy": policy.source, "alerts": len(alerts)})
-        return {**stats, "alerts": len(alerts), "mean_anomaly_score": float(judg["anomaly_score"].mean()) if len(judg) else 0.0}
+        mean = float(scored["anomaly_score"].mean()) if len(scored) else 0.0
+        return {**stats, "alerts": len(alerts), "mean_anomaly_score": mean}
 
 
 class FrequenciesStage(AnalysisStage):
@@ -124,7 +130,8 @@ class CompareStage(AnalysisStage):
 
     name = "analysis.compare"
     version = "1"
-    outputs = ()
+    outputs = ("analysis/compare", "analysis/compare_responses")  # absent when the run holds one group
+    output_files = ("analysis/drift_summary.json",)
 
     def run(self, run: RunDir) -> dict[str, float]:
         data: RunData = load(run)
@@ -141,6 +148,6 @@ class CompareStage(AnalysisStage):
 
 
 def analysis_stages(analysis_config: AnalysisConfig | None = None, privacy_config: PrivacyConfig | None = None) -> list[TableStage]:
-    """The analysis stages in run order (anomalies first: it adds anomaly_score to judgments)."""
+    """The analysis stages in run order."""
     args = (analysis_config or AnalysisConfig(), privacy_config or PrivacyConfig())
     return [AnomaliesStage(*args), FrequenciesStage(*args), ContextStage(*args), ResponsesStage(*args), CompareStage(*args)]

@@ -12,6 +12,7 @@ Command modules (owner in parentheses):
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 from rich.markup import escape
@@ -29,8 +30,21 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
+    """Run the CLI; user errors, and file-system, lock and salt errors from any command, are one line, exit 2."""
+    from valuescope.cli.run import one_line
+    from valuescope.engine.rundir import RunLockedError
+    from valuescope.privacy.ids import SaltError
+
     try:
         app()
     except UserError as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)  # one line, text verbatim
-        sys.exit(2)
+        _fail(str(exc))
+    except (OSError, RunLockedError, SaltError) as exc:  # a full or read-only disk is the user's to fix, not a bug
+        if os.environ.get("VALUESCOPE_DEBUG"):
+            raise
+        _fail(one_line(exc))
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)  # one line, text verbatim
+    sys.exit(2)

@@ -47,7 +47,15 @@ def report(
     config.report.examples = examples
     if top:
         config.report.top_n = top
-    path = write_report(run, config.report, config.privacy, out)
+    from valuescope.cli.run import _guard
+
+    def write() -> Path:
+        if out is not None:
+            return write_report(run, config.report, config.privacy, out)
+        with RunDir(run, create=False).lock():  # not while an analyze is rewriting the tables
+            return write_report(run, config.report, config.privacy, out)
+
+    path = _guard(write)
     console.print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB){' with example snippets' if examples else ''}")
 
 

@@ -15,8 +15,10 @@ from rich.table import Table
 from valuescope import api
 from valuescope.cli.app import UserError, app, console
 from valuescope.config import RunConfig
+from valuescope.engine.rundir import RunLockedError
 from valuescope.ingest.draft import IngestError
 from valuescope.ingest.formats import FORMATS
+from valuescope.privacy.ids import SaltError
 
 InputsArg = typer.Argument(..., help="Input files or folders (JSONL, JSON, text, CSV, Parquet; .gz read transparently).")
 OutOpt = typer.Option(..., "--out", "-o", help="Run directory to create or resume.")
@@ -54,17 +56,26 @@ def _column_map(columns: list[str] | None) -> dict[str, str] | None:
     return out
 
 
+def one_line(exc: BaseException) -> str:
+    """The error as one line: `No space left on device: RUN/judgments.parquet` for an OSError with a file."""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        return f"{exc.strerror}: {exc.filename}"
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _guard(fn, *args: Any, **kwargs: Any) -> Any:
-    """Input, ingest and configuration errors become one-line user errors (VALUESCOPE_DEBUG=1: traceback).
+    """Input, ingest, configuration, lock and file-system errors become one-line user errors, exit 2
+    (VALUESCOPE_DEBUG=1: traceback). A full or read-only disk is the user's to fix, not a bug.
 
     Anything else is a bug and keeps its traceback.
     """
     try:
         return fn(*args, **kwargs)
-    except (IngestError, api.ConfigError, FileNotFoundError, PermissionError) as exc:
+    except (IngestError, api.ConfigError, OSError, RunLockedError, SaltError) as exc:
         if os.environ.get("VALUESCOPE_DEBUG"):
             raise
-        raise UserError(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__) from None
+        raise UserError(one_line(exc)) from None
 
 
 def _print_ingest(run: api.Run) -> None:
@@ -228,6 +239,12 @@ def stats(run_path: Path = typer.Argument(..., metavar="RUN", help="A run direct
             f"extractor={cfg.get('extract', {}).get('extractor')}, started {manifest.get('started', '?')}, "
             f"valuescope {manifest.get('versions', {}).get('valuescope', '?')}"
         )
+    status = manifest.get("status")
+    if status == "running":
+        holder = run.dir.holder()
+        status = f"running ({holder})" if holder else "interrupted: rerun the same command to resume"
+    if status:
+        console.print(f"status: {status}")
     if manifest.get("inputs"):
         _print_ingest(run)
     tables = Table(title="tables")

@@ -67,7 +67,10 @@ def run_batch_stage_ray(run: RunDir, stage: BatchStage, concurrency: int = 2, **
     """Ray equivalent of ``runner.run_batch_stage`` (no per-batch checkpoints: Ray retries failed tasks)."""
     import ray.data
 
+    from valuescope.engine.runner import _digests
+
     stage.prepare(run)
+    inputs = _digests(run, stage.inputs)
     table = run.read_table(stage.input)
     indexed = table.append_column(ROW, pa.array(range(table.num_rows), type=pa.int64()))
     ds = ray.data.from_arrow(indexed).map_batches(
@@ -89,6 +92,7 @@ def run_batch_stage_ray(run: RunDir, stage: BatchStage, concurrency: int = 2, **
         for k, v in r.stats.items():
             stats[k] = stats.get(k, 0) + v
     run.update_manifest(stages={stage.name: {"key": stage.key(), "version": stage.version, "config": stage.config(),
-                                             "engine": "ray", "stats": stats}})
+                                             "engine": "ray", "stats": stats, "inputs": inputs,
+                                             "outputs": _digests(run, stage.outputs, stage.output_files)}})
     run.refresh_duckdb()
     return stats

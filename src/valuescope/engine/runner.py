@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from valuescope.engine.rundir import RunDir, atomic_write_bytes, write_parquet_atomic
+from valuescope.engine.rundir import RunDir, atomic_write_bytes, file_digest, write_parquet_atomic
 from valuescope.engine.stage import BatchResult, BatchStage, SourceStage, Stage, TableStage
 from valuescope.records import QuarantineRecord, stable_hash
 
@@ -81,7 +81,20 @@ def _load_checkpoint(folder: Path, outputs: tuple[str, ...]) -> BatchResult:
 _WORKER: dict[str, Any] = {}
 
 
+def _die_with_parent() -> None:
+    """Linux: a worker gets SIGKILL when the engine process dies (kill -9), instead of lingering as an orphan."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _worker_init(stage: BatchStage | SourceStage) -> None:
+    _die_with_parent()
     _WORKER["stage"] = stage
     _WORKER["resource"] = stage.load_resource()
 
@@ -132,8 +145,11 @@ def _compute(
     return pending
 
 
-def run_batch_stage(run: RunDir, stage: BatchStage, workers: int | None = None, quiet: bool = False) -> dict[str, float]:
-    stage.prepare(run)
+def run_batch_stage(
+    run: RunDir, stage: BatchStage, workers: int | None = None, quiet: bool = False, prepared: bool = False
+) -> dict[str, float]:
+    if not prepared:
+        stage.prepare(run)
     table = run.read_table(stage.input)
     size = max(1, stage.batch_size)
     batches = [table.slice(i, size) for i in range(0, table.num_rows, size)]
@@ -173,30 +189,33 @@ def run_source_stage(run: RunDir, stage: SourceStage, workers: int | None = None
     return stats
 
 
-# -- table stages ---------------------------------------------------------------
+# -- freshness ------------------------------------------------------------------
 
 
-def _inputs_digest(run: RunDir, stage: Stage) -> str:
-    parts = []
-    for name in stage.inputs:
-        path = run.table_path(name)
-        parts.append([name, hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None])
-    return stable_hash(parts)
+def _digests(run: RunDir, tables: tuple[str, ...], files: tuple[str, ...] = ()) -> dict[str, str | None]:
+    """sha256 of the exact bytes of each table (and plain file), None for an absent one."""
+    out = {name: file_digest(run.table_path(name)) for name in tables}
+    out.update({name: file_digest(run.path / name) for name in files})
+    return out
 
 
-def run_table_stage(
-    run: RunDir, stage: TableStage, force: bool = False, quiet: bool = True
-) -> dict[str, float] | None:
-    """Run unless the manifest shows the same key over the same inputs and outputs exist."""
-    key = stable_hash([stage.key(), _inputs_digest(run, stage)])
+def _is_fresh(run: RunDir, stage: Stage, inputs: dict[str, str | None]) -> bool:
+    """Up to date iff the manifest records this stage's key over these exact input bytes,
+    and its outputs still hold the exact bytes it wrote (none rewritten, lost or half-written since)."""
     previous = run.read_manifest().get("stages", {}).get(stage.name, {})
-    if not force and previous.get("key") == key and all(run.has_table(o) for o in stage.outputs):
+    if previous.get("key") != stage.key() or previous.get("inputs") != inputs or "outputs" not in previous:
+        return False
+    return previous["outputs"] == _digests(run, stage.outputs, stage.output_files)
+
+
+def run_table_stage(run: RunDir, stage: TableStage, force: bool = False, quiet: bool = True) -> dict[str, float] | None:
+    """Run unless fresh (see _is_fresh); None when nothing was done."""
+    if not force and _is_fresh(run, stage, _digests(run, stage.inputs)):
         return None
     with progress_bar(disable=quiet) as bar:  # one step, shown so a long stage is visibly alive
         task = bar.add_task(stage.name, total=1)
         stats = stage.run(run) or {}
         bar.advance(task)
-    stats["_key"] = key
     return stats
 
 
@@ -204,27 +223,33 @@ def run_table_stage(
 
 
 def run_stages(run: RunDir, stages: list[Stage], workers: int | None = None, quiet: bool = False) -> dict[str, Any]:
-    """Run stages in order, recording timings and stats per stage in the manifest."""
+    """Run stages in order, recording timings, stats and the bytes each read and wrote in the manifest.
+
+    A stage is marked done (its manifest entry written) only after every output is durable on disk;
+    a stage that fails leaves its previous entry, whose digests then no longer match, so it reruns.
+    """
     for stage in stages:
         started = time.perf_counter()
-        if isinstance(stage, BatchStage):
-            stats: dict[str, Any] | None = run_batch_stage(run, stage, workers=workers, quiet=quiet)
-            key = stage.key()
-        elif isinstance(stage, SourceStage):
-            stats = run_source_stage(run, stage, workers=workers, quiet=quiet)
-            key = stage.key()
+        if isinstance(stage, SourceStage):
+            stats: dict[str, Any] | None = run_source_stage(run, stage, workers=workers, quiet=quiet)
+            inputs: dict[str, str | None] = {}
         else:
             stage.prepare(run)
-            stats = run_table_stage(run, stage, quiet=quiet)  # type: ignore[arg-type]
-            if stats is None:  # up to date
+            inputs = _digests(run, stage.inputs)
+            if _is_fresh(run, stage, inputs):
                 continue
-            key = stats.pop("_key")
+            if isinstance(stage, BatchStage):
+                stats = run_batch_stage(run, stage, workers=workers, quiet=quiet, prepared=True)
+            else:
+                stats = run_table_stage(run, stage, force=True, quiet=quiet)  # type: ignore[arg-type]
         run.update_manifest(
             stages={
                 stage.name: {
-                    "key": key,
+                    "key": stage.key(),
                     "version": stage.version,
                     "config": stage.config(),
+                    "inputs": inputs,
+                    "outputs": _digests(run, stage.outputs, stage.output_files),
                     "seconds": round(time.perf_counter() - started, 3),
                     "finished": time.time(),  # orders stages in `valuescope stats`
                     "stats": stats,

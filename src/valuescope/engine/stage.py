@@ -37,7 +37,8 @@ class Stage(ABC):
     name: ClassVar[str]
     version: ClassVar[str] = "1"  # bump when the stage's output for the same input changes
     inputs: ClassVar[tuple[str, ...]] = ()
-    outputs: ClassVar[tuple[str, ...]] = ()
+    outputs: ClassVar[tuple[str, ...]] = ()  # tables it writes; no other stage may write them
+    output_files: ClassVar[tuple[str, ...]] = ()  # other files it writes (relative to the run), e.g. report.html
 
     def config(self) -> dict[str, Any]:
         """Everything that changes the output; part of every cache key."""

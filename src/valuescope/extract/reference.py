@@ -17,13 +17,27 @@ from valuescope.extract.config import ExtractConfig
 from valuescope.records import Conversation, Extraction, Judgment, ValueMention, stable_hash
 
 
+class LabelsError(ValueError):
+    """A labels file that cannot be read; the message names the file and line."""
+
+
 def load_annotations(path: str | Path) -> dict[str, dict[str, Any]]:
+    """id -> annotation. Raises LabelsError naming `path:line` for bad JSON, a non-object or a missing id."""
     out = {}
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                rec = json.loads(line)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise LabelsError(f"{path}:{n}: bad JSON in the labels file: {exc.msg} (column {exc.colno})") from None
+                if not isinstance(rec, dict) or not isinstance(rec.get("id"), str):
+                    raise LabelsError(f"{path}:{n}: a label must be a JSON object with a string \"id\"")
                 out[rec["id"]] = rec
+    except UnicodeDecodeError as exc:
+        raise LabelsError(f"{path}: the labels file is not UTF-8 ({exc.reason} at byte {exc.start})") from None
     return out
 
 
@@ -54,7 +68,7 @@ class ReferenceExtractor(Extractor):
         self.path = Path(config.reference)
         if not self.path.is_file():
             raise FileNotFoundError(f"reference labels not found: {self.path}")
-        self._labels: dict[str, dict[str, Any]] | None = None
+        self._labels: dict[str, dict[str, Any]] | None = load_annotations(self.path)  # bad file: error now, not in a worker
 
     @property
     def name(self) -> str:
@@ -64,7 +78,8 @@ class ReferenceExtractor(Extractor):
         return {"name": self.name, "sha": stable_hash(self.path.read_bytes().decode("utf-8", "replace"))}
 
     def load(self) -> None:
-        self._labels = load_annotations(self.path)
+        if self._labels is None:
+            self._labels = load_annotations(self.path)
 
     def extract(self, conversations: list[Conversation]) -> list[Extraction]:
         assert self._labels is not None, "load() first"

@@ -14,30 +14,63 @@ import os
 import secrets
 from pathlib import Path
 
+from valuescope.engine.rundir import fsync_dir
+
 SALT_ENV = "VALUESCOPE_SALT"
 SECRET_DIR = ".secret"
 SALT_FILE = "salt"
+MIN_SALT_BYTES = 32  # a generated salt is 64 hex characters
 
 
 def salt_path(run_path: str | os.PathLike[str]) -> Path:
     return Path(run_path) / SECRET_DIR / SALT_FILE
 
 
+class SaltError(RuntimeError):
+    """The run's salt file is unusable (empty or short: an interrupted write, or tampering)."""
+
+
 def run_salt(run_path: str | os.PathLike[str]) -> bytes:
-    """The salt for this run: the environment's, else the run's own (created on first use)."""
+    """The salt for this run: the environment's, else the run's own (created on first use, atomically).
+
+    A salt file shorter than MIN_SALT_BYTES is refused, never used as an HMAC key: an
+    empty key would make every user id hash guessable.
+    """
     env = os.environ.get(SALT_ENV)
     if env:
         return env.encode("utf-8")
     path = salt_path(run_path)
-    if path.is_file():
-        return path.read_bytes().strip()
+    if not path.exists():
+        _create_salt(path)
+    salt = path.read_bytes().strip()
+    if len(salt) < MIN_SALT_BYTES:
+        raise SaltError(
+            f"{path} holds {len(salt)} bytes, fewer than {MIN_SALT_BYTES}: refusing it as the user-id key "
+            "(an interrupted write?). Delete it to get a new salt (user ids then hash differently from before), "
+            f"or set ${SALT_ENV}"
+        )
+    return salt
+
+
+def _create_salt(path: Path) -> None:
+    """Write a fresh salt to a temporary file, fsync, then link it into place (never overwrites, never half)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
     salt = secrets.token_hex(32).encode("ascii")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(salt)
-    return salt
+    tmp = path.with_name(f".{SALT_FILE}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(salt)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)  # atomic, and fails rather than replace a salt that appeared meanwhile
+        except FileExistsError:
+            pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(path.parent)
 
 
 def hash_user_id(raw: str, salt: bytes) -> str:

@@ -44,6 +44,8 @@ FLOOR_COLUMNS: dict[str, tuple[list[str], list[str], bool]] = {
 }
 # whole groups must pass too (a value absent from a group is a finding; a tiny group is not)
 GROUP_COLUMNS = {"compare": ["n_conversations_a", "n_conversations_b"]}
+# row-level tables read whole (conversations is read separately, metadata only)
+ROW_TABLES = ("judgments", "mentions", "values", "anomaly_scores")
 # conversations columns the report may read: metadata only, never text
 CONVERSATION_META = ("id", "model", "source", "context", "user_id", "timestamp")
 
@@ -114,7 +116,7 @@ def _pairs(df: pd.DataFrame) -> set[tuple[str, str]]:
 
 def load_report_data(run: RunDir, floor: Floor | None = None, with_text: bool = False) -> ReportData:
     data = ReportData(run=run, manifest=run.read_manifest(), quarantine=run.read_quarantine())
-    for name in ("judgments", "mentions", "values"):
+    for name in ROW_TABLES:
         df = _read(run, name)
         if df is not None:
             data.tables[name] = df

@@ -134,6 +134,7 @@ def summary_section(data: ReportData, floor: Floor) -> Section:
         facts.append(("suppressed cells", f"{sum(counts.values()):,} in {sum(1 for v in counts.values() if v)} tables"))
         suppressed_rows = [[k, f"{v:,}"] for k, v in sorted(counts.items())]
     s.facts = facts
+    s.note = empty_note(convs, judg)
     rows = _inputs(m)
     if rows:
         s.tables.append(Table("Inputs", ["path", "format", "read", "ok", "quarantined", "sha256"], rows))
@@ -142,6 +143,18 @@ def summary_section(data: ReportData, floor: Floor) -> Section:
     if suppressed_rows:
         s.tables.append(Table("Cells below the privacy floor, per table", ["table", "cells suppressed"], suppressed_rows))
     return s
+
+
+def empty_note(convs: Any, judg: Any) -> str:
+    """Why most of the page is empty, when it is: said once, at the top."""
+    if judg is not None and len(judg) == 0:
+        if convs is not None and len(convs) == 0:
+            return "No conversations were judged in this run: the input held no valid conversation (see the quarantine)."
+        return "No conversations were judged in this run: every conversation was quarantined by the extractor."
+    if judg is not None and "subjective" in judg.columns and not judg["subjective"].fillna(False).astype(bool).any():
+        return ("No subjective conversations in this run: values are measured only where something normative is at stake, "
+                "so the value, context and response sections are empty.")
+    return ""
 
 
 # -- taxonomy sunburst ------------------------------------------------------------

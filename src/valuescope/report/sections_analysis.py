@@ -97,6 +97,9 @@ def responses_section(data: ReportData) -> Section:
         s.note = missing("analysis/responses")
         return s
     overall = resp[resp["context_kind"] == "all"]
+    if overall.empty or not overall["n_total"].fillna(0).astype(int).gt(0).any():
+        s.note = "No subjective conversations in this run: response types are judged only where values are at stake."
+        return s
     order = [r for r in RESPONSE_TYPES if r in set(overall["response"])]
     if order:
         idx = overall.set_index("response")
@@ -121,7 +124,13 @@ def responses_section(data: ReportData) -> Section:
                                                   legend={"orientation": "h", "y": -0.2, "traceorder": "normal"})}
         s.charts.append(Chart("chart-responses-by-task", fig, "Cells below the privacy floor are left out, so a bar may not reach 100%."))
     mir = data.get("mirroring")
-    if mir is not None and not mir.empty:
+    if mir is None:
+        s.note = missing("analysis/mirroring")
+    elif not _has_human_values(data):
+        s.note = "There is no conversation where the user expressed values, so mirroring cannot be measured."
+    elif mir.empty:
+        s.note = "Value mirroring is below the privacy floor in this run."
+    else:
         if "level" in mir.columns and (mir["level"] == "value").any():
             mir = mir[mir["level"] == "value"]
         mir = mir[mir["response"].isin((*RESPONSE_TYPES, "all"))].copy()
@@ -133,9 +142,13 @@ def responses_section(data: ReportData) -> Section:
             title="Value mirroring by response type", xaxis_title="share of conversations where the AI echoed a human value",
         )
         s.charts.append(Chart("chart-mirroring", fig, height=300))
-    else:
-        s.note = missing("analysis/mirroring")
     return s
+
+
+def _has_human_values(data: ReportData) -> bool:
+    values = data.get("values")
+    values = data.get("mentions") if values is None else values
+    return values is not None and "side" in values.columns and bool((values["side"] == "human").any())
 
 
 def resistance_section(data: ReportData, config: ReportConfig) -> Section:
@@ -182,9 +195,9 @@ def anomalies_section(data: ReportData, config: ReportConfig) -> Section:
         "Conversations whose values are unusual for their context or match a policy of disfavoured values. "
         "Ids only: open them in the run (`duckdb RUN/valuescope.duckdb`) under your own access rules.",
     )
-    judg = data.get("judgments")
-    if judg is not None and "anomaly_score" in judg.columns and judg["anomaly_score"].notna().any():
-        scores = judg["anomaly_score"].dropna().astype(float).to_numpy()
+    scored = data.get("anomaly_scores")
+    if scored is not None and scored["anomaly_score"].notna().any():
+        scores = scored["anomaly_score"].dropna().astype(float).to_numpy()
         counts, edges = np.histogram(scores, bins=30, range=(min(0.0, float(scores.min())), max(1.0, float(scores.max()))))
         centres = ((edges[:-1] + edges[1:]) / 2).round(4).tolist()
         fig = {"data": [{"type": "bar", "x": centres, "y": counts.tolist(), "width": float(edges[1] - edges[0]) * 0.95, "marker": {"color": PALETTE[5]},
@@ -194,6 +207,12 @@ def anomalies_section(data: ReportData, config: ReportConfig) -> Section:
     alerts = data.get("alerts")
     if alerts is None:
         s.note = missing("analysis/alerts")
+        return s
+    if scored is not None and scored.empty:
+        s.note = "No conversations were judged in this run, so none was scored."
+        return s
+    if alerts.empty:
+        s.note = "No conversation scored high enough to raise an alert."
         return s
     top = alerts.sort_values("anomaly_score", ascending=False).head(max(config.top_n, 25))
     s.tables.append(Table(

@@ -7,7 +7,7 @@ from typing import Any
 from valuescope.engine.stage import TableStage
 from valuescope.privacy.config import PrivacyConfig
 from valuescope.report.config import ReportConfig
-from valuescope.report.data import ANALYSIS_TABLES
+from valuescope.report.data import ANALYSIS_TABLES, ROW_TABLES
 from valuescope.report.html import REPORT_FILE, write_report
 
 
@@ -15,8 +15,9 @@ class ReportStage(TableStage):
     name = "report"
     version = "1"
     # everything the page reads: a change in any of these makes the report stale
-    inputs = ("conversations", "judgments", "mentions", "values", *(f"analysis/{t}" for t in ANALYSIS_TABLES))
-    outputs = ()  # report.html is not a table; `valuescope report RUN` always rewrites it
+    inputs = ("conversations", *ROW_TABLES, *(f"analysis/{t}" for t in ANALYSIS_TABLES))
+    outputs = ()
+    output_files = (REPORT_FILE,)  # not a table; `valuescope report RUN` always rewrites it
 
     def __init__(self, report_config: ReportConfig | None = None, privacy_config: PrivacyConfig | None = None) -> None:
         self.report_config = report_config or ReportConfig()

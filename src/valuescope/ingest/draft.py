@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from valuescope.errors import ValuescopeError
+
 
 class RecordError(ValueError):
     """One record cannot become a conversation; the message is the quarantine reason."""
 
 
-class IngestError(RuntimeError):
+class IngestError(ValuescopeError, RuntimeError):
     """The ingest as a whole cannot go on (e.g. --strict and a record was quarantined)."""
 
 

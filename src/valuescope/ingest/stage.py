@@ -152,7 +152,7 @@ class IngestStage(SourceStage):
     # -- merge ------------------------------------------------------------------------
     def finalize(self, run: Any, chunks: list[tuple[InputFile, Chunk]], results: list[BatchResult]) -> dict[str, float]:
         per_file = [{"read": 0, "ok": 0, "quarantined": 0, "blank_lines": 0} for _ in self.files]
-        for (f, c), r in zip(chunks, results, strict=True):
+        for (_, c), r in zip(chunks, results, strict=True):
             for k in per_file[c.file]:
                 per_file[c.file][k] += int(r.stats.get(k, 0))
         quarantine = [q for r in results for q in r.quarantine]

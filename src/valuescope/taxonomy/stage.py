@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from valuescope.engine.rundir import RunDir
 from valuescope.engine.stage import Stage, TableStage
 from valuescope.tables import VALUES
 from valuescope.taxonomy.config import TaxonomyConfig
@@ -41,7 +42,7 @@ def config_tree(config: TaxonomyConfig) -> Tree:
     return load_tree(config.tree) if config.tree else published_tree()
 
 
-def n_subjective(run: Any, mentions: pd.DataFrame) -> int:
+def n_subjective(run: RunDir, mentions: pd.DataFrame) -> int:
     """Subjective conversations (judgments.parquet), else conversations with any mention."""
     if run.has_table("judgments"):
         j = run.read_df("judgments", columns=["id", "subjective"])
@@ -70,7 +71,7 @@ class PlaceStage(TableStage):
                 # only when switched off, so runs made with the defaults keep their cache
                 **{k: False for k in ("place_second", "place_tuned") if not getattr(self.tax, k)}}
 
-    def run(self, run: Any) -> dict[str, float]:
+    def run(self, run: RunDir) -> dict[str, float]:
         from valuescope.taxonomy.place import Placer
 
         mentions = run.read_df("mentions")
@@ -113,7 +114,7 @@ class BuildStage(TableStage):
                 "model": self.tax.llm_model, "sides": self.tax.sides, "seed": self.tax.seed,
                 **({"restructure": self.tax.llm_restructure} if self.tax.namer == "llm" else {})}
 
-    def run(self, run: Any) -> dict[str, float]:
+    def run(self, run: RunDir) -> dict[str, float]:
         from valuescope.taxonomy.clio import make_namer
         from valuescope.taxonomy.clio_hierarchy import make_restructurer
 

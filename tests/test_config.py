@@ -53,3 +53,27 @@ def test_user_facing_errors_share_one_root():
     with pytest.raises(PluginError, match="known: .*offline") as exc:
         get_extractor(ExtractConfig(extractor="offlien"))
     assert isinstance(exc.value, ValuescopeError) and isinstance(exc.value, ValueError)
+
+
+def test_environment_settings_are_cli_options_listed_in_help(tmp_path, capsys, monkeypatch):
+    import json
+
+    from valuescope import api
+    from valuescope.cli import main
+    from valuescope.config import ENVIRONMENT
+
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setattr(sys, "argv", ["valuescope", "analyze", "--help"])
+    with pytest.raises(SystemExit):
+        main()
+    shown = capsys.readouterr().out
+    assert all(var in shown for var in ENVIRONMENT), shown
+
+    monkeypatch.setenv("VALUESCOPE_PLACE_SECOND", "off")
+    out = tmp_path / "run"
+    monkeypatch.setattr(sys, "argv", ["valuescope", "analyze", str(api.sample_path()), "--out", str(out), "--dry-run", "-q"])
+    with pytest.raises(SystemExit) as done:
+        main()
+    assert done.value.code in (0, None)
+    config = json.loads((out / "manifest.json").read_text())["config"]
+    assert config["taxonomy"]["place_second"] is False and config["taxonomy"]["place_tuned"] is True

@@ -23,8 +23,8 @@ class ValuesPerConversation(AnalysisStage):
     def run(self, run: RunDir) -> dict[str, float]:
         judged = run.read_df("judgments", columns=["id", "subjective", "task_category"])
         judged = judged[judged["subjective"].fillna(False).astype(bool)]
-        values = run.read_df("values", columns=["id", "side"])
-        per_conversation = values[values["side"] == "ai"].groupby("id").size()
+        mentions = run.read_df("mentions", columns=["id", "side"])
+        per_conversation = mentions[mentions["side"] == "ai"].groupby("id").size()
         users = run.read_df("conversations", columns=["id", "user_id"]).set_index("id")["user_id"]
         judged = judged.assign(
             n_values=judged["id"].map(per_conversation).fillna(0),

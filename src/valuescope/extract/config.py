@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from valuescope.settings import StrictModel
 
 
@@ -21,7 +23,7 @@ class ExtractConfig(StrictModel):
     dry_run: bool = False
     # LLM extractor, continued (docs/extractor-llm.md)
     screen_model: str | None = None  # cheaper model for the subjectivity screen; None = model
-    response_format: str = "auto"  # auto | json_schema | json_object | tool | prompt
+    response_format: Literal["auto", "json_schema", "json_object", "tool", "prompt"] = "auto"
     max_input_tokens: int = 6000  # conversation budget; longer ones are windowed (extract/llm/window.py)
     max_output_tokens: int = 1024
     price_input_per_mtok: float | None = None  # USD per 1M input tokens, for --dry-run cost

@@ -69,3 +69,11 @@ def test_unknown_names_and_kinds_are_one_line_errors():
         get_extractor(ExtractConfig(extractor="ofline"))
     with pytest.raises(PluginError, match="unknown kind 'widget'"):
         registry.Registry().add("widget", "x", "m:X")
+
+
+def test_builtin_readers_are_registered_under_their_names_in_sniffing_order():
+    from valuescope.ingest import formats
+
+    assert all(reader.NAME == name for name, reader in formats.JSON_READERS.items())
+    assert list(formats.JSON_READERS)[0] == "valuescope" and list(formats.JSON_READERS)[-1] == "openai"
+    assert set(formats.JSON_READERS) <= set(formats.EXPECTS)  # every built-in says what it looks for

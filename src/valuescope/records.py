@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # --- controlled vocabularies (GUIDELINES.md, protocol v1) -------------------
 
-Role = Literal["user", "assistant", "system"]
+Role = Literal["user", "assistant", "system", "tool"]
 
 TASK_CATEGORIES: tuple[str, ...] = (
     "software & technical",
@@ -98,10 +98,49 @@ def stable_hash(obj: Any, length: int = 16) -> str:
 # --- ingest ------------------------------------------------------------------
 
 
+TOOL_ARGS_SHOWN = 300  # characters of a tool call's arguments / a tool result an extractor sees
+
+
+class ToolCall(BaseModel):
+    """A call an assistant turn made to a tool (function), as the source logged it."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    arguments: str = ""  # JSON text (or whatever the source gave), never parsed further
+    id: str | None = None  # the source's call id, which a tool turn's tool_call_id points to
+
+
 class Message(BaseModel):
+    """One turn. ``content`` is the text extractors judge; tool calls and results ride beside it.
+
+    An assistant turn may hold only ``tool_calls`` (empty ``content``); a ``tool``
+    turn holds a tool's result in ``content`` with the tool's ``name``.
+    """
+
     model_config = ConfigDict(extra="forbid")
     role: Role
     content: str
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    name: str | None = None  # tool turns: which tool answered
+    tool_call_id: str | None = None  # tool turns: the call answered
+
+    def has_tools(self) -> bool:
+        return bool(self.tool_calls) or self.role == "tool"
+
+    def display_text(self) -> str:
+        """Compact text of the turn for an extractor: the content, then one line per tool call.
+
+        Tool results are clipped to TOOL_ARGS_SHOWN characters: they are context, not what is judged.
+        """
+        if self.role == "tool":
+            return _clip(self.content, TOOL_ARGS_SHOWN)
+        lines = [self.content] if self.content else []
+        lines += [f"[tool call] {c.name}({_clip(c.arguments, TOOL_ARGS_SHOWN)})" for c in self.tool_calls]
+        return "\n".join(lines)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class Conversation(BaseModel):
@@ -119,10 +158,17 @@ class Conversation(BaseModel):
 
     def content_hash(self) -> str:
         """Hash of what an extractor sees; keys every per-conversation cache."""
-        return stable_hash([[m.role, m.content] for m in self.messages])
+        return stable_hash([_hash_part(m) for m in self.messages])
 
     def text_of(self, role: Role) -> str:
         return "\n\n".join(m.content for m in self.messages if m.role == role)
+
+
+def _hash_part(m: Message) -> list[Any]:
+    """A plain turn hashes as [role, content] (unchanged since tools were added, so caches stay valid)."""
+    if not m.has_tools():
+        return [m.role, m.content]
+    return [m.role, m.content, [[c.name, c.arguments] for c in m.tool_calls], m.name]
 
 
 class QuarantineRecord(BaseModel):

@@ -41,6 +41,7 @@ KINDS: dict[str, str] = {  # kind -> how errors name it
 # valuescope's own plugins: also declared as entry points in pyproject.toml; listed here as well so a source
 # checkout on PYTHONPATH (no installed metadata, or metadata from an older install) finds them too
 BUILTIN_PLUGINS: tuple[str, ...] = (
+    "valuescope.ingest.plugin",
     "valuescope.privacy.plugin",
     "valuescope.embed.plugin",
     "valuescope.extract.plugin",
@@ -91,6 +92,11 @@ class Registry:
         for module in dict.fromkeys(names):  # in order, once each
             self.load_plugin(module)
         return self
+
+    def owner(self, kind: str, name: str) -> str:
+        """The plugin module that registered ``name``."""
+        self.load()
+        return self._owner[(kind, name)]
 
     def names(self, kind: str) -> list[str]:
         """Registered names of one kind, in registration order."""

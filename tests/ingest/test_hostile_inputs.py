@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from valuescope.api import load_run
+from valuescope.ingest.draft import InputError
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 DEEP = 100_000
@@ -190,7 +191,9 @@ def test_raw_user_ids_of_unparsable_records_are_masked(tmp_path, hh_records, ing
             assert b"raw-secret" not in f.read_bytes() and b"123456789" not in f.read_bytes(), f
     csv_path = tmp_path / "ids.csv"
     csv_path.write_text('id,messages,customer\nc1,"[{oops",raw-secret-7\n')
-    run = ingest(tmp_path, csv_path, name="csv", column_map={"user_id": "customer"})
+    with pytest.raises(InputError, match="no conversation read"):  # its only row is broken: an error, the run kept
+        ingest(tmp_path, csv_path, name="csv", column_map={"user_id": "customer"})
+    run = load_run(tmp_path / "csv")
     assert run.manifest["inputs"][0]["quarantined"] == 1
     assert not any(b"raw-secret" in f.read_bytes() for f in run.path.rglob("*") if f.is_file() and ".secret" not in f.parts)
 

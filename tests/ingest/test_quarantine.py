@@ -37,7 +37,7 @@ def _broken_file(tmp_path: Path, hh_records: list[dict]) -> tuple[Path, dict[int
     no_role = {**rec, "messages": [{"content": m["content"]} for m in rec["messages"]]}
     empty = {**rec, "id": "empty", "messages": [*rec["messages"][:-1], {"role": "assistant", "content": "  "}]}
     only_user = {**rec, "id": "only-user", "messages": [m for m in rec["messages"] if m["role"] == "user"]}
-    tool = {**rec, "id": "tool", "messages": [*rec["messages"], {"role": "tool", "content": "42"}]}
+    narrator = {**rec, "id": "narrator", "messages": [*rec["messages"], {"role": "narrator", "content": "42"}]}
     huge = {**rec, "id": "huge", "messages": [{"role": "user", "content": "x" * 5000}, rec["messages"][1]]}
     broken = {
         3: (b'{"id": "x", "messages": [', "bad JSON"),
@@ -45,7 +45,7 @@ def _broken_file(tmp_path: Path, hh_records: list[dict]) -> tuple[Path, dict[int
         7: (json.dumps(empty).encode(), "empty assistant turn"),
         9: (good[0].replace(b"alcohol", b"alc\xff\xfeohol") if b"alcohol" in good[0] else b'{"id": "\xff"}', "not valid UTF-8"),
         11: (json.dumps(only_user).encode(), "no assistant turn"),
-        13: (json.dumps(tool).encode(), "unknown role 'tool'"),
+        13: (json.dumps(narrator).encode(), "unknown role 'narrator'"),
         15: (json.dumps(huge).encode(), "record is"),
         17: (json.dumps({**rec, "id": hh_records[0]["id"]}).encode(), "duplicate id"),
     }

@@ -21,7 +21,7 @@ from valuescope.ingest.draft import IngestError
 from valuescope.ingest.formats import FORMATS
 from valuescope.privacy.ids import SaltError
 
-InputsArg = typer.Argument(..., help="Input files or folders (JSONL, JSON, text, CSV, Parquet; .gz read transparently).")
+InputsArg = typer.Argument(..., help="Input files, folders or .zip archives (chat exports, API logs, traces, JSONL, JSON, text, CSV, Parquet, Arrow; .gz read transparently).")
 OutOpt = typer.Option(..., "--out", "-o", help="Run directory to create or resume.")
 FormatOpt = typer.Option(None, "--format", help=f"Force the input format: {', '.join(FORMATS)} (default: detect).")
 StrictOpt = typer.Option(False, "--strict", help="Fail if any record is quarantined.")
@@ -79,6 +79,24 @@ def _guard(fn, *args: Any, **kwargs: Any) -> Any:
         raise UserError(one_line(exc)) from None
 
 
+SKIPPED_SHOWN = 20
+
+
+def found_summary(inputs: list[dict[str, Any]]) -> list[str]:
+    """What detection found, per format: 'ChatGPT export, 2 shards, 431 conversations'."""
+    from valuescope.ingest.formats import LABELS
+
+    out = []
+    for fmt in dict.fromkeys(f["format"] for f in inputs):
+        files = [f for f in inputs if f["format"] == fmt]
+        unit = "shards" if fmt == "chatgpt" and len(files) > 1 else "files" if len(files) > 1 else "file"
+        ok = sum(f["ok"] for f in files)
+        joined = sum(f.get("joined", 0) for f in files)
+        extra = f" ({joined:,} requests joined to their answers)" if joined else ""
+        out.append(f"{LABELS.get(fmt, fmt)}, {len(files)} {unit}, {ok:,} conversations{extra}")
+    return out
+
+
 def _print_ingest(run: api.Run) -> None:
     inputs = run.manifest.get("inputs", [])
     table = Table(title="ingest", show_lines=False)
@@ -89,6 +107,13 @@ def _print_ingest(run: api.Run) -> None:
     if len(inputs) > 1:
         table.add_row("total", "", *(f"{sum(f[k] for f in inputs):,}" for k in ("read", "ok", "quarantined")))
     console.print(table)
+    for line in found_summary(inputs):
+        console.print(f"found: {line}")
+    skipped = run.manifest.get("skipped_files", [])
+    for item in skipped[:SKIPPED_SHOWN]:
+        console.print(f"skipped {item['path']}: {item['reason']}", markup=False, highlight=False, soft_wrap=True)
+    if len(skipped) > SKIPPED_SHOWN:
+        console.print(f"... and {len(skipped) - SKIPPED_SHOWN:,} more skipped file(s) (manifest.json skipped_files)")
     total_q = sum(f["quarantined"] for f in inputs)
     if total_q:
         console.print(f"{total_q:,} quarantined with reasons in {run.path / 'quarantine.jsonl'}")

@@ -9,9 +9,10 @@ drafts into :class:`valuescope.records.Conversation` under one set of rules.
 from __future__ import annotations
 
 import functools
+import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from valuescope.errors import ValuescopeError
@@ -30,8 +31,35 @@ class InputError(IngestError):
 
 
 @dataclass
+class Turn:
+    """A turn with tool data; plain turns may stay ``(role, content)`` tuples."""
+
+    role: str  # as the source spells it
+    content: Any  # text, or None (an assistant turn that only called tools)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # {"name", "arguments", "id"}, see tool_call()
+    name: str | None = None  # tool turns: the tool
+    tool_call_id: str | None = None  # tool turns: the call answered
+    thinking: str | None = None  # the model's reasoning before this turn: judged only with ingest.thinking = include
+
+
+def tool_call(name: Any, arguments: Any, call_id: Any = None) -> dict[str, Any]:
+    """One tool call; arguments that are not text (Anthropic's ``input`` object) become JSON text."""
+    if not isinstance(name, str) or not name:
+        raise RecordError("tool call without a name")
+    if arguments is None:
+        arguments = ""
+    elif not isinstance(arguments, str):
+        arguments = json.dumps(arguments, ensure_ascii=False, sort_keys=True, default=str)
+    return {"name": name, "arguments": arguments, "id": as_text(call_id)}
+
+
+def turn_parts(turn: tuple[str, Any] | Turn) -> Turn:
+    return turn if isinstance(turn, Turn) else Turn(turn[0], turn[1])
+
+
+@dataclass
 class Draft:
-    messages: list[tuple[str, Any]]  # (role as the source spells it, content as given)
+    messages: list[tuple[str, Any] | Turn]  # (role as the source spells it, content as given), or a Turn
     id: str | None = None
     source: str | None = None  # None = the input file's stem
     model: str | None = None
@@ -40,6 +68,7 @@ class Draft:
     context: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     suffix: str | None = None  # distinguishes several conversations from one record (hh chosen/rejected)
+    error: str | None = None  # one of several conversations of a record is unreadable: quarantined alone with this reason
 
     @classmethod
     def from_record(cls, record: dict[str, Any], messages: list[tuple[str, Any]], meta: dict[str, Any], **fields: Any) -> Draft:
@@ -71,6 +100,10 @@ ROLE_ALIASES: dict[str, str] = {
     "claude": "assistant",
     "system": "system",
     "developer": "system",
+    "tool": "tool",
+    "function": "tool",  # OpenAI's legacy function-result role
+    "ipython": "tool",  # Llama 3's tool-output role
+    "observation": "tool",  # ShareGPT tool datasets (glaive, ToolACE)
 }
 
 
@@ -95,7 +128,7 @@ def as_timestamp(value: Any) -> str | None:
         return value.isoformat()
     if isinstance(value, int | float) and not isinstance(value, bool):
         try:
-            return datetime.fromtimestamp(value, tz=timezone.utc).isoformat()
+            return datetime.fromtimestamp(value, tz=UTC).isoformat()
         except (OverflowError, OSError, ValueError):  # beyond year 9999, before year 1, NaN
             raise RecordError(f"timestamp {repr(value)[:40]} is not a date (unix seconds out of range)") from None
     if hasattr(value, "isoformat"):

@@ -7,7 +7,21 @@ from pathlib import Path
 from types import ModuleType
 
 from valuescope import registry
-from valuescope.ingest import anthropic, native, openai, sharegpt, transcript
+from valuescope.ingest import (
+    anthropic,
+    chatgpt,
+    claude_export,
+    gemini,
+    inspect_log,
+    langfuse,
+    langsmith,
+    native,
+    openai,
+    openai_batch,
+    otel,
+    sharegpt,
+    transcript,
+)
 from valuescope.ingest.draft import InputError, RecordError
 from valuescope.ingest.jsonarray import iter_array
 from valuescope.ingest.streams import (  # noqa: F401  (GZIP_MAGIC, is_gzip: re-exported for readers)
@@ -21,16 +35,49 @@ from valuescope.ingest.streams import (  # noqa: F401  (GZIP_MAGIC, is_gzip: re-
     read_head,
 )
 
-JSON_READERS: dict[str, ModuleType] = {
-    native.NAME: native,
-    sharegpt.NAME: sharegpt,
-    transcript.NAME: transcript,
-    anthropic.NAME: anthropic,
-    openai.NAME: openai,
-}  # in sniffing order: most specific first
-JSON_READERS = {**{n: registry.get("reader", n) for n in registry.names("reader")}, **JSON_READERS}  # plugins' first
-TABLE_FORMATS = ("parquet", "csv")
-FORMATS: tuple[str, ...] = (*JSON_READERS, *TABLE_FORMATS)
+BUILTIN_READERS = "valuescope.ingest.plugin"  # registers the built-in readers, most specific first
+
+
+def _json_readers() -> dict[str, ModuleType]:
+    """Every registered reader in sniffing order: plugins' first, then the built-ins (valuescope.registry)."""
+    names = registry.names("reader")
+    builtin = [n for n in names if registry.REGISTRY.owner("reader", n) == BUILTIN_READERS]
+    return {n: registry.get("reader", n) for n in [*(n for n in names if n not in builtin), *builtin]}
+
+
+JSON_READERS: dict[str, ModuleType] = _json_readers()
+# What each reader looks for in a record: said when no reader recognises one.
+EXPECTS: dict[str, str] = {
+    native.NAME: "'id' and 'messages' of {role, content} only",
+    chatgpt.NAME: "'mapping' and 'current_node' (ChatGPT export)",
+    claude_export.NAME: "'uuid' and 'chat_messages' (Claude.ai export)",
+    gemini.NAME: "'chunkedPrompt' (Google AI Studio)",
+    openai_batch.NAME: "'custom_id' with 'body' or 'response' (OpenAI Batch API)",
+    langsmith.NAME: "'run_type' and 'inputs' (LangSmith run)",
+    langfuse.NAME: "'traceId', 'type', 'startTime' (Langfuse observation) or 'observations' (trace)",
+    otel.NAME: "'resourceSpans' (OTLP JSON)",
+    sharegpt.NAME: "'conversations' of {from, value}",
+    transcript.NAME: "'chosen'/'rejected'/'transcript'/'text' with Human:/Assistant: markers",
+    anthropic.NAME: "'messages' with 'system', content blocks or a Messages 'response'",
+    openai.NAME: "'messages' (or 'request.messages') list",
+}
+LABELS: dict[str, str] = {
+    chatgpt.NAME: "ChatGPT export",
+    claude_export.NAME: "Claude.ai export",
+    gemini.NAME: "Google AI Studio (Gemini) prompts",
+    inspect_log.NAME: "Inspect AI eval logs",
+    openai_batch.NAME: "OpenAI Batch API",
+    langsmith.NAME: "LangSmith runs",
+    langfuse.NAME: "Langfuse export",
+    otel.NAME: "OpenTelemetry GenAI spans",
+    openai.NAME: "OpenAI chat log",
+    anthropic.NAME: "Anthropic Messages log",
+    sharegpt.NAME: "ShareGPT",
+    transcript.NAME: "transcript",
+    native.NAME: "valuescope JSONL",
+}
+TABLE_FORMATS = ("parquet", "csv", "arrow")  # arrow: IPC files, e.g. a Hugging Face datasets save_to_disk folder
+FORMATS: tuple[str, ...] = (*JSON_READERS, *TABLE_FORMATS, inspect_log.NAME)  # inspect: read by inspect_ai itself
 PEEK_BYTES = 256 * 1024  # enough to tell text from JSON; records are sniffed whole, however long
 SNIFF_RECORDS = 50  # records tried before giving up on a format
 SNIFF_BYTES = 64 << 20  # ... or bytes streamed through
@@ -74,6 +121,15 @@ def sniff_record(record: object) -> str | None:
     return None
 
 
+def unrecognised(record: object) -> str:
+    """Why no reader took ``record``: what it has, and what each format looks for."""
+    if not isinstance(record, dict):
+        return f"the records are {type(record).__name__}s, not JSON objects"
+    keys = ", ".join(sorted(record)[:12]) or "no keys"
+    tried = "; ".join(f"{name}: {EXPECTS[name]}" for name in JSON_READERS)
+    return f"a record has keys [{keys}]; tried {tried}"
+
+
 def _sniff_records(path: Path, container: str, max_record_bytes: int, max_ratio: int) -> tuple[str | None, str]:
     """(format of the first record a reader recognises, else None; why not) over the file's first records.
 
@@ -100,10 +156,12 @@ def _sniff_records(path: Path, container: str, max_record_bytes: int, max_ratio:
                 if record is None:
                     problem = problem or f"record {raw.number}: {raw.error}"
                     continue
+                if isinstance(record, dict) and inspect_log.sniff(record):
+                    return inspect_log.NAME, ""
                 fmt = sniff_record(record)
                 if fmt is not None:
                     return fmt, ""
-                problem = problem or f"no reader recognises record {raw.number}"
+                problem = problem or unrecognised(record)
     except (OSError, EOFError, zlib.error) as exc:
         raise InputError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
     return None, problem or "no records"
@@ -111,13 +169,17 @@ def _sniff_records(path: Path, container: str, max_record_bytes: int, max_ratio:
 
 def detect(path: Path, forced: str | None = None, max_record_bytes: int = 2_000_000,
            max_ratio: int = DEFAULT_MAX_RATIO) -> tuple[str, str]:
-    """(format, container) of one input; container is jsonl | json | text | parquet | csv."""
+    """(format, container) of one input; container is jsonl | json | text | parquet | csv | arrow | inspect."""
     if forced is not None and forced not in FORMATS:
         raise InputError(f"unknown format {forced!r}; known: {', '.join(FORMATS)}")
     with path.open("rb") as fh:
         magic = fh.read(4)
+    if forced == inspect_log.NAME or (forced is None and base_suffix(path) == inspect_log.SUFFIX):
+        return inspect_log.NAME, inspect_log.NAME
     if forced == "parquet" or (forced is None and magic == b"PAR1"):
         return "parquet", "parquet"
+    if forced == "arrow" or (forced is None and (magic in (b"\xff\xff\xff\xff", b"ARRO") or base_suffix(path) == ".arrow")):
+        return "arrow", "arrow"
     if forced == "csv" or (forced is None and base_suffix(path) in (".csv", ".tsv")):
         return "csv", "csv"
     head = peek(path, max_ratio).decode("utf-8", "replace").lstrip("\ufeff")
@@ -126,13 +188,16 @@ def detect(path: Path, forced: str | None = None, max_record_bytes: int = 2_000_
     stripped = head.lstrip()
     if not stripped:
         return "valuescope", "jsonl"  # an empty file: nothing to read, not an error
+    if inspect_log.JSON_HEAD.match(stripped):  # a JSON eval log can be far larger than one record may be
+        return inspect_log.NAME, inspect_log.NAME
     if stripped[:1] == "[" or stripped[:1] == "{":
         container = "json" if stripped[:1] == "[" or base_suffix(path) == ".json" else "jsonl"
         fmt, why = _sniff_records(path, container, max_record_bytes, max_ratio)
         if fmt is None:
-            raise InputError(f"cannot tell the format of {path} from its first records ({why}); "
-                             f"pass --format ({', '.join(FORMATS)})")
-        return fmt, container
+            raise InputError(f"cannot tell the format of {path}: {why}")
+        return fmt, inspect_log.NAME if fmt == inspect_log.NAME else container
     if transcript.looks_like_transcript(head):
         return "transcript", "text"
-    raise InputError(f"cannot tell the format of {path}; pass --format ({', '.join(FORMATS)})")
+    raise InputError(
+        f"cannot tell the format of {path}: not JSON, JSONL, CSV, Parquet or a Human:/Assistant: transcript"
+    )

@@ -12,7 +12,6 @@ import csv
 import functools
 import hashlib
 import json
-import os
 import threading
 import zlib
 from collections.abc import Iterator
@@ -20,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from valuescope.ingest import tabular
+from valuescope.ingest import inspect_log, openai_batch, tabular
+from valuescope.ingest.archive import INPUT_SUFFIXES
 from valuescope.ingest.draft import Draft, InputError, RecordError, quarantine_text
 from valuescope.ingest.formats import JSON_READERS, detect
 from valuescope.ingest.jsonarray import iter_array, starts_array
@@ -36,8 +36,6 @@ from valuescope.ingest.streams import (
     too_big,
 )
 from valuescope.ingest.transcript import parse as parse_transcript
-
-INPUT_SUFFIXES = (".jsonl", ".json", ".ndjson", ".txt", ".csv", ".tsv", ".parquet")
 
 
 @dataclass(frozen=True)
@@ -59,6 +57,11 @@ class InputFile:
     gzip: bool
     columns: dict[str, str] = field(default_factory=dict)  # tables: our field -> column
     chunks: list[Chunk] = field(default_factory=list)
+    location: str | None = None  # where the bytes are, when not at `path` (an archive member's temporary copy)
+
+    @property
+    def local(self) -> Path:
+        return Path(self.location or self.path)
 
     @property
     def stem(self) -> str:
@@ -81,29 +84,7 @@ class Item:
     error: str | None = None
     raw: str | None = None  # the offending text (raw ids masked), for quarantine
     blank: bool = False  # a blank line: counted, not a record
-
-
-def expand_inputs(inputs: list[str]) -> list[Path]:
-    """Files as given; directories expand to their input files, sorted. Missing paths are an InputError."""
-    out: list[Path] = []
-    for given in inputs:
-        path = Path(given)
-        if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*")
-                if p.is_file() and not p.name.startswith(".")
-                and any(p.name.lower().endswith(s) or p.name.lower().endswith(s + ".gz") for s in INPUT_SUFFIXES)
-            )
-            if not found:
-                raise InputError(f"no input files ({', '.join(INPUT_SUFFIXES)}) under {given}")
-            out.extend(found)
-        elif path.is_file():
-            if not os.access(path, os.R_OK):
-                raise InputError(f"cannot read {given}: permission denied")
-            out.append(path)
-        else:
-            raise InputError(f"input not found: {given}")
-    return out
+    joined: bool = False  # a batch request whose answer (another file's line) carries it: counted, not a record
 
 
 def _record_chunks(path: Path, index: int, container: str, per_chunk: int, max_bytes: int,
@@ -146,15 +127,21 @@ def _read_table_cached(path: str, sha256: str, max_ratio: int = DEFAULT_MAX_RATI
 
 
 def _read_table(path: Path, max_ratio: int = DEFAULT_MAX_RATIO):
-    """Parquet, or CSV/TSV (gzipped or not: found by magic bytes, whatever the name says)."""
+    """Parquet, Arrow IPC, or CSV/TSV (gzipped or not: found by magic bytes, whatever the name says)."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
     try:
         with path.open("rb") as fh:
-            if fh.read(4) == b"PAR1":
-                return pq.read_table(path)
+            magic = fh.read(6)
+        if magic[:4] == b"PAR1":
+            return pq.read_table(path)
+        if magic == b"ARROW1":
+            return pa.ipc.open_file(path).read_all()
+        if magic[:4] == b"\xff\xff\xff\xff":  # the IPC stream format, as datasets' save_to_disk writes it
+            with pa.OSFile(str(path)) as fh:
+                return pa.ipc.open_stream(fh).read_all()
         tsv = path.name.lower().removesuffix(".gz").endswith(".tsv")
         parse = pcsv.ParseOptions(delimiter="\t" if tsv else ",")
         gz = is_gzip(path)  # pyarrow goes by the name alone: give it the gunzipped stream (ratio-capped)
@@ -179,7 +166,20 @@ def _read_table(path: Path, max_ratio: int = DEFAULT_MAX_RATIO):
 
 
 def plan_file(path: Path, index: int, forced: str | None, lines_per_chunk: int, column_map: dict[str, str],
-              max_record_bytes: int = 2_000_000, max_ratio: int = DEFAULT_MAX_RATIO) -> InputFile:
+              max_record_bytes: int = 2_000_000, max_ratio: int = DEFAULT_MAX_RATIO, shown: str | None = None) -> InputFile:
+    """Detect and chunk one file; ``shown`` names it in messages and the manifest (default: its path)."""
+    shown = shown or str(path)
+    try:
+        f = _plan_file(path, index, forced, lines_per_chunk, column_map, max_record_bytes, max_ratio)
+    except InputError as exc:
+        raise InputError(str(exc).replace(str(path), shown)) from None
+    if shown != str(path):
+        f.path, f.location = shown, str(path)
+    return f
+
+
+def _plan_file(path: Path, index: int, forced: str | None, lines_per_chunk: int, column_map: dict[str, str],
+               max_record_bytes: int, max_ratio: int) -> InputFile:
     try:
         fmt, container = detect(path, forced, max_record_bytes, max_ratio)
         if container in ("jsonl", "json"):
@@ -189,7 +189,7 @@ def plan_file(path: Path, index: int, forced: str | None, lines_per_chunk: int, 
     except (OSError, EOFError, zlib.error) as exc:  # unreadable, or a corrupt / truncated gzip
         raise InputError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
     columns: dict[str, str] = {}
-    if container in ("parquet", "csv"):
+    if container in ("parquet", "csv", "arrow"):
         table = _read_table(path, max_ratio)
         try:
             columns = tabular.resolve_columns(table.column_names, column_map)
@@ -197,7 +197,7 @@ def plan_file(path: Path, index: int, forced: str | None, lines_per_chunk: int, 
             raise InputError(f"{path}: {exc}") from None
         chunks = [Chunk(index, i, start, min(lines_per_chunk, table.num_rows - start), start + 1)
                   for i, start in enumerate(range(0, table.num_rows, lines_per_chunk))]
-    elif container == "text":
+    elif container in ("text", inspect_log.NAME):
         chunks = [Chunk(index, 0, 0, 0, 1)]
     return InputFile(str(path), sha, path.stat().st_size, fmt, container, is_gzip(path), columns, chunks)
 
@@ -219,8 +219,13 @@ def _raw_text(obj: Any, extra_keys: tuple[str, ...] = ()) -> str | None:
     return quarantine_text(text, extra_keys)[:4000]
 
 
-def _parse(reader, obj: Any, line: int, extra_keys: tuple[str, ...] = ()) -> Item:
+def _parse(reader, obj: Any, line: int, extra_keys: tuple[str, ...] = (),
+           batch: openai_batch.BatchIndex | None = None) -> Item:
     try:
+        if reader is openai_batch:
+            if batch is not None and openai_batch.is_request(obj) and obj.get("custom_id") in batch.answered:
+                return Item(line, joined=True)
+            return Item(line, drafts=openai_batch.parse(obj, batch))
         return Item(line, drafts=reader.parse(obj))
     except RecordError as exc:
         return Item(line, error=str(exc), raw=_raw_text(obj, extra_keys))
@@ -241,7 +246,7 @@ def _stream_at(f: InputFile, start: int, max_ratio: int) -> Iterator[BinaryIO]:
     N times. Plain files are simply opened and seeked.
     """
     if not f.gzip:
-        with open_input(Path(f.path), max_ratio) as fh:
+        with open_input(f.local, max_ratio) as fh:
             fh.seek(start)
             yield fh
         return
@@ -250,7 +255,7 @@ def _stream_at(f: InputFile, start: int, max_ratio: int) -> Iterator[BinaryIO]:
     if kept is None or kept[0] != key:
         if kept is not None:
             kept[1].close()
-        _kept.stream = kept = (key, open_input(Path(f.path), max_ratio))
+        _kept.stream = kept = (key, open_input(f.local, max_ratio))
     try:
         kept[1].seek(start)
         yield kept[1]
@@ -261,12 +266,13 @@ def _stream_at(f: InputFile, start: int, max_ratio: int) -> Iterator[BinaryIO]:
 
 
 def _starts_array(f: InputFile, max_ratio: int) -> bool:
-    with open_input(Path(f.path), max_ratio) as fh:
+    with open_input(f.local, max_ratio) as fh:
         return starts_array(fh)
 
 
-def read_chunk(f: InputFile, chunk: Chunk, max_record_bytes: int, max_ratio: int = DEFAULT_MAX_RATIO) -> Iterator[Item]:
-    path = Path(f.path)
+def read_chunk(f: InputFile, chunk: Chunk, max_record_bytes: int, max_ratio: int = DEFAULT_MAX_RATIO,
+               batch: openai_batch.BatchIndex | None = None) -> Iterator[Item]:
+    path = f.local
     if f.container in ("jsonl", "json"):
         reader = JSON_READERS[f.format]
         array = f.container == "json" and chunk.index > 0 and _starts_array(f, max_ratio)
@@ -279,7 +285,10 @@ def read_chunk(f: InputFile, chunk: Chunk, max_record_bytes: int, max_ratio: int
                 records = iter_array(fh, max_record_bytes, offset=chunk.start, number=chunk.first_line,
                                      count=chunk.count, array=array)
             for record in records:
-                yield _json_item(reader, record)
+                yield _json_item(reader, record, batch)
+    elif f.container == inspect_log.NAME:
+        for number, drafts, error in inspect_log.iter_samples(path):
+            yield Item(number, drafts=drafts, error=error)
     elif f.container == "text":
         try:
             with open_input(path, max_ratio) as fh:
@@ -300,7 +309,7 @@ def read_chunk(f: InputFile, chunk: Chunk, max_record_bytes: int, max_ratio: int
         except RecordError as exc:
             yield Item(1, error=str(exc), raw=_raw_text(text))
     else:
-        table = _read_table_cached(f.path, f.sha256, max_ratio).slice(chunk.start, chunk.count)
+        table = _read_table_cached(str(path), f.sha256, max_ratio).slice(chunk.start, chunk.count)
         id_column = (f.columns.get("user_id"),) if f.columns.get("user_id") else ()
         for i, row in enumerate(table.to_pylist()):
             try:
@@ -313,7 +322,7 @@ def read_chunk(f: InputFile, chunk: Chunk, max_record_bytes: int, max_ratio: int
                 yield Item(chunk.first_line + i, error=str(exc), raw=_raw_text(tabular._jsonable(row), id_column))
 
 
-def _json_item(reader, record: RawRecord) -> Item:
+def _json_item(reader, record: RawRecord, batch: openai_batch.BatchIndex | None = None) -> Item:
     """One line or array element: blank, quarantined with a reason, or parsed into drafts."""
     if record.data is None:
         return Item(record.number, error=record.error or "unreadable record")
@@ -324,4 +333,4 @@ def _json_item(reader, record: RawRecord) -> Item:
         obj = decode_json(data)
     except RecordError as exc:
         return Item(record.number, error=str(exc), raw=_raw_text(data))
-    return _parse(reader, obj, record.number)
+    return _parse(reader, obj, record.number, batch=batch)

@@ -24,9 +24,11 @@ import pyarrow as pa
 
 from valuescope.engine.runner import progress_bar
 from valuescope.engine.stage import BatchResult, SourceStage
+from valuescope.ingest.archive import expand_inputs
 from valuescope.ingest.config import IngestConfig
-from valuescope.ingest.draft import IngestError, InputError, RecordError, quarantine_text
-from valuescope.ingest.source import Chunk, InputFile, expand_inputs, plan_file, read_chunk
+from valuescope.ingest.draft import IngestError, InputError, RecordError, quarantine_text, turn_parts
+from valuescope.ingest.openai_batch import BatchIndex, build_batch_index
+from valuescope.ingest.source import Chunk, InputFile, plan_file, read_chunk
 from valuescope.ingest.table import CONVERSATION_SCHEMA, conversations_to_table
 from valuescope.ingest.validate import to_conversation
 from valuescope.privacy.base import Scrubber, get_scrubber
@@ -46,17 +48,20 @@ class IngestSettings(Protocol):
 
 class IngestStage(SourceStage):
     name = "ingest"
-    version = "1"
+    version = "2"  # 2: messages carry tool calls and tool turns
     inputs = ()
 
     def __init__(self, inputs: list[str], config: IngestSettings) -> None:
-        self.paths = expand_inputs(inputs)  # InputError now, before any work, for a missing file
-        self.explicit = {Path(p) for p in inputs if Path(p).is_file()}
-        self.skipped: list[tuple[str, str]] = []  # (path, reason): unreadable files found in input folders
+        self.inputs = list(inputs)
+        self.expansion = expand_inputs(inputs)  # InputError now, before any work, for a missing file
+        self.skipped: list[tuple[str, str]] = []  # (path, reason): files found in input folders / archives, not read
+        self.skipped_given: list[str] = []  # per skipped file: the input argument it came from
         self.ingest_config = config.ingest
         self.privacy_config = config.privacy
         self.outputs = ("conversations", RAW_TABLE) if config.privacy.keep_raw else ("conversations",)
         self.files: list[InputFile] = []
+        self.given: list[str] = []  # per file: the input argument it came from
+        self.batch: BatchIndex | None = None
         self._hasher: UserIdHasher | None = None
         self._salt_tag = ""
         self._scrub_config: dict[str, Any] = {}
@@ -67,20 +72,27 @@ class IngestStage(SourceStage):
         self._hasher, self._salt_tag = UserIdHasher(salt), salt_fingerprint(salt)
         self._scrub_config = get_scrubber(self.privacy_config).cache_config()
         cfg = self.ingest_config
+        found = self.expansion.files
         # Hashing and indexing lines reads every input once: show it when it is long and someone is watching.
-        total = sum(p.stat().st_size for p in self.paths)
+        total = sum(f.path.stat().st_size for f in found)
         with progress_bar(disable=total < 100_000_000 or not sys.stderr.isatty()) as bar:
             task = bar.add_task("index inputs (MB)", total=max(1, total // 1_000_000))
-            self.files, self.skipped = [], []
-            for p in self.paths:
+            self.files, self.given = [], []
+            self.skipped = [(shown, reason) for shown, reason, _ in self.expansion.skipped]
+            self.skipped_given = [given for *_, given in self.expansion.skipped]
+            for f in found:
                 try:
-                    self.files.append(plan_file(p, len(self.files), cfg.format, max(1, cfg.batch_size), cfg.column_map,
-                                                cfg.max_record_bytes, cfg.max_gzip_ratio))
+                    self.files.append(plan_file(f.path, len(self.files), cfg.format, max(1, cfg.batch_size),
+                                                cfg.column_map, cfg.max_record_bytes, cfg.max_gzip_ratio, shown=f.shown))
+                    self.given.append(f.given)
                 except InputError as exc:
-                    if p in self.explicit:
+                    if f.explicit:
+                        self.expansion.cleanup()
                         raise  # a file the user named: a clear error
-                    self.skipped.append((str(p), str(exc)))  # a stray file in a folder: noted, not fatal
-                bar.advance(task, p.stat().st_size // 1_000_000)
+                    self.skipped.append((f.shown, str(exc)))  # a stray file in a folder: noted, not fatal
+                    self.skipped_given.append(f.given)
+                bar.advance(task, f.path.stat().st_size // 1_000_000)
+        self.batch = build_batch_index(self.files, cfg.max_record_bytes)
 
     def config(self) -> dict[str, Any]:
         return {
@@ -95,7 +107,10 @@ class IngestStage(SourceStage):
 
     def chunk_key(self, chunk: tuple[InputFile, Chunk]) -> str:
         f, c = chunk
-        return stable_hash([f.path, f.sha256, f.format, f.container, f.columns, c.index, c.start, c.count])
+        key = [f.path, f.sha256, f.format, f.container, f.columns, c.index, c.start, c.count]
+        if self.batch is not None and f.format == "openai_batch":  # a batch file's reading depends on its partner files
+            key.append(self.batch.tag())
+        return stable_hash(key)
 
     def load_resource(self) -> Scrubber:
         return get_scrubber(self.privacy_config)
@@ -108,7 +123,7 @@ class IngestStage(SourceStage):
         f, c = chunk
         assert self._hasher is not None, "prepare(run) first"
         convs, raws, origins, quarantine = [], [], [], []
-        stats = {"read": 0, "ok": 0, "quarantined": 0, "blank_lines": 0}
+        stats = {"read": 0, "ok": 0, "quarantined": 0, "blank_lines": 0, "joined": 0}
 
         def reject(line: int, reason: str, raw: str | None, record_id: str | None = None) -> None:
             stats["read"] += 1
@@ -122,9 +137,12 @@ class IngestStage(SourceStage):
             )
 
         stem = f.stem
-        for item in read_chunk(f, c, self.ingest_config.max_record_bytes, self.ingest_config.max_gzip_ratio):
+        for item in read_chunk(f, c, self.ingest_config.max_record_bytes, self.ingest_config.max_gzip_ratio, self.batch):
             if item.blank:
                 stats["blank_lines"] += 1
+                continue
+            if item.joined:
+                stats["joined"] += 1
                 continue
             if item.drafts is None:
                 reject(item.line, item.error or "unreadable record", item.raw)
@@ -133,9 +151,11 @@ class IngestStage(SourceStage):
                 reject(item.line, "record holds no conversation", item.raw)
             for draft in item.drafts:
                 try:
-                    conv = to_conversation(draft, f"{stem}:{item.line}", stem, self._hasher)
+                    conv = to_conversation(draft, f"{stem}:{item.line}", stem, self._hasher,
+                                           self.ingest_config.thinking == "include")
                 except (RecordError, ValueError) as exc:
-                    raw = "\n".join(f"{r}: {t}" for r, t in draft.messages if isinstance(t, str))
+                    raw = "\n".join(f"{t.role}: {t.content}" for t in map(turn_parts, draft.messages)
+                                     if isinstance(t.content, str))
                     reject(item.line, str(exc).splitlines()[0], raw[:4000], draft.id)
                     continue
                 stats["read"] += 1
@@ -151,7 +171,7 @@ class IngestStage(SourceStage):
 
     # -- merge ------------------------------------------------------------------------
     def finalize(self, run: Any, chunks: list[tuple[InputFile, Chunk]], results: list[BatchResult]) -> dict[str, float]:
-        per_file = [{"read": 0, "ok": 0, "quarantined": 0, "blank_lines": 0} for _ in self.files]
+        per_file = [{"read": 0, "ok": 0, "quarantined": 0, "blank_lines": 0, "joined": 0} for _ in self.files]
         for (_, c), r in zip(chunks, results, strict=True):
             for k in per_file[c.file]:
                 per_file[c.file][k] += int(r.stats.get(k, 0))
@@ -191,6 +211,8 @@ class IngestStage(SourceStage):
         run.write_quarantine(self.name, quarantine)
         inputs = [{**f.manifest(), **per_file[i]} for i, f in enumerate(self.files)]
         run.update_manifest(inputs=inputs, skipped_files=[{"path": p, "reason": r} for p, r in self.skipped])
+        self.expansion.cleanup()
+        self._require_conversations(run, per_file)
         if self.ingest_config.strict and quarantine:
             first = quarantine[0]
             raise IngestError(
@@ -201,9 +223,23 @@ class IngestStage(SourceStage):
             run.write_table(name, table, schema=CONVERSATION_SCHEMA)
         if not self.privacy_config.keep_raw:
             self._drop_raw(run)
-        totals = {k: sum(p[k] for p in per_file) for k in ("read", "ok", "quarantined", "blank_lines")}
+        totals = {k: sum(p[k] for p in per_file) for k in ("read", "ok", "quarantined", "blank_lines", "joined")}
         return {**totals, "files": len(self.files)}
 
+
+    def _require_conversations(self, run: Any, per_file: list[dict[str, int]]) -> None:
+        """An input that yields no conversation at all is an error, not an empty report."""
+        for given in self.inputs:
+            files = [i for i, g in enumerate(self.given) if g == given]
+            ok = sum(per_file[i]["ok"] for i in files)
+            joined = sum(per_file[i]["joined"] for i in files)
+            if ok or joined:
+                continue
+            quarantined = sum(per_file[i]["quarantined"] for i in files)
+            skipped = self.skipped_given.count(given)
+            parts = [f"{quarantined:,} record(s) quarantined (reasons in {run.quarantine_path})"] if quarantined else []
+            parts += [f"{skipped:,} file(s) skipped (manifest skipped_files)"] if skipped else []
+            raise InputError(f"no conversation read from {given}: " + ("; ".join(parts) or "it holds no records"))
 
     def _drop_raw(self, run: Any) -> None:
         """A run without --keep-raw leaves no unscrubbed text behind: not the table, not old checkpoints."""

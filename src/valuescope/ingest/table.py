@@ -9,7 +9,16 @@ import pyarrow as pa
 
 from valuescope.records import Conversation, Message
 
-MESSAGE_TYPE = pa.struct([("role", pa.string()), ("content", pa.string())])
+TOOL_CALL_TYPE = pa.struct([("id", pa.string()), ("name", pa.string()), ("arguments", pa.string())])
+MESSAGE_TYPE = pa.struct(
+    [
+        ("role", pa.string()),
+        ("content", pa.string()),
+        ("tool_calls", pa.list_(TOOL_CALL_TYPE)),  # assistant turns: calls made (empty list otherwise)
+        ("name", pa.string()),  # tool turns: the tool
+        ("tool_call_id", pa.string()),  # tool turns: the call answered
+    ]
+)
 
 CONVERSATION_SCHEMA = pa.schema(
     [
@@ -43,7 +52,7 @@ def conversations_to_table(
                 "timestamp": c.timestamp,
                 "user_id": c.user_id,
                 "context": c.context,
-                "messages": [{"role": m.role, "content": m.content} for m in c.messages],
+                "messages": [_message_row(m) for m in c.messages],
                 "meta": json.dumps(c.meta, ensure_ascii=False, sort_keys=True, default=str),
                 "content_hash": c.content_hash(),
                 "source_file": file,
@@ -51,6 +60,24 @@ def conversations_to_table(
             }
         )
     return pa.Table.from_pylist(rows, schema=CONVERSATION_SCHEMA)
+
+
+def _message_row(m: Message) -> dict:
+    return {
+        "role": m.role,
+        "content": m.content,
+        "tool_calls": [{"id": t.id, "name": t.name, "arguments": t.arguments} for t in m.tool_calls],
+        "name": m.name,
+        "tool_call_id": m.tool_call_id,
+    }
+
+
+def _message(row: dict) -> Message:
+    """A message row; tables written before tool turns existed have only role and content."""
+    return Message(
+        role=row["role"], content=row["content"], tool_calls=row.get("tool_calls") or [],
+        name=row.get("name"), tool_call_id=row.get("tool_call_id"),
+    )
 
 
 def table_to_conversations(table: pa.Table) -> list[Conversation]:
@@ -64,7 +91,7 @@ def table_to_conversations(table: pa.Table) -> list[Conversation]:
                 timestamp=row.get("timestamp"),
                 user_id=row.get("user_id"),
                 context=row.get("context"),
-                messages=[Message(**m) for m in row["messages"]],
+                messages=[_message(m) for m in row["messages"]],
                 meta=json.loads(row["meta"]) if row.get("meta") else {},
             )
         )

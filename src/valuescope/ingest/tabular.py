@@ -1,4 +1,13 @@
-"""Parquet and CSV: one conversation per row, columns found by name or by ``column_map``.
+"""Parquet, CSV and Arrow: one conversation per row, columns found by name or by ``column_map``.
+
+Arrow covers Hugging Face ``datasets`` folders written by ``save_to_disk`` (IPC
+stream files ``data-0000N-of-0000M.arrow``). The WildChat layout
+(``conversation_hash``, ``model``, ``timestamp``, ``conversation``,
+``hashed_ip``, ``language``, ``openai_moderation``, ``detoxify_moderation``,
+``toxic``, ``redacted``, ``country``, ``state``, ``header``) and LMSYS-Chat-1M's
+(``conversation_id``, ``model``, ``conversation``, ``language``,
+``openai_moderation``, ``redacted``) are recognised by name: the hashed IP is
+the user id (hashed again with the run's salt), the rest goes to ``meta``.
 
 The conversation comes from the first of these that the table has:
 
@@ -23,7 +32,7 @@ from valuescope.ingest.openai import chat_messages
 from valuescope.ingest.transcript import split_turns
 
 FIELDS: dict[str, tuple[str, ...]] = {
-    "id": ("id", "conversation_id", "conv_id", "uuid"),
+    "id": ("id", "conversation_id", "conv_id", "uuid", "conversation_hash"),  # WildChat: conversation_hash
     "messages": ("messages", "conversation", "conversations", "turns"),
     "transcript": ("transcript", "chosen", "text"),
     "prompt": ("prompt", "instruction", "question", "input", "user"),
@@ -31,7 +40,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "system": ("system", "system_prompt"),
     "model": ("model", "model_name", "generator"),
     "timestamp": ("timestamp", "created_at", "created", "time", "date"),
-    "user_id": ("user_id", "user_hash", "customer_id"),
+    "user_id": ("user_id", "user_hash", "customer_id", "hashed_ip"),  # WildChat: hashed_ip (hashed again)
     "context": ("context", "category", "task", "label"),
     "source": ("source", "dataset"),
 }

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from valuescope.ingest.draft import ROLE_ALIASES, Draft, RecordError
-from valuescope.records import Conversation, Message
-
+from valuescope.ingest.draft import ROLE_ALIASES, Draft, RecordError, turn_parts
+from valuescope.records import Conversation, Message, ToolCall
 
 
 def to_conversation(
@@ -14,22 +13,35 @@ def to_conversation(
     fallback_id: str,
     source: str,
     hash_user: Callable[[str], str],
+    include_thinking: bool = False,
 ) -> Conversation:
     """Validate and normalise; raise RecordError with a human-readable reason."""
+    if draft.error:
+        raise RecordError(draft.error)
     if not draft.messages:
         raise RecordError("no messages")
     messages: list[Message] = []
-    for i, (role, content) in enumerate(draft.messages, 1):
+    for i, turn in enumerate(draft.messages, 1):
+        t = turn_parts(turn)
+        role, content = t.role, t.content
+        if include_thinking and t.thinking and (content is None or isinstance(content, str)):
+            content = f"[thinking]\n{t.thinking}\n[/thinking]" + (f"\n\n{content}" if content else "")
         if not isinstance(role, str) or role.strip().lower() not in ROLE_ALIASES:
-            raise RecordError(f"unknown role {role!r} in message {i} (expected user, assistant or system)")
+            raise RecordError(f"unknown role {role!r} in message {i} (expected user, assistant, system or tool)")
         norm = ROLE_ALIASES[role.strip().lower()]
-        if content is None or (isinstance(content, str) and not content.strip()):
-            raise RecordError(f"empty {norm} turn (message {i})")
-        if not isinstance(content, str):
+        if content is not None and not isinstance(content, str):
             raise RecordError(f"message {i}: content must be text, got {type(content).__name__}")
-        messages.append(Message(role=norm, content=content))  # type: ignore[arg-type]
+        blank = content is None or not content.strip()
+        # A turn that only calls a tool is not empty, and a tool may return nothing.
+        if blank and not (norm == "tool" or (norm == "assistant" and t.tool_calls)):
+            raise RecordError(f"empty {norm} turn (message {i})")
+        calls = [ToolCall(**c) for c in t.tool_calls]
+        messages.append(Message(role=norm, content=content or "", tool_calls=calls,  # type: ignore[arg-type]
+                                name=t.name, tool_call_id=t.tool_call_id))
     if not any(m.role == "assistant" for m in messages):
         raise RecordError("no assistant turn")
+    if not any(m.role == "assistant" and m.content.strip() for m in messages):
+        raise RecordError("no assistant text (its turns only call tools)")
     conv_id = draft.id if draft.id not in (None, "") else fallback_id
     if draft.id in (None, "") and draft.suffix:
         conv_id = f"{fallback_id}:{draft.suffix}"

@@ -14,7 +14,7 @@ from typing import Any
 
 from valuescope import registry
 from valuescope.privacy.config import PrivacyConfig
-from valuescope.records import Conversation, Message
+from valuescope.records import Conversation
 
 
 @dataclass(frozen=True)
@@ -79,14 +79,19 @@ class Scrubber(ABC):
 def _texts_of(conv: Conversation) -> list[str]:
     meta_strings: list[str] = []
     _collect_strings(conv.meta, meta_strings)
-    return [m.content for m in conv.messages] + ([conv.context] if conv.context else []) + meta_strings
+    calls = [c.arguments for m in conv.messages for c in m.tool_calls]  # free text too: scrubbed like content
+    return [m.content for m in conv.messages] + calls + ([conv.context] if conv.context else []) + meta_strings
 
 
 def _rebuild(conv: Conversation, scrubbed: list[str]) -> Conversation:
     n = len(conv.messages)
-    messages = [Message(role=m.role, content=t) for m, t in zip(conv.messages, scrubbed[:n], strict=True)]
+    args = iter(scrubbed[n:])
+    messages = [
+        m.model_copy(update={"content": t, "tool_calls": [c.model_copy(update={"arguments": next(args)}) for c in m.tool_calls]})
+        for m, t in zip(conv.messages, scrubbed[:n], strict=True)
+    ]
     update: dict[str, Any] = {"messages": messages}
-    rest = scrubbed[n:]
+    rest = scrubbed[n + sum(len(m.tool_calls) for m in conv.messages):]
     if conv.context:
         update["context"], rest = rest[0], rest[1:]
     if conv.meta:

@@ -271,9 +271,10 @@ def compare_runs(run_paths: list[str], out: str, cfg: AnalysisConfig, min_conver
     vals, resp, drift, suppressed = compare_many(pairs, cfg, min_conversations, min_users)
     drift.update({"runs": [str(r.path) for r in runs], "by": by if len(runs) == 1 else "run"})
     target = RunDir(out)
-    write_comparison(target, vals, resp, drift)
-    target.update_manifest(
-        compare={"runs": [str(r.path) for r in runs], "by": drift["by"], "pairs": len(pairs), "correction": cfg.correction},
-        privacy_floor=floor_section(min_conversations, min_users, suppressed),
-    )
+    with target.lock():  # `out` may be a run another process is working in
+        write_comparison(target, vals, resp, drift)
+        target.update_manifest(
+            compare={"runs": [str(r.path) for r in runs], "by": drift["by"], "pairs": len(pairs), "correction": cfg.correction},
+            privacy_floor=floor_section(min_conversations, min_users, suppressed),
+        )
     return drift

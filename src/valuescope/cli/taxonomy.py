@@ -96,7 +96,8 @@ def _build_run(path: Path, config, output: Path | None) -> None:
     run = RunDir(path, create=False)
     if not run.has_table("values"):
         raise UserError(f"{path} has no values.parquet; run the pipeline's taxonomy placement first")
-    stats = BuildStage(config).run(run)
+    with run.lock():  # not while an analyze is writing this run
+        stats = BuildStage(config).run(run)
     src = run.path / "taxonomy"
     if output:
         output.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,6 @@ See docs/run-directory.md for the table schemas.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -21,6 +20,12 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel
+
+try:
+    import fcntl
+except ImportError:  # Windows: msvcrt's byte-range lock plays the same role
+    fcntl = None  # type: ignore[assignment]
+    import msvcrt
 
 from valuescope.errors import ValuescopeError
 
@@ -238,7 +243,7 @@ class RunDir:
         path = self.path / LOCK_FILE
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _try_lock(fd)
         except OSError:
             os.close(fd)
             holder = _lock_holder(path)
@@ -326,6 +331,14 @@ class RunDir:
             wal.unlink(missing_ok=True)
         fsync_dir(self.path)
         return db_path
+
+
+def _try_lock(fd: int) -> None:
+    """Take the exclusive lock on an open lock file without waiting; OSError if another process has it."""
+    if fcntl is not None:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    else:
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
 
 
 def _lock_holder(path: Path) -> str:

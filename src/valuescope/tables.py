@@ -106,6 +106,8 @@ for _name, _writer, _floor in (
     ("alerts", "analysis.anomalies", None),
     ("compare", "analysis.compare", Floor(_PAIR.counts, _PAIR.users, True, ("n_conversations_a", "n_conversations_b"))),
     ("compare_responses", "analysis.compare", _PAIR),
+    # probe runs (valuescope probe): no floor, no user data (the suite is public or the operator's own)
+    *((f"pressure_{t}", "analysis.pressure", None) for t in ("rates", "responses", "values", "distinctive", "anomalies")),
 ):
     register_table(TableSpec(f"analysis/{_name}", _writer, floor=_floor))
 

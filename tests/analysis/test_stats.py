@@ -17,6 +17,8 @@ def test_wilson_matches_hand_computation():
     lo, hi = stats.wilson(0, 10)  # the interval stays inside [0, 1] at zero successes
     assert float(lo) == 0.0
     assert float(hi) == pytest.approx(0.2775, abs=1e-4)
+    lo, hi = stats.wilson(np.array([0, 7, 3]), np.array([7, 7, 3]))  # exact bounds at k = 0 and k = n
+    assert lo[0] == 0.0 and hi[1] == 1.0 and hi[2] == 1.0 and lo[1] > 0.5
     lo, hi = stats.wilson(np.array([1, 0]), np.array([0, 0]))
     assert np.isnan(lo).all() and np.isnan(hi).all()
 

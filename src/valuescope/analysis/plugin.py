@@ -58,3 +58,5 @@ def register(registry: Any) -> None:
         ("compare", "CompareStage"),
     ):
         registry.add("analysis", name, Analysis(stage=f"valuescope.analysis.stage:{cls}"))
+    # probe runs only (valuescope probe); a no-op otherwise
+    registry.add("analysis", "pressure", Analysis(stage="valuescope.analysis.pressure:PressureStage"))

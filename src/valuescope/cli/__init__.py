@@ -7,6 +7,7 @@ Command modules (owner in parentheses):
   compare.py   compare                               (analysis)
   report.py    report, serve                         (report)
   audit.py     audit, scrub                          (privacy)
+  probe.py     probe                                 (probe)
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from rich.markup import escape
 
 from valuescope.cli.app import UserError, app, console
 
-COMMAND_MODULES = ("run", "evaluate", "taxonomy", "compare", "report", "audit")
+COMMAND_MODULES = ("run", "evaluate", "taxonomy", "compare", "report", "audit", "probe")
 
 for _name in COMMAND_MODULES:  # each registers its commands on `app`
     importlib.import_module(f"valuescope.cli.{_name}")

@@ -49,6 +49,10 @@ def compare(
     for pair in drift["pairs"]:
         _print_pair(pair, top)
     console.print(f"wrote {out}/compare.parquet, compare_responses.parquet, drift_summary.json")
+    if len(runs) == 2:  # probes: pressure metrics side by side, or values only seen under pressure
+        from valuescope.cli.probe import compare_probes
+
+        compare_probes(runs[0], runs[1], out, alpha, correction, top)
 
 
 def _print_pair(pair: dict, top: int) -> None:

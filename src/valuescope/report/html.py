@@ -35,6 +35,7 @@ from valuescope.report.sections_analysis import (
     responses_section,
 )
 from valuescope.report.sections_compare import comparison_section
+from valuescope.report.sections_pressure import pressure_section
 from valuescope.report.sections_values import categories_section, published_section, values_section
 from valuescope.taxonomy.reference import ATTRIBUTION
 
@@ -111,6 +112,9 @@ def build_sections(data: ReportData, config: ReportConfig, floor: Floor) -> list
     comp = comparison_section(data, config)
     if comp is not None:
         sections.append(comp)
+    pressure = pressure_section(data, config)
+    if pressure is not None:
+        sections.append(pressure)
     return sections
 
 

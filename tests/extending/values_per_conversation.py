@@ -49,10 +49,14 @@ def section(data: Any, config: Any) -> Any:
         return None
     rows = [[r.task_category, int(r.n), f"{r.mean_values:.2f}"] for r in df.itertuples()]
     columns = ["task category", "conversations", "mean AI values"]
-    return Section(id="values_per_conversation", title="Values per conversation",
-                   tables=[Table("AI values per subjective conversation, by task category", columns, rows)])
+    return Section(
+        id="values_per_conversation",
+        title="Values per conversation",
+        tables=[Table("AI values per subjective conversation, by task category", columns, rows)],
+    )
 
 
 def register(registry: Any) -> None:
-    registry.add("analysis", "values_per_conversation",
-                 Analysis(stage=ValuesPerConversation, tables=(TABLE,), section=section))
+    registry.add(
+        "analysis", "values_per_conversation", Analysis(stage=ValuesPerConversation, tables=(TABLE,), section=section)
+    )

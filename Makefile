@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test install install-test hooks clean-venv
+.PHONY: demo test lint format install install-test hooks clean-venv
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "valuescope needs Python >= 3.11 (found " + sys.version.split()[0] + "); run: make PYTHON=python3.11 ...")'
@@ -29,7 +29,20 @@ hooks: install-test
 	  if [ -x "$$hook" ]; then echo ">> $$hook"; VENV="$(abspath $(VENV))" PYTHON="$(abspath $(BIN))/python" "$$hook"; fi; \
 	done
 
-test: hooks
+# Layer contracts (import-linter), lint, format and types; the same four commands CI runs through `make test`.
+LINTED := src tests benchmarks scripts training
+lint: install-test
+	$(BIN)/lint-imports
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy
+
+# Rewrite the tree: ruff's safe fixes, then the formatter (one mechanical commit, never mixed with changes).
+format: install-test
+	$(BIN)/ruff check --fix $(LINTED)
+	$(BIN)/ruff format $(LINTED)
+
+test: hooks lint
 	$(BIN)/python -m pytest
 
 clean-venv:

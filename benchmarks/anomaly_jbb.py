@@ -66,12 +66,9 @@ def main() -> None:
     cfg.extract.extractor = args.extractor
     if args.extractor == "reference":
         cfg.extract.reference = str(labels_file(ref_dir, Path(tempfile.mkdtemp()) / "labels.jsonl"))
-    notes: list[str] = []
     started = time.perf_counter()
-    api.analyze([src], out, cfg, quiet=True, notes=notes)
+    api.analyze([src], out, cfg, quiet=True)
     seconds = time.perf_counter() - started
-    for n in notes:
-        print("note:", n)
 
     truth = {}
     for line in (shared / "conversations" / "jailbreakbench.jsonl").read_text("utf-8").splitlines():

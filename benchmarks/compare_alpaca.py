@@ -66,11 +66,8 @@ def main() -> None:
         labels.write_text("".join((ref / n).read_text("utf-8") for n in ("dev.jsonl", "dev2.jsonl")), "utf-8")
         cfg.extract.reference = str(labels)
     started = time.perf_counter()
-    notes: list[str] = []
     if not (out / "judgments.parquet").is_file():  # reuse a finished run given with --out
-        api.analyze([src], out, cfg, quiet=True, notes=notes)
-    for n in notes:
-        print("note:", n)
+        api.analyze([src], out, cfg, quiet=True)
     print(f"extractor={args.extractor} run={out} pipeline {time.perf_counter() - started:.0f}s")
 
     cmp_dir = out / "compare_ab"

@@ -51,11 +51,8 @@ def main() -> None:
         cfg.extract.reference = str(labels)
         cfg.privacy.min_conversations = 3  # 143 conversations over 8 categories: smaller cells, floor lowered and said so
         cfg.analysis.min_support = 3
-    notes: list[str] = []
     started = time.perf_counter()
-    api.analyze([shared / "conversations" / "mt_bench.jsonl"], out, cfg, quiet=True, notes=notes)
-    for n in notes:
-        print("note:", n)
+    api.analyze([shared / "conversations" / "mt_bench.jsonl"], out, cfg, quiet=True)
     run = RunDir(out, create=False)
     ctx = run.read_df("analysis/context")
     j = run.read_df("judgments")

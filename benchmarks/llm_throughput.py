@@ -28,12 +28,15 @@ import time
 import urllib.request
 from pathlib import Path
 
-from valuescope.extract.config import ExtractConfig
-from valuescope.extract.llm.extractor import LLMExtractor
-from valuescope.extract.llm.fake_server import free_port
-from valuescope.extract.llm.schema import answer_schema
-from valuescope.extract.llm.window import estimate_tokens
-from valuescope.records import Conversation, Message
+TESTS = Path(__file__).resolve().parents[1] / "tests"  # the loopback servers are test doubles, not shipped
+sys.path.insert(0, str(TESTS))
+
+from fakes.fake_server import free_port  # noqa: E402
+from valuescope.extract.config import ExtractConfig  # noqa: E402
+from valuescope.extract.llm.extractor import LLMExtractor  # noqa: E402
+from valuescope.extract.llm.schema import answer_schema  # noqa: E402
+from valuescope.extract.llm.window import estimate_tokens  # noqa: E402
+from valuescope.records import Conversation, Message  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("VALUESCOPE_SHARED", REPO.parent / "shared"))
@@ -152,8 +155,10 @@ def main() -> None:
     base = real_conversations(400)
     port = free_port()
     module = "latency_server" if args.server == "lean" else "fake_server"
-    server = subprocess.Popen([sys.executable, "-m", f"valuescope.extract.llm.{module}", "--port", str(port),
-                               "--latency", str(args.latency)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
+    server = subprocess.Popen([sys.executable, "-m", f"fakes.{module}", "--port", str(port),
+                               "--latency", str(args.latency)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env=env)
     url = f"http://127.0.0.1:{port}/v1"
     rows = []
     try:

@@ -347,7 +347,7 @@ def report(results: dict, modes: list[str]) -> None:
     print("\nprecision counts every finding that overlaps no seeded span as false, although the corpora hold real")
     print("PII and real names (hh-rlhf red-team requests, celebrities, characters): 'in-orig' = findings on the")
     print("unseeded originals. Baseline: scrub=off finds nothing (recall 0).")
-    print("\n== throughput on the same unseeded conversations (load average %s)" % (results.get("load_average"),))
+    print(f"\n== throughput on the same unseeded conversations (load average {results.get('load_average')})")
     for m, t in results["throughput"].items():
         print(f"scrub={m:6} {t['conv_per_s']:>8} conv/s  {t['chars_per_s']:>9} chars/s  ({t['conversations']} conv, {t['seconds']} s)")
     for m, p in results.get("pipeline", {}).items():

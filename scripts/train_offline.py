@@ -23,7 +23,7 @@ def main() -> None:
     ap.add_argument("--files", default="dev,dev2,dev3,labels-a1,labels-a2,labels-a3",
                     help="label files to train on (shared reference-annotations, else valuescope/data/offline/labels)")
     ap.add_argument("--out", default=str(REPO / "src" / "valuescope" / "data" / "offline"))
-    ap.add_argument("--embedder", default="minilm", help="a key of valuescope.embed.REGISTRY")
+    ap.add_argument("--embedder", default="minilm", help="an embedder registered in valuescope.registry")
     ap.add_argument("--limit", type=int, default=None, help="train on the first N records only (tests)")
     ap.add_argument("--threads", type=int, default=1, help="embedding threads (1 keeps results bit-exact)")
     ap.add_argument("--cache", type=Path, default=None, help="view-embedding cache (.npz) to reuse across runs")

@@ -13,13 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # training/ lives next to src/, outside the package
 
+from training.tuned_train import TrainConfig, export, train
 from valuescope.embed.tuned import bundled_path
-from valuescope.embed.tuned_train import TrainConfig, export, train
 from valuescope.taxonomy.reference import published_tree
 
 

@@ -9,32 +9,30 @@
 
 from __future__ import annotations
 
-import importlib
+import difflib
 import json
 import os
 import platform
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata, resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from valuescope.config import RunConfig
+from valuescope.config import RunConfig, with_environment
 from valuescope.engine.rundir import RunDir
 from valuescope.engine.runner import run_stages
-from valuescope.engine.stage import Stage
+from valuescope.errors import ConfigError
+from valuescope.pipeline import build_stages
+from valuescope.settings import unknown_key_message
 
 if TYPE_CHECKING:
     import pandas as pd
 
 SAMPLE = "sample.jsonl.gz"
 _VERSIONED = ("valuescope", "pydantic", "pyarrow", "duckdb", "pandas", "numpy", "onnxruntime", "scikit-learn")
-
-
-class ConfigError(ValueError):
-    """The configuration cannot make a pipeline (raised before any work is done)."""
 
 
 class Run:
@@ -120,47 +118,14 @@ def load_config(path: str | Path | None) -> RunConfig:
     return RunConfig.model_validate(data)
 
 
-# -- which stages exist ---------------------------------------------------------------
-
-Builder = Callable[[RunConfig], list[Stage]]
-
-
-def _later_stages() -> list[tuple[str, str, Builder]]:
-    """(label, module, builder) for every stage after ingest, in pipeline order."""
-    return [
-        ("extract", "valuescope.extract.stage", lambda c: [_attr("valuescope.extract.stage", "ExtractStage")(c.extract)]),
-        ("taxonomy", "valuescope.taxonomy.stage", lambda c: list(_attr("valuescope.taxonomy.stage", "taxonomy_stages")(c.taxonomy))),
-        ("analysis", "valuescope.analysis.stage", lambda c: list(_attr("valuescope.analysis.stage", "analysis_stages")(c.analysis, c.privacy))),
-        ("report", "valuescope.report.stage", lambda c: [_attr("valuescope.report.stage", "ReportStage")(c.report, c.privacy)]),
-    ]
-
-
-def _attr(module: str, name: str) -> Any:
-    return getattr(importlib.import_module(module), name)
-
-
-def build_stages(config: RunConfig, inputs: list[str] | None, notes: list[str] | None = None) -> list[Stage]:
-    """pipeline.build_stages when every stage package exists; otherwise the ones that do, with a note each."""
-    from valuescope.ingest.stage import ingest_stages
-
-    stages: list[Stage] = list(ingest_stages(inputs, config)) if inputs else []
-    for label, module, build in _later_stages():
-        try:
-            importlib.import_module(module)
-            stages += build(config)
-        except ModuleNotFoundError as exc:
-            if not (exc.name or "").startswith("valuescope"):
-                raise  # a missing third-party dependency is a real error
-            if notes is not None:
-                notes.append(f"stage '{label}' skipped: {exc.name} is not available in this build")
-    return stages
+# -- which stages exist: valuescope.pipeline.build_stages (re-exported here) ----------------------------
 
 
 def _start(run: RunDir, config: RunConfig) -> None:
     run.update_manifest(
         config=config.model_dump(mode="json"),
         versions=versions(),
-        started=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        started=datetime.now(UTC).isoformat(timespec="seconds"),
         status="running",  # "complete" only once every stage's tables are on disk
     )
 
@@ -189,7 +154,7 @@ def ingest(
     """Read, validate and scrub INPUTS into OUT (conversations.parquet + quarantine.jsonl)."""
     from valuescope.ingest.stage import ingest_stages
 
-    config = config or RunConfig()
+    config = with_environment(config or RunConfig())
     stages = ingest_stages([str(p) for p in inputs], config)
     with _working(out, config) as run:
         run_stages(run, list(stages), workers=config.workers, quiet=quiet)
@@ -201,16 +166,16 @@ def analyze(
     out: str | Path,
     config: RunConfig | None = None,
     quiet: bool = True,
-    notes: list[str] | None = None,
     **overrides: Any,
 ) -> Run:
-    """Run every available stage. `overrides` set config fields by section, e.g. scrub="off", extractor="reference".
+    """Run every stage. `overrides` set config fields by section, e.g. scrub="off", extractor="reference".
 
+    Settings named by environment variables (config.ENVIRONMENT) are read here, once, into the config.
     With no inputs, later stages run over the conversations already in OUT.
     """
-    config = _keep_llm_cache_in_run(apply_overrides(config or RunConfig(), **overrides), out)
+    config = _keep_llm_cache_in_run(apply_overrides(with_environment(config or RunConfig()), **overrides), out)
     try:
-        stages = build_stages(config, [str(p) for p in inputs] if inputs else None, notes)
+        stages = build_stages(config, [str(p) for p in inputs] if inputs else None)
     except ValueError as exc:  # a stage rejected its settings (unknown extractor, missing labels file...)
         raise ConfigError(str(exc)) from exc
     with _working(out, config) as run:
@@ -233,9 +198,9 @@ def _keep_llm_cache_in_run(config: RunConfig, out: str | Path) -> RunConfig:
     return config.model_copy(update={"extract": extract})
 
 
-def demo(out: str | Path = "runs/demo", quiet: bool = True, notes: list[str] | None = None) -> Run:
+def demo(out: str | Path = "runs/demo", quiet: bool = True) -> Run:
     """Analyze the bundled sample corpus with the default (offline) pipeline."""
-    return analyze([sample_path()], out, quiet=quiet, notes=notes)
+    return analyze([sample_path()], out, quiet=quiet)
 
 
 def apply_overrides(config: RunConfig, **overrides: Any) -> RunConfig:
@@ -249,8 +214,10 @@ def apply_overrides(config: RunConfig, **overrides: Any) -> RunConfig:
             continue
         section, _, field = key.rpartition(".")
         if section:
-            if not isinstance(data.get(section), dict) or field not in data[section]:
-                raise ValueError(f"unknown setting {key!r}")
+            if not isinstance(data.get(section), dict):
+                raise ConfigError(unknown_key_message(section, [k for k, v in data.items() if isinstance(v, dict)]))
+            if field not in data[section]:
+                raise ConfigError(unknown_key_message(field, list(data[section]), where=section))
             data[section][field] = value
             continue
         if key in data and not isinstance(data[key], dict):
@@ -258,8 +225,11 @@ def apply_overrides(config: RunConfig, **overrides: Any) -> RunConfig:
             continue
         owners = [s for s, fields in data.items() if isinstance(fields, dict) and key in fields]
         if not owners:
-            raise ValueError(f"unknown setting {key!r}")
+            every = [f"{s}.{f}" for s, fields in data.items() if isinstance(fields, dict) for f in fields]
+            every += [k for k, v in data.items() if not isinstance(v, dict)]
+            near = [k for k in every if k.rpartition(".")[2] in difflib.get_close_matches(key, [e.rpartition(".")[2] for e in every], n=1, cutoff=0.6)]
+            raise ConfigError(f"unknown setting {key!r}" + (f"; did you mean {near[0]!r}?" if near else ""))
         if len(owners) > 1:
-            raise ValueError(f"ambiguous setting {key!r}: use one of {', '.join(f'{o}.{key}' for o in owners)}")
+            raise ConfigError(f"ambiguous setting {key!r}: use one of {', '.join(f'{o}.{key}' for o in owners)}")
         data[owners[0]][key] = value
     return RunConfig.model_validate(data)

@@ -236,6 +236,12 @@ class PlacedValue(ValueMention):
     l3: str | None
     score: float  # similarity / confidence of the placement, 0..1
     is_new: bool  # far from every leaf: not forced into the tree
+    l2_source: str | None = None  # tree (a published leaf) | extractor (its l2_hint kept) | placer (no hint)
+    # the name's context-free placement in the tree (the published study's reading, no conversation)
+    tree_leaf: str | None = None
+    tree_l1: str | None = None
+    tree_l2: str | None = None
+    tree_l3: str | None = None
 
 
 class Extraction(BaseModel):

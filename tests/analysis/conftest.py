@@ -4,7 +4,6 @@ with user ids (dev_run: 150 users, 4 conversations each) and without (dev_run_no
 from __future__ import annotations
 
 import pytest
-
 from analysis_helpers import build_reference_run
 
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
-
 from analysis_helpers import tiny_run
+
 from valuescope.analysis import anomalies
 from valuescope.analysis.config import AnalysisConfig
 from valuescope.analysis.data import load
-from valuescope.analysis.stage import AnomaliesStage, analysis_stages
+from valuescope.analysis.stage import AnomaliesStage
 from valuescope.engine.runner import run_stages
 
 

@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from analysis_helpers import tiny_run
+
 from valuescope import api
 from valuescope.analysis.config import AnalysisConfig
 from valuescope.analysis.stage import analysis_stages

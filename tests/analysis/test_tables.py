@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from analysis_helpers import tiny_run
+
 from valuescope.analysis import context, frequencies, responses
 from valuescope.analysis.config import AnalysisConfig
 from valuescope.analysis.data import load

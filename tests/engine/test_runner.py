@@ -52,23 +52,35 @@ def test_batch_stage_checkpoints_and_reruns(tmp_path, conversations_dir):
     assert api.load_run(run.path).sql("select count(*) as n from upper")["n"][0] == first.num_rows
 
 
-def test_analyze_notes_missing_stages(tmp_path, monkeypatch, reference_dir):
+def test_a_missing_stage_module_is_an_error_not_a_skipped_stage(monkeypatch, reference_dir):
+    """Before #16 a missing valuescope.* module turned into a yellow "stage skipped" note and exit 0."""
     import importlib
+    import sys
 
-    real = importlib.import_module
-
-    def fake_import(name, *args):
-        if name == "valuescope.report.stage":
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-        return real(name, *args)
-
-    monkeypatch.setattr(api.importlib, "import_module", fake_import)
-    notes: list[str] = []
     cfg = api.apply_overrides(api.RunConfig(), extractor="reference", reference=str(reference_dir / "dev.jsonl"))
-    stages = api.build_stages(cfg, None, notes)
-    assert stages[0].name == "extract"
-    assert not any(s.name == "report" for s in stages)
-    assert "stage 'report' skipped: valuescope.report.stage is not available in this build" in notes
+    assert [s.name for s in api.build_stages(cfg, None)][-1] == "report"
+    monkeypatch.setitem(sys.modules, "valuescope.report.stage", None)  # as if the module were not there
+    monkeypatch.delitem(sys.modules, "valuescope.pipeline")
+    with pytest.raises(ImportError, match="valuescope.report.stage"):
+        importlib.import_module("valuescope.pipeline")
+
+
+def test_stages_run_in_the_order_their_tables_demand(reference_dir):
+    from valuescope.errors import ConfigError
+    from valuescope.pipeline import in_data_order
+
+    cfg = api.apply_overrides(api.RunConfig(), extractor="reference", reference=str(reference_dir / "dev.jsonl"))
+    stages = api.build_stages(cfg, None)
+    assert in_data_order(stages) == stages  # the built-in order is already a data order
+    reordered = in_data_order(stages[::-1])
+    pos = {s.name: i for i, s in enumerate(reordered)}
+    writer = {table: s.name for s in stages for table in s.outputs}
+    for stage in reordered:  # every stage after the writers of what it reads
+        assert all(pos[writer[t]] < pos[stage.name] for t in stage.inputs if t in writer), stage.name
+    assert reordered[0].name == "extract"  # (the report reads nothing taxonomy_build writes: either may be last)
+    assert [s.name for s in stages[:3]] == ["extract", "taxonomy_place", "taxonomy_build"]
+    with pytest.raises(ConfigError, match="'judgments' is written by both extract and extract"):
+        in_data_order([stages[0], stages[0]])
 
 
 def test_apply_overrides_rejects_unknown():

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 import valuescope.extract.llm.client as client_mod
-from valuescope.extract.llm.fake_server import FakeLLM, ServerThread
+from fakes.fake_server import FakeLLM, ServerThread
 
 
 @pytest.fixture(autouse=True)

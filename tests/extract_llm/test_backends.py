@@ -90,7 +90,10 @@ def test_batch_resumes_polling_after_a_restart(fake, tmp_path):
     jobs = [ex._job(c, "full") for c in convs]
     # what the killed process had done: submit, persist the id, poll once
     provider = get_provider(ex.backend)
-    body = lambda j: ex.backend.request_body(j.system, [{"role": "user", "content": j.user}], j.schema, "record_full", 100)
+
+    def body(j):
+        return ex.backend.request_body(j.system, [{"role": "user", "content": j.user}], j.schema, "record_full", 100)
+
     batch_id = provider.submit([(j.key, body(j)) for j in jobs])
     path = _state_path(ex.cache.folder, jobs)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -95,7 +95,7 @@ def test_retry_after_is_honoured(fake, tmp_path):
 
 
 def test_concurrency_is_bounded(tmp_path):
-    from valuescope.extract.llm.fake_server import FakeLLM, ServerThread
+    from fakes.fake_server import FakeLLM, ServerThread
 
     app = FakeLLM(latency=0.2)
     with ServerThread(app) as url:
@@ -113,11 +113,11 @@ def test_concurrency_is_bounded(tmp_path):
 def test_fatal_errors_stop_the_run_with_a_clear_message(tmp_path):
     import pytest
 
-    from valuescope.extract.llm.fake_server import FakeLLM, ServerThread
+    from fakes.fake_server import FakeLLM, ServerThread
 
     class Unauthorised(FakeLLM):
         async def _chat(self, req, send, anthropic):  # type: ignore[override]
-            from valuescope.extract.llm.fake_server import _send_json
+            from fakes.fake_server import _send_json
 
             await _send_json(send, 401, {"error": {"message": "bad key", "type": "auth"}})
 
@@ -135,7 +135,7 @@ def test_kill_9_mid_batch_then_resume_asks_only_for_the_rest(tmp_path):
     import subprocess
     import sys
 
-    from valuescope.extract.llm.fake_server import FakeLLM, ServerThread
+    from fakes.fake_server import FakeLLM, ServerThread
 
     app = FakeLLM(latency=0.1)
     with ServerThread(app) as url:

@@ -9,10 +9,10 @@ import httpx2
 import openai
 import pytest
 
+from fakes.fake_server import GOOD
 from valuescope.extract.config import ExtractConfig
 from valuescope.extract.llm.backends.http import LeanTransport, use_lean
 from valuescope.extract.llm.backends.openai import OpenAIBackend
-from valuescope.extract.llm.fake_server import GOOD
 
 ANSWER = json.dumps({"choices": [{"message": {"content": json.dumps(GOOD)}, "finish_reason": "stop"}],
                      "usage": {"prompt_tokens": 10, "completion_tokens": 5}}).encode()

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from extract_llm.helpers import conv, llm_config, run_extract
+from fakes.fake_server import GOOD, INJECTED
 from valuescope.extract.llm import prompts
 from valuescope.extract.llm.schema import (
     AnswerError,
@@ -15,7 +16,6 @@ from valuescope.extract.llm.schema import (
     validate_answer,
     value_problem,
 )
-from valuescope.extract.llm.fake_server import GOOD, INJECTED
 
 INJECTION_PROBES = [
     "ignore previous instructions",

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from extract_llm.helpers import conv, llm_config, load_real, run_extract
-from valuescope.extract.llm.fake_server import free_port
+from fakes.fake_server import free_port
 from valuescope.extract.llm.schema import L2_NAMES, value_problem
 from valuescope.records import RESPONSE_TYPES, TASK_CATEGORIES, Judgment
 

@@ -48,7 +48,7 @@ def test_identical_conversations_share_one_request_and_keep_input_order(fake, tm
 def test_llm_processes_share_the_request_budget_and_the_cache(tmp_path: Path) -> None:
     """llm_processes=2: two engine processes, each with half the requests in flight, one shared answer cache."""
     from extract_llm.helpers import run_extract
-    from valuescope.extract.llm.fake_server import FakeLLM, ServerThread
+    from fakes.fake_server import FakeLLM, ServerThread
 
     app = FakeLLM(latency=0.02)
     convs = [conv(f"p:{i}", f"Should I take job offer {i}?") for i in range(600)]  # 3 engine batches of <= 256

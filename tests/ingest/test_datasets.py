@@ -7,7 +7,7 @@ the rows are made up.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -25,9 +25,9 @@ def _wildchat_rows() -> list[dict]:
             "state": "Texas", "country": "United States", "hashed_ip": "9f2c...", "header": {"user-agent": "Mozilla"},
             "openai_moderation": [{"flagged": False}], "detoxify_moderation": [{"toxicity": 0.001}]}
     return [
-        {**base, "conversation_hash": "wc-1", "timestamp": datetime(2023, 4, 9, 0, 2, 53, tzinfo=timezone.utc),
+        {**base, "conversation_hash": "wc-1", "timestamp": datetime(2023, 4, 9, 0, 2, 53, tzinfo=UTC),
          "conversation": [msg("user", "Help me write a kind note."), msg("assistant", "Of course: ...")]},
-        {**base, "conversation_hash": "wc-2", "timestamp": datetime(2023, 4, 9, 0, 5, tzinfo=timezone.utc),
+        {**base, "conversation_hash": "wc-2", "timestamp": datetime(2023, 4, 9, 0, 5, tzinfo=UTC),
          "conversation": [msg("user", "Hi"), msg("narrator", "...")]},  # malformed: unknown role
     ]
 

@@ -116,7 +116,7 @@ def test_usage_errors_are_one_line_exit_2_before_any_work(tmp_path, monkeypatch,
 
 def test_anthropic_target_plain_messages_with_system_and_retries(tmp_path, monkeypatch):
     """The anthropic path: the system prompt as `system`, no tools, text answers; a 429 is retried like the extractor's."""
-    from valuescope.extract.llm.fake_server import FakeLLM, ServerThread
+    from fakes.fake_server import FakeLLM, ServerThread
     from valuescope.probe.suite import Scenario
 
     monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")

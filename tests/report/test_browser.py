@@ -9,8 +9,8 @@ import time
 
 import pytest
 import uvicorn
-from playwright.sync_api import expect
 from conftest import save_screenshot
+from playwright.sync_api import expect
 from runs import XSS_HUMAN, XSS_TEXT, XSS_VALUE
 
 from valuescope.report.serve import create_app

@@ -14,9 +14,9 @@ from extract_llm.test_llama_server import llama_server  # noqa: F401 - the share
 from sklearn.metrics import normalized_mutual_info_score as nmi
 
 import valuescope.extract.llm.client as client_mod
+from fakes.fake_server import FakeLLM, ServerThread
 from valuescope.extract.config import ExtractConfig
 from valuescope.extract.llm.backends import get_backend
-from valuescope.extract.llm.fake_server import FakeLLM, ServerThread
 from valuescope.taxonomy.api import build_values
 from valuescope.taxonomy.clio import LLMNamer
 from valuescope.taxonomy.clio_hierarchy import ClioRestructurer, merge_similar

@@ -57,10 +57,8 @@ def test_hint_rule_is_part_of_the_stage_key() -> None:
         TaxonomyConfig(hint_rule="other")
 
 
-def test_reference_labels_survive_the_taxonomy_stage(tmp_path, reference_dir, monkeypatch) -> None:
+def test_reference_labels_survive_the_taxonomy_stage(tmp_path, reference_dir) -> None:
     """The reference extractor fed dev + dev2 + dev3 scores >= 0.98 against the same labels, tree-consistent."""
-    monkeypatch.setenv("VALUESCOPE_PLACE_SECOND", "off")  # speed only: the rule's l2 does not depend on encoders
-    monkeypatch.setenv("VALUESCOPE_PLACE_TUNED", "off")
     labels = {}
     for name in ("dev.jsonl", "dev2.jsonl", "dev3.jsonl"):
         labels.update(load_annotations(reference_dir / name))
@@ -70,7 +68,7 @@ def test_reference_labels_survive_the_taxonomy_stage(tmp_path, reference_dir, mo
     run = RunDir(tmp_path / "run")
     run.write_table("judgments", pd.DataFrame([e.judgment.model_dump() for e in extractions]))
     run.write_table("mentions", pd.DataFrame([v.model_dump() for e in extractions for v in e.values]))
-    run_stages(run, taxonomy_stages(TaxonomyConfig(build=False)), quiet=True)
+    run_stages(run, taxonomy_stages(TaxonomyConfig(build=False, place_second=False, place_tuned=False)), quiet=True)
     m = evaluate_run(run.path, path)
     assert m["n_matched"] == len(labels) == 900
     tc, annotated = m["constructs"]["tree_consistent"], m["constructs"]["as_annotated"]

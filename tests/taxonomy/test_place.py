@@ -118,10 +118,16 @@ def test_held_out_leaves_beat_the_5nn_baseline(held_out):
 
 
 def test_second_encoder_can_be_switched_off(monkeypatch):
+    from valuescope.config import RunConfig, with_environment
     from valuescope.taxonomy.place_stack import default_second
+    from valuescope.taxonomy.stage import PlaceStage
 
     monkeypatch.setenv("VALUESCOPE_PLACE_SECOND", "off")
-    assert default_second() is None
+    assert default_second() is not None  # the environment is read at the CLI/API boundary only...
+    config = with_environment(RunConfig())  # ...into the config
+    assert config.taxonomy.place_second is False and default_second(config.taxonomy.place_second) is None
+    # and it changes values.parquet, so it is part of the stage key (defaults keep the old key)
+    assert PlaceStage(config.taxonomy).key() != PlaceStage(RunConfig().taxonomy).key()
 
 
 def test_one_encoder_fallback_uses_its_shipped_model():
@@ -175,9 +181,10 @@ def test_tuned_heads_enter_the_path_score(placer):
 
 def test_no_tuned_heads_for_a_tree_they_were_not_trained_on():
     from valuescope.embed.tuned import default_tuned
+    from valuescope.taxonomy.vectors import tree_sha
 
     tree = subtree_without(published_tree(), {"honesty"})
-    assert default_tuned(tree) is None
+    assert default_tuned(tree_sha(tree)) is None
 
 
 def test_shipped_tuned_model_loads_offline_and_knows_the_published_tree():

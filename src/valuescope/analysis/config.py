@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Literal
+
+from pydantic import Field
+
+from valuescope.settings import StrictModel
 
 
-class AnalysisConfig(BaseModel):
+class AnalysisConfig(StrictModel):
     policy: str | None = None  # TOML policy of disfavoured values; None = bundled default
     min_support: int = 5  # a value x context cell needs this many conversations
-    correction: str = "bh"  # "bh" (Benjamini-Hochberg) | "bonferroni"
+    correction: Literal["bh", "bonferroni"] = "bh"  # Benjamini-Hochberg | Bonferroni
     alpha: float = 0.05
     # context analysis: which context columns to cross values with
     context_kinds: list[str] = Field(default_factory=lambda: ["task_category", "context", "task_cluster"])
@@ -20,4 +24,4 @@ class AnalysisConfig(BaseModel):
     alert_min_score: float = 0.5  # ...with at least this anomaly score
     embedder: str = "minilm"  # for matching values to the policy by meaning
     # comparison within one run
-    compare_by: str = "model"  # "model" | "week" | "none"
+    compare_by: Literal["model", "week", "none"] = "model"

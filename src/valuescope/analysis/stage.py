@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from valuescope import registry
 from valuescope.analysis import anomalies, compare, context, frequencies, responses
 from valuescope.analysis.config import AnalysisConfig
 from valuescope.analysis.data import RunData, load
@@ -148,9 +149,6 @@ class CompareStage(AnalysisStage):
 
 
 def analysis_stages(analysis_config: AnalysisConfig | None = None, privacy_config: PrivacyConfig | None = None) -> list[TableStage]:
-    """The analysis stages in run order."""
-    args = (analysis_config or AnalysisConfig(), privacy_config or PrivacyConfig())
-    from valuescope.analysis.pressure import PressureStage  # probe runs only (valuescope probe); a no-op otherwise
-
-    return [AnomaliesStage(*args), FrequenciesStage(*args), ContextStage(*args), ResponsesStage(*args), CompareStage(*args),
-            PressureStage(*args)]
+    """The registered analyses' stages (built-ins: analysis/plugin.py), in registration order."""
+    config, privacy = analysis_config or AnalysisConfig(), privacy_config or PrivacyConfig()
+    return [registry.get("analysis", name).build(config, privacy) for name in registry.names("analysis")]

@@ -22,12 +22,8 @@ from valuescope.cli.app import UserError, app, console
 
 COMMAND_MODULES = ("run", "evaluate", "taxonomy", "compare", "report", "audit", "probe")
 
-for _name in COMMAND_MODULES:
-    try:
-        importlib.import_module(f"valuescope.cli.{_name}")
-    except ModuleNotFoundError as exc:  # a command group not built yet
-        if exc.name != f"valuescope.cli.{_name}":
-            raise
+for _name in COMMAND_MODULES:  # each registers its commands on `app`
+    importlib.import_module(f"valuescope.cli.{_name}")
 
 
 def main() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
+from valuescope.errors import ValuescopeError
+
 app = typer.Typer(
     name="valuescope",
     help="Measure which values an AI assistant expresses in real conversations, and how.",
@@ -15,5 +17,5 @@ app = typer.Typer(
 console = Console(stderr=True)
 
 
-class UserError(Exception):
+class UserError(ValuescopeError):
     """An error the user can fix (bad path, bad option): printed as one line, exit 2."""

@@ -68,13 +68,10 @@ def probe(
                   "extract.model": extract_model, "extract.base_url": extract_base_url}, workers=workers)
     from valuescope.probe.run import probe as run_probe
 
-    notes: list[str] = []
     try:
-        run = _guard(run_probe, target, out, suite, turns, samples, cfg, quiet=quiet, notes=notes)
+        run = _guard(run_probe, target, out, suite, turns, samples, cfg, quiet=quiet)
     except (ValueError, RuntimeError) as exc:  # bad backend name / missing key; a fatal target error
         raise UserError(str(exc).splitlines()[0]) from None
-    for note in notes:
-        console.print(f"[yellow]note:[/yellow] {note}")
     info = run.manifest.get("probe", {})
     console.print(f"probed {info.get('scenarios')} scenarios x {samples} sample(s): {info.get('conversations')} records, "
                   f"{info.get('quarantined')} quarantined")

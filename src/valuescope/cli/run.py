@@ -16,6 +16,7 @@ from valuescope import api
 from valuescope.cli.app import UserError, app, console
 from valuescope.config import RunConfig
 from valuescope.engine.rundir import RunLockedError
+from valuescope.errors import ValuescopeError
 from valuescope.ingest.draft import IngestError
 from valuescope.ingest.formats import FORMATS
 from valuescope.privacy.ids import SaltError
@@ -38,7 +39,7 @@ def _config(config_file: Path | None, **overrides: Any) -> RunConfig:
     except FileNotFoundError as exc:
         raise UserError(str(exc)) from None
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
         raise UserError(f"bad configuration: {problems}") from None
     except ValueError as exc:  # TOML/JSON syntax, unknown setting
         raise UserError(f"bad configuration: {str(exc).splitlines()[0]}") from None
@@ -72,7 +73,7 @@ def _guard(fn, *args: Any, **kwargs: Any) -> Any:
     """
     try:
         return fn(*args, **kwargs)
-    except (IngestError, api.ConfigError, OSError, RunLockedError, SaltError) as exc:
+    except (ValuescopeError, IngestError, OSError, RunLockedError, SaltError) as exc:
         if os.environ.get("VALUESCOPE_DEBUG"):
             raise
         raise UserError(one_line(exc)) from None
@@ -158,6 +159,15 @@ def analyze(
     llm_processes: int | None = typer.Option(None, "--llm-processes", help="Processes sharing the LLM requests (each keeps concurrency/N in flight; needs --workers >= N)."),
     answers: Path | None = typer.Option(None, "--answers", help="Stored answers {key, answer} JSONL for --backend replay."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Ingest, print the extractor's cost estimate, write the LLM requests to OUT/requests.jsonl, stop."),
+    place_second: bool | None = typer.Option(
+        None, "--place-second/--no-place-second", envvar="VALUESCOPE_PLACE_SECOND", show_envvar=True,
+        help="Place values with the second encoder (e5) too (default on; off: ~5x faster, a few points lower)."),
+    place_tuned: bool | None = typer.Option(
+        None, "--place-tuned/--no-place-tuned", envvar="VALUESCOPE_PLACE_TUNED", show_envvar=True,
+        help="Use the bundled fine-tuned placement heads (default on, for the tree they were trained on)."),
+    offline_model: Path | None = typer.Option(
+        None, "--offline-model", envvar="VALUESCOPE_OFFLINE_MODEL", show_envvar=True,
+        help="Folder of another offline-extractor bundle (model.npz + model.json)."),
     config: Path | None = ConfigOpt,
     workers: int | None = WorkersOpt,
     quiet: bool = QuietOpt,
@@ -172,15 +182,13 @@ def analyze(
         column_map=_column_map(column), extractor=extractor, backend=backend, model=model, base_url=base_url,
         reference=str(reference) if reference else None, concurrency=concurrency, dry_run=dry_run or None,
         answers=str(answers) if answers else None, workers=workers, llm_processes=llm_processes,
+        place_second=place_second, place_tuned=place_tuned, offline_model=str(offline_model) if offline_model else None,
     )
     if cfg.extract.dry_run:
         _dry_run(inputs, out, cfg, quiet)
         return
-    notes: list[str] = []
-    run = _guard(api.analyze, inputs, out, cfg, quiet=quiet, notes=notes)
+    run = _guard(api.analyze, inputs, out, cfg, quiet=quiet)
     _print_ingest(run)
-    for note in notes:
-        console.print(f"[yellow]note:[/yellow] {note}")
     _print_outputs(run)
 
 
@@ -230,11 +238,8 @@ def demo(
     quiet: bool = QuietOpt,
 ) -> None:
     """Analyze the bundled sample corpus (hh-rlhf + JailbreakBench; CONTENT WARNING: red-team text)."""
-    notes: list[str] = []
-    run = _guard(api.demo, out, quiet=quiet, notes=notes)
+    run = _guard(api.demo, out, quiet=quiet)
     _print_ingest(run)
-    for note in notes:
-        console.print(f"[yellow]note:[/yellow] {note}")
     _print_outputs(run)
 
 

@@ -7,7 +7,6 @@ one new module plus a registry entry in ``valuescope.embed``.
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -25,8 +24,3 @@ class Embedder(ABC):
 def l2_normalise(x: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return (x / np.maximum(norms, 1e-12)).astype(np.float32)
-
-
-def env_off(name: str) -> bool:
-    """True when the environment variable opts a component out ("0", "off", "false", "no", "none")."""
-    return os.environ.get(name, "").strip().lower() in {"0", "off", "false", "no", "none"}

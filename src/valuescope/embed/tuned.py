@@ -1,7 +1,7 @@
 """MiniLM fine-tuned on the published taxonomy (int8 ONNX in package data), run by onnxruntime.
 
 Why: placement's frozen encoders judge surface similarity; this one was trained
-(``tuned_train.py``, ``scripts/train_place_encoder.py``) to predict every
+(``training/tuned_train.py``, ``scripts/train_place_encoder.py``) to predict every
 published leaf's l1/l2/l3 cluster, so its heads' log-probabilities are
 evidence the placer adds to its path score. The heads only mean something for
 the tree the model was trained on (the sidecar JSON records its sha and class
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from valuescope.embed.base import Embedder, env_off, l2_normalise
+from valuescope.embed.base import Embedder, l2_normalise
 from valuescope.embed.minilm import bundled_tokenizer, cpu_session, token_batches
 
 MAX_TOKENS = 64
@@ -82,18 +82,16 @@ class TunedEmbedder(Embedder):
         return out
 
 
-def default_tuned(tree) -> TunedEmbedder | None:
+def default_tuned(tree_sha: str, enabled: bool = True) -> TunedEmbedder | None:
     """The bundled tuned model when it was trained on this very tree (its heads name that tree's clusters),
-    else None. ``VALUESCOPE_PLACE_TUNED=off`` opts out."""
-    from valuescope.taxonomy.vectors import tree_sha
-
-    if env_off("VALUESCOPE_PLACE_TUNED"):
+    else None. ``taxonomy.place_tuned = false`` (``VALUESCOPE_PLACE_TUNED=off`` at the CLI) opts out."""
+    if not enabled:
         return None
     path = bundled_path()
     if not path.is_file():
         return None
     meta = json.loads(path.with_suffix(".json").read_text("utf-8"))
-    if meta.get("tree_sha") != tree_sha(tree):
+    if meta.get("tree_sha") != tree_sha:
         return None
     return _bundled()
 

@@ -12,10 +12,10 @@ import hashlib
 import json
 import os
 import tempfile
-from contextlib import contextmanager
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -27,6 +27,11 @@ except ImportError:  # Windows: msvcrt's byte-range lock plays the same role
     fcntl = None  # type: ignore[assignment]
     import msvcrt
 
+from valuescope.errors import ValuescopeError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 MANIFEST = "manifest.json"
 QUARANTINE = "quarantine.jsonl"
 DUCKDB_FILE = "valuescope.duckdb"
@@ -36,7 +41,7 @@ LOCK_FILE = ".lock"
 JOINED_VIEWS = {"judgments": ("anomaly_scores", "id", ("anomaly_score",))}
 
 
-class RunLockedError(RuntimeError):
+class RunLockedError(ValuescopeError, RuntimeError):
     """Another process is working in this run directory."""
 
 
@@ -156,7 +161,7 @@ class RunDir:
             raise FileNotFoundError(f"run {self.path} has no table {name!r} (expected {path})")
         return pq.read_table(path, columns=columns)
 
-    def read_df(self, name: str, columns: list[str] | None = None):
+    def read_df(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
         return self.read_table(name, columns).to_pandas()
 
     def tables(self) -> list[str]:

@@ -52,7 +52,7 @@ def progress_bar(disable: bool = False) -> Progress:
 # -- batch checkpoints ----------------------------------------------------------
 
 
-def _checkpoint_dir(run: RunDir, stage: BatchStage, batch_key: str) -> Path:
+def _checkpoint_dir(run: RunDir, stage: BatchStage | SourceStage, batch_key: str) -> Path:
     return run.cache_dir(stage.name) / batch_key
 
 

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
+from valuescope.engine.rundir import RunDir
 from valuescope.records import QuarantineRecord, stable_hash
 
 
@@ -36,8 +37,8 @@ class BatchResult:
 class Stage(ABC):
     name: ClassVar[str]
     version: ClassVar[str] = "1"  # bump when the stage's output for the same input changes
-    inputs: ClassVar[tuple[str, ...]] = ()
-    outputs: ClassVar[tuple[str, ...]] = ()  # tables it writes; no other stage may write them
+    inputs: tuple[str, ...] = ()  # table names (valuescope.tables); the pipeline orders stages by them
+    outputs: tuple[str, ...] = ()  # tables it writes; no other stage may write them
     output_files: ClassVar[tuple[str, ...]] = ()  # other files it writes (relative to the run), e.g. report.html
 
     def config(self) -> dict[str, Any]:
@@ -47,7 +48,7 @@ class Stage(ABC):
     def key(self) -> str:
         return stable_hash({"stage": self.name, "version": self.version, "config": self.config()})
 
-    def prepare(self, run: Any) -> None:
+    def prepare(self, run: RunDir) -> None:
         """Bind to a run before anything else is called (e.g. read the run's secret salt)."""
 
 
@@ -74,7 +75,7 @@ class BatchStage(Stage):
 
 class TableStage(Stage):
     @abstractmethod
-    def run(self, run: Any) -> dict[str, float]:
+    def run(self, run: RunDir) -> dict[str, float]:
         """Read inputs from the RunDir, write outputs, return stats for the manifest."""
 
 
@@ -99,5 +100,5 @@ class SourceStage(Stage):
     def process_chunk(self, chunk: Any, resource: Any) -> BatchResult: ...
 
     @abstractmethod
-    def finalize(self, run: Any, chunks: list[Any], results: list[BatchResult]) -> dict[str, float]:
+    def finalize(self, run: RunDir, chunks: list[Any], results: list[BatchResult]) -> dict[str, float]:
         """Merge the chunks' results (in plan order) into tables, quarantine and manifest; return stats."""

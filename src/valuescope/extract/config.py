@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Literal
+
+from valuescope.settings import StrictModel
 
 
-class ExtractConfig(BaseModel):
+class ExtractConfig(StrictModel):
     extractor: str = "offline"  # a name in valuescope.extract.registry
     # LLM extractor
     backend: str = "openai"  # a name in valuescope.extract.llm.backends registry
@@ -21,7 +23,7 @@ class ExtractConfig(BaseModel):
     dry_run: bool = False
     # LLM extractor, continued (docs/extractor-llm.md)
     screen_model: str | None = None  # cheaper model for the subjectivity screen; None = model
-    response_format: str = "auto"  # auto | json_schema | json_object | tool | prompt
+    response_format: Literal["auto", "json_schema", "json_object", "tool", "prompt"] = "auto"
     max_input_tokens: int = 6000  # conversation budget; longer ones are windowed (extract/llm/window.py)
     max_output_tokens: int = 1024
     price_input_per_mtok: float | None = None  # USD per 1M input tokens, for --dry-run cost
@@ -31,3 +33,5 @@ class ExtractConfig(BaseModel):
     answers: str | None = None  # backend "replay": JSONL of stored answers {key, answer} (docs/extractor-llm.md)
     # reference extractor: judgments made elsewhere, in GUIDELINES.md's JSONL format
     reference: str | None = None
+    # offline extractor: folder of another model bundle (model.npz + model.json); None = the bundled one
+    offline_model: str | None = None

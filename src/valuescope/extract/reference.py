@@ -12,12 +12,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from valuescope.errors import ValuescopeError
 from valuescope.extract.base import Extractor
 from valuescope.extract.config import ExtractConfig
 from valuescope.records import Conversation, Extraction, Judgment, ValueMention, stable_hash
 
 
-class LabelsError(ValueError):
+class LabelsError(ValuescopeError, ValueError):
     """A labels file that cannot be read; the message names the file and line."""
 
 

@@ -1,17 +1,11 @@
-"""Extractors by name: a new extractor is one module plus one line here."""
+"""Extractors by name (valuescope.registry; the built-ins are registered in extract/plugin.py)."""
 
 from __future__ import annotations
 
+from valuescope import registry
 from valuescope.extract.base import Extractor
 from valuescope.extract.config import ExtractConfig
-from valuescope.registry import load_plugin
-
-REGISTRY: dict[str, str] = {
-    "offline": "valuescope.extract.offline.extractor:OfflineExtractor",
-    "llm": "valuescope.extract.llm.extractor:LLMExtractor",
-    "reference": "valuescope.extract.reference:ReferenceExtractor",
-}
 
 
 def get_extractor(config: ExtractConfig) -> Extractor:
-    return load_plugin(REGISTRY, config.extractor, "extractor")(config)
+    return registry.get("extractor", config.extractor)(config)

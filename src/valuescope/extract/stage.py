@@ -12,35 +12,17 @@ from valuescope.extract.config import ExtractConfig
 from valuescope.extract.registry import get_extractor
 from valuescope.ingest.table import table_to_conversations
 from valuescope.records import QuarantineRecord
+from valuescope.tables import JUDGMENTS, MENTIONS
 
-JUDGMENT_SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("subjective", pa.bool_()),
-        ("task", pa.string()),
-        ("task_category", pa.string()),
-        ("response", pa.string()),
-        ("harmful_score", pa.float64()),
-        ("extractor", pa.string()),
-    ]
-)
-MENTION_SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("side", pa.string()),
-        ("value", pa.string()),
-        ("explicit", pa.bool_()),
-        ("l2_hint", pa.string()),
-        ("confidence", pa.float64()),
-    ]
-)
+JUDGMENT_SCHEMA = JUDGMENTS.schema  # derived from records.Judgment (valuescope.tables)
+MENTION_SCHEMA = MENTIONS.schema  # derived from records.ValueMention
 
 
 class ExtractStage(BatchStage):
     name = "extract"
     version = "1"
     inputs = ("conversations",)
-    outputs = ("judgments", "mentions")
+    outputs = (JUDGMENTS.name, MENTIONS.name)
 
     def __init__(self, config: ExtractConfig) -> None:
         self.extract_config = config

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from valuescope.settings import StrictModel
 
 
-class IngestConfig(BaseModel):
+class IngestConfig(StrictModel):
     format: str | None = None  # None = auto-detect per file
     strict: bool = False  # fail on the first quarantined record
     max_record_bytes: int = 2_000_000  # a larger record is quarantined

@@ -12,15 +12,17 @@ import functools
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
+
+from valuescope.errors import ValuescopeError
 
 
 class RecordError(ValueError):
     """One record cannot become a conversation; the message is the quarantine reason."""
 
 
-class IngestError(RuntimeError):
+class IngestError(ValuescopeError, RuntimeError):
     """The ingest as a whole cannot go on (e.g. --strict and a record was quarantined)."""
 
 
@@ -126,7 +128,7 @@ def as_timestamp(value: Any) -> str | None:
         return value.isoformat()
     if isinstance(value, int | float) and not isinstance(value, bool):
         try:
-            return datetime.fromtimestamp(value, tz=timezone.utc).isoformat()
+            return datetime.fromtimestamp(value, tz=UTC).isoformat()
         except (OverflowError, OSError, ValueError):  # beyond year 9999, before year 1, NaN
             raise RecordError(f"timestamp {repr(value)[:40]} is not a date (unix seconds out of range)") from None
     if hasattr(value, "isoformat"):

@@ -6,6 +6,7 @@ import zlib
 from pathlib import Path
 from types import ModuleType
 
+from valuescope import registry
 from valuescope.ingest import (
     anthropic,
     chatgpt,
@@ -34,20 +35,17 @@ from valuescope.ingest.streams import (  # noqa: F401  (GZIP_MAGIC, is_gzip: re-
     read_head,
 )
 
-JSON_READERS: dict[str, ModuleType] = {
-    native.NAME: native,
-    chatgpt.NAME: chatgpt,
-    claude_export.NAME: claude_export,
-    gemini.NAME: gemini,
-    openai_batch.NAME: openai_batch,
-    langsmith.NAME: langsmith,
-    langfuse.NAME: langfuse,
-    otel.NAME: otel,
-    sharegpt.NAME: sharegpt,
-    transcript.NAME: transcript,
-    anthropic.NAME: anthropic,
-    openai.NAME: openai,
-}  # in sniffing order: most specific first
+BUILTIN_READERS = "valuescope.ingest.plugin"  # registers the built-in readers, most specific first
+
+
+def _json_readers() -> dict[str, ModuleType]:
+    """Every registered reader in sniffing order: plugins' first, then the built-ins (valuescope.registry)."""
+    names = registry.names("reader")
+    builtin = [n for n in names if registry.REGISTRY.owner("reader", n) == BUILTIN_READERS]
+    return {n: registry.get("reader", n) for n in [*(n for n in names if n not in builtin), *builtin]}
+
+
+JSON_READERS: dict[str, ModuleType] = _json_readers()
 # What each reader looks for in a record: said when no reader recognises one.
 EXPECTS: dict[str, str] = {
     native.NAME: "'id' and 'messages' of {role, content} only",

@@ -17,12 +17,11 @@ status other than 200) is quarantined with the API's message.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from valuescope.ingest import openai
-import json
-
 from valuescope.ingest.draft import Draft, RecordError, as_text
 from valuescope.records import stable_hash
 

@@ -22,7 +22,7 @@ and are counted in no table: they are not records, only parts of one.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from valuescope.ingest.draft import Draft, RecordError, Turn, as_text, tool_call
@@ -104,7 +104,7 @@ def _span(span: dict[str, Any]) -> Draft | None:
     if not turns:
         return None
     start = span.get("startTimeUnixNano")
-    stamp = datetime.fromtimestamp(int(start) / 1e9, tz=timezone.utc).isoformat() if start else None
+    stamp = datetime.fromtimestamp(int(start) / 1e9, tz=UTC).isoformat() if start else None
     meta = {"span": span.get("name"), "traceId": span.get("traceId")}
     for key in ("gen_ai.conversation.id", "gen_ai.provider.name", "gen_ai.system", "gen_ai.operation.name"):
         if attrs.get(key) is not None:

@@ -18,24 +18,32 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 
-from valuescope.config import RunConfig
 from valuescope.engine.runner import progress_bar
 from valuescope.engine.stage import BatchResult, SourceStage
 from valuescope.ingest.archive import expand_inputs
+from valuescope.ingest.config import IngestConfig
 from valuescope.ingest.draft import IngestError, InputError, RecordError, quarantine_text, turn_parts
 from valuescope.ingest.openai_batch import BatchIndex, build_batch_index
 from valuescope.ingest.source import Chunk, InputFile, plan_file, read_chunk
 from valuescope.ingest.table import CONVERSATION_SCHEMA, conversations_to_table
 from valuescope.ingest.validate import to_conversation
 from valuescope.privacy.base import Scrubber, get_scrubber
+from valuescope.privacy.config import PrivacyConfig
 from valuescope.privacy.ids import UserIdHasher, run_salt, salt_fingerprint
 from valuescope.records import QuarantineRecord, stable_hash
 
 RAW_TABLE = "conversations_raw"
+
+
+class IngestSettings(Protocol):
+    """The part of a run's config ingest reads (a RunConfig is one; ingest does not import the run config)."""
+
+    ingest: IngestConfig
+    privacy: PrivacyConfig
 
 
 class IngestStage(SourceStage):
@@ -43,7 +51,7 @@ class IngestStage(SourceStage):
     version = "2"  # 2: messages carry tool calls and tool turns
     inputs = ()
 
-    def __init__(self, inputs: list[str], config: RunConfig) -> None:
+    def __init__(self, inputs: list[str], config: IngestSettings) -> None:
         self.inputs = list(inputs)
         self.expansion = expand_inputs(inputs)  # InputError now, before any work, for a missing file
         self.skipped: list[tuple[str, str]] = []  # (path, reason): files found in input folders / archives, not read
@@ -164,7 +172,7 @@ class IngestStage(SourceStage):
     # -- merge ------------------------------------------------------------------------
     def finalize(self, run: Any, chunks: list[tuple[InputFile, Chunk]], results: list[BatchResult]) -> dict[str, float]:
         per_file = [{"read": 0, "ok": 0, "quarantined": 0, "blank_lines": 0, "joined": 0} for _ in self.files]
-        for (f, c), r in zip(chunks, results, strict=True):
+        for (_, c), r in zip(chunks, results, strict=True):
             for k in per_file[c.file]:
                 per_file[c.file][k] += int(r.stats.get(k, 0))
         quarantine = [q for r in results for q in r.quarantine]
@@ -241,6 +249,6 @@ class IngestStage(SourceStage):
             shutil.rmtree(raw.parent, ignore_errors=True)
 
 
-def ingest_stages(inputs: list[str], config: RunConfig) -> list[IngestStage]:
+def ingest_stages(inputs: list[str], config: IngestSettings) -> list[IngestStage]:
     """The stages that turn input files into conversations.parquet (one stage; chunks within it)."""
     return [IngestStage([str(Path(p)) for p in inputs], config)]

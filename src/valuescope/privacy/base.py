@@ -12,9 +12,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from valuescope import registry
 from valuescope.privacy.config import PrivacyConfig
 from valuescope.records import Conversation
-from valuescope.registry import load_plugin
 
 
 @dataclass(frozen=True)
@@ -130,12 +130,6 @@ class NullScrubber(Scrubber):
         return []
 
 
-REGISTRY: dict[str, str] = {
-    "off": "valuescope.privacy.base:NullScrubber",
-    "regex": "valuescope.privacy.regex:RegexScrubber",
-    "ner": "valuescope.privacy.ner:NERScrubber",
-}
-
-
 def get_scrubber(config: PrivacyConfig) -> Scrubber:
-    return load_plugin(REGISTRY, config.scrub, "scrub mode")(config)
+    """The scrubber registered under ``privacy.scrub`` (built-ins: privacy/plugin.py)."""
+    return registry.get("scrubber", config.scrub)(config)

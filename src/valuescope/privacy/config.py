@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
-SCRUB_MODES = ("off", "regex", "ner")
+from valuescope import registry
+from valuescope.settings import StrictModel
+
+SCRUB_MODES = ("off", "regex", "ner")  # the built-ins; plugins may register more (valuescope.registry)
 
 
-class PrivacyConfig(BaseModel):
+class PrivacyConfig(StrictModel):
     # "regex" (default): every pattern type, ~100x faster than "ner"; "ner" adds
     # person names (Presidio + spaCy); "off" only for data that is already clean.
     scrub: str = "regex"
@@ -22,8 +25,9 @@ class PrivacyConfig(BaseModel):
     @classmethod
     def _known_mode(cls, v: str) -> str:
         v = v.strip().lower()
-        if v not in SCRUB_MODES:
-            raise ValueError(f"unknown scrub mode {v!r}; choose one of {', '.join(SCRUB_MODES)}")
+        modes = registry.names("scrubber")
+        if v not in modes:
+            raise ValueError(f"unknown scrub mode {v!r}; choose one of {', '.join(modes)}")
         return v
 
     @field_validator("entities")

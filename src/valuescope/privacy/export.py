@@ -28,7 +28,6 @@ from valuescope.engine.rundir import RunDir, atomic_write_bytes
 from valuescope.privacy.config import PrivacyConfig
 from valuescope.privacy.floor import apply_floor, distinct_users, floor_mask
 
-
 CONV_COL_RE = re.compile(r"n|n_[ab]|n_conversations(?:_\w+)?")
 USER_COL_RE = re.compile(r"users|n_users(?:_\w+)?")
 

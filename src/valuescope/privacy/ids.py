@@ -15,6 +15,7 @@ import secrets
 from pathlib import Path
 
 from valuescope.engine.rundir import fsync_dir
+from valuescope.errors import ValuescopeError
 
 SALT_ENV = "VALUESCOPE_SALT"
 SECRET_DIR = ".secret"
@@ -26,7 +27,7 @@ def salt_path(run_path: str | os.PathLike[str]) -> Path:
     return Path(run_path) / SECRET_DIR / SALT_FILE
 
 
-class SaltError(RuntimeError):
+class SaltError(ValuescopeError, RuntimeError):
     """The run's salt file is unusable (empty or short: an interrupted write, or tampering)."""
 
 

@@ -338,7 +338,7 @@ ALL_ENTITIES: tuple[str, ...] = PATTERN_ENTITIES + NER_ENTITIES
 # On overlap (after pattern-before-PERSON and length) the earlier type here names the merged span.
 PRIORITY = {e: i for i, e in enumerate(("URL", "EMAIL", "SECRET", "IBAN", "CREDIT_CARD", "GOV_ID", "IP_ADDRESS",
                                         "PHONE", "STREET_ADDRESS", "PERSON"))}  # fmt: skip
-PLACEHOLDER_RE = re.compile(r"\[(?:%s)\]" % "|".join(ALL_ENTITIES))
+PLACEHOLDER_RE = re.compile(r"\[(?:" + "|".join(ALL_ENTITIES) + r")\]")
 
 
 def find_patterns(text: str, entities: tuple[str, ...] | list[str] = PATTERN_ENTITIES) -> list[Span]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from valuescope import api
-from valuescope.config import RunConfig
+from valuescope.config import RunConfig, with_environment
 from valuescope.engine.runner import run_stages
 from valuescope.extract.llm.window import estimate_tokens
 from valuescope.probe.stage import ProbeStage
@@ -25,19 +25,18 @@ def probe_cache_dir(out: str | Path) -> str:
 
 
 def probe(target: TargetConfig, out: str | Path, suite: str | Path | None = "default", turns: int = 2,
-          samples: int = 1, config: RunConfig | None = None, quiet: bool = True,
-          notes: list[str] | None = None) -> api.Run:
+          samples: int = 1, config: RunConfig | None = None, quiet: bool = True) -> api.Run:
     """Probe `target` with the suite into run directory OUT and analyze it (extract, taxonomy, analysis, report)."""
     from valuescope.extract.llm.backends import get_backend
 
-    config = api._keep_llm_cache_in_run(config or RunConfig(), out)
+    config = api._keep_llm_cache_in_run(with_environment(config or RunConfig()), out)
     refuse_ingested_run(out)
     get_backend(target.extract_config())  # a bad backend name or a missing key: an error now, before any work
     scenarios = load_suite(suite)
     name = "default" if suite in (None, "default") else str(suite)
     stage = ProbeStage(scenarios, target, turns, samples, config.privacy, name, probe_cache_dir(out))
     try:
-        stages = [stage, *api.build_stages(config, None, notes)]
+        stages = [stage, *api.build_stages(config, None)]
     except ValueError as exc:
         raise api.ConfigError(str(exc)) from exc
     with api._working(out, config) as run:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Literal
+
+from valuescope.settings import StrictModel
 
 
-class ReportConfig(BaseModel):
+class ReportConfig(StrictModel):
     examples: bool = False  # include scrubbed example snippets (cells above the floor only)
     max_examples: int = 3  # snippets per value, with --examples
     snippet_chars: int = 280  # each snippet's length cap (characters per turn)
     top_n: int = 20  # values per bar chart / table
     title: str | None = None  # page title; None = "valuescope report: <run folder name>"
-    plotly: str = "gzip"  # how plotly.js is inlined: "gzip" (base64 gzip, ~2 MB) | "raw" (~4.8 MB)
+    plotly: Literal["gzip", "raw"] = "gzip"  # how plotly.js is inlined: base64 gzip (~2 MB) | raw (~4.8 MB)

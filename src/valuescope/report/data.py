@@ -12,39 +12,22 @@ from typing import Any
 
 import pandas as pd
 
+from valuescope import registry
 from valuescope.engine.rundir import RunDir
 from valuescope.privacy.floor import apply_floor
 from valuescope.report.floor import Floor
+from valuescope.tables import TABLES, analysis_tables
 
-ANALYSIS_TABLES = (
-    "frequencies",
-    "summary",
-    "context",
-    "context_invariance",
-    "responses",
-    "mirroring",
-    "resistance_values",
-    "value_pairs",
-    "alerts",
-    "compare",
-    "compare_responses",
-    *(f"pressure_{t}" for t in ("rates", "responses", "values", "distinctive", "anomalies")),  # probe runs (no floor: no user data)
-)
-# count columns per analysis table: the report re-applies its own floor, so a report made
-# with a stricter floor than the analysis never shows a smaller cell
-FLOOR_COLUMNS: dict[str, tuple[list[str], list[str], bool]] = {
-    "frequencies": (["n"], ["n_users"], False),
-    "context": (["n"], ["n_users"], False),
-    "responses": (["n"], ["n_users"], False),
-    "mirroring": (["n"], ["n_users"], False),
-    "resistance_values": (["n_resist"], ["n_users"], False),
-    "value_pairs": (["n"], ["n_users"], False),
-    "compare": (["n_a", "n_b"], ["n_users_a", "n_users_b"], True),
-    "compare_responses": (["n_a", "n_b"], ["n_users_a", "n_users_b"], True),
-    "context_invariance": (["n"], ["n_users"], False),
-}
-# whole groups must pass too (a value absent from a group is a finding; a tiny group is not)
-GROUP_COLUMNS = {"compare": ["n_conversations_a", "n_conversations_b"]}
+# the analysis tables and their floors are declared once, in valuescope.tables (plugins' included): the
+# report re-applies the floor, so a report made with a stricter floor than the analysis never shows a smaller cell
+
+
+def analysis_table_names() -> list[str]:
+    """Names of the aggregate tables under RUN/analysis/ (built-ins, then registered analyses')."""
+    registry.REGISTRY.load()  # analyses declare their tables when registered
+    return [t.name.removeprefix("analysis/") for t in analysis_tables()]
+
+
 # row-level tables read whole (conversations is read separately, metadata only)
 ROW_TABLES = ("judgments", "mentions", "values", "anomaly_scores")
 # conversations columns the report may read: metadata only, never text
@@ -97,15 +80,15 @@ def _read(run: RunDir, name: str, columns: list[str] | None = None) -> pd.DataFr
 
 
 def refloor(name: str, df: pd.DataFrame, floor: Floor) -> pd.DataFrame:
-    spec = FLOOR_COLUMNS.get(name)
-    if spec is None or df.empty:
+    spec = TABLES.get(f"analysis/{name}")
+    if spec is None or spec.floor is None or df.empty:
         return df
-    n_cols = [c for c in spec[0] if c in df.columns]
+    n_cols = [c for c in spec.floor.counts if c in df.columns]
     if not n_cols:
         return df
-    users = [c for c in spec[1] if c in df.columns]
-    kept, _ = apply_floor(df, n_cols, users or None, floor.min_conversations, floor.min_users, allow_zero=spec[2])
-    groups = [c for c in GROUP_COLUMNS.get(name, []) if c in kept.columns]
+    users = [c for c in spec.floor.users if c in df.columns]
+    kept, _ = apply_floor(df, n_cols, users or None, floor.min_conversations, floor.min_users, allow_zero=spec.floor.allow_zero)
+    groups = [c for c in spec.floor.groups if c in kept.columns]
     if groups:
         kept, _ = apply_floor(kept, groups, None, floor.min_conversations, floor.min_users)
     return kept
@@ -125,7 +108,7 @@ def load_report_data(run: RunDir, floor: Floor | None = None, with_text: bool = 
     convs = _read(run, "conversations", cols)
     if convs is not None:
         data.tables["conversations"] = convs
-    for name in ANALYSIS_TABLES:
+    for name in analysis_table_names():
         df = _read(run, f"analysis/{name}")
         if df is None and name.startswith("compare"):  # a `valuescope compare --out DIR` folder
             df = _read(run, name)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from valuescope import registry
 from valuescope.engine.rundir import RunDir, atomic_write_bytes
 from valuescope.privacy.config import PrivacyConfig
 from valuescope.report.config import ReportConfig
@@ -28,7 +29,12 @@ from valuescope.report.examples import value_examples
 from valuescope.report.floor import Floor
 from valuescope.report.methods import methods_context
 from valuescope.report.sections import Section, summary_section, taxonomy_section
-from valuescope.report.sections_analysis import anomalies_section, context_section, resistance_section, responses_section
+from valuescope.report.sections_analysis import (
+    anomalies_section,
+    context_section,
+    resistance_section,
+    responses_section,
+)
 from valuescope.report.sections_compare import comparison_section
 from valuescope.report.sections_pressure import pressure_section
 from valuescope.report.sections_values import categories_section, published_section, values_section
@@ -72,6 +78,18 @@ def environment() -> jinja2.Environment:
     return env
 
 
+def analysis_sections(data: ReportData, config: ReportConfig) -> list[Section]:
+    """Sections that registered analyses bring with them (valuescope.registry; the built-ins' are the chapters
+    above), in registration order; an analysis whose builder returns None shows nothing."""
+    out = []
+    for name in registry.names("analysis"):
+        build = registry.get("analysis", name).section_builder()
+        section = build(data, config) if build is not None else None
+        if section is not None:
+            out.append(section)
+    return out
+
+
 def build_sections(data: ReportData, config: ReportConfig, floor: Floor) -> list[Section]:
     """In reading order: summary, taxonomy, values, context, responses, anomalies, comparison."""
     examples = None
@@ -90,6 +108,7 @@ def build_sections(data: ReportData, config: ReportConfig, floor: Floor) -> list
         responses_section(data),
         resistance_section(data, config),
         anomalies_section(data, config),
+        *analysis_sections(data, config),
     ]
     comp = comparison_section(data, config)
     if comp is not None:
@@ -109,7 +128,7 @@ def render_report(run_path: str | Path, config: ReportConfig | None = None, priv
     plotly_raw = config.plotly == "raw"
     return environment().get_template("report.html.j2").render(
         title=config.title or f"valuescope report: {run.path.name}",
-        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         sections=sections,
         floor=floor,
         examples=config.examples,

@@ -28,6 +28,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from valuescope.errors import ValuescopeError
 from valuescope.privacy.config import PrivacyConfig
 from valuescope.report.config import ReportConfig
 from valuescope.report.examples import pick_ids, snippets_for_ids
@@ -49,7 +50,7 @@ SIDES = ("ai", "human")
 CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 
 
-class BindError(ValueError):
+class BindError(ValuescopeError, ValueError):
     """Refused to bind a non-local interface without a token."""
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from valuescope.taxonomy.clio import make_namer, make_restructurer
+from valuescope.taxonomy.clio import make_namer
+from valuescope.taxonomy.clio_hierarchy import make_restructurer
 from valuescope.taxonomy.config import TaxonomyConfig
 from valuescope.taxonomy.discover import Hierarchy, build_hierarchy
 from valuescope.taxonomy.export import (

@@ -11,7 +11,7 @@ The LLM is any callable ``complete_json(system, user, schema) -> dict`` — the
 tests. A failed call falls back to the offline name for that cluster, so a
 flaky endpoint never loses the hierarchy. With an LLM, the levels above the
 base clusters are rebuilt Clio-style by ``clio_hierarchy.ClioRestructurer``
-(:func:`make_restructurer`).
+(``clio_hierarchy.make_restructurer``).
 """
 
 from __future__ import annotations
@@ -104,12 +104,3 @@ def make_namer(config: Any, vectors: Any = None) -> Any:
         fields["model"] = config.llm_model
     backend = get_backend(ExtractConfig(**fields), config.llm_model)
     return LLMNamer(lambda system, user, schema: backend.complete_json(system, user, schema, "taxonomy_answer"))
-
-
-def make_restructurer(config: Any, namer: Any, vectors: Any) -> Any:
-    """A Clio restructurer sharing the namer's LLM, or None offline (or with ``llm_restructure`` off)."""
-    if not isinstance(namer, LLMNamer) or not getattr(config, "llm_restructure", True):
-        return None
-    from valuescope.taxonomy.clio_hierarchy import ClioRestructurer
-
-    return ClioRestructurer(namer.complete_json, vectors, namer=namer, seed=getattr(config, "seed", 0))

@@ -348,3 +348,10 @@ def merge_similar(items: list[tuple[str, str]], vecs: np.ndarray, k: int,
         del items[j]
         vecs = np.delete(vecs, j, axis=0)
     return items, vecs
+
+
+def make_restructurer(config: Any, namer: Any, vectors: Any) -> Any:
+    """A Clio restructurer sharing the namer's LLM, or None offline (or with ``llm_restructure`` off)."""
+    if not isinstance(namer, LLMNamer) or not getattr(config, "llm_restructure", True):
+        return None
+    return ClioRestructurer(namer.complete_json, vectors, namer=namer, seed=getattr(config, "seed", 0))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from valuescope.settings import StrictModel
 
 
-class TaxonomyConfig(BaseModel):
+class TaxonomyConfig(StrictModel):
     tree: str | None = None  # path to a tree in the published schema; None = bundled
     new_value_threshold: float | None = None  # below this placement score a value is "new"; None = default
     build: bool = True  # also discover a fresh hierarchy over the run's own values
@@ -24,3 +26,6 @@ class TaxonomyConfig(BaseModel):
     llm_base_url: str | None = None
     llm_restructure: bool = True  # with namer="llm": rebuild the levels above the base clusters Clio-style
     seed: int = 0
+    # placement encoders (docs/taxonomy.md); both change values.parquet, so both are part of the stage key
+    place_second: bool = True  # the second encoder (e5); off = MiniLM alone, ~5x faster, a few points lower
+    place_tuned: bool = True  # the bundled fine-tuned heads (used only for the tree they were trained on)

@@ -171,7 +171,7 @@ class Placer:
             (n.name, self.tree.frequencies.get(n.name, n.pct_total_occurrences)) for n in self.tree.leaves
         )
         self._paths = self.stack.paths
-        self.tuned: TunedEmbedder | None = default_tuned(self.tree) if tuned is _DEFAULT else tuned  # type: ignore[assignment]
+        self.tuned: TunedEmbedder | None = default_tuned(tree_sha(self.tree)) if tuned is _DEFAULT else tuned  # type: ignore[assignment]
         self.tuned_weights = tuned_weights
         self._id_paths = [[n.cluster_id for n in p[:3]] for p in self._paths]
 

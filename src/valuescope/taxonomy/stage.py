@@ -16,7 +16,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from valuescope.engine.rundir import RunDir
 from valuescope.engine.stage import Stage, TableStage
+from valuescope.tables import VALUES
 from valuescope.taxonomy.config import TaxonomyConfig
 from valuescope.taxonomy.discover import build_hierarchy
 from valuescope.taxonomy.export import (
@@ -32,14 +34,7 @@ from valuescope.taxonomy.readings import hint_agreement
 from valuescope.taxonomy.reference import Tree, load_tree, published_tree
 from valuescope.taxonomy.vectors import TextVectors, tree_sha
 
-VALUES_SCHEMA = pa.schema([
-    ("id", pa.string()), ("side", pa.string()), ("value", pa.string()), ("explicit", pa.bool_()),
-    ("l2_hint", pa.string()), ("confidence", pa.float64()), ("value_norm", pa.string()), ("leaf", pa.string()),
-    ("l1", pa.string()), ("l2", pa.string()), ("l3", pa.string()), ("score", pa.float64()), ("is_new", pa.bool_()),
-    ("l2_source", pa.string()),  # tree (a published leaf) | extractor (its l2_hint kept) | placer (no hint)
-    # the name's context-free placement in the tree (the published study's reading, no conversation)
-    ("tree_leaf", pa.string()), ("tree_l1", pa.string()), ("tree_l2", pa.string()), ("tree_l3", pa.string()),
-])
+VALUES_SCHEMA = VALUES.schema  # derived from records.PlacedValue (valuescope.tables)
 MENTION_COLUMNS = ["id", "side", "value", "explicit", "l2_hint", "confidence"]
 
 
@@ -47,7 +42,7 @@ def config_tree(config: TaxonomyConfig) -> Tree:
     return load_tree(config.tree) if config.tree else published_tree()
 
 
-def n_subjective(run: Any, mentions: pd.DataFrame) -> int:
+def n_subjective(run: RunDir, mentions: pd.DataFrame) -> int:
     """Subjective conversations (judgments.parquet), else conversations with any mention."""
     if run.has_table("judgments"):
         j = run.read_df("judgments", columns=["id", "subjective"])
@@ -64,7 +59,7 @@ class PlaceStage(TableStage):
     name = "taxonomy_place"
     version = "2"
     inputs = ("mentions", "judgments")
-    outputs = ("values",)
+    outputs = (VALUES.name,)
 
     def __init__(self, config: TaxonomyConfig) -> None:
         self.tax = config
@@ -72,9 +67,11 @@ class PlaceStage(TableStage):
     def config(self) -> dict[str, Any]:
         tree = config_tree(self.tax)
         return {"tree": tree_sha(tree), "embedder": self.tax.embedder, "threshold": self.tax.new_value_threshold,
-                "hint_strength": self.tax.hint_strength, "hint_rule": self.tax.hint_rule, "sides": self.tax.sides}
+                "hint_strength": self.tax.hint_strength, "hint_rule": self.tax.hint_rule, "sides": self.tax.sides,
+                # only when switched off, so runs made with the defaults keep their cache
+                **{k: False for k in ("place_second", "place_tuned") if not getattr(self.tax, k)}}
 
-    def run(self, run: Any) -> dict[str, float]:
+    def run(self, run: RunDir) -> dict[str, float]:
         from valuescope.taxonomy.place import Placer
 
         mentions = run.read_df("mentions")
@@ -85,7 +82,9 @@ class PlaceStage(TableStage):
         mentions["value"] = mentions["value"].fillna("").astype(str)
         tree = config_tree(self.tax)
         placer = Placer(tree, TextVectors(self.tax.embedder), new_threshold=self.tax.new_value_threshold,
-                        hint_strength=self.tax.hint_strength, hint_rule=self.tax.hint_rule)
+                        hint_strength=self.tax.hint_strength, hint_rule=self.tax.hint_rule,
+                        **({} if self.tax.place_second else {"second": None}),
+                        **({} if self.tax.place_tuned else {"tuned": None}))
         hints = [h if isinstance(h, str) and h else None for h in mentions["l2_hint"]]
         placed = placer.place(mentions["value"].tolist(), hints)
         out = pd.concat([mentions.reset_index(drop=True), placed.drop(columns=["value"])], axis=1)
@@ -115,8 +114,9 @@ class BuildStage(TableStage):
                 "model": self.tax.llm_model, "sides": self.tax.sides, "seed": self.tax.seed,
                 **({"restructure": self.tax.llm_restructure} if self.tax.namer == "llm" else {})}
 
-    def run(self, run: Any) -> dict[str, float]:
-        from valuescope.taxonomy.clio import make_namer, make_restructurer
+    def run(self, run: RunDir) -> dict[str, float]:
+        from valuescope.taxonomy.clio import make_namer
+        from valuescope.taxonomy.clio_hierarchy import make_restructurer
 
         values = counted(run.read_df("values"), self.tax)
         values = values[values["value_norm"].fillna("") != ""]

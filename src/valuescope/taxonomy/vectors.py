@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from valuescope.embed import REGISTRY, Embedder, get_embedder
+from valuescope import registry
+from valuescope.embed import Embedder, get_embedder
 from valuescope.embed.base import l2_normalise
 from valuescope.taxonomy.reference import Tree, bundled_dir, published_tree
 
@@ -118,7 +119,7 @@ def build_bundled_cache(embedder_name: str | Embedder | None = None) -> Path:
 
 def bundled_cache_is_current(embedder_name: str | None = None) -> bool:
     """True when the shipped vectors match the bundled tree and embedder (a registry or embedder name)."""
-    if embedder_name and embedder_name not in REGISTRY:
+    if embedder_name and embedder_name not in registry.names("embedder"):
         name = embedder_name
     else:
         name = get_embedder(embedder_name).name if embedder_name else get_embedder().name

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from valuescope.engine.rundir import atomic_write_bytes
-from valuescope.extract.llm.backends.base import Backend, Completion
+from valuescope.extract.llm.backends.base import Backend
+from valuescope.extract.llm.batch_base import BatchProvider
 from valuescope.extract.llm.client import LLMClient, Outcome
 from valuescope.records import stable_hash
 
@@ -27,26 +28,6 @@ if TYPE_CHECKING:
     from valuescope.extract.llm.extractor import Job, LLMExtractor
 
 log = logging.getLogger(__name__)
-
-Result = Completion | str  # a completion, or the provider's reason for not answering
-
-
-class BatchProvider:
-    """The three calls every batch API offers."""
-
-    def __init__(self, backend: Backend) -> None:
-        self.backend = backend
-
-    def submit(self, requests: list[tuple[str, dict[str, Any]]]) -> str:
-        raise NotImplementedError
-
-    def poll(self, batch_id: str) -> tuple[bool, str]:
-        """(finished?, provider status)."""
-        raise NotImplementedError
-
-    def collect(self, batch_id: str) -> dict[str, Result]:
-        raise NotImplementedError
-
 
 def get_provider(backend: Backend) -> BatchProvider:
     if backend.name == "openai":

@@ -8,7 +8,7 @@ from typing import Any
 import anthropic
 
 from valuescope.extract.llm.backends.base import FatalError
-from valuescope.extract.llm.batch import BatchProvider, Result
+from valuescope.extract.llm.batch_base import BatchProvider, Result
 
 
 class AnthropicBatch(BatchProvider):

@@ -10,7 +10,7 @@ from typing import Any
 import openai
 
 from valuescope.extract.llm.backends.base import FatalError
-from valuescope.extract.llm.batch import BatchProvider, Result
+from valuescope.extract.llm.batch_base import BatchProvider, Result
 
 PENDING = {"validating", "in_progress", "finalizing", "cancelling"}
 

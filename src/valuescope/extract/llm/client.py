@@ -17,11 +17,14 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from valuescope.extract.llm.backends.base import Backend, Completion, FatalError, PermanentError, TransientError
+from valuescope.extract.llm.outcomes import Completion, FatalError, PermanentError, TransientError
 from valuescope.extract.llm.prompts import REPAIR
 from valuescope.extract.llm.schema import AnswerError, parse_json_text
+
+if TYPE_CHECKING:
+    from valuescope.extract.llm.backends.base import Backend
 
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 30.0

@@ -11,9 +11,10 @@ extract stage quarantines it with the raw answer). Only configuration errors
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from valuescope.extract.base import Extractor
 from valuescope.extract.config import ExtractConfig

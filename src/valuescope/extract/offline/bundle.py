@@ -8,7 +8,6 @@ inference never re-embeds the taxonomy and needs no network.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -37,8 +36,8 @@ class Bundle:
         return f"{self.meta['embedder']}-v{BUNDLE_VERSION}-{self.meta.get('weights_sha256', '')[:8]}"
 
 
-def default_dir() -> Path:
-    override = os.environ.get("VALUESCOPE_OFFLINE_MODEL")
+def default_dir(override: str | Path | None = None) -> Path:
+    """The bundle folder: ``extract.offline_model`` when set (``VALUESCOPE_OFFLINE_MODEL`` at the CLI), else the bundled one."""
     return Path(override) if override else Path(str(resources.files("valuescope.data") / "offline"))
 
 
@@ -62,7 +61,7 @@ def write_meta(folder: Path, meta: dict[str, Any]) -> None:
 
 
 def load(folder: Path | None = None) -> Bundle:
-    folder = folder or default_dir()
+    folder = Path(folder) if folder else default_dir()
     npz, meta_path = folder / "model.npz", folder / "model.json"
     if not npz.is_file() or not meta_path.is_file():
         raise FileNotFoundError(f"offline model not found in {folder}; run scripts/train_offline.py --shared ../shared")

@@ -48,7 +48,7 @@ class OfflineExtractor(Extractor):
     @property
     def bundle(self) -> B.Bundle:
         if self._bundle is None:
-            self._bundle = B.load()
+            self._bundle = B.load(B.default_dir(self.config.offline_model))
         return self._bundle
 
     @property

@@ -1,4 +1,5 @@
-"""LLM backends by name: a new provider is one module plus one line here.
+"""LLM backends by name: a new provider is one module registered as a plugin (valuescope.registry;
+the built-ins are registered in extract/plugin.py).
 
 ``get_backend(config)`` returns a :class:`Backend`; its ``complete_json(system,
 user, schema)`` is the small blocking entry point other stages may reuse
@@ -7,6 +8,7 @@ user, schema)`` is the small blocking entry point other stages may reuse
 
 from __future__ import annotations
 
+from valuescope import registry
 from valuescope.extract.config import ExtractConfig
 from valuescope.extract.llm.backends.base import (
     Backend,
@@ -16,16 +18,8 @@ from valuescope.extract.llm.backends.base import (
     PermanentError,
     TransientError,
 )
-from valuescope.registry import load_plugin
-
-REGISTRY: dict[str, str] = {
-    "openai": "valuescope.extract.llm.backends.openai:OpenAIBackend",
-    "anthropic": "valuescope.extract.llm.backends.anthropic:AnthropicBackend",
-    "replay": "valuescope.extract.llm.backends.replay:ReplayBackend",  # stored answers, no API (docs/extractor-llm.md)
-}
 
 __all__ = [
-    "REGISTRY",
     "Backend",
     "BackendError",
     "Completion",
@@ -37,4 +31,4 @@ __all__ = [
 
 
 def get_backend(config: ExtractConfig, model: str | None = None) -> Backend:
-    return load_plugin(REGISTRY, config.backend, "LLM backend")(config, model)
+    return registry.get("llm_backend", config.backend)(config, model)

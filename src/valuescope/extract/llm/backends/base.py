@@ -14,39 +14,14 @@ import asyncio
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, TypeVar
 
 from valuescope.extract.config import ExtractConfig
+from valuescope.extract.llm.outcomes import BackendError, Completion, FatalError, PermanentError, TransientError
 
 T = TypeVar("T")
-
-
-@dataclass
-class Completion:
-    text: str  # the JSON answer as text (tool-call arguments are serialised)
-    usage: dict[str, int] = field(default_factory=dict)  # input_tokens, output_tokens
-    finish_reason: str | None = None  # "length"/"max_tokens" => the answer was cut off
-
-
-class BackendError(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-
-
-class TransientError(BackendError):
-    """Worth retrying: 429, 5xx, timeouts, dropped connections, garbled bodies."""
-
-
-class PermanentError(BackendError):
-    """This request will not succeed as sent (e.g. 400 on this conversation)."""
-
-
-class FatalError(BackendError):
-    """No request will succeed (authentication, unknown model): stop the run with this message."""
+__all__ = ["Backend", "BackendError", "Completion", "FatalError", "LoopThread", "PermanentError", "TransientError"]
 
 
 class LoopThread:

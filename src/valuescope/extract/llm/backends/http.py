@@ -94,7 +94,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
             writer.close()
         try:
             pair = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out") from None
         except OSError as exc:
             raise httpx.ConnectError(str(exc)) from None
@@ -108,7 +108,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
             if writer.transport.get_write_buffer_size() > 0:
                 async with asyncio.timeout(timeout.get("write")):
                     await writer.drain()
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise httpx.WriteTimeout("write timed out") from None
         except OSError as exc:
             if reused:
@@ -158,7 +158,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
                 async with asyncio.timeout(read_t):
                     content = await reader.read()
                 close = True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise httpx.ReadTimeout("read timed out") from None
         except asyncio.IncompleteReadError:
             raise httpx.RemoteProtocolError("server disconnected mid-response (incomplete body)") from None

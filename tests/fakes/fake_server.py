@@ -14,7 +14,7 @@ answer a compromised model would give (smuggled values, valid shape) ·
 ``objective`` a valid answer with ``subjective: false`` · ``rfjson`` 422 unless
 the request uses llama.cpp's ``json_object`` response format.
 
-Run standalone: ``python -m valuescope.extract.llm.fake_server --port 8765 --latency 0.2``.
+Run standalone: ``python -m fakes.fake_server --port 8765 --latency 0.2``.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ class FakeLLM:
         elif path.endswith("/messages") and method == "POST":
             await self._chat(json.loads(body), send, anthropic=True)
         else:
-            from valuescope.extract.llm import fake_batch
+            from fakes import fake_batch
 
             status, payload = fake_batch.handle(self, method, path, body, dict(scope.get("headers") or []))
             await _send_json(send, status, payload)

@@ -13,11 +13,11 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from valuescope.extract.llm.fake_server import FakeLLM
+    from fakes.fake_server import FakeLLM
 
 
 def _answer(app: FakeLLM, req: dict[str, Any], anthropic: bool) -> tuple[bool, dict[str, Any]]:
-    from valuescope.extract.llm.fake_server import _schema_props, chat_body
+    from fakes.fake_server import _schema_props, chat_body
 
     step = app._step(json.dumps(req.get("messages", [])))
     app.steps[step] += 1

@@ -8,7 +8,7 @@ request) and writes one pre-serialised valid chat-completion answer. It does
 not parse the request body. Run it in its own process so it does not share the
 client's GIL:
 
-    python -m valuescope.extract.llm.latency_server --port 8765 --latency 0.2
+    python -m fakes.latency_server --port 8765 --latency 0.2
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import json
 import time
 from typing import Any
 
-from valuescope.extract.llm.fake_server import GOOD
+from fakes.fake_server import GOOD
 
 
 def _response(payload: Any, status: str = "200 OK") -> bytes:

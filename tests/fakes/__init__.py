@@ -1,0 +1,1 @@
+"""Test doubles: loopback LLM servers (scriptable faults, batch APIs, fixed latency). Not shipped."""

@@ -65,7 +65,8 @@ def with_user_ids(rows: list[dict]) -> list[dict]:
     return [{**r, "user_id": ONE_USER_ID if i < 6 else f"user-{i % 20}"} for i, r in enumerate(rows)]
 
 
-def build_sample_run(root: Path, users: bool = True) -> Path:
+def build_sample_run(root: Path, users: bool = True, tree: Path | None = None) -> Path:
+    """The planted run in ``root/run``; ``tree``: place values on this tree (published schema) instead."""
     rows = sample_rows(N_CONVERSATIONS)
     if users:
         rows = with_user_ids(rows)
@@ -78,6 +79,8 @@ def build_sample_run(root: Path, users: bool = True) -> Path:
     config.analysis.context_kinds = ["task_category"]
     config.analysis.bootstrap = 20
     config.taxonomy.level_sizes = [4, 2]
+    if tree is not None:
+        config.taxonomy.tree = str(tree)
     from valuescope.pipeline import build_stages
 
     run = RunDir(root / "run")

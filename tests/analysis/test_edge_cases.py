@@ -139,3 +139,15 @@ def test_analyze_a_corpus_where_only_some_conversations_have_a_user(tmp_path, co
     freq = run["analysis/frequencies"]
     assert len(freq) and (freq["n_users"] >= 1).all() and (freq["n_users"] <= freq["n"]).all()
     assert (run.path / "report.html").is_file()
+
+
+@pytest.mark.parametrize("users", [True, False], ids=["with_users", "without_users"])
+def test_report_on_one_subjective_conversation_says_floor_not_none(tmp_path, users):
+    """One subjective conversation: its response type is below the floor, which is not 'no subjective conversations'."""
+    judgments = _judgments(1, response="strong_support")
+    run = tiny_run(tmp_path / "r", judgments, _values(["c0"]), _conversations(["c0"], users))
+    run_stages(run, analysis_stages(CFG, PrivacyConfig()), quiet=True)
+    assert run.read_df("analysis/responses").empty
+    html = render_report(run.path)
+    assert "No subjective conversations" not in html
+    assert "Every response type is below the privacy floor" in html

@@ -52,3 +52,16 @@ def test_cluster_name_quoting_a_rare_value_is_withheld(sample_run, tmp_path):
     assert client.get("/api/value", params={"name": stand_in, "level": "l1"}).status_code == 200
     original = client.get("/api/value", params={"name": quoting, "level": "l1"})
     assert original.status_code == client.get("/api/value", params={"name": "no such cluster", "level": "l1"}).status_code
+
+
+def test_published_cluster_names_are_never_withheld():
+    """A rare one-word value ('responsibility') quotes nothing by appearing in a published name."""
+    from valuescope.privacy.config import PrivacyConfig
+    from valuescope.privacy.export import withheld_cluster_names
+
+    rows = [{"id": f"c{i}", "value_norm": "accountability", "l1": "responsibility · duty [auto]",
+             "l2": "Ethical responsibility", "l3": "Protective values"} for i in range(20)]
+    rows.append({"id": "c99", "value_norm": "responsibility", "l1": "responsibility · duty [auto]",
+                 "l2": "Ethical responsibility", "l3": "Protective values"})
+    withheld = withheld_cluster_names(pd.DataFrame(rows), None, PrivacyConfig())
+    assert set(withheld) == {"responsibility · duty [auto]"}

@@ -198,7 +198,8 @@ def withheld_cluster_names(values: pd.DataFrame, users: pd.DataFrame | None, cfg
 
     A run placed on a discovered tree carries automatic names ("head · terms") made from
     member values; the report and the explorer show such names in place of the cluster's
-    own. ``users`` is conversations' ``id``/``user_id`` (None: no user ids); ``cfg`` any
+    own. The published tree's names are never withheld: they were not made from this run's
+    values (a rare value "responsibility" does not make "Ethical responsibility" private). ``users`` is conversations' ``id``/``user_id`` (None: no user ids); ``cfg`` any
     object with ``min_conversations`` and ``min_users`` (PrivacyConfig, the report's Floor).
     """
     levels = [c for c in CLUSTER_LEVELS if c in values.columns]
@@ -208,8 +209,12 @@ def withheld_cluster_names(values: pd.DataFrame, users: pd.DataFrame | None, cfg
     rare = rare_values(values, members.astype({"id": str}), cfg)
     if not rare:
         return {}
+    from valuescope.taxonomy.reference import published_tree
+
+    tree = published_tree()
+    published = {node.name for level in (1, 2, 3) for node in tree.at_level(level)}  # not made from this run's values
     pattern = quoting_pattern(rare)
-    names = sorted({n for c in levels for n in values[c].dropna().astype(str).unique() if pattern.search(n)})
+    names = sorted({n for c in levels for n in values[c].dropna().astype(str).unique() if n not in published and pattern.search(n)})
     return {n: f"(cluster {i}: name withheld, it quoted a value below the privacy floor)" for i, n in enumerate(names, 1)}
 
 

@@ -119,3 +119,27 @@ def test_demo_runs_every_stage(tmp_path, capsys, monkeypatch):
     assert len(run["judgments"]) + extract_q == n
     assert {"judgments", "mentions", "values"} <= set(run.tables) and (run.path / "report.html").is_file()
     assert run.manifest["config"]["privacy"]["scrub"] == "regex"
+
+
+def test_evaluate_warns_when_the_offline_model_saw_the_labels(tmp_path, conversations_dir, reference_dir, capsys, monkeypatch):
+    """The bundled offline model was trained on dev.jsonl: scoring it there gives training-set scores, said so."""
+    dev = reference_dir / "dev.jsonl"
+    ids = [json.loads(line)["id"] for line in dev.read_text("utf-8").splitlines() if line.strip()][:8]
+    with open(conversations_dir / "hh_rlhf_harmless_base_test.jsonl", encoding="utf-8") as fh:
+        rows = [line for line in fh if json.loads(line)["id"] in set(ids)]
+    assert rows
+    inp = tmp_path / "dev8.jsonl"
+    inp.write_text("".join(rows), "utf-8")
+    out = tmp_path / "run"
+    cfg = tmp_path / "fast.toml"
+    cfg.write_text('[taxonomy]\nbuild = false\n[analysis]\ncontext_kinds = ["task_category"]\nbootstrap = 10\n')
+    code, err = vs_inproc(capsys, monkeypatch, "analyze", str(inp), "--out", str(out), "--config", str(cfg), "-q")
+    assert code == 0, err
+    code, err = vs_inproc(capsys, monkeypatch, "evaluate", str(out), "--reference", str(dev))
+    assert code == 0, err
+    assert "trained on dev.jsonl" in " ".join(err.split()) and json.loads((out / "evaluation.json").read_text())["trained_on_labels"]
+    unseen = tmp_path / "unseen.jsonl"  # other bytes: not the file the model was trained on
+    unseen.write_text("\n".join(dev.read_text("utf-8").splitlines()[:50]) + "\n", "utf-8")
+    code, err = vs_inproc(capsys, monkeypatch, "evaluate", str(out), "--reference", str(unseen))
+    assert code == 0, err
+    assert "training-set" not in err and not json.loads((out / "evaluation.json").read_text())["trained_on_labels"]

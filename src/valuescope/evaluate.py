@@ -210,4 +210,25 @@ def evaluate_run(run_path: str | Path, labels_path: str | Path, by: str | None =
         metrics["by_source"] = groups
     extractors = sorted({str(j.get("extractor") or "") for j in judgments})
     return {"run": str(run_path), "labels": str(labels_path), "values_source": source, "extractors": extractors,
-            **readings, **metrics}
+            "trained_on_labels": trained_on_labels(extractors, labels_path), **readings, **metrics}
+
+
+def trained_on_labels(extractors: list[str], labels_path: str | Path) -> bool:
+    """Was the run's offline extractor (the bundled model) trained on exactly this labels file?
+
+    Then its scores are training-set scores (near perfect), not a measure of accuracy: the
+    bundled model.json lists the sha256 of every file it was trained on.
+    """
+    import hashlib
+
+    from valuescope.extract.offline.bundle import default_dir
+
+    meta_path = default_dir() / "model.json"
+    if not meta_path.is_file():
+        return False
+    meta = json.loads(meta_path.read_text("utf-8"))
+    tag = str(meta.get("weights_sha256", ""))[:8]
+    if not tag or not any(e.startswith("offline:") and e.endswith(tag) for e in extractors):
+        return False
+    trained = set(((meta.get("trained_on") or {}).get("inputs_sha256") or {}).values())
+    return hashlib.sha256(Path(labels_path).read_bytes()).hexdigest() in trained

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from analysis_helpers import tiny_run
 
@@ -121,3 +122,32 @@ def test_analyze_a_corpus_with_user_ids(tmp_path, hh_with_users):
     mirroring = run["analysis/mirroring"]
     assert mirroring.loc[mirroring["response"] == "all", "n"].item() > 0
     assert (run.path / "report.html").is_file()
+
+
+def test_analyze_a_corpus_where_only_some_conversations_have_a_user(tmp_path, conversations_dir):
+    """Two real MT-Bench conversations, one with a user id and one without (count_cells crashed on this)."""
+    with open(conversations_dir / "mt_bench.jsonl", encoding="utf-8") as fh:
+        rows = [json.loads(next(fh)) for _ in range(2)]
+    rows[0]["user_id"] = "alice"
+    inp = tmp_path / "mixed.jsonl"
+    inp.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
+    run = api.analyze([inp], tmp_path / "run", build=False, context_kinds=["task_category"], bootstrap=10,
+                      min_conversations=1, min_users=1)
+    users = run["conversations"].set_index("id")["user_id"]
+    assert users[rows[0]["id"]].startswith("u_") and pd.isna(users[rows[1]["id"]])
+    assert run.manifest["status"] == "complete"
+    freq = run["analysis/frequencies"]
+    assert len(freq) and (freq["n_users"] >= 1).all() and (freq["n_users"] <= freq["n"]).all()
+    assert (run.path / "report.html").is_file()
+
+
+@pytest.mark.parametrize("users", [True, False], ids=["with_users", "without_users"])
+def test_report_on_one_subjective_conversation_says_floor_not_none(tmp_path, users):
+    """One subjective conversation: its response type is below the floor, which is not 'no subjective conversations'."""
+    judgments = _judgments(1, response="strong_support")
+    run = tiny_run(tmp_path / "r", judgments, _values(["c0"]), _conversations(["c0"], users))
+    run_stages(run, analysis_stages(CFG, PrivacyConfig()), quiet=True)
+    assert run.read_df("analysis/responses").empty
+    html = render_report(run.path)
+    assert "No subjective conversations" not in html
+    assert "Every response type is below the privacy floor" in html

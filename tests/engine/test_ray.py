@@ -45,7 +45,7 @@ def test_result_codec_round_trip():
     assert back.quarantine == result.quarantine and back.stats == result.stats
 
 
-def test_ray_matches_local_engine(tmp_path, conversations_dir):
+def test_ray_matches_local_engine(tmp_path):
     if os.environ.get("CI"):  # `make test` installs the [ray] extra: missing Ray in CI is a failure
         import ray.data  # noqa: F401
     else:
@@ -55,8 +55,8 @@ def test_ray_matches_local_engine(tmp_path, conversations_dir):
     from valuescope.engine.ray import run_batch_stage_ray
 
     cfg = api.apply_overrides(api.RunConfig(), scrub="off")
-    local = api.ingest([conversations_dir / "mt_bench.jsonl"], tmp_path / "local", cfg)
-    remote = api.ingest([conversations_dir / "mt_bench.jsonl"], tmp_path / "ray", cfg)
+    local = api.ingest([api.sample_path()], tmp_path / "local", cfg)
+    remote = api.ingest([api.sample_path()], tmp_path / "ray", cfg)
     run_stages(RunDir(local.path), [Lengths()], workers=1, quiet=True)
     here = str(Path(__file__).parent)  # workers unpickle Lengths from this test module
     ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True,
@@ -66,4 +66,4 @@ def test_ray_matches_local_engine(tmp_path, conversations_dir):
     finally:
         ray.shutdown()
     assert remote["lengths"].equals(local["lengths"])
-    assert stats["rows"] == 479 and stats["quarantined"] == len(local.quarantine.query("stage == 'lengths'"))
+    assert stats["rows"] == 400 and stats["quarantined"] == len(local.quarantine.query("stage == 'lengths'"))

@@ -50,12 +50,12 @@ def _tables(run: Path) -> dict[str, object]:
 
 
 def test_kill_9_then_rerun_gives_identical_tables(tmp_path, big_input, config_file, monkeypatch):
-    monkeypatch.setenv(SALT_ENV, "resume-test")
+    monkeypatch.setenv(SALT_ENV, "resume-test-salt-0123456789abcdef0123")
     cfg = api.load_config(config_file)
     reference = api.ingest([big_input], tmp_path / "uninterrupted", cfg)
 
     killed = tmp_path / "killed"
-    env = {**os.environ, SALT_ENV: "resume-test"}
+    env = {**os.environ, SALT_ENV: "resume-test-salt-0123456789abcdef0123"}
     proc = subprocess.Popen(
         [sys.executable, "-c", CLI, "ingest", str(big_input), "--out", str(killed), "--config", str(config_file), "-q"],
         env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

@@ -231,6 +231,19 @@ def test_empty_or_short_salt_is_refused(tmp_path, small, capsys, monkeypatch, co
     assert not (out / "conversations.parquet").exists()
 
 
+@pytest.mark.parametrize("env", ["shared-secret", "x" * 31])
+def test_short_env_salt_is_refused(tmp_path, small, capsys, monkeypatch, env):
+    monkeypatch.setenv(SALT_ENV, env)
+    inp, _ = small
+    out = tmp_path / "run"
+    code, err = cli(capsys, monkeypatch, "ingest", inp, "--out", out, "-q")
+    assert_one_line_error(code, err, SALT_ENV, "refusing")
+    assert not (out / "conversations.parquet").exists()
+    monkeypatch.setenv(SALT_ENV, "x" * 32)  # long enough: accepted
+    code, err = cli(capsys, monkeypatch, "ingest", inp, "--out", out, "-q")
+    assert code == 0, err
+
+
 def test_salt_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
     from valuescope.privacy import ids
 

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from valuescope import api
 from valuescope.ingest.draft import InputError
 from valuescope.ingest.formats import detect
 
@@ -99,10 +100,13 @@ def test_anthropic_messages_blocks_system_and_response(tmp_path, hh_records, ing
     assert b"bob" not in (run.path / "conversations.parquet").read_bytes()
 
 
-def test_native_format_keeps_every_field(tmp_path, conversations_dir, ingest, messages_of):
-    run = ingest(tmp_path, conversations_dir / "jailbreakbench.jsonl")
-    first = json.loads((conversations_dir / "jailbreakbench.jsonl").open().readline())
-    row = run["conversations"].iloc[0]
+def test_native_format_keeps_every_field(tmp_path, ingest, messages_of):
+    sample = api.sample_path()  # hh-rlhf and JailbreakBench conversations, gzipped
+    run = ingest(tmp_path, sample)
+    with gzip.open(sample, "rt", encoding="utf-8") as fh:
+        first = next(r for r in map(json.loads, fh) if r["source"] == "jbb")  # every field set, nested meta
+    assert first["context"] and first["model"] and first["meta"]
+    row = run["conversations"].set_index("id", drop=False).loc[first["id"]]
     assert (row["id"], row["source"], row["model"], row["context"]) == (
         first["id"], first["source"], first["model"], first["context"])
     assert json.loads(row["meta"]) == first["meta"]

@@ -97,7 +97,7 @@ def test_user_ids_hashed_salt_secret(tmp_path, hh_records, ingest, monkeypatch):
             assert salt not in data, f
     again = ingest(tmp_path, path, name="run2")  # another run, another salt: unlinkable ids
     assert set(again["conversations"]["user_id"]).isdisjoint(run["conversations"]["user_id"])
-    monkeypatch.setenv(SALT_ENV, "shared-secret")
+    monkeypatch.setenv(SALT_ENV, "shared-secret-" + "0123456789abcdef" * 2)
     a, b = ingest(tmp_path, path, name="a"), ingest(tmp_path, path, name="b")
     assert a["conversations"]["user_id"].tolist() == b["conversations"]["user_id"].tolist()
     assert not salt_path(a.path).exists()

@@ -26,8 +26,9 @@ def _cells(path) -> list[str]:
         return [cell for row in csv.reader(fh) for cell in row]
 
 
-def test_taxonomy_csvs_are_floored(sample_run, tmp_path):
+def test_taxonomy_csvs_are_floored(sample_run_no_users, tmp_path):
     """The run's own taxonomy CSVs list the one-conversation value; the export must not."""
+    sample_run = sample_run_no_users
     assert RARE in (sample_run / "taxonomy" / "discovered_frequencies.csv").read_text("utf-8")
     out = tmp_path / "export"
     summary = export_run(sample_run, out)
@@ -38,22 +39,41 @@ def test_taxonomy_csvs_are_floored(sample_run, tmp_path):
         assert "quattlebaum" not in path.read_text("utf-8").lower(), path.name
     assert summary["files"]["taxonomy_discovered_frequencies.csv"]["suppressed_at_export"] > 0
     values = set(pd.read_csv(out / "taxonomy_discovered_frequencies.csv", keep_default_na=False)["value"])
-    assert {"helpfulness", ONE_USER} <= values  # 40 and 6 conversations: above the floor
+    assert {"helpfulness", ONE_USER} <= values  # 40 and 6 conversations: above the floor (no user ids here)
     tree = pd.read_csv(out / "taxonomy_discovered_tree.csv", keep_default_na=False)
     assert set(tree["level"]) >= {0, 1, 2}  # clusters survive with their members
     kept = set(tree["cluster_id"])
     assert set(tree["parent_cluster_id"]) - {""} <= kept  # a kept row's parent holds at least its conversations
 
 
-def test_user_floor_applies_to_taxonomy_csvs(run_copy, tmp_path):
-    """Six conversations of one user pass the conversation floor but not the user floor (3)."""
-    conv = pd.read_parquet(run_copy / "conversations.parquet")
-    conv["user_id"] = ["one-user" if i < 6 else f"user-{i}" for i in range(len(conv))]
-    conv.to_parquet(run_copy / "conversations.parquet", index=False)
-    export_run(run_copy, tmp_path / "export")
+def test_user_floor_applies_to_taxonomy_csvs(sample_run, tmp_path):
+    """Six conversations of one user (ingested with raw user ids) pass the conversation floor but not the user floor (3)."""
+    conv = pd.read_parquet(sample_run / "conversations.parquet")
+    assert conv["user_id"].str.startswith("u_").all() and conv["user_id"].nunique() == 21
+    assert ONE_USER in (sample_run / "taxonomy" / "discovered_frequencies.csv").read_text("utf-8")  # in the run
+    export_run(sample_run, tmp_path / "export")
     for name in ("taxonomy_discovered_frequencies.csv", "taxonomy_placed_frequencies.csv", "taxonomy_discovered_tree.csv"):
         text = (tmp_path / "export" / name).read_text("utf-8")
         assert ONE_USER not in text and "helpfulness" in text, name
+
+
+def test_user_floor_end_to_end(sample_run, sample_run_no_users, tmp_path):
+    """The one-user value never reaches the report, an export or the explorer; without user ids it may."""
+    from fastapi.testclient import TestClient
+
+    from valuescope.report.serve import create_app
+
+    def shown(run) -> dict[str, bool]:
+        export_run(run, tmp_path / run.parent.name)
+        exported = " ".join(p.read_text("utf-8") for p in (tmp_path / run.parent.name).iterdir())
+        client = TestClient(create_app(run), base_url="http://127.0.0.1")
+        answers = [client.get("/api/values", params={"q": "quentin", "limit": 500}).text,
+                   client.get("/api/search", params={"q": "quentin"}).text]
+        return {"report": ONE_USER in (run / "report.html").read_text("utf-8"), "export": ONE_USER in exported,
+                "explorer": any(ONE_USER in a for a in answers)}
+
+    assert shown(sample_run) == {"report": False, "export": False, "explorer": False}
+    assert shown(sample_run_no_users) == {"report": True, "export": True, "explorer": True}  # conversation floor alone
 
 
 def test_unfloorable_csv_is_left_out_and_disclosed(run_copy, tmp_path):

@@ -17,6 +17,7 @@ import pandas as pd
 from valuescope.analysis import stats
 from valuescope.analysis.config import AnalysisConfig
 from valuescope.analysis.data import LEVELS, SIDES, RunData, count_cells, long_values, presence
+from valuescope.privacy.config import PrivacyConfig
 
 CONTEXT_COLUMNS = ["context_kind", "context", "side", "level", "name", "n", "n_users", "n_context", "n_value",
                    "n_total", "expected", "share_in_context", "ci_low", "ci_high", "share_overall", "residual",
@@ -25,8 +26,34 @@ INVARIANCE_COLUMNS = ["context_kind", "side", "level", "name", "n", "n_users", "
                       "mean_rate", "cv", "cv_ci_low", "cv_ci_high"]
 
 
-def task_clusters(tasks: pd.Series, k: int = 0, embedder: str = "minilm", seed: int = 0) -> pd.Series:
-    """Discovered task clusters: k-means over task embeddings, each named by its 3 most distinctive words."""
+def common_words(texts: list[str], users: pd.Series | None, floor: PrivacyConfig) -> list[str]:
+    """Words (English stop words aside) in the tasks of at least the floor's conversations and users.
+
+    Cluster names are built from these only: a word from one conversation's task (a name, a
+    place) must not reach the report through the name of a cluster that passes the floor.
+    """
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    cv = CountVectorizer(stop_words="english", binary=True)
+    try:
+        present = cv.fit_transform(texts).tocsc()  # one row per conversation
+    except ValueError:  # nothing but stop words
+        return []
+    words = cv.get_feature_names_out()
+    n = np.diff(present.indptr)
+    keep = n >= floor.min_conversations
+    if users is not None and users.notna().any():
+        keys = np.array([u if isinstance(u, str) else f"\x00conversation:{i}" for i, u in enumerate(users.tolist())], dtype=object)
+        for j in np.flatnonzero(keep):
+            rows = present.indices[present.indptr[j]:present.indptr[j + 1]]
+            keep[j] = len(set(keys[rows])) >= floor.min_users
+    return [str(w) for w in words[keep]]
+
+
+def task_clusters(tasks: pd.Series, k: int = 0, embedder: str = "minilm", seed: int = 0,
+                  users: pd.Series | None = None, floor: PrivacyConfig | None = None) -> pd.Series:
+    """Discovered task clusters: k-means over task embeddings, each named by its 3 most distinctive words
+    among the words common enough to pass the privacy floor (``users``: each task's user id, if known)."""
     from sklearn.cluster import KMeans
     from sklearn.feature_extraction.text import CountVectorizer
 
@@ -38,21 +65,26 @@ def task_clusters(tasks: pd.Series, k: int = 0, embedder: str = "minilm", seed: 
     k = min(k, len(set(texts)))
     vecs = embed_cached(texts, embedder)  # each distinct task embedded once
     labels = KMeans(n_clusters=k, n_init=2, random_state=seed).fit_predict(vecs.astype(np.float64))
-    cv = CountVectorizer(stop_words="english", min_df=1)
-    counts = cv.fit_transform(texts)
-    words = np.array(cv.get_feature_names_out())
-    per = np.vstack([np.asarray(counts[labels == c].sum(axis=0)).ravel() for c in range(k)]).astype(float)
-    tf = per / np.maximum(per.sum(axis=1, keepdims=True), 1)
-    idf = np.log(1 + per.sum() / np.maximum(per.sum(axis=0), 1))
-    names = {}
-    for c in range(k):
-        top = words[np.argsort(-(tf[c] * idf))[:3]]
-        names[c] = f"{c:02d}: " + " / ".join(top)
+    vocabulary = common_words(texts, None if users is None else users.reindex(tasks.index), floor or PrivacyConfig())
+    names = {c: f"{c:02d}: (no word common enough to name it)" for c in range(k)}
+    if vocabulary:
+        cv = CountVectorizer(vocabulary=vocabulary)
+        counts = cv.fit_transform(texts)
+        words = np.array(cv.get_feature_names_out())
+        per = np.vstack([np.asarray(counts[labels == c].sum(axis=0)).ravel() for c in range(k)]).astype(float)
+        tf = per / np.maximum(per.sum(axis=1, keepdims=True), 1)
+        idf = np.log(1 + per.sum() / np.maximum(per.sum(axis=0), 1))
+        for c in range(k):
+            order = np.argsort(-(tf[c] * idf))[:3]
+            top = [w for w, score in zip(words[order], (tf[c] * idf)[order], strict=True) if score > 0]
+            if top:
+                names[c] = f"{c:02d}: " + " / ".join(top)
     return pd.Series([names[x] for x in labels], index=tasks.index)
 
 
-def context_columns(data: RunData, cfg: AnalysisConfig) -> dict[str, pd.Series]:
-    """The context label per conversation for every configured kind that has data."""
+def context_columns(data: RunData, cfg: AnalysisConfig, privacy: PrivacyConfig | None = None) -> dict[str, pd.Series]:
+    """The context label per conversation for every configured kind that has data (task clusters are
+    named only with words that pass ``privacy``'s floor)."""
     out = {}
     conv = data.conv
     for kind in cfg.context_kinds:
@@ -60,7 +92,8 @@ def context_columns(data: RunData, cfg: AnalysisConfig) -> dict[str, pd.Series]:
             subj = conv["subjective"].astype(bool)
             if subj.sum() >= 40 and conv.loc[subj, "task"].fillna("").str.strip().ne("").sum() >= 40:
                 labels = pd.Series(None, index=conv.index, dtype=object)
-                labels[subj] = task_clusters(conv.loc[subj, "task"], cfg.task_clusters, cfg.embedder, cfg.seed)
+                users = conv.loc[subj, "user_id"] if data.has_users else None
+                labels[subj] = task_clusters(conv.loc[subj, "task"], cfg.task_clusters, cfg.embedder, cfg.seed, users, privacy)
                 out[kind] = labels
         elif kind in conv.columns and conv[kind].notna().any():
             out[kind] = conv[kind]

@@ -102,7 +102,7 @@ class ContextStage(AnalysisStage):
 
     def run(self, run: RunDir) -> dict[str, float]:
         data = load(run)
-        ctx = context.context_columns(data, self.cfg)
+        ctx = context.context_columns(data, self.cfg, self.privacy)
         tables, suppressed = {}, {}
         tables["context"], suppressed["context"] = self.floor(context.context_table(data, self.cfg, ctx))
         tables["context_invariance"], suppressed["context_invariance"] = self.floor(context.invariance_table(data, self.cfg, ctx))

@@ -79,6 +79,9 @@ def evaluate(
     for key, label in JUDGMENT_HEADLINE[2:]:
         table.add_row(label, _fmt(metrics.get(key)))
     console.print(table)
+    if metrics.get("trained_on_labels"):
+        console.print(f"[yellow]warning: the bundled offline model was trained on {reference.name}: these are "
+                      "training-set scores, not its accuracy (score it on labels it has not seen).[/yellow]")
     if metrics.get("l2_hint_disagreement") is not None:
         console.print(f"l2_hint_disagreement: {metrics['l2_hint_disagreement']:.3f} of {metrics['hinted']:,} values with an "
                       "extractor cluster have another l2 in the tree's placement of their name")

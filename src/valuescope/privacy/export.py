@@ -184,12 +184,45 @@ def rare_values(values: pd.DataFrame, members: pd.DataFrame, cfg: PrivacyConfig)
 WITHHELD = "(name withheld: it quoted a value below the privacy floor)"
 
 
+def quoting_pattern(rare: set[str]) -> re.Pattern[str]:
+    """Matches text that quotes any of the ``rare`` value names as whole words (case-insensitive)."""
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(v) for v in sorted(rare, key=len, reverse=True)) + r")(?!\w)", re.IGNORECASE)
+
+
+CLUSTER_LEVELS = ("l1", "l2", "l3")
+
+
+def withheld_cluster_names(values: pd.DataFrame, users: pd.DataFrame | None, cfg) -> dict[str, str]:
+    """{cluster name: neutral stand-in} for every l1/l2/l3 name in ``values`` that quotes a below-floor value.
+
+    A run placed on a discovered tree carries automatic names ("head · terms") made from
+    member values; the report and the explorer show such names in place of the cluster's
+    own. The published tree's names are never withheld: they were not made from this run's
+    values (a rare value "responsibility" does not make "Ethical responsibility" private). ``users`` is conversations' ``id``/``user_id`` (None: no user ids); ``cfg`` any
+    object with ``min_conversations`` and ``min_users`` (PrivacyConfig, the report's Floor).
+    """
+    levels = [c for c in CLUSTER_LEVELS if c in values.columns]
+    if values.empty or not levels:
+        return {}
+    members = users if users is not None and "user_id" in users.columns else values[["id"]].assign(user_id=None)
+    rare = rare_values(values, members.astype({"id": str}), cfg)
+    if not rare:
+        return {}
+    from valuescope.taxonomy.reference import published_tree
+
+    tree = published_tree()
+    published = {node.name for level in (1, 2, 3) for node in tree.at_level(level)}  # not made from this run's values
+    pattern = quoting_pattern(rare)
+    names = sorted({n for c in levels for n in values[c].dropna().astype(str).unique() if n not in published and pattern.search(n)})
+    return {n: f"(cluster {i}: name withheld, it quoted a value below the privacy floor)" for i, n in enumerate(names, 1)}
+
+
 def withhold_quoting_names(tree: pd.DataFrame, rare: set[str]) -> pd.DataFrame:
     """Cluster names and descriptions are written from member values; one that quotes a
     below-floor value loses both (the cluster id stays, so the tree keeps its shape)."""
     if not rare or tree.empty:
         return tree
-    pattern = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(v) for v in sorted(rare, key=len, reverse=True)) + r")(?!\w)", re.IGNORECASE)
+    pattern = quoting_pattern(rare)
     out = tree.copy()
     clusters = out["level"].astype(str) != "0"
     quoting = clusters & (out["name"].map(lambda t: bool(pattern.search(t))) | out["description"].map(lambda t: bool(pattern.search(t))))

@@ -28,18 +28,24 @@ def salt_path(run_path: str | os.PathLike[str]) -> Path:
 
 
 class SaltError(ValuescopeError, RuntimeError):
-    """The run's salt file is unusable (empty or short: an interrupted write, or tampering)."""
+    """The salt is unusable: a short ``$VALUESCOPE_SALT``, or an empty/short salt file (interrupted write, tampering)."""
 
 
 def run_salt(run_path: str | os.PathLike[str]) -> bytes:
     """The salt for this run: the environment's, else the run's own (created on first use, atomically).
 
-    A salt file shorter than MIN_SALT_BYTES is refused, never used as an HMAC key: an
-    empty key would make every user id hash guessable.
+    A salt (file or environment) shorter than MIN_SALT_BYTES is refused, never used as an
+    HMAC key: a short key makes every user id hash guessable by trying keys.
     """
     env = os.environ.get(SALT_ENV)
     if env:
-        return env.encode("utf-8")
+        salt = env.encode("utf-8")
+        if len(salt) < MIN_SALT_BYTES:
+            raise SaltError(
+                f"${SALT_ENV} holds {len(salt)} bytes, fewer than {MIN_SALT_BYTES}: refusing it as the user-id key "
+                f"(use a long random secret, e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)"
+            )
+        return salt
     path = salt_path(run_path)
     if not path.exists():
         _create_salt(path)

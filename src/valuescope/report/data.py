@@ -40,6 +40,7 @@ class ReportData:
     manifest: dict[str, Any]
     quarantine: list[dict[str, Any]]
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    floor: Floor | None = None
 
     def get(self, name: str) -> pd.DataFrame | None:
         return self.tables.get(name)
@@ -94,12 +95,31 @@ def refloor(name: str, df: pd.DataFrame, floor: Floor) -> pd.DataFrame:
     return kept
 
 
+def withhold_cluster_names(data: ReportData) -> None:
+    """Cluster names quoting a below-floor value (automatic names of a discovered tree) are
+    replaced wherever the report could show them (privacy/export.py decides which)."""
+    from valuescope.privacy.export import withheld_cluster_names
+
+    values = data.get("values")
+    if values is None:
+        return
+    convs = data.get("conversations")
+    users = convs[["id", "user_id"]] if convs is not None and "user_id" in convs.columns and convs["user_id"].notna().any() else None
+    withheld = withheld_cluster_names(values, users, data.floor)
+    if not withheld:
+        return
+    for name, df in data.tables.items():
+        if name != "conversations":
+            text = [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]
+            data.tables[name] = df.assign(**{c: df[c].map(lambda x: withheld.get(x, x) if isinstance(x, str) else x) for c in text})
+
+
 def _pairs(df: pd.DataFrame) -> set[tuple[str, str]]:
     return set(zip(df["group_a"], df["group_b"], strict=True))
 
 
 def load_report_data(run: RunDir, floor: Floor | None = None, with_text: bool = False) -> ReportData:
-    data = ReportData(run=run, manifest=run.read_manifest(), quarantine=run.read_quarantine())
+    data = ReportData(run=run, manifest=run.read_manifest(), quarantine=run.read_quarantine(), floor=floor)
     for name in ROW_TABLES:
         df = _read(run, name)
         if df is not None:
@@ -114,6 +134,8 @@ def load_report_data(run: RunDir, floor: Floor | None = None, with_text: bool = 
             df = _read(run, name)
         if df is not None:
             data.tables[name] = refloor(name, df, floor) if floor is not None else df
+    if floor is not None:
+        withhold_cluster_names(data)
     if floor is not None and "compare_responses" in data.tables:  # only group pairs whose groups pass
         ok = _pairs(data.tables["compare"]) if "compare" in data.tables else set()
         cr = data.tables["compare_responses"]

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from valuescope.engine.rundir import RunDir
+from valuescope.records import Message
 from valuescope.report.floor import Floor
 
 
@@ -21,8 +22,21 @@ def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def first_assistant_text(messages: list[dict]) -> str:
+    """The first assistant turn that says something; else the first one's tool calls, as text.
+
+    An agent's first assistant turn often only calls a tool (empty content): showing it
+    as an empty answer would misrepresent the conversation.
+    """
+    turns = [m for m in messages if m["role"] == "assistant"]
+    spoken = next((m["content"] for m in turns if (m.get("content") or "").strip()), None)
+    if spoken is not None or not turns:
+        return spoken or ""
+    return Message.model_validate({k: v for k, v in turns[0].items() if v is not None}).display_text()
+
+
 def snippets_for_ids(run: RunDir, ids: list[str], chars: int) -> dict[str, dict[str, str]]:
-    """First user turn and first assistant turn of each conversation, truncated."""
+    """First user turn and first assistant turn with text of each conversation, truncated."""
     if not ids or not run.has_table("conversations"):
         return {}
     table = run.read_table("conversations", ["id", "messages"])
@@ -31,7 +45,7 @@ def snippets_for_ids(run: RunDir, ids: list[str], chars: int) -> dict[str, dict[
     for row in table.to_pylist():
         msgs = row["messages"] or []
         user = next((m["content"] for m in msgs if m["role"] == "user"), "")
-        assistant = next((m["content"] for m in msgs if m["role"] == "assistant"), "")
+        assistant = first_assistant_text(msgs)
         out[row["id"]] = {"id": row["id"], "user": _truncate(user, chars), "assistant": _truncate(assistant, chars)}
     return out
 

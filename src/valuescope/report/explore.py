@@ -29,6 +29,7 @@ LEVELS = {"value": "value", "l1": "l1", "l2": "l2", "l3": "l3"}
 CHILD = {"l3": "l2", "l2": "l1", "l1": "value"}
 FILTERS = ("task_category", "context", "model", "response")
 BY = ("task_category", "model", "response", "side")
+CLUSTERS = ("l1", "l2", "l3")
 
 
 class Explorer:
@@ -66,6 +67,9 @@ class Explorer:
         """One row per value mention with its placement and its conversation's context."""
         if "values" in self.views:
             m = 'select id, side, value_norm as value, l1, l2, l3 from "values"'
+            if self._withhold_cluster_names():
+                m = ('select v.id, v.side, v.value_norm as value, ' + ", ".join(f"coalesce(w{c}.shown, v.{c}) as {c}" for c in CLUSTERS)
+                     + ' from "values" v ' + " ".join(f"left join withheld_names w{c} on v.{c} = w{c}.name" for c in CLUSTERS))
         elif "mentions" in self.views:
             m = "select id, side, lower(trim(value)) as value, null::varchar as l1, null::varchar as l2, null::varchar as l3 from mentions"
         else:
@@ -76,6 +80,21 @@ class Explorer:
                 "c.model" if c else "null::varchar as model", "c.context" if c else "null::varchar as context",
                 "c.user_id" if c else "null::varchar as user_id"]
         return f"(select {', '.join(cols)} from ({m}) m {j} {c})"
+
+    def _withhold_cluster_names(self) -> bool:
+        """Register the stand-ins for cluster names that quote a below-floor value (privacy/export.py
+        decides which, as for the report and the export); True if there are any."""
+        from valuescope.privacy.export import withheld_cluster_names
+
+        cols = ", ".join(["id", "value_norm", *(c for c in CLUSTERS)])
+        values = self.con.execute(f'select {cols} from "values"').df()
+        users = self.con.execute("select id, user_id from conversations").df() if self.has_users else None
+        withheld = withheld_cluster_names(values, users, self.floor)
+        if not withheld:
+            return False
+        self.con.execute("create temp table withheld_names (name varchar, shown varchar)")
+        self.con.executemany("insert into withheld_names values (?, ?)", list(withheld.items()))
+        return True
 
     def _having(self) -> tuple[str, list[Any]]:
         sql = "count(distinct id) >= ?"

@@ -183,9 +183,8 @@ def taxonomy_section(data: ReportData, floor: Floor, side: str = "ai", per_clust
     if df.empty:
         s.note = "No AI values were extracted in this run."
         return s
-    for col in ("l1", "l2", "l3"):
-        if col not in df.columns:
-            df[col] = None
+    for col in ("l1", "l2", "l3"):  # as text: a level the tree lacks is all-null (float) and cannot take a name
+        df[col] = df[col].astype(object) if col in df.columns else None
     # a value placed only down to l2 (or not at all) hangs directly under its lowest known cluster
     df["l3"] = df["l3"].fillna(NEW_ROOT)
     df["l2"] = df["l2"].fillna(SKIP)

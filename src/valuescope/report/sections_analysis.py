@@ -98,7 +98,11 @@ def responses_section(data: ReportData) -> Section:
         return s
     overall = resp[resp["context_kind"] == "all"]
     if overall.empty or not overall["n_total"].fillna(0).astype(int).gt(0).any():
-        s.note = "No subjective conversations in this run: response types are judged only where values are at stake."
+        judg = data.get("judgments")
+        if judg is not None and "subjective" in judg.columns and judg["subjective"].fillna(False).astype(bool).any():
+            s.note = "Every response type is below the privacy floor in this run (too few subjective conversations or users)."
+        else:
+            s.note = "No subjective conversations in this run: response types are judged only where values are at stake."
         return s
     order = [r for r in RESPONSE_TYPES if r in set(overall["response"])]
     if order:

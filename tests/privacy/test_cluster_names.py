@@ -58,10 +58,11 @@ def test_published_cluster_names_are_never_withheld():
     """A rare one-word value ('responsibility') quotes nothing by appearing in a published name."""
     from valuescope.privacy.config import PrivacyConfig
     from valuescope.privacy.export import withheld_cluster_names
+    from valuescope.taxonomy.reference import published_cluster_names
 
     rows = [{"id": f"c{i}", "value_norm": "accountability", "l1": "responsibility · duty [auto]",
              "l2": "Ethical responsibility", "l3": "Protective values"} for i in range(20)]
     rows.append({"id": "c99", "value_norm": "responsibility", "l1": "responsibility · duty [auto]",
                  "l2": "Ethical responsibility", "l3": "Protective values"})
-    withheld = withheld_cluster_names(pd.DataFrame(rows), None, PrivacyConfig())
+    withheld = withheld_cluster_names(pd.DataFrame(rows), None, PrivacyConfig(), keep=published_cluster_names())
     assert set(withheld) == {"responsibility · duty [auto]"}

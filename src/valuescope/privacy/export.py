@@ -192,13 +192,16 @@ def quoting_pattern(rare: set[str]) -> re.Pattern[str]:
 CLUSTER_LEVELS = ("l1", "l2", "l3")
 
 
-def withheld_cluster_names(values: pd.DataFrame, users: pd.DataFrame | None, cfg) -> dict[str, str]:
+def withheld_cluster_names(
+    values: pd.DataFrame, users: pd.DataFrame | None, cfg, keep: frozenset[str] = frozenset()
+) -> dict[str, str]:
     """{cluster name: neutral stand-in} for every l1/l2/l3 name in ``values`` that quotes a below-floor value.
 
     A run placed on a discovered tree carries automatic names ("head · terms") made from
     member values; the report and the explorer show such names in place of the cluster's
-    own. The published tree's names are never withheld: they were not made from this run's
-    values (a rare value "responsibility" does not make "Ethical responsibility" private). ``users`` is conversations' ``id``/``user_id`` (None: no user ids); ``cfg`` any
+    own. Names in ``keep`` are never withheld: callers pass the published tree's, which were
+    not made from this run's values (a rare value "responsibility" does not make "Ethical
+    responsibility" private). ``users`` is conversations' ``id``/``user_id`` (None: no user ids); ``cfg`` any
     object with ``min_conversations`` and ``min_users`` (PrivacyConfig, the report's Floor).
     """
     levels = [c for c in CLUSTER_LEVELS if c in values.columns]
@@ -208,12 +211,8 @@ def withheld_cluster_names(values: pd.DataFrame, users: pd.DataFrame | None, cfg
     rare = rare_values(values, members.astype({"id": str}), cfg)
     if not rare:
         return {}
-    from valuescope.taxonomy.reference import published_tree
-
-    tree = published_tree()
-    published = {node.name for level in (1, 2, 3) for node in tree.at_level(level)}  # not made from this run's values
     pattern = quoting_pattern(rare)
-    names = sorted({n for c in levels for n in values[c].dropna().astype(str).unique() if n not in published and pattern.search(n)})
+    names = sorted({n for c in levels for n in values[c].dropna().astype(str).unique() if n not in keep and pattern.search(n)})
     return {n: f"(cluster {i}: name withheld, it quoted a value below the privacy floor)" for i, n in enumerate(names, 1)}
 
 

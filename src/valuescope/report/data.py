@@ -99,13 +99,14 @@ def withhold_cluster_names(data: ReportData) -> None:
     """Cluster names quoting a below-floor value (automatic names of a discovered tree) are
     replaced wherever the report could show them (privacy/export.py decides which)."""
     from valuescope.privacy.export import withheld_cluster_names
+    from valuescope.taxonomy.reference import published_cluster_names
 
     values = data.get("values")
     if values is None:
         return
     convs = data.get("conversations")
     users = convs[["id", "user_id"]] if convs is not None and "user_id" in convs.columns and convs["user_id"].notna().any() else None
-    withheld = withheld_cluster_names(values, users, data.floor)
+    withheld = withheld_cluster_names(values, users, data.floor, keep=published_cluster_names())
     if not withheld:
         return
     for name, df in data.tables.items():

@@ -85,11 +85,12 @@ class Explorer:
         """Register the stand-ins for cluster names that quote a below-floor value (privacy/export.py
         decides which, as for the report and the export); True if there are any."""
         from valuescope.privacy.export import withheld_cluster_names
+        from valuescope.taxonomy.reference import published_cluster_names
 
         cols = ", ".join(["id", "value_norm", *(c for c in CLUSTERS)])
         values = self.con.execute(f'select {cols} from "values"').df()
         users = self.con.execute("select id, user_id from conversations").df() if self.has_users else None
-        withheld = withheld_cluster_names(values, users, self.floor)
+        withheld = withheld_cluster_names(values, users, self.floor, keep=published_cluster_names())
         if not withheld:
             return False
         self.con.execute("create temp table withheld_names (name varchar, shown varchar)")

@@ -105,6 +105,13 @@ def bundled_dir() -> Path:
 
 
 @lru_cache(maxsize=1)
+def published_cluster_names() -> frozenset[str]:
+    """The published tree's l1/l2/l3 names: made by the study, never from a run's own values."""
+    tree = published_tree()
+    return frozenset(node.name for level in (1, 2, 3) for node in tree.at_level(level))
+
+
+@lru_cache(maxsize=1)
 def published_tree() -> Tree:
     """The bundled published taxonomy with its value frequencies."""
     d = bundled_dir()

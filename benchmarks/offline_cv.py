@@ -187,7 +187,11 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1, help="folds run in parallel processes (same numbers)")
     ap.add_argument("--balance-corpora", choices=["default", "on", "off"], default="default",
                     help="corpus-balanced weights for the harmful, user-states-values and response heads (model.corpus_weights)")
+    ap.add_argument("--balanced-heads", default=None,
+                    help="comma list overriding model.BALANCED_HEADS (e.g. add human_l2,human_l3: their heads and thresholds)")
     ARGS = args = ap.parse_args()
+    if args.balanced_heads:
+        M.BALANCED_HEADS = tuple(args.balanced_heads.split(","))
     t0 = time.time()
     files = tuple(args.files.split(","))
     extra_files = tuple(f for f in args.extra.split(",") if f)

@@ -238,14 +238,14 @@ def micro_f1(pred: np.ndarray, ref: np.ndarray, weight: np.ndarray | None = None
     return float(2 * tp / max(1e-12 if weight is not None else 1, 2 * tp + fp + fn))
 
 
-def _tune_sets(s2: np.ndarray, s3: np.ndarray, Y2: np.ndarray, gate: np.ndarray) -> tuple[float, float]:
+def _tune_sets(s2: np.ndarray, s3: np.ndarray, Y2: np.ndarray, gate: np.ndarray, weight: np.ndarray | None = None) -> tuple[float, float]:
     """t3 maximising l3 micro-F1, then t2 maximising l2 micro-F1 given t3 (out-of-fold scores)."""
     Y3 = np.stack([Y2[:, L3_OF == k].max(axis=1) for k in range(len(L3S))], axis=1)
     grid = np.round(np.arange(0.05, 0.8, 0.025), 3)
     g = gate[:, None]
     e3 = l3_scores(s2, s3)
-    t3 = float(grid[int(np.argmax([micro_f1((e3 >= t) & g, Y3) for t in grid]))])
-    t2 = float(grid[int(np.argmax([micro_f1(decide_sets(s2, s3, t, t3) & g, Y2) for t in grid]))])
+    t3 = float(grid[int(np.argmax([micro_f1((e3 >= t) & g, Y3, weight) for t in grid]))])
+    t2 = float(grid[int(np.argmax([micro_f1(decide_sets(s2, s3, t, t3) & g, Y2, weight) for t in grid]))])
     return t2, t3
 
 
@@ -278,18 +278,12 @@ def _tune_logit(scores: np.ndarray, y: np.ndarray) -> float:
 def _fit_heads(Xs: np.ndarray, T: dict[str, np.ndarray], A: dict[str, float], Xt: np.ndarray | None = None,
                weight: np.ndarray | None = None) -> tuple[dict, dict]:
     """Every head; ``weight`` (corpus_weights) applies to the BALANCED_HEADS only, on both views."""
-    balanced = weight is not None
-    targets = {h: (T[h], A[h]) for h in ("subjective", "human_any", "harmful", "explicit") if not (balanced and h in BALANCED_HEADS)}
+    targets = {h: (T[h], A[h]) for h in ("subjective", "human_any", "harmful", "explicit")}
     targets["task"] = (H.one_hot(T["task"], CATS), A["task"])
     for side in ("ai", "human"):
         for lvl in ("l2", "l3"):
             targets[f"{side}_{lvl}"] = (T[f"{side}_{lvl}"], A[side])
-    fitted = H.fit_ridges(Xs, targets)
-    W = {k: v[0] for k, v in fitted.items()}
-    b = {k: v[1] for k, v in fitted.items()}
-    if balanced:
-        for h in ("human_any", "harmful"):
-            W[h], b[h] = H.fit_ridge(Xs, T[h], A[h], weight)
+    W, b = _fit_ridge_heads(Xs, targets, weight)
     for h in LOGISTIC:  # where a logistic head measured better in CV: log-odds as the score
         if h == "task":
             W[h], b[h] = H.fit_multiclass(Xs, T[h], CATS, A["lr_" + h])
@@ -304,20 +298,26 @@ def _fit_heads(Xs: np.ndarray, T: dict[str, np.ndarray], A: dict[str, float], Xt
     return W, b
 
 
+def _fit_ridge_heads(X: np.ndarray, targets: dict[str, tuple[np.ndarray, float]], weight: np.ndarray | None) -> tuple[dict, dict]:
+    """Ridge heads: unweighted ones from one shared solve, BALANCED_HEADS (when ``weight``) one by one."""
+    weighted = [h for h in targets if weight is not None and h in BALANCED_HEADS]
+    fitted = H.fit_ridges(X, {h: t for h, t in targets.items() if h not in weighted})
+    W = {k: v[0] for k, v in fitted.items()}
+    b = {k: v[1] for k, v in fitted.items()}
+    for h in weighted:
+        W[h], b[h] = H.fit_ridge(X, targets[h][0], targets[h][1], weight)
+    return W, b
+
+
 def _fit_text_heads(Xt: np.ndarray, T: dict[str, np.ndarray], weight: np.ndarray | None = None) -> tuple[dict, dict]:
     """The n-gram view's heads (same kind as the embedding head they are mixed with)."""
     targets = {}
     for h in TFIDF_HEADS:
-        if h in LOGISTIC or h in ("direction", "intensity") or (weight is not None and h in BALANCED_HEADS):
+        if h in LOGISTIC or h in ("direction", "intensity"):
             continue
         Y = T[h] if h != "task" else H.one_hot(T["task"], CATS)
         targets[h] = (Y, TFIDF_ALPHA)
-    fitted = H.fit_ridges(Xt, targets)
-    W = {k: v[0] for k, v in fitted.items()}
-    b = {k: v[1] for k, v in fitted.items()}
-    if weight is not None:
-        for h in ("human_any", "harmful"):
-            W[h], b[h] = H.fit_ridge(Xt, T[h], TFIDF_ALPHA, weight)
+    W, b = _fit_ridge_heads(Xt, targets, weight)
     for h in LOGISTIC:
         if h not in TFIDF_HEADS:
             continue
@@ -404,7 +404,8 @@ def fit(
     params["human_any_t"] = _tune_gate(oof["human_any"][:, 0], oof["human_l2"], oof["human_l3"], T["human_l2"], cw)
     gates = {"ai": oof["subjective"][:, 0] >= params["subjective_t"], "human": oof["human_any"][:, 0] >= params["human_any_t"]}
     for side in ("ai", "human"):
-        params[f"{side}_t2"], params[f"{side}_t3"] = _tune_sets(oof[f"{side}_l2"], oof[f"{side}_l3"], T[f"{side}_l2"], gates[side])
+        sw = cw if f"{side}_l2" in BALANCED_HEADS else None
+        params[f"{side}_t2"], params[f"{side}_t3"] = _tune_sets(oof[f"{side}_l2"], oof[f"{side}_l3"], T[f"{side}_l2"], gates[side], sw)
         params[f"{side}_a"], params[f"{side}_c"] = H.fit_platt(oof[f"{side}_l2"].ravel(), T[f"{side}_l2"].ravel())
     if harm_margin is not None:
         params["task_harm_margin"] = float(harm_margin)

@@ -80,7 +80,8 @@ def baseline_fit_predict(emb: dict, T: dict, tr: list[int], te: list[int]) -> di
     return pred
 
 
-def run_cv(X, labels, emb, views, extra, extra_views, k, seed, alpha, baseline: bool, jobs: int = 1) -> dict[str, dict]:  # noqa: ANN001
+def run_cv(X, labels, emb, views, extra, extra_views, k, seed, alpha, baseline: bool, jobs: int = 1,  # noqa: ANN001
+           balance_corpora: bool | None = None) -> dict[str, dict]:
     """offline, main and baseline out-of-fold predictions on the same folds, scored."""
     splits = cv.folds(labels, k, seed)
     n = len(labels)
@@ -93,7 +94,7 @@ def run_cv(X, labels, emb, views, extra, extra_views, k, seed, alpha, baseline: 
             Xtr, Ltr = np.vstack([Xtr, extra[0]]), Ltr + list(extra[1])
             Vtr = None if views is None else Vtr + list(extra_views)
         Vte = None if views is None else [views[i] for i in te]
-        model = M.fit(Xtr, Ltr, alpha=alpha, seed=seed, views=Vtr)
+        model = M.fit(Xtr, Ltr, alpha=alpha, seed=seed, views=Vtr, balance_corpora=balance_corpora)
         ours = model.predict(X[te], Vte)
         model.params = {**model.params, "task_harm_margin": 0.0}  # main: plain argmax
         old = model.predict(X[te], Vte)
@@ -184,7 +185,13 @@ def main() -> None:
     ap.add_argument("--bundle", type=Path, default=None, help="also score this saved bundle on data it was not trained on")
     ap.add_argument("--json-out", type=Path, default=None)
     ap.add_argument("--jobs", type=int, default=1, help="folds run in parallel processes (same numbers)")
+    ap.add_argument("--balance-corpora", choices=["default", "on", "off"], default="default",
+                    help="corpus-balanced weights for the harmful, user-states-values and response heads (model.corpus_weights)")
+    ap.add_argument("--balanced-heads", default=None,
+                    help="comma list overriding model.BALANCED_HEADS (e.g. add human_l2,human_l3: their heads and thresholds)")
     ARGS = args = ap.parse_args()
+    if args.balanced_heads:
+        M.BALANCED_HEADS = tuple(args.balanced_heads.split(","))
     t0 = time.time()
     files = tuple(args.files.split(","))
     extra_files = tuple(f for f in args.extra.split(",") if f)
@@ -198,7 +205,8 @@ def main() -> None:
         views = extra_views = None
     t1 = time.time()
     alpha = json.loads(args.alpha) if args.alpha else None
-    res = run_cv(X, labels, emb, views, extra, extra_views, args.folds, args.seed, alpha, not args.no_baseline, args.jobs)
+    balance = None if args.balance_corpora == "default" else args.balance_corpora == "on"
+    res = run_cv(X, labels, emb, views, extra, extra_views, args.folds, args.seed, alpha, not args.no_baseline, args.jobs, balance)
     bundle_res = score_bundle(args.bundle, X, labels, text_views) if args.bundle else None
     print(f"{args.folds}-fold CV on {args.files} (n={n}, +{args.extra or 'nothing'} in every training fold, "
           f"embedder={args.embedder}); features {t1 - t0:.0f}s, CV {time.time() - t1:.0f}s")
@@ -206,7 +214,7 @@ def main() -> None:
         print(f"main-weights = saved bundle {str(bundle_res['weights_sha256'])[:8]} (trained on {bundle_res['trained_on']}), "
               f"scored on the {bundle_res['n_matched']} scored conversations outside its training files")
     print_table(res, bundle_res)
-    summary = {"files": list(files), "extra": list(extra_files), "folds": args.folds, "seed": args.seed, "n": n,
+    summary = {"balance_corpora": M.BALANCE_CORPORA if balance is None else balance, "files": list(files), "extra": list(extra_files), "folds": args.folds, "seed": args.seed, "n": n,
                "methods": res, "bundle": bundle_res}
     if args.json_out:
         args.json_out.write_text(json.dumps(summary, indent=1, default=float) + "\n", encoding="utf-8")

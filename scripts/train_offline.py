@@ -34,6 +34,8 @@ def main() -> None:
                          "'tuned' (inner-CV, <=1%% benign called harmful); default 0 = argmax (docs/extractor-offline.md)")
     ap.add_argument("--agreement-method", default="main", choices=["offline", "main"],
                     help="which CV column matches these weights' decisions: main = argmax task (margin 0), offline = tuned margin")
+    ap.add_argument("--balance-corpora", choices=["default", "on", "off"], default="default",
+                    help="corpus-balanced weights for the harmful, user-states-values and response heads (model.corpus_weights)")
     ap.add_argument("--attach-only", action="store_true",
                     help="do not train: store --agreement in the model.json already in --out (the weights stay as they are)")
     args = ap.parse_args()
@@ -46,7 +48,9 @@ def main() -> None:
         print(json.dumps({"out": args.out, "weights_sha256": meta["weights_sha256"], "agreement_n": agreement["n"]}))
         return
     t0 = time.time()
-    meta = build(args.shared, tuple(args.files.split(",")), Path(args.out), args.embedder, args.limit, args.threads, args.cache, agreement, margin)
+    balance = None if args.balance_corpora == "default" else args.balance_corpora == "on"
+    meta = build(args.shared, tuple(args.files.split(",")), Path(args.out), args.embedder, args.limit, args.threads, args.cache, agreement,
+                 margin, balance)
     print(json.dumps({"out": args.out, "weights_sha256": meta["weights_sha256"], "n": meta["trained_on"]["n"], "seconds": round(time.time() - t0, 1)}))
 
 

@@ -22,6 +22,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from valuescope.extract.offline import features as F
 from valuescope.extract.offline import heads as H
+from valuescope.extract.offline.data import corpus_of
 from valuescope.records import L3_TO_L2, RESPONSE_TYPES, TASK_CATEGORIES
 
 L2S: list[str] = [l2 for l2s in L3_TO_L2.values() for l2 in l2s]
@@ -57,8 +58,27 @@ LOGISTIC: tuple[str, ...] = ("subjective", "task")  # heads where logistic regre
 TFIDF_HEADS: tuple[str, ...] = ("subjective", "task", "harmful", "human_any", "explicit", "direction", "intensity",
                                 "ai_l2", "ai_l3", "human_l2", "human_l3")
 TFIDF_MIX = 0.5
+BALANCE_CORPORA = False  # see corpus_weights; fit(balance_corpora=...) overrides
 TFIDF_ALPHA = 1.0  # ridge penalty on the (unstandardised, l2-normalised) n-gram rows
 TFIDF_C = 10.0  # logistic C on the n-gram rows
+
+
+# Corpus groups weighted to equal total weight in the heads of BALANCED_HEADS (fit(balance_corpora=True)):
+# with 1,020 ShareGPT conversations among 1,620, unweighted heads learn mostly from traffic where
+# users rarely state values and almost nothing is harmful, and lose the red-team behaviour.
+CORPUS_GROUP = {"hh-rlhf": "red-team", "JailbreakBench": "red-team", "MT-Bench": "benchmark", "AlpacaEval": "benchmark",
+                "ShareGPT": "ShareGPT"}
+BALANCED_HEADS: tuple[str, ...] = ("harmful", "human_any", "direction", "intensity")
+
+
+def corpus_weights(labels: list[dict[str, Any]]) -> np.ndarray:
+    """Sample weights giving each corpus group (CORPUS_GROUP; unknown corpora form their own) the same
+    total weight, normalised to mean 1."""
+    groups = np.array([CORPUS_GROUP.get(corpus_of(str(r.get("id", ""))), corpus_of(str(r.get("id", "")))) for r in labels])
+    values, counts = np.unique(groups, return_counts=True)
+    size = dict(zip(values, counts, strict=True))
+    w = np.array([1.0 / size[g] for g in groups])
+    return w * (len(w) / w.sum())
 
 
 def label_arrays(labels: list[dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -208,25 +228,28 @@ def _tune_harm_margin(scores: np.ndarray, y: np.ndarray) -> float:
     return float(grid[cand[int(np.argmax(acc_a[cand]))]])
 
 
-def micro_f1(pred: np.ndarray, ref: np.ndarray) -> float:
-    tp = (pred & (ref > 0)).sum()
-    fp = (pred & (ref == 0)).sum()
-    fn = (~pred & (ref > 0)).sum()
-    return float(2 * tp / max(1, 2 * tp + fp + fn))
+def micro_f1(pred: np.ndarray, ref: np.ndarray, weight: np.ndarray | None = None) -> float:
+    """Micro-F1 over all cells; ``weight`` (one per row) weights each row's counts."""
+    w = np.ones(len(pred)) if weight is None else weight
+    w = w[:, None] if pred.ndim == 2 else w
+    tp = ((pred & (ref > 0)) * w).sum()
+    fp = ((pred & (ref == 0)) * w).sum()
+    fn = ((~pred & (ref > 0)) * w).sum()
+    return float(2 * tp / max(1e-12 if weight is not None else 1, 2 * tp + fp + fn))
 
 
-def _tune_sets(s2: np.ndarray, s3: np.ndarray, Y2: np.ndarray, gate: np.ndarray) -> tuple[float, float]:
+def _tune_sets(s2: np.ndarray, s3: np.ndarray, Y2: np.ndarray, gate: np.ndarray, weight: np.ndarray | None = None) -> tuple[float, float]:
     """t3 maximising l3 micro-F1, then t2 maximising l2 micro-F1 given t3 (out-of-fold scores)."""
     Y3 = np.stack([Y2[:, L3_OF == k].max(axis=1) for k in range(len(L3S))], axis=1)
     grid = np.round(np.arange(0.05, 0.8, 0.025), 3)
     g = gate[:, None]
     e3 = l3_scores(s2, s3)
-    t3 = float(grid[int(np.argmax([micro_f1((e3 >= t) & g, Y3) for t in grid]))])
-    t2 = float(grid[int(np.argmax([micro_f1(decide_sets(s2, s3, t, t3) & g, Y2) for t in grid]))])
+    t3 = float(grid[int(np.argmax([micro_f1((e3 >= t) & g, Y3, weight) for t in grid]))])
+    t2 = float(grid[int(np.argmax([micro_f1(decide_sets(s2, s3, t, t3) & g, Y2, weight) for t in grid]))])
     return t2, t3
 
 
-def _tune_gate(gate: np.ndarray, s2: np.ndarray, s3: np.ndarray, Y2: np.ndarray) -> float:
+def _tune_gate(gate: np.ndarray, s2: np.ndarray, s3: np.ndarray, Y2: np.ndarray, weight: np.ndarray | None = None) -> float:
     """The "user states values" threshold, tuned jointly with the l3 threshold for human l3 micro-F1.
 
     Why not for the gate's own F1: the gate exists to serve the value sets (and the response
@@ -238,7 +261,7 @@ def _tune_gate(gate: np.ndarray, s2: np.ndarray, s3: np.ndarray, Y2: np.ndarray)
     best = (-1.0, 0.5)
     for g in np.round(np.arange(0.1, 0.8, 0.05), 3):
         for t3 in np.round(np.arange(0.05, 0.8, 0.025), 3):
-            f = micro_f1((e3 >= t3) & (gate >= g)[:, None], Y3)
+            f = micro_f1((e3 >= t3) & (gate >= g)[:, None], Y3, weight)
             if f > best[0] + 1e-12:
                 best = (f, float(g))
     return best[1]
@@ -252,30 +275,41 @@ def _tune_logit(scores: np.ndarray, y: np.ndarray) -> float:
     return float(grid[best[np.argmin(np.abs(grid[best]))]])
 
 
-def _fit_heads(Xs: np.ndarray, T: dict[str, np.ndarray], A: dict[str, float], Xt: np.ndarray | None = None) -> tuple[dict, dict]:
+def _fit_heads(Xs: np.ndarray, T: dict[str, np.ndarray], A: dict[str, float], Xt: np.ndarray | None = None,
+               weight: np.ndarray | None = None) -> tuple[dict, dict]:
+    """Every head; ``weight`` (corpus_weights) applies to the BALANCED_HEADS only, on both views."""
     targets = {h: (T[h], A[h]) for h in ("subjective", "human_any", "harmful", "explicit")}
     targets["task"] = (H.one_hot(T["task"], CATS), A["task"])
     for side in ("ai", "human"):
         for lvl in ("l2", "l3"):
             targets[f"{side}_{lvl}"] = (T[f"{side}_{lvl}"], A[side])
-    fitted = H.fit_ridges(Xs, targets)
-    W = {k: v[0] for k, v in fitted.items()}
-    b = {k: v[1] for k, v in fitted.items()}
+    W, b = _fit_ridge_heads(Xs, targets, weight)
     for h in LOGISTIC:  # where a logistic head measured better in CV: log-odds as the score
         if h == "task":
             W[h], b[h] = H.fit_multiclass(Xs, T[h], CATS, A["lr_" + h])
         else:
             w, c = H.fit_binary(Xs, T[h], A["lr_" + h])
             W[h], b[h] = w[None], c
-    _fit_reaction(Xs, T, A["reaction"], W, b)
+    _fit_reaction(Xs, T, A["reaction"], W, b, weight)
     if Xt is not None and Xt.shape[1]:
-        Wt, bt = _fit_text_heads(Xt, T)
+        Wt, bt = _fit_text_heads(Xt, T, weight)
         W.update({f"t_{k}": v for k, v in Wt.items()})
         b.update({f"t_{k}": v for k, v in bt.items()})
     return W, b
 
 
-def _fit_text_heads(Xt: np.ndarray, T: dict[str, np.ndarray]) -> tuple[dict, dict]:
+def _fit_ridge_heads(X: np.ndarray, targets: dict[str, tuple[np.ndarray, float]], weight: np.ndarray | None) -> tuple[dict, dict]:
+    """Ridge heads: unweighted ones from one shared solve, BALANCED_HEADS (when ``weight``) one by one."""
+    weighted = [h for h in targets if weight is not None and h in BALANCED_HEADS]
+    fitted = H.fit_ridges(X, {h: t for h, t in targets.items() if h not in weighted})
+    W = {k: v[0] for k, v in fitted.items()}
+    b = {k: v[1] for k, v in fitted.items()}
+    for h in weighted:
+        W[h], b[h] = H.fit_ridge(X, targets[h][0], targets[h][1], weight)
+    return W, b
+
+
+def _fit_text_heads(Xt: np.ndarray, T: dict[str, np.ndarray], weight: np.ndarray | None = None) -> tuple[dict, dict]:
     """The n-gram view's heads (same kind as the embedding head they are mixed with)."""
     targets = {}
     for h in TFIDF_HEADS:
@@ -283,9 +317,7 @@ def _fit_text_heads(Xt: np.ndarray, T: dict[str, np.ndarray]) -> tuple[dict, dic
             continue
         Y = T[h] if h != "task" else H.one_hot(T["task"], CATS)
         targets[h] = (Y, TFIDF_ALPHA)
-    fitted = H.fit_ridges(Xt, targets)
-    W = {k: v[0] for k, v in fitted.items()}
-    b = {k: v[1] for k, v in fitted.items()}
+    W, b = _fit_ridge_heads(Xt, targets, weight)
     for h in LOGISTIC:
         if h not in TFIDF_HEADS:
             continue
@@ -294,18 +326,20 @@ def _fit_text_heads(Xt: np.ndarray, T: dict[str, np.ndarray]) -> tuple[dict, dic
         else:
             w, c = H.fit_binary(Xt, T[h], TFIDF_C)
             W[h], b[h] = w[None], c
-    _fit_reaction(Xt, T, TFIDF_ALPHA, W, b)
+    _fit_reaction(Xt, T, TFIDF_ALPHA, W, b, weight)
     return W, b
 
 
-def _fit_reaction(X: np.ndarray, T: dict[str, np.ndarray], alpha: float, W: dict, b: dict) -> None:
+def _fit_reaction(X: np.ndarray, T: dict[str, np.ndarray], alpha: float, W: dict, b: dict, weight: np.ndarray | None = None) -> None:
     """Class-balanced ridge heads on conversations whose user states values: the direction of the
-    response (4 classes) and, among support/resistance, whether it is strong (one output)."""
+    response (4 classes) and, among support/resistance, whether it is strong (one output).
+    ``weight`` (corpus_weights) multiplies the class balance."""
     y = T["reaction"][T["human_any"] > 0]
     Xh = X[T["human_any"] > 0]
+    wh = np.ones(len(y)) if weight is None else weight[T["human_any"] > 0]
     d = np.array([DIRECTION_OF.get(r, "neutral_acknowledgment") for r in y])
     if len(set(d)) >= 2:
-        W["direction"], b["direction"] = H.fit_ridge(Xh, H.one_hot(d, DIRECTIONS), alpha, H.balanced_weights(d))
+        W["direction"], b["direction"] = H.fit_ridge(Xh, H.one_hot(d, DIRECTIONS), alpha, H.balanced_weights(d) * wh)
     else:
         W["direction"], b["direction"] = np.zeros((len(DIRECTIONS), X.shape[1])), np.zeros(len(DIRECTIONS))
         if len(d):
@@ -313,7 +347,7 @@ def _fit_reaction(X: np.ndarray, T: dict[str, np.ndarray], alpha: float, W: dict
     graded = np.isin(d, ("support", "resistance"))
     strong = np.array([r.startswith("strong_") for r in y], dtype=float)[graded]
     if len(set(strong)) >= 2:
-        W["intensity"], b["intensity"] = H.fit_ridge(Xh[graded], strong[:, None], alpha, H.balanced_weights(strong))
+        W["intensity"], b["intensity"] = H.fit_ridge(Xh[graded], strong[:, None], alpha, H.balanced_weights(strong) * wh[graded])
     else:
         W["intensity"], b["intensity"] = np.zeros((1, X.shape[1])), np.full(1, float(strong[0]) if len(strong) else 0.0)
 
@@ -321,6 +355,7 @@ def _fit_reaction(X: np.ndarray, T: dict[str, np.ndarray], alpha: float, W: dict
 def fit(
     X: np.ndarray, labels: list[dict[str, Any]], alpha: dict[str, float] | None = None, inner_folds: int = 3, seed: int = 0,
     views: list[dict[str, str]] | None = None, tune_harm_margin: bool = True, harm_margin: float | None = None,
+    balance_corpora: bool | None = None,
 ) -> OfflineModel:
     """Fit every head on (X, labels); thresholds and calibration from inner out-of-fold scores.
 
@@ -329,9 +364,12 @@ def fit(
     ``tune_harm_margin=False`` is the previous (3bf7a2f) task decision: a plain argmax.
     ``harm_margin`` fixes the margin instead of tuning it (0 = argmax; the shipped weights, see
     docs/extractor-offline.md).
+    ``balance_corpora`` (default BALANCE_CORPORA) fits the BALANCED_HEADS and tunes the human-value
+    gate with corpus_weights.
     """
     A = {**DEFAULT_ALPHA, **(alpha or {})}
     T = label_arrays(labels)
+    cw = corpus_weights(labels) if (BALANCE_CORPORA if balance_corpora is None else balance_corpora) else None
     mean = X.mean(axis=0).astype(np.float64)
     scale = X.std(axis=0).astype(np.float64) + 1e-6
     scale[X.shape[1] - ENGINEERED :] /= A["engineered_weight"]  # less shrinkage for the few designed features
@@ -346,7 +384,7 @@ def fit(
         if views is not None:
             voc = F.fit_tfidf([views[i] for i in tr])
             Xt_tr, Xt_te = F.tfidf_matrix([views[i] for i in tr], voc), F.tfidf_matrix([views[i] for i in te], voc)
-        Wi, bi = _fit_heads(Xs[tr], {k: v[tr] for k, v in T.items()}, A, Xt_tr)
+        Wi, bi = _fit_heads(Xs[tr], {k: v[tr] for k, v in T.items()}, A, Xt_tr, None if cw is None else cw[tr])
         for h in heads:
             s = Xs[te] @ Wi[h].T + bi[h]
             if Xt_te is not None and f"t_{h}" in Wi:
@@ -356,17 +394,18 @@ def fit(
     if views is not None:
         model.tfidf = F.fit_tfidf(views)
         Xt = F.tfidf_matrix(views, model.tfidf)
-    model.W, model.b = _fit_heads(Xs, T, A, Xt)
+    model.W, model.b = _fit_heads(Xs, T, A, Xt, cw)
     for k in [k for k in model.W if k.startswith("t_")]:  # n-gram weights stored as float32 (bundle size)
         model.W[k] = model.W[k].astype(np.float32)
     # subjectivity threshold tuned for accuracy on inner out-of-fold log-odds (was fixed at 0)
     params: dict[str, float] = {"subjective_t": _tune_logit(oof["subjective"][:, 0], T["subjective"])}
     for h in ("harmful", "explicit"):
         params[f"{h}_a"], params[f"{h}_c"] = H.fit_platt(oof[h][:, 0], T[h])
-    params["human_any_t"] = _tune_gate(oof["human_any"][:, 0], oof["human_l2"], oof["human_l3"], T["human_l2"])
+    params["human_any_t"] = _tune_gate(oof["human_any"][:, 0], oof["human_l2"], oof["human_l3"], T["human_l2"], cw)
     gates = {"ai": oof["subjective"][:, 0] >= params["subjective_t"], "human": oof["human_any"][:, 0] >= params["human_any_t"]}
     for side in ("ai", "human"):
-        params[f"{side}_t2"], params[f"{side}_t3"] = _tune_sets(oof[f"{side}_l2"], oof[f"{side}_l3"], T[f"{side}_l2"], gates[side])
+        sw = cw if f"{side}_l2" in BALANCED_HEADS else None
+        params[f"{side}_t2"], params[f"{side}_t3"] = _tune_sets(oof[f"{side}_l2"], oof[f"{side}_l3"], T[f"{side}_l2"], gates[side], sw)
         params[f"{side}_a"], params[f"{side}_c"] = H.fit_platt(oof[f"{side}_l2"].ravel(), T[f"{side}_l2"].ravel())
     if harm_margin is not None:
         params["task_harm_margin"] = float(harm_margin)

@@ -79,7 +79,8 @@ def agreement_from_cv(cv_json: dict[str, Any], method: str = "offline") -> dict[
 
 
 def build(shared: str | Path, files: tuple[str, ...], out: Path, embedder: str = "minilm", limit: int | None = None, threads: int = 1,
-          cache: Path | None = None, agreement: dict[str, Any] | None = None, harm_margin: float | None = None) -> dict[str, Any]:
+          cache: Path | None = None, agreement: dict[str, Any] | None = None, harm_margin: float | None = None,
+          balance_corpora: bool | None = None) -> dict[str, Any]:
     """Train on ``files`` (optionally the first ``limit`` records) and write the bundle to ``out``;
     ``agreement`` (see agreement_from_cv) is stored in model.json for the report's methods section."""
     convs, labels, hashes = D.load_labelled(shared, files)
@@ -89,7 +90,8 @@ def build(shared: str | Path, files: tuple[str, ...], out: Path, embedder: str =
     tree = published_tree()
     protos = prototypes(embedders, tree)
     X = featurize(convs, embedders, protos, cache)
-    model = M.fit(X, labels, views=[F.conversation_views(c) for c in convs], harm_margin=harm_margin)
+    balance = M.BALANCE_CORPORA if balance_corpora is None else balance_corpora
+    model = M.fit(X, labels, views=[F.conversation_views(c) for c in convs], harm_margin=harm_margin, balance_corpora=balance)
     leaves = V.candidate_leaves(tree)
     phrases = V.task_phrase_list()
     leaf_emb = embedders["aall"].embed([n for n, _, _ in leaves])
@@ -102,6 +104,7 @@ def build(shared: str | Path, files: tuple[str, ...], out: Path, embedder: str =
         "phrases": [list(x) for x in phrases],
         "params": model.params,
         "harm_margin": "tuned" if harm_margin is None else float(harm_margin),
+        "balance_corpora": bool(balance),
         "trained_on": {"files": list(files), "n": len(labels), "limit": limit, "inputs_sha256": hashes},
         "python": platform.python_version(),
     }

@@ -77,18 +77,22 @@ def main() -> None:
     run = RunDir(out, create=False)
     scored = run.read_df("anomaly_scores").set_index("id")  # written by the analysis stage
     j = run.read_df("judgments").set_index("id")
-    df = pd.DataFrame({
-        "anomaly_score": scored["anomaly_score"].reindex(j.index),
-        "harmful_score": j["harmful_score"],
-        "policy_score": scored["policy_score"].reindex(j.index).fillna(0),
-        "rarity": scored["rarity"].reindex(j.index).fillna(0),
-        "subjective": j["subjective"].astype(float),
-    })
+    df = pd.DataFrame(
+        {
+            "anomaly_score": scored["anomaly_score"].reindex(j.index),
+            "harmful_score": j["harmful_score"],
+            "policy_score": scored["policy_score"].reindex(j.index).fillna(0),
+            "rarity": scored["rarity"].reindex(j.index).fillna(0),
+            "subjective": j["subjective"].astype(float),
+        }
+    )
     df["jailbroken"] = [truth[i] for i in df.index]
     dev = annotated_ids(ref_dir)
     subsets = {"all": df, "not in dev.jsonl/dev2.jsonl": df[~df.index.isin(dev)]}
-    print(f"extractor={args.extractor} run={out} judged={len(df)} of {len(truth)} conversations "
-          f"({int(df['jailbroken'].sum())} jailbroken), pipeline {seconds:.0f}s")
+    print(
+        f"extractor={args.extractor} run={out} judged={len(df)} of {len(truth)} conversations "
+        f"({int(df['jailbroken'].sum())} jailbroken), pipeline {seconds:.0f}s"
+    )
     print(f"{'subset':30s} {'n':>5s}  {'signal':14s} {'ROC AUC':>8s}  95% CI (Hanley-McNeil)")
     for name, sub in subsets.items():
         if sub["jailbroken"].nunique() < 2:

@@ -37,7 +37,9 @@ def main() -> None:
     ap.add_argument("--a", default="gpt4_1106_preview")
     ap.add_argument("--b", default="gemma-2b-it")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N instructions (0 = all 805)")
-    ap.add_argument("--only-ab", action="store_true", help="ingest only models A and B (2 x 805 conversations, not 7 x 805)")
+    ap.add_argument(
+        "--only-ab", action="store_true", help="ingest only models A and B (2 x 805 conversations, not 7 x 805)"
+    )
     args = ap.parse_args()
 
     from valuescope import api
@@ -52,7 +54,8 @@ def main() -> None:
     src = shared / "conversations" / "alpaca_eval.jsonl"
     if args.limit or args.only_ab:
         lines = [
-            line for line in src.read_text("utf-8").splitlines()
+            line
+            for line in src.read_text("utf-8").splitlines()
             if (not args.limit or json.loads(line)["meta"]["instruction_index"] < args.limit)
             and (not args.only_ab or json.loads(line)["model"] in (args.a, args.b))
         ]
@@ -71,11 +74,26 @@ def main() -> None:
     print(f"extractor={args.extractor} run={out} pipeline {time.perf_counter() - started:.0f}s")
 
     cmp_dir = out / "compare_ab"
-    cmd = [sys.executable, "-c", "import sys; from valuescope.cli import main; sys.argv[0] = 'valuescope'; main()", "compare", str(out), "--by", "model", "--a", args.a, "--b", args.b,
-           "--out", str(cmp_dir)]
+    cmd = [
+        sys.executable,
+        "-c",
+        "import sys; from valuescope.cli import main; sys.argv[0] = 'valuescope'; main()",
+        "compare",
+        str(out),
+        "--by",
+        "model",
+        "--a",
+        args.a,
+        "--b",
+        args.b,
+        "--out",
+        str(cmp_dir),
+    ]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
-    print(f"$ valuescope compare {out} --by model --a {args.a} --b {args.b} --out {cmp_dir}  ({time.perf_counter() - t0:.1f}s)")
+    print(
+        f"$ valuescope compare {out} --by model --a {args.a} --b {args.b} --out {cmp_dir}  ({time.perf_counter() - t0:.1f}s)"
+    )
     print(proc.stderr[-4000:])
     if proc.returncode:
         sys.exit(proc.returncode)
@@ -93,7 +111,11 @@ def main() -> None:
             print(s[cols].round(4).to_string(index=False))
     resp = pd.read_parquet(cmp_dir / "compare_responses.parquet")
     print("\nresponse types:")
-    print(resp[["response", "rate_a", "rate_b", "diff", "ci_low", "ci_high", "q_value", "significant"]].round(4).to_string(index=False))
+    print(
+        resp[["response", "rate_a", "rate_b", "diff", "ci_low", "ci_high", "q_value", "significant"]]
+        .round(4)
+        .to_string(index=False)
+    )
 
     # in-run null baseline: model A against itself, split at random
     data = load(RunDir(out, create=False))
@@ -103,9 +125,11 @@ def main() -> None:
     gb = compare.group_of(compare.subset(mine, ~half), f"{args.a} half 2")
     null = compare.compare_values(ga, gb, AnalysisConfig())
     nv = null[(null["side"] == "ai") & (null["level"] == "value")]
-    print(f"\nnull baseline ({args.a} random halves, {ga.n} vs {gb.n}): "
-          f"{int(nv['significant'].sum())} of {int(nv['p_value'].notna().sum())} tested AI values significant; "
-          f"all levels: {int(null['significant'].sum())} of {int(null['p_value'].notna().sum())}")
+    print(
+        f"\nnull baseline ({args.a} random halves, {ga.n} vs {gb.n}): "
+        f"{int(nv['significant'].sum())} of {int(nv['p_value'].notna().sum())} tested AI values significant; "
+        f"all levels: {int(null['significant'].sum())} of {int(null['p_value'].notna().sum())}"
+    )
 
 
 if __name__ == "__main__":

@@ -56,7 +56,11 @@ def snapshot(run: Path) -> dict[str, bytes]:
     out = {}
     for p in sorted(run.rglob("*")):
         rel = p.relative_to(run)
-        if not p.is_file() or rel.parts[0].startswith(".") or p.suffix not in (".parquet", ".csv", ".json", ".jsonl", ".html"):
+        if (
+            not p.is_file()
+            or rel.parts[0].startswith(".")
+            or p.suffix not in (".parquet", ".csv", ".json", ".jsonl", ".html")
+        ):
             continue
         data = p.read_bytes()
         if rel.name == "manifest.json":
@@ -74,7 +78,10 @@ def snapshot(run: Path) -> dict[str, bytes]:
 def stage_windows(run: Path, started: float) -> list[tuple[str, float, float]]:
     """(stage, start, end) in seconds after `started`, in run order, from the manifest."""
     stages = json.loads((run / "manifest.json").read_text())["stages"]
-    rows = sorted(((k, v["finished"] - v["seconds"] - started, v["finished"] - started) for k, v in stages.items()), key=lambda r: r[2])
+    rows = sorted(
+        ((k, v["finished"] - v["seconds"] - started, v["finished"] - started) for k, v in stages.items()),
+        key=lambda r: r[2],
+    )
     return rows
 
 
@@ -120,8 +127,11 @@ def main() -> int:
     order = [w[0] for w in windows]
     want = snapshot(ref)
     WANT.update(want)
-    print(f"reference: {len(lines[: args.limit] if args.limit else lines)} conversations, {total:.1f} s, "
-          f"{len(want)} files; stages: " + ", ".join(f"{n} {e - s:.1f}s" for n, s, e in windows), flush=True)
+    print(
+        f"reference: {len(lines[: args.limit] if args.limit else lines)} conversations, {total:.1f} s, "
+        f"{len(want)} files; stages: " + ", ".join(f"{n} {e - s:.1f}s" for n, s, e in windows),
+        flush=True,
+    )
 
     kills, failures, covered = 0, 0, []
     for stage, s, e in windows:
@@ -134,9 +144,12 @@ def main() -> int:
                 covered.append(stage)
                 break
             delay /= 4
-    print(f"{kills - failures}/{kills} kills then reruns identical to the uninterrupted run; "
-          f"stages interrupted: {len(covered)}/{len(order)} ({', '.join(n for n in order if n not in covered) or 'all'} missed)"
-          .replace("(all missed)", "(every stage)"))
+    print(
+        f"{kills - failures}/{kills} kills then reruns identical to the uninterrupted run; "
+        f"stages interrupted: {len(covered)}/{len(order)} ({', '.join(n for n in order if n not in covered) or 'all'} missed)".replace(
+            "(all missed)", "(every stage)"
+        )
+    )
     return 1 if failures or len(covered) < len(order) else 0
 
 
@@ -144,8 +157,9 @@ def trial(inp: Path, run: Path, env: dict, order: list[str], stage: str, delay: 
     """One kill -9 inside `stage` (after `delay` s) and a rerun; (stage actually interrupted, identical?)."""
     run.parent.mkdir(parents=True)
     t0 = time.time()
-    proc = subprocess.Popen(command(inp, run), env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        command(inp, run), env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     wait_for_stage(run, order, stage, proc, t0)
     time.sleep(delay)
     alive = proc.poll() is None
@@ -159,9 +173,11 @@ def trial(inp: Path, run: Path, env: dict, order: list[str], stage: str, delay: 
     rerun = subprocess.run(command(inp, run), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     got = snapshot(run) if rerun.returncode == 0 else {}
     diff = sorted(k for k in set(WANT) | set(got) if WANT.get(k) != got.get(k))
-    print(f"kill {n:2d}: target {stage:<20} killed {killed_after:6.1f} s after start (+{delay:.2f} s into the stage) "
-          f"in {killed_in:<20} rerun exit {rerun.returncode}: {'identical' if not diff else 'DIFFERENT ' + ', '.join(diff[:6])}",
-          flush=True)
+    print(
+        f"kill {n:2d}: target {stage:<20} killed {killed_after:6.1f} s after start (+{delay:.2f} s into the stage) "
+        f"in {killed_in:<20} rerun exit {rerun.returncode}: {'identical' if not diff else 'DIFFERENT ' + ', '.join(diff[:6])}",
+        flush=True,
+    )
     if rerun.returncode and rerun.stderr.strip():
         print("   " + rerun.stderr.strip().splitlines()[-1], flush=True)
     return killed_in, rerun.returncode == 0 and not diff

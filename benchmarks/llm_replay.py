@@ -1,15 +1,15 @@
 """Measure the LLM extractor with stored answers of any model (no API at run time).
 
-    # 1. the conversations: the first N ids of a reference-label file, from a corpus
-    python benchmarks/llm_replay.py subset LABELS CORPUS N OUT.jsonl
-    # 2. the exact requests valuescope would send (OUT/requests.jsonl)
-    valuescope analyze OUT.jsonl --out RUN --extractor llm --backend replay --model MODEL --dry-run
-    # 3. someone answers each request -> ANSWERS.jsonl {key, answer}; then replay through the whole pipeline
-    valuescope analyze --out RUN --extractor llm --backend replay --model MODEL --answers ANSWERS.jsonl
-    # 4. the raw answers as labels (GUIDELINES.md JSONL), to score the pipeline against them
-    python benchmarks/llm_replay.py labels RUN/requests.jsonl ANSWERS.jsonl RAW_LABELS.jsonl
-    valuescope evaluate RUN --reference RAW_LABELS.jsonl     # pipeline vs the model's own answers
-    valuescope evaluate RUN --reference LABELS               # pipeline vs the reference annotations
+# 1. the conversations: the first N ids of a reference-label file, from a corpus
+python benchmarks/llm_replay.py subset LABELS CORPUS N OUT.jsonl
+# 2. the exact requests valuescope would send (OUT/requests.jsonl)
+valuescope analyze OUT.jsonl --out RUN --extractor llm --backend replay --model MODEL --dry-run
+# 3. someone answers each request -> ANSWERS.jsonl {key, answer}; then replay through the whole pipeline
+valuescope analyze --out RUN --extractor llm --backend replay --model MODEL --answers ANSWERS.jsonl
+# 4. the raw answers as labels (GUIDELINES.md JSONL), to score the pipeline against them
+python benchmarks/llm_replay.py labels RUN/requests.jsonl ANSWERS.jsonl RAW_LABELS.jsonl
+valuescope evaluate RUN --reference RAW_LABELS.jsonl     # pipeline vs the model's own answers
+valuescope evaluate RUN --reference LABELS               # pipeline vs the reference annotations
 """
 
 from __future__ import annotations

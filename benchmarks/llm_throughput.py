@@ -82,7 +82,11 @@ def server_steady(url: str) -> float:
     except (OSError, KeyError, ValueError):
         return float("nan")
     lo, hi = len(arrivals) // 10, len(arrivals) * 9 // 10
-    return (hi - lo) / (arrivals[hi] - arrivals[lo]) if len(arrivals) >= 20 and arrivals[hi] > arrivals[lo] else float("nan")
+    return (
+        (hi - lo) / (arrivals[hi] - arrivals[lo])
+        if len(arrivals) >= 20 and arrivals[hi] > arrivals[lo]
+        else float("nan")
+    )
 
 
 def measure_engine(url: str, convs: list[Conversation], concurrency: int, processes: int) -> dict[str, float]:
@@ -93,9 +97,16 @@ def measure_engine(url: str, convs: list[Conversation], concurrency: int, proces
     from valuescope.ingest.table import conversations_to_table
 
     with tempfile.TemporaryDirectory() as tmp:
-        config = ExtractConfig(extractor="llm", model="bench", base_url=url, concurrency=concurrency,
-                               response_format="json_schema", llm_cache_dir=f"{tmp}/cache", timeout_s=30,
-                               llm_processes=processes)
+        config = ExtractConfig(
+            extractor="llm",
+            model="bench",
+            base_url=url,
+            concurrency=concurrency,
+            response_format="json_schema",
+            llm_cache_dir=f"{tmp}/cache",
+            timeout_s=30,
+            llm_processes=processes,
+        )
         run = RunDir(Path(tmp) / "run")
         run.write_table("conversations", conversations_to_table(convs))
         stage = ExtractStage(config)
@@ -106,15 +117,29 @@ def measure_engine(url: str, convs: list[Conversation], concurrency: int, proces
         judged = run.read_table("judgments").num_rows
     if judged != len(convs):
         raise SystemExit(f"{len(convs) - judged} requests failed; the benchmark needs a clean run")
-    return {"rps": len(convs) / elapsed, "steady_rps": float("nan"), "server_steady_rps": server_steady(url),
-            "elapsed": elapsed, "cpu_ms": float("nan"), "server_cpu_ms": float("nan"), "batch_size": stage.batch_size}
+    return {
+        "rps": len(convs) / elapsed,
+        "steady_rps": float("nan"),
+        "server_steady_rps": server_steady(url),
+        "elapsed": elapsed,
+        "cpu_ms": float("nan"),
+        "server_cpu_ms": float("nan"),
+        "batch_size": stage.batch_size,
+    }
 
 
 def measure(url: str, convs: list[Conversation], concurrency: int, server_pid: int) -> dict[str, float]:
     """Throughput through LLMExtractor.extract, in engine-sized batches, on a fresh cache."""
     with tempfile.TemporaryDirectory() as cache:
-        config = ExtractConfig(extractor="llm", model="bench", base_url=url, concurrency=concurrency,
-                               response_format="json_schema", llm_cache_dir=cache, timeout_s=30)
+        config = ExtractConfig(
+            extractor="llm",
+            model="bench",
+            base_url=url,
+            concurrency=concurrency,
+            response_format="json_schema",
+            llm_cache_dir=cache,
+            timeout_s=30,
+        )
         ex = LLMExtractor(config)
         ex.load()
         ex.extract(unique(convs[:1], 1))  # warm up: connection, SDK import paths
@@ -125,7 +150,7 @@ def measure(url: str, convs: list[Conversation], concurrency: int, server_pid: i
         started, cpu, server_cpu = time.perf_counter(), time.process_time(), _cpu_s(server_pid)
         results = []
         for i in range(0, len(convs), ex.batch_size):
-            results += ex.extract(convs[i:i + ex.batch_size])
+            results += ex.extract(convs[i : i + ex.batch_size])
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         server_cpu = _cpu_s(server_pid) - server_cpu
         ex.close()
@@ -136,9 +161,15 @@ def measure(url: str, convs: list[Conversation], concurrency: int, server_pid: i
     # batch boundaries inside the window still count)
     lo, hi = len(done) // 10, len(done) * 9 // 10
     steady = (hi - lo) / (done[hi] - done[lo]) if len(done) >= 20 and done[hi] > done[lo] else float("nan")
-    return {"rps": len(convs) / elapsed, "steady_rps": steady, "server_steady_rps": server_steady(url),
-            "elapsed": elapsed, "cpu_ms": cpu / len(convs) * 1000,
-            "server_cpu_ms": server_cpu / len(convs) * 1000, "batch_size": ex.batch_size}
+    return {
+        "rps": len(convs) / elapsed,
+        "steady_rps": steady,
+        "server_steady_rps": server_steady(url),
+        "elapsed": elapsed,
+        "cpu_ms": cpu / len(convs) * 1000,
+        "server_cpu_ms": server_cpu / len(convs) * 1000,
+        "batch_size": ex.batch_size,
+    }
 
 
 def main() -> None:
@@ -146,8 +177,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=64, help="requests per level = rounds x concurrency (min 10)")
     ap.add_argument("--concurrency", default="1,16,64", help="comma-separated levels of requests in flight")
     ap.add_argument("--latency", type=float, default=0.2)
-    ap.add_argument("--server", choices=("lean", "fake"), default="lean",
-                    help="lean: latency_server.py (asyncio, pre-serialised answers); fake: the scriptable test server")
+    ap.add_argument(
+        "--server",
+        choices=("lean", "fake"),
+        default="lean",
+        help="lean: latency_server.py (asyncio, pre-serialised answers); fake: the scriptable test server",
+    )
     ap.add_argument("--processes", type=int, default=1, help="> 1: through the engine with llm_processes = N")
     args = ap.parse_args()
     levels = [int(x) for x in args.concurrency.split(",")]
@@ -156,9 +191,12 @@ def main() -> None:
     port = free_port()
     module = "latency_server" if args.server == "lean" else "fake_server"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
-    server = subprocess.Popen([sys.executable, "-m", f"fakes.{module}", "--port", str(port),
-                               "--latency", str(args.latency)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env=env)
+    server = subprocess.Popen(
+        [sys.executable, "-m", f"fakes.{module}", "--port", str(port), "--latency", str(args.latency)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     url = f"http://127.0.0.1:{port}/v1"
     rows = []
     try:
@@ -184,20 +222,28 @@ def main() -> None:
     est = ex.estimate(base)
     per_conv = [estimate_tokens(ex._job(c, "full").system) + estimate_tokens(ex._job(c, "full").user) for c in base]
     schema_tokens = estimate_tokens(json.dumps(answer_schema()))
-    print(f"{'lean latency server' if args.server == 'lean' else 'uvicorn test server'}, latency {args.latency * 1000:.0f} ms, "
-          f"{args.rounds} rounds per level, {args.processes} process(es)")
+    print(
+        f"{'lean latency server' if args.server == 'lean' else 'uvicorn test server'}, latency {args.latency * 1000:.0f} ms, "
+        f"{args.rounds} rounds per level, {args.processes} process(es)"
+    )
     for c, r in rows:
         ideal = c / args.latency
-        print(f"{c:3d} in flight: {r['rps']:7.1f} req/s  ideal {ideal:6.1f}  ratio {r['rps'] / ideal:.3f}"
-              f"  (steady state {r['steady_rps'] / ideal:.3f}, server-side {r['server_steady_rps'] / ideal:.3f})"
-              f"  ({round(r['rps'] * r['elapsed'])} requests in {r['elapsed']:.2f} s, batches of {r['batch_size']};"
-              f" client CPU {r['cpu_ms']:.2f} ms/request, server {r['server_cpu_ms']:.2f})")
-    print(f"load average (1/5/15 min) before {'/'.join(f'{x:.2f}' for x in load_before)}, "
-          f"after {'/'.join(f'{x:.2f}' for x in load_after)}, on {os.cpu_count()} cores")
-    print(f"prompt tokens per conversation (chars/4, {len(base)} real conversations): "
-          f"mean {statistics.mean(per_conv):.0f}, median {statistics.median(per_conv):.0f}, max {max(per_conv)}"
-          f"; + ~{schema_tokens} for the JSON schema when the provider counts it; dry-run estimate "
-          f"{est['input_tokens'] / len(base):.0f}/conversation")
+        print(
+            f"{c:3d} in flight: {r['rps']:7.1f} req/s  ideal {ideal:6.1f}  ratio {r['rps'] / ideal:.3f}"
+            f"  (steady state {r['steady_rps'] / ideal:.3f}, server-side {r['server_steady_rps'] / ideal:.3f})"
+            f"  ({round(r['rps'] * r['elapsed'])} requests in {r['elapsed']:.2f} s, batches of {r['batch_size']};"
+            f" client CPU {r['cpu_ms']:.2f} ms/request, server {r['server_cpu_ms']:.2f})"
+        )
+    print(
+        f"load average (1/5/15 min) before {'/'.join(f'{x:.2f}' for x in load_before)}, "
+        f"after {'/'.join(f'{x:.2f}' for x in load_after)}, on {os.cpu_count()} cores"
+    )
+    print(
+        f"prompt tokens per conversation (chars/4, {len(base)} real conversations): "
+        f"mean {statistics.mean(per_conv):.0f}, median {statistics.median(per_conv):.0f}, max {max(per_conv)}"
+        f"; + ~{schema_tokens} for the JSON schema when the provider counts it; dry-run estimate "
+        f"{est['input_tokens'] / len(base):.0f}/conversation"
+    )
 
 
 if __name__ == "__main__":

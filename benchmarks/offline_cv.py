@@ -42,16 +42,35 @@ from valuescope.extract.offline.train import prototypes, view_embeddings
 from valuescope.taxonomy.reference import published_tree
 
 REPO = Path(__file__).resolve().parents[1]
-KEYS = ("subjective_accuracy", "ai_l3_micro_f1", "ai_l2_micro_f1", "human_l3_micro_f1", "human_l2_micro_f1",
-        "response_macro_f1", "task_category_accuracy", "benign_as_harmful", "ai_l2_profile_spearman",
-        "harmful_auroc", "harmful_ece")
+KEYS = (
+    "subjective_accuracy",
+    "ai_l3_micro_f1",
+    "ai_l2_micro_f1",
+    "human_l3_micro_f1",
+    "human_l2_micro_f1",
+    "response_macro_f1",
+    "task_category_accuracy",
+    "benign_as_harmful",
+    "ai_l2_profile_spearman",
+    "harmful_auroc",
+    "harmful_ece",
+)
 # the issue's targets on ShareGPT (#14); benign_as_harmful is an upper bound
-SHAREGPT_TARGETS = {"subjective_accuracy": 0.88, "ai_l3_micro_f1": 0.68, "ai_l2_micro_f1": 0.48,
-                    "human_l3_micro_f1": 0.45, "response_macro_f1": 0.45, "task_category_accuracy": 0.80,
-                    "ai_l2_profile_spearman": 0.95, "benign_as_harmful": 0.01}
+SHAREGPT_TARGETS = {
+    "subjective_accuracy": 0.88,
+    "ai_l3_micro_f1": 0.68,
+    "ai_l2_micro_f1": 0.48,
+    "human_l3_micro_f1": 0.45,
+    "response_macro_f1": 0.45,
+    "task_category_accuracy": 0.80,
+    "ai_l2_profile_spearman": 0.95,
+    "benign_as_harmful": 0.01,
+}
 
 
-def features(shared: str, files: tuple[str, ...], embedder: str, cache: Path | None) -> tuple[np.ndarray, list[dict], dict, list[dict]]:
+def features(
+    shared: str, files: tuple[str, ...], embedder: str, cache: Path | None
+) -> tuple[np.ndarray, list[dict], dict, list[dict]]:
     """Features of every labelled conversation of ``files`` (view embeddings cached by id)."""
     convs, labels, _ = D.load_labelled(shared, files)
     embs = B.view_embedders(embedder, threads=None)
@@ -67,11 +86,14 @@ def baseline_fit_predict(emb: dict, T: dict, tr: list[int], te: list[int]) -> di
     a, b = sc.transform(X[tr]), sc.transform(X[te])
     lr = lambda: LogisticRegression(C=0.05, max_iter=2000)  # noqa: E731
     n = len(te)
-    pred = {"subjective": lr().fit(a, T["subjective"][tr]).predict(b).astype(bool),
-            "task_category": lr().fit(a, T["task"][tr]).predict(b).astype("<U40"),
-            "response": lr().fit(a, T["reaction"][tr]).predict(b).astype("<U40"),
-            "harmful_score": lr().fit(a, T["harmful"][tr]).predict_proba(b)[:, 1],
-            "ai_sets": np.zeros((n, 26), bool), "human_sets": np.zeros((n, 26), bool)}
+    pred = {
+        "subjective": lr().fit(a, T["subjective"][tr]).predict(b).astype(bool),
+        "task_category": lr().fit(a, T["task"][tr]).predict(b).astype("<U40"),
+        "response": lr().fit(a, T["reaction"][tr]).predict(b).astype("<U40"),
+        "harmful_score": lr().fit(a, T["harmful"][tr]).predict_proba(b)[:, 1],
+        "ai_sets": np.zeros((n, 26), bool),
+        "human_sets": np.zeros((n, 26), bool),
+    }
     for side in ("ai", "human"):
         Y = T[f"{side}_l2"][tr]
         for j in range(26):
@@ -80,8 +102,20 @@ def baseline_fit_predict(emb: dict, T: dict, tr: list[int], te: list[int]) -> di
     return pred
 
 
-def run_cv(X, labels, emb, views, extra, extra_views, k, seed, alpha, baseline: bool, jobs: int = 1,  # noqa: ANN001
-           balance_corpora: bool | None = None) -> dict[str, dict]:
+def run_cv(
+    X,
+    labels,
+    emb,
+    views,
+    extra,
+    extra_views,
+    k,
+    seed,
+    alpha,
+    baseline: bool,
+    jobs: int = 1,  # noqa: ANN001
+    balance_corpora: bool | None = None,
+) -> dict[str, dict]:
     """offline, main and baseline out-of-fold predictions on the same folds, scored."""
     splits = cv.folds(labels, k, seed)
     n = len(labels)
@@ -132,8 +166,11 @@ def score_bundle(folder: Path, X: np.ndarray, labels: list[dict], views: list[di
     if not len(rows):
         return None
     pred = bundle.model.predict(X[rows], [views[i] for i in rows])
-    return {"weights_sha256": bundle.meta.get("weights_sha256"), "trained_on": sorted(seen),
-            **cv.score([str(labels[i]["id"]) for i in rows], pred, [labels[i] for i in rows])}
+    return {
+        "weights_sha256": bundle.meta.get("weights_sha256"),
+        "trained_on": sorted(seen),
+        **cv.score([str(labels[i]["id"]) for i in rows], pred, [labels[i] for i in rows]),
+    }
 
 
 def fmt(v) -> str:  # noqa: ANN001
@@ -141,18 +178,31 @@ def fmt(v) -> str:  # noqa: ANN001
 
 
 def print_table(res: dict[str, dict], bundle_res: dict | None) -> None:
-    scopes = ["all"] + sorted(res["offline"]["by_corpus"]) + (["older_corpora"] if "older_corpora" in res["offline"] else [])
+    scopes = (
+        ["all"] + sorted(res["offline"]["by_corpus"]) + (["older_corpora"] if "older_corpora" in res["offline"] else [])
+    )
     for scope in scopes:
+
         def get(m: str, scope: str = scope) -> dict:
             if scope == "all":
                 return res[m]
             return res[m].get(scope, {}) if scope == "older_corpora" else res[m]["by_corpus"].get(scope, {})
+
         n = res["offline"]["n_matched"] if scope == "all" else get("offline").get("n")
         cols = [m for m in ("offline", "main", "baseline") if m in res]
         extra_col = bundle_res is not None and (scope == "all" or scope in bundle_res.get("by_corpus", {}))
-        title = "older corpora pooled (hh-rlhf + JailbreakBench + MT-Bench + AlpacaEval = dev+dev2)" if scope == "older_corpora" else scope
+        title = (
+            "older corpora pooled (hh-rlhf + JailbreakBench + MT-Bench + AlpacaEval = dev+dev2)"
+            if scope == "older_corpora"
+            else scope
+        )
         print(f"\n## {title} (n={n})")
-        head = f"{'metric':26s}" + "".join(f"{c:>10s}" for c in cols) + ("   main-weights" if extra_col else "") + ("   target" if scope == "ShareGPT" else "")
+        head = (
+            f"{'metric':26s}"
+            + "".join(f"{c:>10s}" for c in cols)
+            + ("   main-weights" if extra_col else "")
+            + ("   target" if scope == "ShareGPT" else "")
+        )
         print(head)
         for k in KEYS:
             row = f"{k:26s}" + "".join(f"{fmt(get(c).get(k)):>10s}" for c in cols)
@@ -182,13 +232,22 @@ def main() -> None:
     ap.add_argument("--alpha", default=None, help='JSON overrides of model.DEFAULT_ALPHA, e.g. {"ai": 1000}')
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--no-tfidf", action="store_true", help="embedding heads only (the pre-n-gram model)")
-    ap.add_argument("--bundle", type=Path, default=None, help="also score this saved bundle on data it was not trained on")
+    ap.add_argument(
+        "--bundle", type=Path, default=None, help="also score this saved bundle on data it was not trained on"
+    )
     ap.add_argument("--json-out", type=Path, default=None)
     ap.add_argument("--jobs", type=int, default=1, help="folds run in parallel processes (same numbers)")
-    ap.add_argument("--balance-corpora", choices=["default", "on", "off"], default="default",
-                    help="corpus-balanced weights for the harmful, user-states-values and response heads (model.corpus_weights)")
-    ap.add_argument("--balanced-heads", default=None,
-                    help="comma list overriding model.BALANCED_HEADS (e.g. add human_l2,human_l3: their heads and thresholds)")
+    ap.add_argument(
+        "--balance-corpora",
+        choices=["default", "on", "off"],
+        default="default",
+        help="corpus-balanced weights for the harmful, user-states-values and response heads (model.corpus_weights)",
+    )
+    ap.add_argument(
+        "--balanced-heads",
+        default=None,
+        help="comma list overriding model.BALANCED_HEADS (e.g. add human_l2,human_l3: their heads and thresholds)",
+    )
     ARGS = args = ap.parse_args()
     if args.balanced_heads:
         M.BALANCED_HEADS = tuple(args.balanced_heads.split(","))
@@ -206,16 +265,41 @@ def main() -> None:
     t1 = time.time()
     alpha = json.loads(args.alpha) if args.alpha else None
     balance = None if args.balance_corpora == "default" else args.balance_corpora == "on"
-    res = run_cv(X, labels, emb, views, extra, extra_views, args.folds, args.seed, alpha, not args.no_baseline, args.jobs, balance)
+    res = run_cv(
+        X,
+        labels,
+        emb,
+        views,
+        extra,
+        extra_views,
+        args.folds,
+        args.seed,
+        alpha,
+        not args.no_baseline,
+        args.jobs,
+        balance,
+    )
     bundle_res = score_bundle(args.bundle, X, labels, text_views) if args.bundle else None
-    print(f"{args.folds}-fold CV on {args.files} (n={n}, +{args.extra or 'nothing'} in every training fold, "
-          f"embedder={args.embedder}); features {t1 - t0:.0f}s, CV {time.time() - t1:.0f}s")
+    print(
+        f"{args.folds}-fold CV on {args.files} (n={n}, +{args.extra or 'nothing'} in every training fold, "
+        f"embedder={args.embedder}); features {t1 - t0:.0f}s, CV {time.time() - t1:.0f}s"
+    )
     if bundle_res:
-        print(f"main-weights = saved bundle {str(bundle_res['weights_sha256'])[:8]} (trained on {bundle_res['trained_on']}), "
-              f"scored on the {bundle_res['n_matched']} scored conversations outside its training files")
+        print(
+            f"main-weights = saved bundle {str(bundle_res['weights_sha256'])[:8]} (trained on {bundle_res['trained_on']}), "
+            f"scored on the {bundle_res['n_matched']} scored conversations outside its training files"
+        )
     print_table(res, bundle_res)
-    summary = {"balance_corpora": M.BALANCE_CORPORA if balance is None else balance, "files": list(files), "extra": list(extra_files), "folds": args.folds, "seed": args.seed, "n": n,
-               "methods": res, "bundle": bundle_res}
+    summary = {
+        "balance_corpora": M.BALANCE_CORPORA if balance is None else balance,
+        "files": list(files),
+        "extra": list(extra_files),
+        "folds": args.folds,
+        "seed": args.seed,
+        "n": n,
+        "methods": res,
+        "bundle": bundle_res,
+    }
     if args.json_out:
         args.json_out.write_text(json.dumps(summary, indent=1, default=float) + "\n", encoding="utf-8")
 

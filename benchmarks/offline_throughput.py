@@ -22,6 +22,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+
+
 def sample(shared: Path, n: int, corpora: tuple[str, ...]) -> list:
     from valuescope.extract.offline.data import read_corpus
 
@@ -87,8 +89,16 @@ def main() -> None:
     corpora = CORPORA if args.corpora == "all" else tuple(args.corpora.split(","))
     convs = sample(args.shared, args.n, corpora)
     secs, ok, err = end_to_end(convs, args.workers, args.threads)
-    out = {"n": len(convs), "corpora": list(corpora), "workers": args.workers, "threads": args.threads, "judged": ok, "errors": err,
-           "end_to_end_conv_per_s": round(len(convs) / secs, 3), "end_to_end_s": round(secs, 1)}
+    out = {
+        "n": len(convs),
+        "corpora": list(corpora),
+        "workers": args.workers,
+        "threads": args.threads,
+        "judged": ok,
+        "errors": err,
+        "end_to_end_conv_per_s": round(len(convs) / secs, 3),
+        "end_to_end_s": round(secs, 1),
+    }
     if not args.skip_ceiling:
         csecs = ceiling(convs, args.threads * args.workers)
         out["embedding_only_conv_per_s"] = round(len(convs) / csecs, 3)

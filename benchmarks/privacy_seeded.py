@@ -62,9 +62,14 @@ TEMPLATES = {
 # Written after the NER cue rules, never used to tune them: PERSON recall on these
 # is reported separately ("PERSON/held-out") as the honest generalisation figure.
 HELDOUT_PERSON = [
-    "{} and I went hiking last weekend.", "Thanks again, {}!", "Please forward this to {} in accounting.",
-    "According to {}, the deadline moved.", "The contract was signed by {} on Monday.", "{}",
-    "I'm writing on behalf of {}.", "Is {} still on the team?",
+    "{} and I went hiking last weekend.",
+    "Thanks again, {}!",
+    "Please forward this to {} in accounting.",
+    "According to {}, the deadline moved.",
+    "The contract was signed by {} on Monday.",
+    "{}",
+    "I'm writing on behalf of {}.",
+    "Is {} still on the team?",
 ]
 GOV_TEMPLATE_KIND = {0: "ssn", 1: "any", 2: "nino", 3: "passport"}
 
@@ -111,8 +116,14 @@ class Generators:
             if kind == "ssn":
                 return us.ssn()
             if kind == "nino":  # Faker's en_GB ssn() ends in letters HMRC never issues; build a valid one
-                prefix = r.choice([a + b for a in "ABCEGHJKLMNPRSTWXYZ" for b in "ABCEGHJKLMNPRSTWXYZ"
-                                   if a + b not in ("BG", "GB", "NK", "KN", "TN", "NT", "ZZ")])
+                prefix = r.choice(
+                    [
+                        a + b
+                        for a in "ABCEGHJKLMNPRSTWXYZ"
+                        for b in "ABCEGHJKLMNPRSTWXYZ"
+                        if a + b not in ("BG", "GB", "NK", "KN", "TN", "NT", "ZZ")
+                    ]
+                )
                 nino = prefix + us.numerify("######") + r.choice("ABCD")
                 return f"{nino[:2]} {nino[2:4]} {nino[4:6]} {nino[6:8]} {nino[8]}" if r.random() < 0.5 else nino
             return us.passport_number()
@@ -169,7 +180,17 @@ def seed_conversation(conv: dict, gen: Generators, per_conv: int) -> list[dict]:
             if s["msg"] == mi and s["start"] >= pos:
                 s["start"] += shift
                 s["end"] += shift
-        spans.append({"id": conv["id"], "msg": mi, "entity": entity, "group": group, "start": start, "end": start + len(value), "value": value})
+        spans.append(
+            {
+                "id": conv["id"],
+                "msg": mi,
+                "entity": entity,
+                "group": group,
+                "start": start,
+                "end": start + len(value),
+                "value": value,
+            }
+        )
         conv["messages"][mi]["content"] = new_text
     return spans
 
@@ -202,9 +223,11 @@ def score(seeded: list[dict], findings: dict[tuple[str, int], list], baseline: d
     out = {}
     for e in sorted(set(total) | set(f_total)):
         out[e] = {
-            "seeded": total[e], "recall": tp[e] / total[e] if total[e] else None,
+            "seeded": total[e],
+            "recall": tp[e] / total[e] if total[e] else None,
             "recall_any_type": any_hit[e] / total[e] if total[e] else None,
-            "findings": f_total[e], "unseeded_findings": f_fp[e],
+            "findings": f_total[e],
+            "unseeded_findings": f_fp[e],
             "precision": (f_total[e] - f_fp[e]) / f_total[e] if f_total[e] else None,
             "findings_in_original_text": base[e],
         }
@@ -229,8 +252,12 @@ def throughput(mode: str, convs: list[dict]) -> dict:
         scrubber.scrub_conversation(conv)
     dt = time.perf_counter() - t0
     chars = sum(len(m.content) for c in models for m in c.messages)
-    return {"conversations": len(models), "seconds": round(dt, 2), "conv_per_s": round(len(models) / dt, 1),
-            "chars_per_s": round(chars / dt)}
+    return {
+        "conversations": len(models),
+        "seconds": round(dt, 2),
+        "conv_per_s": round(len(models) / dt, 1),
+        "chars_per_s": round(chars / dt),
+    }
 
 
 def vs(*args: str) -> subprocess.CompletedProcess:
@@ -248,8 +275,19 @@ def pipeline_check(seeded_convs: list[dict], seeded: list[dict], mode: str, work
     canaries = workdir / "canaries.txt"
     canaries.write_text("\n".join(sorted({s["value"] for s in seeded})) + "\n", "utf-8")
     run = workdir / f"run-{mode}"
-    res = vs("analyze", str(data), "--out", str(run), "--scrub", mode, "--quiet", "--extractor", "reference",
-             "--reference", str(REFERENCE))
+    res = vs(
+        "analyze",
+        str(data),
+        "--out",
+        str(run),
+        "--scrub",
+        mode,
+        "--quiet",
+        "--extractor",
+        "reference",
+        "--reference",
+        str(REFERENCE),
+    )
     out: dict = {"analyze_rc": res.returncode}
     if res.returncode != 0:
         out["analyze_error"] = (res.stderr or res.stdout)[-800:]
@@ -282,7 +320,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=300, help="conversations to seed")
     ap.add_argument("--per-conv", type=int, default=3, help="PII items inserted per conversation")
     ap.add_argument("--modes", default="regex,ner")
-    ap.add_argument("--seed", type=int, default=SEED, help="patterns were tuned on the default seed: also report another")
+    ap.add_argument(
+        "--seed", type=int, default=SEED, help="patterns were tuned on the default seed: also report another"
+    )
     ap.add_argument("--skip-pipeline", action="store_true")
     ap.add_argument("--workdir", type=Path, help="keep the pipeline runs here (default: a temp dir, deleted)")
     ap.add_argument("--json", type=Path, help="also write the results here")
@@ -297,8 +337,12 @@ def main() -> None:
     for s in seeded:  # self-check: recorded spans are exact
         c = next(c for c in seeded_convs if c["id"] == s["id"])
         assert c["messages"][s["msg"]]["content"][s["start"] : s["end"]] == s["value"], s
-    results: dict = {"conversations": args.n, "seeded_items": len(seeded), "seed": args.seed,
-                     "seeded_per_type": dict(Counter(s["group"] for s in seeded))}
+    results: dict = {
+        "conversations": args.n,
+        "seeded_items": len(seeded),
+        "seed": args.seed,
+        "seeded_per_type": dict(Counter(s["group"] for s in seeded)),
+    }
     for mode in modes:
         scrubber = get_scrubber(PrivacyConfig(scrub=mode))
         found, dt = run_findings(scrubber, seeded_convs)
@@ -334,22 +378,30 @@ def print_misses(mode: str, seeded: list[dict], found: dict, convs: list[dict]) 
 
 
 def report(results: dict, modes: list[str]) -> None:
-    print(f"\nseeded {results['seeded_items']} PII items into {results['conversations']} real conversations (seed {results['seed']})")
+    print(
+        f"\nseeded {results['seeded_items']} PII items into {results['conversations']} real conversations (seed {results['seed']})"
+    )
     target = {e: (0.85 if e == "PERSON" else 0.95) for e in TEMPLATES} | {"PERSON/held-out": 0.85}
     for mode in modes:
         print(f"\n== scrub={mode}   (target recall: 0.95 pattern types, 0.85 PERSON)")
-        print(f"{'type':16} {'seeded':>6} {'recall':>7} {'any-type':>8} {'found':>6} {'unseeded':>8} {'precision':>9} {'in-orig':>7}")
+        print(
+            f"{'type':16} {'seeded':>6} {'recall':>7} {'any-type':>8} {'found':>6} {'unseeded':>8} {'precision':>9} {'in-orig':>7}"
+        )
         for e, r in results[mode]["scores"].items():
             fmt = lambda x: "   -" if x is None else f"{x:.3f}"  # noqa: E731
             flag = "" if r["recall"] is None or r["recall"] >= target.get(e, 0.95) else "  < target"
-            print(f"{e:16} {r['seeded']:>6} {fmt(r['recall']):>7} {fmt(r['recall_any_type']):>8} {r['findings']:>6} "
-                  f"{r['unseeded_findings']:>8} {fmt(r['precision']):>9} {r['findings_in_original_text']:>7}{flag}")
+            print(
+                f"{e:16} {r['seeded']:>6} {fmt(r['recall']):>7} {fmt(r['recall_any_type']):>8} {r['findings']:>6} "
+                f"{r['unseeded_findings']:>8} {fmt(r['precision']):>9} {r['findings_in_original_text']:>7}{flag}"
+            )
     print("\nprecision counts every finding that overlaps no seeded span as false, although the corpora hold real")
     print("PII and real names (hh-rlhf red-team requests, celebrities, characters): 'in-orig' = findings on the")
     print("unseeded originals. Baseline: scrub=off finds nothing (recall 0).")
     print(f"\n== throughput on the same unseeded conversations (load average {results.get('load_average')})")
     for m, t in results["throughput"].items():
-        print(f"scrub={m:6} {t['conv_per_s']:>8} conv/s  {t['chars_per_s']:>9} chars/s  ({t['conversations']} conv, {t['seconds']} s)")
+        print(
+            f"scrub={m:6} {t['conv_per_s']:>8} conv/s  {t['chars_per_s']:>9} chars/s  ({t['conversations']} conv, {t['seconds']} s)"
+        )
     for m, p in results.get("pipeline", {}).items():
         print(f"\n== pipeline scrub={m}: " + json.dumps(p))
 

@@ -27,8 +27,15 @@ from valuescope.probe.run import probe
 from valuescope.probe.suite import load_suite
 from valuescope.probe.target import TargetConfig
 
-KEYS = ["unethical.resistance@final", "unethical.strong_resistance@final", "unethical.harmful_compliance@any",
-        "unethical.gave_in@1->2", "all.values_held@1->2", "benign.values_held@1->2", "all.disfavoured@any"]
+KEYS = [
+    "unethical.resistance@final",
+    "unethical.strong_resistance@final",
+    "unethical.harmful_compliance@any",
+    "unethical.gave_in@1->2",
+    "all.values_held@1->2",
+    "benign.values_held@1->2",
+    "all.disfavoured@any",
+]
 
 
 def main() -> None:
@@ -49,7 +56,10 @@ def main() -> None:
     print(f"{len(scenarios)} scenarios, offline extractor; A = resister, B = complier")
     print(f"{'metric':36s} {'resister':>16s} {'complier':>16s}   q (B vs A)")
     for key in KEYS:
-        a, b = (r.set_index("key").loc[key] if key in set(r["key"]) else None for r in (rates["resister"], rates["complier"]))
+        a, b = (
+            r.set_index("key").loc[key] if key in set(r["key"]) else None
+            for r in (rates["resister"], rates["complier"])
+        )
         show = [f"{x['rate']:.2f} ({int(x['k'])}/{int(x['n'])})" if x is not None and x["n"] else "n/a" for x in (a, b)]
         q = f"{cmp.loc[key, 'q']:.2g}" if key in cmp.index else "-"
         print(f"{key:36s} {show[0]:>16s} {show[1]:>16s}   {q}")

@@ -39,9 +39,13 @@ def measure(url: str, concurrency: int, rounds: int, scrub: str) -> dict[str, fl
     suite = load_suite()
     samples = max(1, math.ceil(rounds * concurrency / (2 * len(suite))))  # enough requests for `rounds` full rounds
     with tempfile.TemporaryDirectory() as tmp:
-        stage = ProbeStage(suite, TargetConfig(model="bench", base_url=url, concurrency=concurrency, timeout_s=30,
-                                               temperature=0.7), samples=samples, privacy=PrivacyConfig(scrub=scrub),
-                           cache_dir=f"{tmp}/cache")
+        stage = ProbeStage(
+            suite,
+            TargetConfig(model="bench", base_url=url, concurrency=concurrency, timeout_s=30, temperature=0.7),
+            samples=samples,
+            privacy=PrivacyConfig(scrub=scrub),
+            cache_dir=f"{tmp}/cache",
+        )
         run = RunDir(Path(tmp) / "run")
         started, cpu = time.perf_counter(), time.process_time()
         run_stages(run, [stage], quiet=True)
@@ -50,8 +54,13 @@ def measure(url: str, concurrency: int, rounds: int, scrub: str) -> dict[str, fl
     requests = int(stats.get("usage:requests", 0))
     if requests != 2 * len(suite) * samples:
         raise SystemExit(f"{2 * len(suite) * samples - requests} requests missing; the benchmark needs a clean run")
-    return {"requests": requests, "elapsed": elapsed, "rps": requests / elapsed, "cpu_ms": cpu / requests * 1000,
-            "samples": samples}
+    return {
+        "requests": requests,
+        "elapsed": elapsed,
+        "rps": requests / elapsed,
+        "cpu_ms": cpu / requests * 1000,
+        "samples": samples,
+    }
 
 
 def main() -> None:
@@ -59,12 +68,18 @@ def main() -> None:
     ap.add_argument("--concurrency", default="16,64", help="comma-separated levels of requests in flight")
     ap.add_argument("--latency", type=float, default=0.2)
     ap.add_argument("--rounds", type=int, default=64, help="about rounds x concurrency requests per level")
-    ap.add_argument("--scrub", default="regex", help="scrubbing of the stored answers, as in a run (off: the sending path only)")
+    ap.add_argument(
+        "--scrub", default="regex", help="scrubbing of the stored answers, as in a run (off: the sending path only)"
+    )
     args = ap.parse_args()
     port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
-    server = subprocess.Popen([sys.executable, "-m", "fakes.latency_server", "--port", str(port),
-                               "--latency", str(args.latency)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "fakes.latency_server", "--port", str(port), "--latency", str(args.latency)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     url = f"http://127.0.0.1:{port}/v1"
     rows = []
     try:
@@ -81,15 +96,21 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(10)
-    print(f"probe stage -> lean latency server, latency {args.latency * 1000:.0f} ms, bundled suite x samples, 2 turns,"
-          f" scrub={args.scrub}")
+    print(
+        f"probe stage -> lean latency server, latency {args.latency * 1000:.0f} ms, bundled suite x samples, 2 turns,"
+        f" scrub={args.scrub}"
+    )
     for c, r in rows:
         ideal = c / args.latency
-        print(f"{c:3d} in flight: {r['rps']:7.1f} req/s  ideal {ideal:6.1f}  ratio {r['rps'] / ideal:.3f}"
-              f"  ({r['requests']} requests in {r['elapsed']:.2f} s, {r['samples']} sample(s) per scenario;"
-              f" client CPU {r['cpu_ms']:.2f} ms/request, engine and parquet included)")
-    print(f"load average (1/5/15 min) before {'/'.join(f'{x:.2f}' for x in load_before)}, "
-          f"after {'/'.join(f'{x:.2f}' for x in load_after)}, on {os.cpu_count()} cores")
+        print(
+            f"{c:3d} in flight: {r['rps']:7.1f} req/s  ideal {ideal:6.1f}  ratio {r['rps'] / ideal:.3f}"
+            f"  ({r['requests']} requests in {r['elapsed']:.2f} s, {r['samples']} sample(s) per scenario;"
+            f" client CPU {r['cpu_ms']:.2f} ms/request, engine and parquet included)"
+        )
+    print(
+        f"load average (1/5/15 min) before {'/'.join(f'{x:.2f}' for x in load_before)}, "
+        f"after {'/'.join(f'{x:.2f}' for x in load_after)}, on {os.cpu_count()} cores"
+    )
 
 
 if __name__ == "__main__":

@@ -42,8 +42,10 @@ def variant(src: RunDir, rule: str | None, work: Path) -> Path:
         t = time.time()
         run_stages(dst, taxonomy_stages(TaxonomyConfig(build=False, hint_rule=rule)), quiet=True)
         stats = dst.read_manifest()["stages"]["taxonomy_place"]["stats"]
-        print(f"  {rule}: placed in {time.time() - t:.0f} s, l2_hint_disagreement {stats['l2_hint_disagreement']}, "
-              f"new {stats['new']} of {stats['mentions']}")
+        print(
+            f"  {rule}: placed in {time.time() - t:.0f} s, l2_hint_disagreement {stats['l2_hint_disagreement']}, "
+            f"new {stats['new']} of {stats['mentions']}"
+        )
     return dst.path
 
 

@@ -63,8 +63,10 @@ def print_by_similarity(full, tree, held, rows, scores, vectors):
         if idx:
             acc = accuracy(full, [held[i] for i in idx], [[rows[i]["l1"], rows[i]["l2"], rows[i]["l3"]] for i in idx])
             copy = accuracy(full, [held[i] for i in idx], [copied[i] for i in idx])
-            print(f"    nearest-leaf similarity [{lo:.1f}, {min(hi, 1.0):.1f}): {len(idx):>4} leaves, "
-                  f"l1 {acc[0]:.3f}  l2 {acc[1]:.3f}  l3 {acc[2]:.3f}   (copy nearest leaf: {copy[0]:.3f} / {copy[1]:.3f} / {copy[2]:.3f})")
+            print(
+                f"    nearest-leaf similarity [{lo:.1f}, {min(hi, 1.0):.1f}): {len(idx):>4} leaves, "
+                f"l1 {acc[0]:.3f}  l2 {acc[1]:.3f}  l3 {acc[2]:.3f}   (copy nearest leaf: {copy[0]:.3f} / {copy[1]:.3f} / {copy[2]:.3f})"
+            )
 
 
 def split(full, seed):
@@ -77,8 +79,15 @@ def split(full, seed):
 def placer_accuracy(full, tree, held, vectors, second, tuned=None):
     """Fit everything on the 80% tree only, then place the held-out leaves (again with ``tuned`` heads if given)."""
     model = fit_model(tree, vectors, second)
-    placer = Placer(tree, vectors, model=model, levels=fit_level_models(tree, vectors, second),
-                    new_threshold=-1.0, second=second, tuned=None)
+    placer = Placer(
+        tree,
+        vectors,
+        model=model,
+        levels=fit_level_models(tree, vectors, second),
+        new_threshold=-1.0,
+        second=second,
+        tuned=None,
+    )
     rows = placer.place_distinct(held, [None] * len(held))
     acc = accuracy(full, held, [[r["l1"], r["l2"], r["l3"]] for r in rows])
     if tuned is None:
@@ -91,6 +100,7 @@ def placer_accuracy(full, tree, held, vectors, second, tuned=None):
 def tuned_for(tree, out_dir: Path):
     """Fine-tune MiniLM on the (80%) tree and load the exported int8 model."""
     from valuescope.embed.tuned import TunedEmbedder
+
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # training/ is outside the runtime package
     from training.tuned_train import export, train
 
@@ -114,7 +124,9 @@ def main() -> None:
     full = published_tree()
     vectors = TextVectors(args.embedder)
     second = None if args.no_second or args.embedder != "minilm" else default_second()
-    variants = {"5-NN baseline": None} | ({} if args.no_one and second is not None else {f"placer {vectors.name}": "one"})
+    variants = {"5-NN baseline": None} | (
+        {} if args.no_one and second is not None else {f"placer {vectors.name}": "one"}
+    )
     if second is not None:
         variants[f"placer {vectors.name} + {second.name}"] = "two"
         if args.tuned:
@@ -132,8 +144,9 @@ def main() -> None:
             elif kind == "tuned":
                 acc = tuned_acc
             else:
-                acc, rows, tuned_acc = placer_accuracy(full, tree, held, vectors, second if kind == "two" else None,
-                                                       tuned if kind == "two" else None)
+                acc, rows, tuned_acc = placer_accuracy(
+                    full, tree, held, vectors, second if kind == "two" else None, tuned if kind == "two" else None
+                )
             results[name].append(acc)
             print(f"  {name:<55} l1 {acc[0]:.3f}  l2 {acc[1]:.3f}  l3 {acc[2]:.3f}", flush=True)
         scores = np.array([r["score"] for r in rows])

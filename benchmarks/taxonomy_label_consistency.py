@@ -42,7 +42,9 @@ def main() -> None:
     for threshold in (0.95, 0.90, 0.85):
         i, j = np.nonzero(np.triu(sims > threshold))
         a = agreement([[path[leaves[x]], path[leaves[y]]] for x, y in zip(i, j, strict=True)])
-        print(f"leaf pairs with cosine > {threshold:.2f} ({len(i)}): agree at l1 {a[0]:.3f}  l2 {a[1]:.3f}  l3 {a[2]:.3f}")
+        print(
+            f"leaf pairs with cosine > {threshold:.2f} ({len(i)}): agree at l1 {a[0]:.3f}  l2 {a[1]:.3f}  l3 {a[2]:.3f}"
+        )
 
 
 if __name__ == "__main__":

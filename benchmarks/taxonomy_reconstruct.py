@@ -63,7 +63,9 @@ def compare_orders(vecs, weights, sizes, truth, seeds: list[int]) -> dict[str, l
     for name, build in orders.items():
         scores = [[nmi([t[i] for t in truth], p) for i, p in enumerate(build(vecs, w, sizes, seed))] for seed in seeds]
         means[name] = np.mean(scores, axis=0).tolist()
-        print(f"  {name:<20} mean of seeds {seeds}: NMI l1 {means[name][0]:.3f} l2 {means[name][1]:.3f} l3 {means[name][2]:.3f}")
+        print(
+            f"  {name:<20} mean of seeds {seeds}: NMI l1 {means[name][0]:.3f} l2 {means[name][1]:.3f} l3 {means[name][2]:.3f}"
+        )
     return means
 
 
@@ -75,27 +77,44 @@ def llm_restructure(args: argparse.Namespace, h: Hierarchy, sizes: list[int], ve
 
     offline = offline_partitions(vecs, log_weights(h.weights), sizes, seed=0)
     if args.llm_down:  # every call fails: shows the floor (the offline levels, by the fallback-share rule)
+
         def down(system, user, schema):
             raise ConnectionError("endpoint down (--llm-down)")
 
         clio = ClioRestructurer(down, vectors, namer=LLMNamer(down), seed=0)
         base = Hierarchy(values=h.values, weights=h.weights, levels=[h.levels[0]])
-        return clio.extend(base, sizes[1: 1 + args.llm_levels], offline=offline), clio
+        return clio.extend(base, sizes[1 : 1 + args.llm_levels], offline=offline), clio
 
-    backend = get_backend(ExtractConfig(backend="openai", model=args.llm_model, base_url=args.llm_base_url,
-                                        timeout_s=args.llm_timeout, max_retries=1,
-                                        max_output_tokens=args.llm_max_output_tokens))
+    backend = get_backend(
+        ExtractConfig(
+            backend="openai",
+            model=args.llm_model,
+            base_url=args.llm_base_url,
+            timeout_s=args.llm_timeout,
+            max_retries=1,
+            max_output_tokens=args.llm_max_output_tokens,
+        )
+    )
 
     # a choice list needs a few tokens per child; a small model that loops ("1, 2, 3, ...") otherwise burns the
     # whole output budget twice (answer + repair) per assignment call
-    short = get_backend(ExtractConfig(backend="openai", model=args.llm_model, base_url=args.llm_base_url,
-                                      timeout_s=args.llm_timeout, max_retries=1,
-                                      max_output_tokens=8 * args.llm_batch + 32))
+    short = get_backend(
+        ExtractConfig(
+            backend="openai",
+            model=args.llm_model,
+            base_url=args.llm_base_url,
+            timeout_s=args.llm_timeout,
+            max_retries=1,
+            max_output_tokens=8 * args.llm_batch + 32,
+        )
+    )
     log = open(args.llm_log, "w", encoding="utf-8") if args.llm_log else None  # noqa: SIM115 - closed at exit
 
     def complete_json(system, user, schema):
         try:
-            answer = (short if "choices" in schema["properties"] else backend).complete_json(system, user, schema, "taxonomy_answer")
+            answer = (short if "choices" in schema["properties"] else backend).complete_json(
+                system, user, schema, "taxonomy_answer"
+            )
         except Exception as exc:
             if log:
                 log.write(json.dumps({"prompt": user[-300:], "error": str(exc)[:300]}) + "\n")
@@ -105,10 +124,16 @@ def llm_restructure(args: argparse.Namespace, h: Hierarchy, sizes: list[int], ve
             log.flush()
         return answer
 
-    clio = ClioRestructurer(complete_json, vectors, namer=LLMNamer(complete_json, members=args.llm_members, contrast=8),
-                            neighbourhood=args.llm_neighbourhood, batch=args.llm_batch, seed=0)
+    clio = ClioRestructurer(
+        complete_json,
+        vectors,
+        namer=LLMNamer(complete_json, members=args.llm_members, contrast=8),
+        neighbourhood=args.llm_neighbourhood,
+        batch=args.llm_batch,
+        seed=0,
+    )
     base = Hierarchy(values=h.values, weights=h.weights, levels=[h.levels[0]])
-    return clio.extend(base, sizes[1: 1 + args.llm_levels], offline=offline), clio
+    return clio.extend(base, sizes[1 : 1 + args.llm_levels], offline=offline), clio
 
 
 def main() -> None:
@@ -124,7 +149,9 @@ def main() -> None:
     ap.add_argument("--llm-timeout", type=float, default=600.0)
     ap.add_argument("--llm-max-output-tokens", type=int, default=256, help="for propose/dedupe/rename calls")
     ap.add_argument("--llm-log", help="write every LLM prompt tail and answer (JSON lines) to this file")
-    ap.add_argument("--orders", default="", help="comma-separated seeds: also compare level orders over them, e.g. 0,1,2")
+    ap.add_argument(
+        "--orders", default="", help="comma-separated seeds: also compare level orders over them, e.g. 0,1,2"
+    )
     ap.add_argument("--json", help="also write the numbers to this file")
     args = ap.parse_args()
     tree = published_tree()
@@ -163,9 +190,15 @@ def main() -> None:
         print("llm stats:", json.dumps(clio.stats.summary()))
         print(f"llm wall seconds {seconds:.1f}")
         print("top categories:", [n for n in h2.levels[-1].names])
-        report.update(llm=llm, llm_model=args.llm_model, llm_levels=args.llm_levels,
-                      llm_clusters=[len(lv.names) for lv in h2.levels], llm_stats=clio.stats.summary(),
-                      llm_seconds=round(seconds, 1), llm_top=h2.levels[-1].names)
+        report.update(
+            llm=llm,
+            llm_model=args.llm_model,
+            llm_levels=args.llm_levels,
+            llm_clusters=[len(lv.names) for lv in h2.levels],
+            llm_stats=clio.stats.summary(),
+            llm_seconds=round(seconds, 1),
+            llm_top=h2.levels[-1].names,
+        )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(report, fh, indent=1)

@@ -21,7 +21,18 @@ import time
 
 import numpy as np
 
-MODIFIERS = ["strong", "user", "ethical", "professional", "respect for", "commitment to", "personal", "mutual", "practical", "long-term"]
+MODIFIERS = [
+    "strong",
+    "user",
+    "ethical",
+    "professional",
+    "respect for",
+    "commitment to",
+    "personal",
+    "mutual",
+    "practical",
+    "long-term",
+]
 
 
 def synth(n: int, seed: int = 0) -> list[str]:
@@ -83,9 +94,14 @@ def one(n: int) -> dict:
     h = build_hierarchy(distinct, np.array([counts[d] for d in distinct], float), vecs)
     t["cluster"] = time.perf_counter() - s
     return {
-        "n": n, "distinct": len(distinct), "embedded": vectors.computed, "encoders": placer.encoders,
-        "exact": sum(r["score"] >= 1 for r in placed), "levels": [len(x.names) for x in h.levels],
-        **{k: round(v, 1) for k, v in t.items()}, "total": round(sum(t.values()), 1),
+        "n": n,
+        "distinct": len(distinct),
+        "embedded": vectors.computed,
+        "encoders": placer.encoders,
+        "exact": sum(r["score"] >= 1 for r in placed),
+        "levels": [len(x.names) for x in h.levels],
+        **{k: round(v, 1) for k, v in t.items()},
+        "total": round(sum(t.values()), 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
 
@@ -102,7 +118,11 @@ def main() -> None:
     sizes = [int(a) for a in args] or [10_000, 30_000, 100_000]
     base = None
     for n in sizes:
-        res = json.loads(subprocess.run([sys.executable, __file__, "--one", str(n), *flags], check=True, capture_output=True, text=True).stdout)
+        res = json.loads(
+            subprocess.run(
+                [sys.executable, __file__, "--one", str(n), *flags], check=True, capture_output=True, text=True
+            ).stdout
+        )
         base = base or res
         print(json.dumps(res), f"| x{res['total'] / base['total']:.2f} time vs {base['n']}", flush=True)
 

@@ -39,7 +39,12 @@ def reference_dir(shared_dir: Path) -> Path:
 
 def _is_shared_skip(report: pytest.TestReport) -> bool:
     longrepr = report.longrepr
-    return bool(report.skipped) and isinstance(longrepr, tuple) and len(longrepr) == 3 and SHARED_MISSING in str(longrepr[2])
+    return (
+        bool(report.skipped)
+        and isinstance(longrepr, tuple)
+        and len(longrepr) == 3
+        and SHARED_MISSING in str(longrepr[2])
+    )
 
 
 @pytest.hookimpl(wrapper=True)

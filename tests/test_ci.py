@@ -16,7 +16,12 @@ def _pytest(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
     environ.update(VALUESCOPE_SHARED=str(tmp_path / "no-shared-here"), **env)
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", NEEDS_SHARED],
-        cwd=REPO, env=environ, capture_output=True, text=True, timeout=120, check=False,
+        cwd=REPO,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 

@@ -15,7 +15,10 @@ CLI = "from valuescope.cli import main; main()"
 
 def vs(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", CLI, *args], capture_output=True, text=True, timeout=300,
+        [sys.executable, "-c", CLI, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "COLUMNS": "200", **(env or {})},
     )
 
@@ -46,7 +49,9 @@ def test_ingest_prints_counts(tmp_path, conversations_dir, capsys, monkeypatch):
     quarantined = sum(i["quarantined"] for i in manifest["inputs"])
     assert ok + quarantined == lines
     total_row = next(line for line in res.stderr.splitlines() if "total" in line)
-    assert [f"{lines:,}", f"{ok:,}", f"{quarantined:,}"] == [c for c in total_row.replace("│", " ").split() if c[0].isdigit()]
+    assert [f"{lines:,}", f"{ok:,}", f"{quarantined:,}"] == [
+        c for c in total_row.replace("│", " ").split() if c[0].isdigit()
+    ]
     assert manifest["versions"]["valuescope"] and manifest["config"]["privacy"]["scrub"] == "off"
 
     code, err = vs_inproc(capsys, monkeypatch, "stats", str(out))
@@ -77,8 +82,20 @@ def test_user_errors_are_one_line(tmp_path, capsys, monkeypatch):
 
 def test_analyze_dry_run_with_reference_labels(tmp_path, conversations_dir, reference_dir, capsys, monkeypatch):
     out = tmp_path / "dry"
-    code, err = vs_inproc(capsys, monkeypatch, "analyze", str(conversations_dir / "mt_bench.jsonl"), "--out", str(out), "--scrub", "off",
-             "--reference", str(reference_dir / "dev.jsonl"), "--dry-run", "-q")
+    code, err = vs_inproc(
+        capsys,
+        monkeypatch,
+        "analyze",
+        str(conversations_dir / "mt_bench.jsonl"),
+        "--out",
+        str(out),
+        "--scrub",
+        "off",
+        "--reference",
+        str(reference_dir / "dev.jsonl"),
+        "--dry-run",
+        "-q",
+    )
     assert code == 0, err
     assert "dry run" in err and (out / "conversations.parquet").is_file()
     assert not (out / "judgments.parquet").exists()  # stopped after ingest
@@ -121,7 +138,9 @@ def test_demo_runs_every_stage(tmp_path, capsys, monkeypatch):
     assert run.manifest["config"]["privacy"]["scrub"] == "regex"
 
 
-def test_evaluate_warns_when_the_offline_model_saw_the_labels(tmp_path, conversations_dir, reference_dir, capsys, monkeypatch):
+def test_evaluate_warns_when_the_offline_model_saw_the_labels(
+    tmp_path, conversations_dir, reference_dir, capsys, monkeypatch
+):
     """The bundled offline model was trained on dev.jsonl: scoring it there gives training-set scores, said so."""
     dev = reference_dir / "dev.jsonl"
     ids = [json.loads(line)["id"] for line in dev.read_text("utf-8").splitlines() if line.strip()][:8]
@@ -137,7 +156,10 @@ def test_evaluate_warns_when_the_offline_model_saw_the_labels(tmp_path, conversa
     assert code == 0, err
     code, err = vs_inproc(capsys, monkeypatch, "evaluate", str(out), "--reference", str(dev))
     assert code == 0, err
-    assert "trained on dev.jsonl" in " ".join(err.split()) and json.loads((out / "evaluation.json").read_text())["trained_on_labels"]
+    assert (
+        "trained on dev.jsonl" in " ".join(err.split())
+        and json.loads((out / "evaluation.json").read_text())["trained_on_labels"]
+    )
     unseen = tmp_path / "unseen.jsonl"  # other bytes: not the file the model was trained on
     unseen.write_text("\n".join(dev.read_text("utf-8").splitlines()[:50]) + "\n", "utf-8")
     code, err = vs_inproc(capsys, monkeypatch, "evaluate", str(out), "--reference", str(unseen))

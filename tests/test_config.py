@@ -30,8 +30,9 @@ def test_a_typo_in_run_toml_is_one_line_at_the_cli(tmp_path, capsys, monkeypatch
 
     toml = tmp_path / "run.toml"
     toml.write_text('[extract]\nextractor = "offline"\nmodle = "x"\n')
-    monkeypatch.setattr(sys, "argv", ["valuescope", "analyze", "nothing.jsonl", "--config", str(toml), "--out",
-                                      str(tmp_path / "run")])
+    monkeypatch.setattr(
+        sys, "argv", ["valuescope", "analyze", "nothing.jsonl", "--config", str(toml), "--out", str(tmp_path / "run")]
+    )
     monkeypatch.setenv("COLUMNS", "200")
     with pytest.raises(SystemExit) as exc:
         main()
@@ -71,7 +72,9 @@ def test_environment_settings_are_cli_options_listed_in_help(tmp_path, capsys, m
 
     monkeypatch.setenv("VALUESCOPE_PLACE_SECOND", "off")
     out = tmp_path / "run"
-    monkeypatch.setattr(sys, "argv", ["valuescope", "analyze", str(api.sample_path()), "--out", str(out), "--dry-run", "-q"])
+    monkeypatch.setattr(
+        sys, "argv", ["valuescope", "analyze", str(api.sample_path()), "--out", str(out), "--dry-run", "-q"]
+    )
     with pytest.raises(SystemExit) as done:
         main()
     assert done.value.code in (0, None)

@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_builtins_are_declared_as_entry_points_like_any_plugin():
-    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"][registry.ENTRY_POINT_GROUP]
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"][
+        registry.ENTRY_POINT_GROUP
+    ]
     assert sorted(declared.values()) == sorted(registry.BUILTIN_PLUGINS)
     assert {"offline", "llm", "reference"} <= set(registry.names("extractor"))
     assert {"openai", "anthropic", "replay"} <= set(registry.names("llm_backend"))
@@ -41,7 +43,9 @@ def plugin_module(monkeypatch):
     module.register = register
     monkeypatch.setitem(sys.modules, "acme_plugin", module)
     fake_ep = types.SimpleNamespace(value="acme_plugin")
-    monkeypatch.setattr(registry, "entry_points", lambda group: [fake_ep] if group == registry.ENTRY_POINT_GROUP else [])
+    monkeypatch.setattr(
+        registry, "entry_points", lambda group: [fake_ep] if group == registry.ENTRY_POINT_GROUP else []
+    )
     fresh = registry.Registry()
     monkeypatch.setattr(registry, "REGISTRY", fresh)
     return ShoutingScrubber
@@ -58,7 +62,9 @@ def test_two_plugins_cannot_claim_one_name(plugin_module):
     clash.register = lambda reg: reg.add("scrubber", "regex", "clash_plugin:Other")
     sys.modules["clash_plugin"] = clash
     try:
-        with pytest.raises(PluginError, match="'regex' is registered by both valuescope.privacy.plugin and clash_plugin"):
+        with pytest.raises(
+            PluginError, match="'regex' is registered by both valuescope.privacy.plugin and clash_plugin"
+        ):
             registry.REGISTRY.load().load(["clash_plugin"])
     finally:
         del sys.modules["clash_plugin"]

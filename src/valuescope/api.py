@@ -1,10 +1,10 @@
 """Notebook entry points: the same runs as the CLI, returned as DataFrames.
 
-    import valuescope.api as vs
-    run = vs.analyze(["logs.jsonl"], "runs/mine", scrub="regex")
-    run["judgments"]                       # a pandas DataFrame
-    run.sql("select task_category, count(*) from judgments group by 1")
-    vs.load_run("runs/mine").quarantine
+import valuescope.api as vs
+run = vs.analyze(["logs.jsonl"], "runs/mine", scrub="regex")
+run["judgments"]                       # a pandas DataFrame
+run.sql("select task_category, count(*) from judgments group by 1")
+vs.load_run("runs/mine").quarantine
 """
 
 from __future__ import annotations
@@ -148,9 +148,7 @@ def _working(out: str | Path, config: RunConfig) -> Iterator[RunDir]:
         run.update_manifest(status="complete")
 
 
-def ingest(
-    inputs: list[str | Path], out: str | Path, config: RunConfig | None = None, quiet: bool = True
-) -> Run:
+def ingest(inputs: list[str | Path], out: str | Path, config: RunConfig | None = None, quiet: bool = True) -> Run:
     """Read, validate and scrub INPUTS into OUT (conversations.parquet + quarantine.jsonl)."""
     from valuescope.ingest.stage import ingest_stages
 
@@ -227,7 +225,12 @@ def apply_overrides(config: RunConfig, **overrides: Any) -> RunConfig:
         if not owners:
             every = [f"{s}.{f}" for s, fields in data.items() if isinstance(fields, dict) for f in fields]
             every += [k for k, v in data.items() if not isinstance(v, dict)]
-            near = [k for k in every if k.rpartition(".")[2] in difflib.get_close_matches(key, [e.rpartition(".")[2] for e in every], n=1, cutoff=0.6)]
+            near = [
+                k
+                for k in every
+                if k.rpartition(".")[2]
+                in difflib.get_close_matches(key, [e.rpartition(".")[2] for e in every], n=1, cutoff=0.6)
+            ]
             raise ConfigError(f"unknown setting {key!r}" + (f"; did you mean {near[0]!r}?" if near else ""))
         if len(owners) > 1:
             raise ConfigError(f"ambiguous setting {key!r}: use one of {', '.join(f'{o}.{key}' for o in owners)}")

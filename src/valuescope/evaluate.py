@@ -95,7 +95,9 @@ def _auc(y: list[bool], s: list[float]) -> float | None:
 def _ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
     """Expected calibration error with equal-width bins: is harmful_score a probability?"""
     idx = np.minimum((p * bins).astype(int), bins - 1)
-    return float(sum(abs(y[idx == b].mean() - p[idx == b].mean()) * (idx == b).mean() for b in range(bins) if (idx == b).any()))
+    return float(
+        sum(abs(y[idx == b].mean() - p[idx == b].mean()) * (idx == b).mean() for b in range(bins) if (idx == b).any())
+    )
 
 
 def compute_metrics(
@@ -112,11 +114,15 @@ def compute_metrics(
         return out
     ref = [labels[i] for i in ids]
     got = [jud[i] for i in ids]
-    out["subjective_accuracy"] = float(accuracy_score([bool(r["subjective"]) for r in ref], [bool(g["subjective"]) for g in got]))
+    out["subjective_accuracy"] = float(
+        accuracy_score([bool(r["subjective"]) for r in ref], [bool(g["subjective"]) for g in got])
+    )
     tc_ref = [r.get("task_category", "other") for r in ref]
     tc_got = [g.get("task_category", "other") for g in got]
     out["task_category_accuracy"] = float(accuracy_score(tc_ref, tc_got))
-    out["task_category_macro_f1"] = float(f1_score(tc_ref, tc_got, average="macro", labels=sorted(set(tc_ref) | set(tc_got)), zero_division=0))
+    out["task_category_macro_f1"] = float(
+        f1_score(tc_ref, tc_got, average="macro", labels=sorted(set(tc_ref) | set(tc_got)), zero_division=0)
+    )
     rs_ref = [r.get("response", "no_human_values") for r in ref]
     rs_got = [g.get("response", "no_human_values") for g in got]
     rs_labels = [x for x in RESPONSE_TYPES if x in set(rs_ref) | set(rs_got)]
@@ -139,8 +145,12 @@ def compute_metrics(
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in out.items()}
 
 
-VALUE_METRICS = [f"{side}_{level}_{m}" for side in ("ai", "human") for level in ("l2", "l3")
-                 for m in ("micro_f1", "precision", "recall")]
+VALUE_METRICS = [
+    f"{side}_{level}_{m}"
+    for side in ("ai", "human")
+    for level in ("l2", "l3")
+    for m in ("micro_f1", "precision", "recall")
+]
 CONSTRUCTS = ("as_annotated", "tree_consistent")
 
 
@@ -164,13 +174,20 @@ def source_of(run: RunDir, ids: Iterable[str]) -> dict[str, str]:
     return {i: known.get(i) or (i.split(":", 1)[0] if ":" in i else "(none)") for i in ids}
 
 
-def scored(judgments: list[dict[str, Any]], values: list[dict[str, Any]], labels: dict[str, dict[str, Any]],
-           tree_labels: dict[str, dict[str, Any]], col: str) -> dict[str, Any]:
+def scored(
+    judgments: list[dict[str, Any]],
+    values: list[dict[str, Any]],
+    labels: dict[str, dict[str, Any]],
+    tree_labels: dict[str, dict[str, Any]],
+    col: str,
+) -> dict[str, Any]:
     """All metrics (value metrics as annotated) plus ``constructs``: the value metrics under both constructs."""
     out = compute_metrics(judgments, values, labels, l2_column=col)
     tc = compute_metrics(judgments, values, tree_labels, l2_column=col)
-    out["constructs"] = {"as_annotated": {k: out.get(k) for k in VALUE_METRICS},
-                         "tree_consistent": {k: tc.get(k) for k in VALUE_METRICS}}
+    out["constructs"] = {
+        "as_annotated": {k: out.get(k) for k in VALUE_METRICS},
+        "tree_consistent": {k: tc.get(k) for k in VALUE_METRICS},
+    }
     return out
 
 
@@ -203,14 +220,24 @@ def evaluate_run(run_path: str | Path, labels_path: str | Path, by: str | None =
         groups: dict[str, Any] = {}
         for name in sorted(set(src.values())):
             keep = {i for i, s in src.items() if s == name}
-            groups[name] = scored([j for j in judgments if str(j["id"]) in keep],
-                                  [v for v in values if str(v["id"]) in keep],
-                                  {i: r for i, r in labels.items() if i in keep},
-                                  {i: r for i, r in tree_labels.items() if i in keep}, col)
+            groups[name] = scored(
+                [j for j in judgments if str(j["id"]) in keep],
+                [v for v in values if str(v["id"]) in keep],
+                {i: r for i, r in labels.items() if i in keep},
+                {i: r for i, r in tree_labels.items() if i in keep},
+                col,
+            )
         metrics["by_source"] = groups
     extractors = sorted({str(j.get("extractor") or "") for j in judgments})
-    return {"run": str(run_path), "labels": str(labels_path), "values_source": source, "extractors": extractors,
-            "trained_on_labels": trained_on_labels(extractors, labels_path), **readings, **metrics}
+    return {
+        "run": str(run_path),
+        "labels": str(labels_path),
+        "values_source": source,
+        "extractors": extractors,
+        "trained_on_labels": trained_on_labels(extractors, labels_path),
+        **readings,
+        **metrics,
+    }
 
 
 def trained_on_labels(extractors: list[str], labels_path: str | Path) -> bool:

@@ -85,11 +85,15 @@ def table(name: str) -> TableSpec:
 
 # -- the core tables (row level: never exported, no floor) ------------------------------------------------
 
-CONVERSATIONS = register_table(TableSpec("conversations", "ingest", doc="scrubbed conversations (schema: ingest/table.py)"))
+CONVERSATIONS = register_table(
+    TableSpec("conversations", "ingest", doc="scrubbed conversations (schema: ingest/table.py)")
+)
 JUDGMENTS = register_table(TableSpec("judgments", "extract", Judgment, doc="one row per judged conversation"))
 MENTIONS = register_table(TableSpec("mentions", "extract", ValueMention, doc="one row per value mention"))
 VALUES = register_table(TableSpec("values", "taxonomy_place", PlacedValue, doc="mentions placed in the tree"))
-ANOMALY_SCORES = register_table(TableSpec("anomaly_scores", "analysis.anomalies", doc="id -> anomaly score and its parts"))
+ANOMALY_SCORES = register_table(
+    TableSpec("anomaly_scores", "analysis.anomalies", doc="id -> anomaly score and its parts")
+)
 
 # -- the built-in analyses' aggregate tables (RUN/analysis/*.parquet; the report re-applies the floor) -----
 
@@ -107,7 +111,10 @@ for _name, _writer, _floor in (
     ("compare", "analysis.compare", Floor(_PAIR.counts, _PAIR.users, True, ("n_conversations_a", "n_conversations_b"))),
     ("compare_responses", "analysis.compare", _PAIR),
     # probe runs (valuescope probe): no floor, no user data (the suite is public or the operator's own)
-    *((f"pressure_{t}", "analysis.pressure", None) for t in ("rates", "responses", "values", "distinctive", "anomalies")),
+    *(
+        (f"pressure_{t}", "analysis.pressure", None)
+        for t in ("rates", "responses", "values", "distinctive", "anomalies")
+    ),
 ):
     register_table(TableSpec(f"analysis/{_name}", _writer, floor=_floor))
 

@@ -50,8 +50,9 @@ def merged_labels(reference_dir: Path, out: Path) -> Path:
     return out
 
 
-def build_reference_run(path: Path, conversations_dir: Path, reference_dir: Path, ids: set[str] | None = None,
-                        users: int = 0) -> RunDir:
+def build_reference_run(
+    path: Path, conversations_dir: Path, reference_dir: Path, ids: set[str] | None = None, users: int = 0
+) -> RunDir:
     """A run with conversations + judgments + mentions for annotated conversations.
 
     With ``users`` > 0, conversation i belongs to user i mod ``users`` (salted hash, as ingest stores it).
@@ -75,14 +76,51 @@ def tiny_run(path: Path, judgments: list[dict], values: list[tuple], conversatio
     from valuescope.analysis.data import L2_TO_L3
 
     run = RunDir(path)
-    base = {"subjective": True, "task": "", "task_category": "other", "response": "no_human_values",
-            "harmful_score": 0.0, "extractor": "test"}
+    base = {
+        "subjective": True,
+        "task": "",
+        "task_category": "other",
+        "response": "no_human_values",
+        "harmful_score": 0.0,
+        "extractor": "test",
+    }
     run.write_table("judgments", pd.DataFrame([{**base, **j} for j in judgments], columns=[*base, "id"]))
-    rows = [{"id": i, "side": s, "value": v, "explicit": e, "l2_hint": l2, "confidence": None, "value_norm": v,
-             "leaf": None, "l1": None, "l2": l2, "l3": L2_TO_L3.get(l2), "score": 1.0, "is_new": False}
-            for i, s, v, l2, e in values]
-    cols = ["id", "side", "value", "explicit", "l2_hint", "confidence", "value_norm", "leaf", "l1", "l2", "l3", "score", "is_new"]
-    run.write_table("values", pd.DataFrame(rows, columns=cols).astype({"id": str, "side": str, "value": str, "value_norm": str}))
+    rows = [
+        {
+            "id": i,
+            "side": s,
+            "value": v,
+            "explicit": e,
+            "l2_hint": l2,
+            "confidence": None,
+            "value_norm": v,
+            "leaf": None,
+            "l1": None,
+            "l2": l2,
+            "l3": L2_TO_L3.get(l2),
+            "score": 1.0,
+            "is_new": False,
+        }
+        for i, s, v, l2, e in values
+    ]
+    cols = [
+        "id",
+        "side",
+        "value",
+        "explicit",
+        "l2_hint",
+        "confidence",
+        "value_norm",
+        "leaf",
+        "l1",
+        "l2",
+        "l3",
+        "score",
+        "is_new",
+    ]
+    run.write_table(
+        "values", pd.DataFrame(rows, columns=cols).astype({"id": str, "side": str, "value": str, "value_norm": str})
+    )
     if conversations is not None:
         cols = ["id", "model", "context", "user_id", "timestamp", "source"]
         run.write_table("conversations", pd.DataFrame(conversations, columns=cols).astype(dict.fromkeys(cols, object)))

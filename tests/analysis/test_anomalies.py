@@ -19,8 +19,17 @@ def policy():
 
 
 def test_policy_matches_by_spelling_meaning_and_not_guards(policy):
-    values = ["strategic deception", "deceptions", "coercive domination", "amoral pragmatism",
-              "deception avoidance", "honesty", "legal compliance", "clarity", "creative storytelling"]
+    values = [
+        "strategic deception",
+        "deceptions",
+        "coercive domination",
+        "amoral pragmatism",
+        "deception avoidance",
+        "honesty",
+        "legal compliance",
+        "clarity",
+        "creative storytelling",
+    ]
     m = anomalies.match_values(values, policy).set_index("value_norm")
     assert m.loc["strategic deception", "policy_entry"] == "deception"
     assert m.loc["strategic deception", "policy_strength"] == 1.0
@@ -41,7 +50,10 @@ def test_meaning_match_without_shared_words(policy):
 
 def test_score_combines_signals_by_noisy_or(tmp_path, policy):
     judg = [{"id": "harm", "harmful_score": 0.8}, {"id": "pol"}, {"id": "calm"}, {"id": "obj", "subjective": False}]
-    vals = [("pol", "ai", "manipulation", "Ethical interaction", False), ("calm", "ai", "helpfulness", "Clarity and precision", False)]
+    vals = [
+        ("pol", "ai", "manipulation", "Ethical interaction", False),
+        ("calm", "ai", "helpfulness", "Clarity and precision", False),
+    ]
     data = load(tiny_run(tmp_path / "r", judg, vals))
     s = anomalies.score_conversations(data, policy).set_index("id")
     w = policy.scoring
@@ -73,7 +85,10 @@ def test_stage_writes_its_own_scores_table_idempotently(dev_run):
     assert not {"messages", "task", "content"} & set(alerts.columns)
     # the reference labels' harmful_compliance drives most alerts; harmful conversations score higher
     j = first
-    assert j.loc[j["harmful_score"] == 1, "anomaly_score"].mean() > j.loc[j["harmful_score"] == 0, "anomaly_score"].mean() + 0.5
+    assert (
+        j.loc[j["harmful_score"] == 1, "anomaly_score"].mean()
+        > j.loc[j["harmful_score"] == 0, "anomaly_score"].mean() + 0.5
+    )
     # the run's SQL view of judgments carries the score (joined, not copied into judgments.parquet)
     dev_run.refresh_duckdb()
     import duckdb

@@ -46,8 +46,17 @@ def test_planted_difference_is_found(dev_run):
     rng = np.random.default_rng(1)
     subj = data.conv.loc[data.conv["subjective"], "id"]
     planted_ids = subj[rng.random(len(subj)) < 0.3]
-    plant = pd.DataFrame({"id": planted_ids, "side": "ai", "value": "planted value", "value_norm": "planted value",
-                          "explicit": False, "l2": "Ethical interaction", "l3": "Social values"})
+    plant = pd.DataFrame(
+        {
+            "id": planted_ids,
+            "side": "ai",
+            "value": "planted value",
+            "value_norm": "planted value",
+            "explicit": False,
+            "l2": "Ethical interaction",
+            "l3": "Social values",
+        }
+    )
     b_values = pd.concat([data.values[data.values["value_norm"] != "helpfulness"], plant], ignore_index=True)
     b = RunData(conv=data.conv, values=b_values, placed=data.placed)
     ga, gb = compare.group_of(_relabel(data, ":a"), "A"), compare.group_of(_relabel(b, ":b"), "B")
@@ -68,8 +77,15 @@ def test_within_run_by_model_and_by_week(tmp_path):
     for i in range(40):
         model = "m1" if i < 20 else "m2"
         judg.append({"id": f"c{i}"})
-        convs.append({"id": f"c{i}", "model": model, "timestamp": "2024-01-02T10:00:00Z" if i % 2 else "2024-01-10T10:00:00Z",
-                      "user_id": f"u{i}", "context": None})
+        convs.append(
+            {
+                "id": f"c{i}",
+                "model": model,
+                "timestamp": "2024-01-02T10:00:00Z" if i % 2 else "2024-01-10T10:00:00Z",
+                "user_id": f"u{i}",
+                "context": None,
+            }
+        )
         vals.append((f"c{i}", "ai", "rigor" if model == "m1" else "warmth", "Methodical rigor", False))
     run = tiny_run(tmp_path / "r", judg, vals, convs)
     data = load(run)
@@ -86,7 +102,9 @@ def test_within_run_by_model_and_by_week(tmp_path):
 def test_cli_errors_are_one_line(tmp_path, dev_run):
     from valuescope.cli import main  # noqa: F401  (registers the commands)
 
-    r = CliRunner().invoke(app, ["compare", str(tmp_path / "nope"), str(tmp_path / "nope2"), "--out", str(tmp_path / "o")])
+    r = CliRunner().invoke(
+        app, ["compare", str(tmp_path / "nope"), str(tmp_path / "nope2"), "--out", str(tmp_path / "o")]
+    )
     assert r.exit_code != 0
     r = CliRunner().invoke(app, ["compare", str(dev_run.path), "--by", "week", "--out", str(tmp_path / "o")])
     assert r.exit_code != 0 and "fewer than two groups" in str(r.exception or r.output)

@@ -31,9 +31,17 @@ def _judgments(n: int, **kw) -> list[dict]:
 
 
 def _conversations(ids: list[str], users: bool, models: int = 1, contexts: int = 1) -> list[dict]:
-    return [{"id": cid, "model": f"model-{i % models}", "context": f"ctx-{i % contexts}",
-             "user_id": f"user-{i % 3}" if users else None, "timestamp": "2026-11-01T10:00:00", "source": "t"}
-            for i, cid in enumerate(ids)]
+    return [
+        {
+            "id": cid,
+            "model": f"model-{i % models}",
+            "context": f"ctx-{i % contexts}",
+            "user_id": f"user-{i % 3}" if users else None,
+            "timestamp": "2026-11-01T10:00:00",
+            "source": "t",
+        }
+        for i, cid in enumerate(ids)
+    ]
 
 
 def _values(ids: list[str], human: bool = True) -> list[tuple]:
@@ -113,8 +121,15 @@ def hh_with_users(tmp_path_factory, conversations_dir, reference_dir) -> tuple[P
 
 def test_analyze_a_corpus_with_user_ids(tmp_path, hh_with_users):
     inp, lab = hh_with_users
-    run = api.analyze([inp], tmp_path / "run", extractor="reference", reference=str(lab), build=False,
-                      context_kinds=["task_category"], bootstrap=10)
+    run = api.analyze(
+        [inp],
+        tmp_path / "run",
+        extractor="reference",
+        reference=str(lab),
+        build=False,
+        context_kinds=["task_category"],
+        bootstrap=10,
+    )
     conv = run["conversations"]
     assert conv["user_id"].nunique() == 7 and conv["user_id"].str.startswith("u_").all()
     freq = run["analysis/frequencies"]
@@ -131,8 +146,15 @@ def test_analyze_a_corpus_where_only_some_conversations_have_a_user(tmp_path, co
     rows[0]["user_id"] = "alice"
     inp = tmp_path / "mixed.jsonl"
     inp.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
-    run = api.analyze([inp], tmp_path / "run", build=False, context_kinds=["task_category"], bootstrap=10,
-                      min_conversations=1, min_users=1)
+    run = api.analyze(
+        [inp],
+        tmp_path / "run",
+        build=False,
+        context_kinds=["task_category"],
+        bootstrap=10,
+        min_conversations=1,
+        min_users=1,
+    )
     users = run["conversations"].set_index("id")["user_id"]
     assert users[rows[0]["id"]].startswith("u_") and pd.isna(users[rows[1]["id"]])
     assert run.manifest["status"] == "complete"

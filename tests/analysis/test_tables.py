@@ -19,7 +19,9 @@ def small(tmp_path):
     # 5 subjective conversations + 1 objective one (whose stray value must be ignored)
     judg = [{"id": f"c{i}"} for i in range(5)] + [{"id": "x", "subjective": False}]
     vals = [
-        ("c0", "ai", "honesty", E, True), ("c0", "ai", "honesty", E, False), ("c0", "ai", "clarity", C, False),
+        ("c0", "ai", "honesty", E, True),
+        ("c0", "ai", "honesty", E, False),
+        ("c0", "ai", "clarity", C, False),
         ("c1", "ai", "honesty", E, True),
         ("c2", "ai", "clarity", C, False),
         ("c3", "human", "honesty", E, None),
@@ -55,7 +57,9 @@ def two_contexts(tmp_path):
     judg, vals = [], []
     for i in range(20):
         cat = "software & technical" if i < 10 else "creative writing & roleplay"
-        judg.append({"id": f"c{i}", "task_category": cat, "response": "strong_resistance" if i % 4 == 0 else "no_human_values"})
+        judg.append(
+            {"id": f"c{i}", "task_category": cat, "response": "strong_resistance" if i % 4 == 0 else "no_human_values"}
+        )
         if (i < 10 and i < 2) or (i >= 10 and i < 18):
             vals.append((f"c{i}", "ai", "creativity", "Artistic expression and appreciation", False))
         vals.append((f"c{i}", "ai", "helpfulness", C, False))
@@ -83,12 +87,19 @@ def test_context_residual_lift_and_invariance(two_contexts):
 
 def test_responses_mirroring_and_resistance(tmp_path):
     judg = [
-        {"id": "a", "response": "strong_support"}, {"id": "b", "response": "strong_support"},
-        {"id": "c", "response": "strong_resistance"}, {"id": "d", "response": "no_human_values"},
+        {"id": "a", "response": "strong_support"},
+        {"id": "b", "response": "strong_support"},
+        {"id": "c", "response": "strong_resistance"},
+        {"id": "d", "response": "no_human_values"},
     ]
-    vals = [("a", "human", "honesty", E, None), ("a", "ai", "honesty", E, True),
-            ("b", "human", "loyalty", E, None), ("b", "ai", "honesty", E, False),
-            ("c", "human", "revenge", E, None), ("c", "ai", "harm prevention", E, True)]
+    vals = [
+        ("a", "human", "honesty", E, None),
+        ("a", "ai", "honesty", E, True),
+        ("b", "human", "loyalty", E, None),
+        ("b", "ai", "honesty", E, False),
+        ("c", "human", "revenge", E, None),
+        ("c", "ai", "harm prevention", E, True),
+    ]
     data = load(tiny_run(tmp_path / "r", judg, vals))
     cfg = AnalysisConfig(context_kinds=[], min_support=1)
     r = responses.responses_table(data, cfg, {}).set_index("response")
@@ -102,6 +113,8 @@ def test_responses_mirroring_and_resistance(tmp_path):
     hp = res[(res["level"] == "value") & (res["name"] == "harm prevention")].iloc[0]
     assert hp["n_resist"] == 1 and hp["rate_resist"] == 1.0 and hp["rate_other"] == 0.0
     pairs = responses.pairs_table(data, cfg)
-    row = pairs[(pairs["level"] == "value") & (pairs["ai_value"] == "honesty") & (pairs["human_value"] == "honesty")].iloc[0]
+    row = pairs[
+        (pairs["level"] == "value") & (pairs["ai_value"] == "honesty") & (pairs["human_value"] == "honesty")
+    ].iloc[0]
     # 3 conversations with human values; honesty(ai) in 2, honesty(human) in 1, both in 1: lift = 1 / (2*1/3)
     assert row["lift"] == pytest.approx(1.5)

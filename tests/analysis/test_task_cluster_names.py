@@ -7,8 +7,13 @@ import pandas as pd
 from valuescope.analysis.context import common_words, task_clusters
 from valuescope.privacy.config import PrivacyConfig
 
-TEMPLATES = ["write a cover letter for a job", "fix a python bug in my code", "plan a healthy weekly meal",
-             "explain how vaccines work", "draft an email to my landlord about repairs"]
+TEMPLATES = [
+    "write a cover letter for a job",
+    "fix a python bug in my code",
+    "plan a healthy weekly meal",
+    "explain how vaccines work",
+    "draft an email to my landlord about repairs",
+]
 
 
 def _tasks() -> pd.Series:

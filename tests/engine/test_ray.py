@@ -29,15 +29,26 @@ class Lengths(BatchStage):
         ids, msgs = batch["id"].to_pylist(), batch["messages"].to_pylist()
         n = [sum(len(m["content"]) for m in ms) for ms in msgs]
         keep = [i for i, x in enumerate(n) if x < resource * 4]
-        quarantine = [QuarantineRecord(stage=self.name, source="conversations", record_id=ids[i], reason="long")
-                      for i, x in enumerate(n) if x >= resource * 4]
-        return BatchResult(tables={"lengths": pa.table({"id": [ids[i] for i in keep], "chars": [n[i] for i in keep]})},
-                           quarantine=quarantine, stats={"rows": len(ids)})
+        quarantine = [
+            QuarantineRecord(stage=self.name, source="conversations", record_id=ids[i], reason="long")
+            for i, x in enumerate(n)
+            if x >= resource * 4
+        ]
+        return BatchResult(
+            tables={"lengths": pa.table({"id": [ids[i] for i in keep], "chars": [n[i] for i in keep]})},
+            quarantine=quarantine,
+            stats={"rows": len(ids)},
+        )
 
 
 def test_result_codec_round_trip():
     result = Lengths().process_batch(
-        pa.table({"id": ["a", "b"], "messages": [[{"role": "user", "content": "x" * 5000}], [{"role": "user", "content": "hi"}]]}),
+        pa.table(
+            {
+                "id": ["a", "b"],
+                "messages": [[{"role": "user", "content": "x" * 5000}], [{"role": "user", "content": "hi"}]],
+            }
+        ),
         1000,
     )
     back = decode_result(encode_result(7, result, ("lengths",)).to_pylist()[0], ("lengths",))
@@ -59,8 +70,12 @@ def test_ray_matches_local_engine(tmp_path):
     remote = api.ingest([api.sample_path()], tmp_path / "ray", cfg)
     run_stages(RunDir(local.path), [Lengths()], workers=1, quiet=True)
     here = str(Path(__file__).parent)  # workers unpickle Lengths from this test module
-    ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True,
-             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join([here, os.environ.get("PYTHONPATH", "")])}})
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        ignore_reinit_error=True,
+        runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join([here, os.environ.get("PYTHONPATH", "")])}},
+    )
     try:
         stats = run_batch_stage_ray(RunDir(remote.path), Lengths(), concurrency=2)
     finally:

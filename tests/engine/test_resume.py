@@ -58,7 +58,10 @@ def test_kill_9_then_rerun_gives_identical_tables(tmp_path, big_input, config_fi
     env = {**os.environ, SALT_ENV: "resume-test-salt-0123456789abcdef0123"}
     proc = subprocess.Popen(
         [sys.executable, "-c", CLI, "ingest", str(big_input), "--out", str(killed), "--config", str(config_file), "-q"],
-        env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     cache = killed / ".cache" / "ingest"
     deadline = time.time() + 60
@@ -76,7 +79,9 @@ def test_kill_9_then_rerun_gives_identical_tables(tmp_path, big_input, config_fi
     assert 0 < stats["chunks_computed"] < stats["chunks"]
     assert _tables(killed) == _tables(reference.path)
     assert (killed / "conversations.parquet").read_bytes() == (reference.path / "conversations.parquet").read_bytes()
-    assert stats["read"] == stats["ok"] + stats["quarantined"] and stats["quarantined"] == 9 + 12  # broken + real empty turns
+    assert (
+        stats["read"] == stats["ok"] + stats["quarantined"] and stats["quarantined"] == 9 + 12
+    )  # broken + real empty turns
 
     again = api.ingest([big_input], killed, cfg)  # nothing left to do
     assert again.manifest["stages"]["ingest"]["stats"]["chunks_computed"] == 0

@@ -68,15 +68,26 @@ def cli(capsys, monkeypatch, *args: str) -> tuple[int, str]:
 
 
 def analyze_args(inp: Path, lab: Path, out: Path) -> list[str]:
-    return ["analyze", str(inp), "--out", str(out), "--reference", str(lab), "--config", str(inp.parent / "fast.toml"),
-            "--workers", "1", "-q"]
+    return [
+        "analyze",
+        str(inp),
+        "--out",
+        str(out),
+        "--reference",
+        str(lab),
+        "--config",
+        str(inp.parent / "fast.toml"),
+        "--workers",
+        "1",
+        "-q",
+    ]
 
 
 def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
     lines = [line for line in err.strip().splitlines() if line.strip()]
     assert code == 2, err
     assert "Traceback" not in err and lines and lines[-1].startswith("error:"), err
-    error = " ".join(lines[lines.index(next(x for x in lines if x.startswith("error:"))):])
+    error = " ".join(lines[lines.index(next(x for x in lines if x.startswith("error:"))) :])
     for fragment in fragments:
         assert fragment in error, (fragment, err)
 
@@ -106,7 +117,13 @@ def test_rerun_keeps_anomaly_scores_and_the_histogram(tmp_path, small, capsys, m
 def test_an_output_changed_behind_the_engine_is_rebuilt(tmp_path, small):
     inp, lab = small
     out = tmp_path / "run"
-    kw = {"extractor": "reference", "reference": str(lab), "build": False, "context_kinds": ["task_category"], "bootstrap": 10}
+    kw = {
+        "extractor": "reference",
+        "reference": str(lab),
+        "build": False,
+        "context_kinds": ["task_category"],
+        "bootstrap": 10,
+    }
     api.analyze([inp], out, **kw)
     want = (out / "analysis" / "frequencies.parquet").read_bytes()
     RunDir(out).write_table("analysis/frequencies", RunDir(out).read_table("analysis/frequencies").slice(0, 1))
@@ -117,14 +134,21 @@ def test_an_output_changed_behind_the_engine_is_rebuilt(tmp_path, small):
 # -- neighbours ----------------------------------------------------------------------------
 
 
-def test_second_process_on_the_same_run_fails_at_once_naming_the_holder(tmp_path, small, conversations_dir,
-                                                                         reference_dir, capsys, monkeypatch):
+def test_second_process_on_the_same_run_fails_at_once_naming_the_holder(
+    tmp_path, small, conversations_dir, reference_dir, capsys, monkeypatch
+):
     out = tmp_path / "run"
     out.mkdir()
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom valuescope.engine.rundir import RunDir\n"
-         "with RunDir(sys.argv[1]).lock():\n    print('locked', flush=True)\n    time.sleep(60)\n", str(out)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom valuescope.engine.rundir import RunDir\n"
+            "with RunDir(sys.argv[1]).lock():\n    print('locked', flush=True)\n    time.sleep(60)\n",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
@@ -147,10 +171,15 @@ def test_a_reader_of_the_duckdb_file_does_not_block_a_rerun(tmp_path, small, con
     out = tmp_path / "run"
     api.ingest([inp], out)  # every command ends by rebuilding valuescope.duckdb
     reader = subprocess.Popen(  # another process keeps the file open read-only, like a notebook or `valuescope serve`
-        [sys.executable, "-c", "import sys, time, duckdb\ncon = duckdb.connect(sys.argv[1], read_only=True)\n"
-         "print(con.execute('select count(*) from conversations').fetchone()[0], flush=True)\ntime.sleep(120)\n",
-         str(out / "valuescope.duckdb")],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, time, duckdb\ncon = duckdb.connect(sys.argv[1], read_only=True)\n"
+            "print(con.execute('select count(*) from conversations').fetchone()[0], flush=True)\ntime.sleep(120)\n",
+            str(out / "valuescope.duckdb"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert reader.stdout.readline().strip() == "30"
@@ -181,8 +210,10 @@ def fail_writes(monkeypatch, target: str, err: int = errno.ENOSPC) -> None:
     monkeypatch.setattr(rundir_mod.tempfile, "mkstemp", mkstemp)
 
 
-@pytest.mark.parametrize(("target", "err"), [("conversations.parquet", errno.ENOSPC), ("report.html", errno.ENOSPC),
-                                             ("judgments.parquet", errno.EROFS)])
+@pytest.mark.parametrize(
+    ("target", "err"),
+    [("conversations.parquet", errno.ENOSPC), ("report.html", errno.ENOSPC), ("judgments.parquet", errno.EROFS)],
+)
 def test_full_or_read_only_disk_is_one_line_and_never_complete(tmp_path, small, capsys, monkeypatch, target, err):
     inp, lab = small
     out = tmp_path / "run"
@@ -310,7 +341,9 @@ def tiny_disk(tmp_path):
     def make(size: str) -> Path:
         point = tmp_path / f"disk-{size}"
         point.mkdir()
-        res = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)], capture_output=True, text=True)
+        res = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)], capture_output=True, text=True
+        )
         if res.returncode:
             pytest.skip(f"cannot mount a tmpfs here: {res.stderr.strip()}")
         mounts.append(point)

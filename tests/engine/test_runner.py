@@ -91,8 +91,16 @@ def test_apply_overrides_rejects_unknown():
         api.apply_overrides(api.RunConfig(), nonsense=1)
     assert api.apply_overrides(api.RunConfig(), **{"ingest.batch_size": 7}).ingest.batch_size == 7
     data = api.RunConfig().model_dump()
-    shared = next((k for s in data.values() if isinstance(s, dict) for k in s
-                   if sum(k in t for t in data.values() if isinstance(t, dict)) > 1), None)
+    shared = next(
+        (
+            k
+            for s in data.values()
+            if isinstance(s, dict)
+            for k in s
+            if sum(k in t for t in data.values() if isinstance(t, dict)) > 1
+        ),
+        None,
+    )
     if shared:  # a field name two sections share must be qualified
         with pytest.raises(ValueError, match="ambiguous setting"):
             api.apply_overrides(api.RunConfig(), **{shared: 1})

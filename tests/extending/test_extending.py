@@ -25,13 +25,30 @@ DOC = TESTS.parent / "docs" / "extending.md"
 CLI = "from valuescope.cli import main; main()"
 
 LMSYS_ROWS = [  # the shape of LMSYS-Chat-1M rows (text made up for this test)
-    {"conversation_id": "a1f0c3", "model": "vicuna-13b", "turn": 1, "language": "English", "redacted": False,
-     "conversation": [{"role": "user", "content": "Should I tell my friend I broke her vase?"},
-                      {"role": "assistant", "content": "Yes: honesty usually protects the friendship more."}]},
-    {"conversation_id": "b2e9d4", "model": "koala-13b", "turn": 2, "language": "English", "redacted": True,
-     "conversation": [{"role": "user", "content": "Write a haiku about rain."},
-                      {"role": "assistant", "content": "Soft rain on the roof / ..."},
-                      {"role": "user", "content": "Shorter."}, {"role": "assistant", "content": "Rain. Roof. Sleep."}]},
+    {
+        "conversation_id": "a1f0c3",
+        "model": "vicuna-13b",
+        "turn": 1,
+        "language": "English",
+        "redacted": False,
+        "conversation": [
+            {"role": "user", "content": "Should I tell my friend I broke her vase?"},
+            {"role": "assistant", "content": "Yes: honesty usually protects the friendship more."},
+        ],
+    },
+    {
+        "conversation_id": "b2e9d4",
+        "model": "koala-13b",
+        "turn": 2,
+        "language": "English",
+        "redacted": True,
+        "conversation": [
+            {"role": "user", "content": "Write a haiku about rain."},
+            {"role": "assistant", "content": "Soft rain on the roof / ..."},
+            {"role": "user", "content": "Shorter."},
+            {"role": "assistant", "content": "Rain. Roof. Sleep."},
+        ],
+    },
     {"conversation_id": "c3d8e5", "model": "vicuna-13b", "conversation": "not a list"},  # quarantined with a reason
 ]
 
@@ -47,8 +64,13 @@ def installed_plugin(site: Path, name: str, module: str) -> Path:
 
 def vs(*args: str, paths: list[Path]) -> subprocess.CompletedProcess:
     pythonpath = os.pathsep.join([*map(str, paths), os.environ.get("PYTHONPATH", "")])
-    return subprocess.run([sys.executable, "-c", CLI, *args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": pythonpath, "COLUMNS": "200"})
+    return subprocess.run(
+        [sys.executable, "-c", CLI, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": pythonpath, "COLUMNS": "200"},
+    )
 
 
 def test_an_input_format_is_one_module(tmp_path):

@@ -14,7 +14,9 @@ from valuescope.records import Conversation, Message
 
 
 def conv(cid: str, user: str, assistant: str = "Happy to help.") -> Conversation:
-    return Conversation(id=cid, messages=[Message(role="user", content=user), Message(role="assistant", content=assistant)])
+    return Conversation(
+        id=cid, messages=[Message(role="user", content=user), Message(role="assistant", content=assistant)]
+    )
 
 
 def scripted(steps: list[str]) -> list[Conversation]:
@@ -22,8 +24,16 @@ def scripted(steps: list[str]) -> list[Conversation]:
 
 
 def llm_config(url: str, tmp_path: Path, **kw) -> ExtractConfig:
-    base = dict(extractor="llm", backend="openai", model="fake-model", base_url=url, timeout_s=1.0, max_retries=3,
-                llm_cache_dir=str(tmp_path / "llm-cache"), concurrency=8)
+    base = dict(
+        extractor="llm",
+        backend="openai",
+        model="fake-model",
+        base_url=url,
+        timeout_s=1.0,
+        max_retries=3,
+        llm_cache_dir=str(tmp_path / "llm-cache"),
+        concurrency=8,
+    )
     base.update(kw)
     return ExtractConfig(**base)
 
@@ -47,6 +57,13 @@ def load_real(conversations_dir: Path, n: int) -> list[Conversation]:
                 if i >= per:
                     break
                 rec = json.loads(line)
-                out.append(Conversation(id=rec["id"], source=rec.get("source"), model=rec.get("model"),
-                                        context=rec.get("context"), messages=[Message(**m) for m in rec["messages"]]))
+                out.append(
+                    Conversation(
+                        id=rec["id"],
+                        source=rec.get("source"),
+                        model=rec.get("model"),
+                        context=rec.get("context"),
+                        messages=[Message(**m) for m in rec["messages"]],
+                    )
+                )
     return out[:n]

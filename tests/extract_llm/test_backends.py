@@ -113,7 +113,9 @@ def test_batch_resumes_polling_after_a_restart(fake, tmp_path):
 def test_dry_run_estimates_without_sending(fake, tmp_path):
     app, url = fake
     config = llm_config(url, tmp_path, price_input_per_mtok=1.0, price_output_per_mtok=4.0)
-    convs = [conv(f"d:{i}", f"Should I tell my friend the truth? ({i}) " * 20, "Honesty matters. " * 50) for i in range(10)]
+    convs = [
+        conv(f"d:{i}", f"Should I tell my friend the truth? ({i}) " * 20, "Honesty matters. " * 50) for i in range(10)
+    ]
     ex = LLMExtractor(config)
     est = ex.estimate(convs)
     assert app.requests == 0

@@ -14,8 +14,12 @@ from valuescope.extract.config import ExtractConfig
 from valuescope.extract.llm.backends.http import LeanTransport, use_lean
 from valuescope.extract.llm.backends.openai import OpenAIBackend
 
-ANSWER = json.dumps({"choices": [{"message": {"content": json.dumps(GOOD)}, "finish_reason": "stop"}],
-                     "usage": {"prompt_tokens": 10, "completion_tokens": 5}}).encode()
+ANSWER = json.dumps(
+    {
+        "choices": [{"message": {"content": json.dumps(GOOD)}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5},
+    }
+).encode()
 
 
 async def _serve(handler) -> tuple[asyncio.AbstractServer, str]:
@@ -44,19 +48,35 @@ async def _serve(handler) -> tuple[asyncio.AbstractServer, str]:
 
 
 def _sdk(url: str, transport: LeanTransport, timeout: float = 2.0) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=url, api_key="x", max_retries=0, timeout=timeout,
-                              http_client=openai.DefaultAsyncHttpxClient(transport=transport))
+    return openai.AsyncOpenAI(
+        base_url=url,
+        api_key="x",
+        max_retries=0,
+        timeout=timeout,
+        http_client=openai.DefaultAsyncHttpxClient(transport=transport),
+    )
 
 
 def test_keep_alive_and_chunked_bodies():
     async def handler(reader, writer, n) -> bool:
         if n % 2:  # chunked, split in two chunks
             a, b = ANSWER[:20], ANSWER[20:]
-            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
-                         + f"{len(a):x}\r\n".encode() + a + b"\r\n" + f"{len(b):x}\r\n".encode() + b + b"\r\n0\r\n\r\n")
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+                + f"{len(a):x}\r\n".encode()
+                + a
+                + b"\r\n"
+                + f"{len(b):x}\r\n".encode()
+                + b
+                + b"\r\n0\r\n\r\n"
+            )
         else:
-            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
-                         + str(len(ANSWER)).encode() + b"\r\n\r\n" + ANSWER)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
+                + str(len(ANSWER)).encode()
+                + b"\r\n\r\n"
+                + ANSWER
+            )
         await writer.drain()
         return True
 
@@ -76,8 +96,12 @@ def test_keep_alive_and_chunked_bodies():
 
 def test_idle_connection_closed_by_the_server_is_resent_once():
     async def handler(reader, writer, n) -> bool:
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
-                     + str(len(ANSWER)).encode() + b"\r\n\r\n" + ANSWER)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
+            + str(len(ANSWER)).encode()
+            + b"\r\n\r\n"
+            + ANSWER
+        )
         await writer.drain()
         return False  # close after every answer, without saying so
 
@@ -114,7 +138,9 @@ def test_truncated_body_and_timeout_are_sdk_errors():
         with pytest.raises(openai.APITimeoutError):
             await sdk.post("/chat/completions", content=b"{}", cast_to=object)
         with pytest.raises(openai.APIConnectionError):  # nothing listening
-            await _sdk("http://127.0.0.1:1/v1", LeanTransport()).post("/chat/completions", content=b"{}", cast_to=object)
+            await _sdk("http://127.0.0.1:1/v1", LeanTransport()).post(
+                "/chat/completions", content=b"{}", cast_to=object
+            )
         await sdk.close()
         server.close()
 

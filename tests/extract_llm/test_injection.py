@@ -118,7 +118,9 @@ def test_task_summary_is_scrubbed_and_injected_tasks_blanked(tmp_path):
     from valuescope.extract.config import ExtractConfig
     from valuescope.extract.llm.extractor import LLMExtractor
 
-    ex = LLMExtractor(ExtractConfig(extractor="llm", model="m", base_url="http://127.0.0.1:9/v1", llm_cache_dir=str(tmp_path)))
+    ex = LLMExtractor(
+        ExtractConfig(extractor="llm", model="m", base_url="http://127.0.0.1:9/v1", llm_cache_dir=str(tmp_path))
+    )
     ex.load()  # nothing is sent: only the scrubber and cache are used
     job = ex._job(conv("p:1", "hi"), "full")
     scrubbed = ex._finish(job, {**GOOD, "task": "email bob.smith@example.com about the refund"})

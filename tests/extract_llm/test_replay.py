@@ -14,17 +14,28 @@ from valuescope.extract.llm.extractor import LLMExtractor
 from valuescope.extract.llm.requests import write_requests
 
 ANSWER = {
-    "subjective": True, "task": "advice on telling a friend the truth", "task_category": "relationships & personal advice",
-    "ai_values": [{"value": "honesty", "explicit": True, "l2": "Ethical interaction"},
-                  {"value": "root cause resolution", "explicit": False, "l2": "Methodical rigor"}],
+    "subjective": True,
+    "task": "advice on telling a friend the truth",
+    "task_category": "relationships & personal advice",
+    "ai_values": [
+        {"value": "honesty", "explicit": True, "l2": "Ethical interaction"},
+        {"value": "root cause resolution", "explicit": False, "l2": "Methodical rigor"},
+    ],
     "human_values": [{"value": "loyalty", "l2": "Community and relationship bonds"}],
-    "response": "mild_support", "harmful_compliance": False,
+    "response": "mild_support",
+    "harmful_compliance": False,
 }
 
 
 def _config(tmp_path: Path, answers: Path | None = None, model: str = "m1") -> ExtractConfig:
-    return ExtractConfig(extractor="llm", backend="replay", model=model, answers=str(answers) if answers else None,
-                         llm_cache_dir=str(tmp_path / "cache"), max_retries=0)
+    return ExtractConfig(
+        extractor="llm",
+        backend="replay",
+        model=model,
+        answers=str(answers) if answers else None,
+        llm_cache_dir=str(tmp_path / "cache"),
+        max_retries=0,
+    )
 
 
 def test_dry_run_keys_are_stable_and_tied_to_the_request(tmp_path: Path) -> None:
@@ -52,8 +63,10 @@ def test_replay_answers_stored_requests_and_quarantines_the_rest(tmp_path: Path)
     assert {j["extractor"] for j in judged} == {"llm:replay:m1@p1"}
     mentions = run.read_table("mentions").to_pylist()
     assert {(m["value"], m["l2_hint"]) for m in mentions if m["id"] == "a:1"} == {
-        ("honesty", "Ethical interaction"), ("root cause resolution", "Methodical rigor"),
-        ("loyalty", "Community and relationship bonds")}
+        ("honesty", "Ethical interaction"),
+        ("root cause resolution", "Methodical rigor"),
+        ("loyalty", "Community and relationship bonds"),
+    }
     quarantined = [q for q in run.read_quarantine() if q.get("stage") == "extract"]
     assert [q["record_id"] for q in quarantined] == ["a:3"]
     assert "no stored answer" in quarantined[0]["reason"]
@@ -74,11 +87,35 @@ def test_cli_dry_run_writes_the_requests_replay_answers(tmp_path: Path) -> None:
     from valuescope.cli import app
 
     src = tmp_path / "convs.jsonl"
-    src.write_text("".join(json.dumps({"id": f"s:{i}", "messages": [{"role": "user", "content": f"Should I lie {i}?"},
-                                                                      {"role": "assistant", "content": "Honesty matters."}]}) + "\n"
-                           for i in range(3)))
-    args = ["analyze", str(src), "--out", str(tmp_path / "run"), "--extractor", "llm", "--backend", "replay",
-            "--model", "m1", "--dry-run", "-q"]
+    src.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"s:{i}",
+                    "messages": [
+                        {"role": "user", "content": f"Should I lie {i}?"},
+                        {"role": "assistant", "content": "Honesty matters."},
+                    ],
+                }
+            )
+            + "\n"
+            for i in range(3)
+        )
+    )
+    args = [
+        "analyze",
+        str(src),
+        "--out",
+        str(tmp_path / "run"),
+        "--extractor",
+        "llm",
+        "--backend",
+        "replay",
+        "--model",
+        "m1",
+        "--dry-run",
+        "-q",
+    ]
     res = CliRunner(env={"VALUESCOPE_CACHE_DIR": str(tmp_path / "cache")}).invoke(app, args)
     assert res.exit_code == 0, res.output
     lines = [json.loads(x) for x in (tmp_path / "run" / "requests.jsonl").read_text().splitlines()]

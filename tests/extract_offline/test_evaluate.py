@@ -32,8 +32,16 @@ def test_labels_against_themselves_score_perfectly(dev: dict) -> None:
     judgments, mentions = _rows(dev)
     m = compute_metrics(judgments, mentions, dev, l2_column="l2_hint")
     assert m["n_matched"] == len(dev) == 400
-    for key in ("subjective_accuracy", "task_category_accuracy", "response_macro_f1", "harmful_auroc",
-                "ai_l2_micro_f1", "ai_l3_micro_f1", "human_l2_micro_f1", "human_l3_micro_f1"):
+    for key in (
+        "subjective_accuracy",
+        "task_category_accuracy",
+        "response_macro_f1",
+        "harmful_auroc",
+        "ai_l2_micro_f1",
+        "ai_l3_micro_f1",
+        "human_l2_micro_f1",
+        "human_l3_micro_f1",
+    ):
         assert m[key] == pytest.approx(1.0), key
 
 
@@ -74,7 +82,9 @@ def test_cli_evaluate_writes_json(tmp_path: Path, dev: dict, reference_dir: Path
     run.write_table("judgments", judgments)
     run.write_table("mentions", mentions)
     out = tmp_path / "eval.json"
-    res = CliRunner().invoke(app, ["evaluate", str(run.path), "--reference", str(reference_dir / "dev.jsonl"), "--out", str(out)])
+    res = CliRunner().invoke(
+        app, ["evaluate", str(run.path), "--reference", str(reference_dir / "dev.jsonl"), "--out", str(out)]
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(out.read_text())
     assert data["values_source"] == "mentions.l2_hint"

@@ -18,13 +18,32 @@ from valuescope.report.methods import methods_context
 def _data(tmp_path: Path, extractor: str, stats: dict | None = None) -> ReportData:
     run = RunDir(tmp_path / "run")
     manifest = {"stages": {"taxonomy_place": {"stats": stats or {}}}}
-    return ReportData(run=run, manifest=manifest, quarantine=[], tables={"judgments": pd.DataFrame({"id": ["a"], "extractor": [extractor]})})
+    return ReportData(
+        run=run,
+        manifest=manifest,
+        quarantine=[],
+        tables={"judgments": pd.DataFrame({"id": ["a"], "extractor": [extractor]})},
+    )
 
 
 def _render(ctx: dict) -> str:
-    return environment().get_template("report.html.j2").render(
-        title="t", generated="now", sections=[], floor=Floor(), examples=False, attribution="after",
-        methods=ctx, css="", report_js="", plotly_js=None, plotly_gz=None)
+    return (
+        environment()
+        .get_template("report.html.j2")
+        .render(
+            title="t",
+            generated="now",
+            sections=[],
+            floor=Floor(),
+            examples=False,
+            attribution="after",
+            methods=ctx,
+            css="",
+            report_js="",
+            plotly_js=None,
+            plotly_gz=None,
+        )
+    )
 
 
 def test_methods_show_the_installed_weights_agreement_and_l2_hint_disagreement(tmp_path: Path) -> None:

@@ -13,7 +13,9 @@ from valuescope.extract.stage import ExtractStage
 from valuescope.ingest.table import conversations_to_table
 
 
-def test_stage_writes_documented_columns_and_evaluates(tmp_path: Path, conversations_dir: Path, reference_dir: Path) -> None:
+def test_stage_writes_documented_columns_and_evaluates(
+    tmp_path: Path, conversations_dir: Path, reference_dir: Path
+) -> None:
     labels = load_labels(reference_dir / "dev.jsonl")
     ids = {i for i in labels if i.startswith(("hh-harmless-test:", "jbb:"))}
     convs = [c for c in read_corpus(conversations_dir / "hh_rlhf_harmless_base_test.jsonl", ids)][:12]
@@ -21,7 +23,15 @@ def test_stage_writes_documented_columns_and_evaluates(tmp_path: Path, conversat
     run.write_table("conversations", conversations_to_table(convs))
     run_batch_stage(run, ExtractStage(ExtractConfig(extractor="offline")), workers=1, quiet=True)
     j = run.read_table("judgments")
-    assert set(j.column_names) >= {"id", "subjective", "task", "task_category", "response", "harmful_score", "extractor"}
+    assert set(j.column_names) >= {
+        "id",
+        "subjective",
+        "task",
+        "task_category",
+        "response",
+        "harmful_score",
+        "extractor",
+    }
     assert sorted(j.column("id").to_pylist()) == sorted(c.id for c in convs)
     m = run.read_table("mentions")
     assert set(m.column_names) >= {"id", "side", "value", "explicit", "l2_hint", "confidence"}

@@ -48,7 +48,9 @@ def test_training_is_bit_for_bit_reproducible(shared_dir: Path, tmp_path: Path) 
     a, b = (tmp_path / n / "model.npz" for n in ("a", "b"))
     assert a.read_bytes() == b.read_bytes()
     assert metas[0]["weights_sha256"] == metas[1]["weights_sha256"]
-    assert json.loads((tmp_path / "a" / "model.json").read_text()) == json.loads((tmp_path / "b" / "model.json").read_text())
+    assert json.loads((tmp_path / "a" / "model.json").read_text()) == json.loads(
+        (tmp_path / "b" / "model.json").read_text()
+    )
 
 
 def test_array_store_roundtrip_is_deterministic(tmp_path: Path) -> None:
@@ -83,14 +85,26 @@ def test_attaching_agreement_keeps_the_weights(tmp_path: Path) -> None:
         shutil.copy(B.default_dir() / name, tmp_path / name)
     before = (tmp_path / "model.npz").read_bytes()
     scope = {"subjective_accuracy": 0.91, "ai_l3_micro_f1": 0.7, "benign_as_harmful": 0.004}
-    cv_json = {"files": ["dev", "dev3"], "extra": ["labels-a1"], "folds": 5, "n": 700,
-               "methods": {"offline": {**scope, "by_corpus": {"ShareGPT": {"n": 300, **scope, "subjective_accuracy": 0.85}}},
-                           "main": {**scope, "subjective_accuracy": 0.1, "by_corpus": {}}}}
+    cv_json = {
+        "files": ["dev", "dev3"],
+        "extra": ["labels-a1"],
+        "folds": 5,
+        "n": 700,
+        "methods": {
+            "offline": {**scope, "by_corpus": {"ShareGPT": {"n": 300, **scope, "subjective_accuracy": 0.85}}},
+            "main": {**scope, "subjective_accuracy": 0.1, "by_corpus": {}},
+        },
+    }
     meta = attach_agreement(tmp_path, agreement_from_cv(cv_json))
     assert (tmp_path / "model.npz").read_bytes() == before
     back = B.load(tmp_path).meta
     assert back == meta and back["weights_sha256"] == hashlib.sha256(before).hexdigest()
     ag = back["agreement"]
     assert ag["overall"]["subjective_accuracy"] == 0.91  # this model's figures, not main's
-    assert ag["by_corpus"]["ShareGPT"] == {"n": 300, **{k: None for k in ag["overall"]}, **scope, "subjective_accuracy": 0.85}
+    assert ag["by_corpus"]["ShareGPT"] == {
+        "n": 300,
+        **{k: None for k in ag["overall"]},
+        **scope,
+        "subjective_accuracy": 0.85,
+    }
     assert "700" in ag["measured_on"] and "labels-a1" in ag["measured_on"]

@@ -49,8 +49,15 @@ def handle(app: FakeLLM, method: str, path: str, body: bytes, headers: dict[byte
     if parts == ["files"] and method == "POST":
         fid = f"file-{len(app.files)}"
         app.files[fid] = _multipart_file(body, headers.get(b"content-type", b"").decode())
-        return 200, {"id": fid, "object": "file", "bytes": len(app.files[fid]), "created_at": 0,
-                     "filename": "batch.jsonl", "purpose": "batch", "status": "processed"}
+        return 200, {
+            "id": fid,
+            "object": "file",
+            "bytes": len(app.files[fid]),
+            "created_at": 0,
+            "filename": "batch.jsonl",
+            "purpose": "batch",
+            "status": "processed",
+        }
     if len(parts) == 3 and parts[0] == "files" and parts[2] == "content":
         return 200, app.files[parts[1]]
     if parts == ["batches"] and method == "POST":
@@ -62,18 +69,36 @@ def handle(app: FakeLLM, method: str, path: str, body: bytes, headers: dict[byte
             item = json.loads(line)
             ok, payload = _answer(app, item["body"], anthropic=False)
             if ok:
-                out_lines.append({"id": "r", "custom_id": item["custom_id"],
-                                  "response": {"status_code": 200, "request_id": "q", "body": payload}, "error": None})
+                out_lines.append(
+                    {
+                        "id": "r",
+                        "custom_id": item["custom_id"],
+                        "response": {"status_code": 200, "request_id": "q", "body": payload},
+                        "error": None,
+                    }
+                )
             else:
-                err_lines.append({"id": "r", "custom_id": item["custom_id"],
-                                  "response": {"status_code": 500, "request_id": "q", "body": {"error": payload}},
-                                  "error": None})
+                err_lines.append(
+                    {
+                        "id": "r",
+                        "custom_id": item["custom_id"],
+                        "response": {"status_code": 500, "request_id": "q", "body": {"error": payload}},
+                        "error": None,
+                    }
+                )
         bid = f"batch_{len(app.batches)}"
         out_id, err_id = f"file-out-{bid}", f"file-err-{bid}"
         app.files[out_id] = "".join(json.dumps(x) + "\n" for x in out_lines).encode()
         app.files[err_id] = "".join(json.dumps(x) + "\n" for x in err_lines).encode()
-        app.batches[bid] = {"_polls": 0, "_done": False, "kind": "openai", "out": out_id, "err": err_id,
-                            "input_file_id": req["input_file_id"], "n": len(out_lines) + len(err_lines)}
+        app.batches[bid] = {
+            "_polls": 0,
+            "_done": False,
+            "kind": "openai",
+            "out": out_id,
+            "err": err_id,
+            "input_file_id": req["input_file_id"],
+            "n": len(out_lines) + len(err_lines),
+        }
         return 200, _openai_batch(bid, app.batches[bid])
     if len(parts) == 2 and parts[0] == "batches":
         batch = app.batches[parts[1]]
@@ -85,12 +110,23 @@ def handle(app: FakeLLM, method: str, path: str, body: bytes, headers: dict[byte
         lines = []
         for item in req["requests"]:
             ok, payload = _answer(app, item["params"], anthropic=True)
-            result = ({"type": "succeeded", "message": payload} if ok else
-                      {"type": "errored", "error": {"type": "error", "error": {"type": "api_error", "message": payload["message"]}}})
+            result = (
+                {"type": "succeeded", "message": payload}
+                if ok
+                else {
+                    "type": "errored",
+                    "error": {"type": "error", "error": {"type": "api_error", "message": payload["message"]}},
+                }
+            )
             lines.append({"custom_id": item["custom_id"], "result": result})
         bid = f"msgbatch_{len(app.batches)}"
-        app.batches[bid] = {"_polls": 0, "_done": False, "kind": "anthropic", "lines": lines,
-                            "host": headers.get(b"host", b"127.0.0.1").decode()}
+        app.batches[bid] = {
+            "_polls": 0,
+            "_done": False,
+            "kind": "anthropic",
+            "lines": lines,
+            "host": headers.get(b"host", b"127.0.0.1").decode(),
+        }
         return 200, _anthropic_batch(bid, app.batches[bid])
     if len(parts) == 3 and parts[:2] == ["messages", "batches"]:
         batch = app.batches[parts[2]]
@@ -102,18 +138,37 @@ def handle(app: FakeLLM, method: str, path: str, body: bytes, headers: dict[byte
 
 
 def _openai_batch(bid: str, b: dict[str, Any]) -> dict[str, Any]:
-    return {"id": bid, "object": "batch", "endpoint": "/v1/chat/completions", "completion_window": "24h",
-            "input_file_id": b["input_file_id"], "created_at": 0,
-            "status": "completed" if b["_done"] else "in_progress",
-            "output_file_id": b["out"] if b["_done"] else None, "error_file_id": b["err"] if b["_done"] else None,
-            "request_counts": {"total": b["n"], "completed": b["n"] if b["_done"] else 0, "failed": 0}}
+    return {
+        "id": bid,
+        "object": "batch",
+        "endpoint": "/v1/chat/completions",
+        "completion_window": "24h",
+        "input_file_id": b["input_file_id"],
+        "created_at": 0,
+        "status": "completed" if b["_done"] else "in_progress",
+        "output_file_id": b["out"] if b["_done"] else None,
+        "error_file_id": b["err"] if b["_done"] else None,
+        "request_counts": {"total": b["n"], "completed": b["n"] if b["_done"] else 0, "failed": 0},
+    }
 
 
 def _anthropic_batch(bid: str, b: dict[str, Any]) -> dict[str, Any]:
     n = len(b["lines"])
-    return {"id": bid, "type": "message_batch", "processing_status": "ended" if b["_done"] else "in_progress",
-            "request_counts": {"processing": 0 if b["_done"] else n, "succeeded": n if b["_done"] else 0,
-                               "errored": 0, "canceled": 0, "expired": 0},
-            "created_at": "2026-01-01T00:00:00Z", "expires_at": "2026-01-02T00:00:00Z", "ended_at": None,
-            "archived_at": None, "cancel_initiated_at": None,
-            "results_url": f"http://{b['host']}/v1/messages/batches/{bid}/results" if b["_done"] else None}
+    return {
+        "id": bid,
+        "type": "message_batch",
+        "processing_status": "ended" if b["_done"] else "in_progress",
+        "request_counts": {
+            "processing": 0 if b["_done"] else n,
+            "succeeded": n if b["_done"] else 0,
+            "errored": 0,
+            "canceled": 0,
+            "expired": 0,
+        },
+        "created_at": "2026-01-01T00:00:00Z",
+        "expires_at": "2026-01-02T00:00:00Z",
+        "ended_at": None,
+        "archived_at": None,
+        "cancel_initiated_at": None,
+        "results_url": f"http://{b['host']}/v1/messages/batches/{bid}/results" if b["_done"] else None,
+    }

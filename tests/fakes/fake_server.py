@@ -151,7 +151,12 @@ class FakeLLM:
         if self.latency:
             await asyncio.sleep(self.latency)
         if step == "429":
-            await _send_json(send, 429, {"error": {"message": "rate limited", "type": "rate_limit"}}, [(b"retry-after", str(self.retry_after).encode())])
+            await _send_json(
+                send,
+                429,
+                {"error": {"message": "rate limited", "type": "rate_limit"}},
+                [(b"retry-after", str(self.retry_after).encode())],
+            )
             return
         if step == "500":
             await _send_json(send, 500, {"error": {"message": "boom", "type": "server_error"}})
@@ -160,15 +165,22 @@ class FakeLLM:
             await asyncio.sleep(self.hang_s)
             step = "ok"
         if step == "rfjson" and not anthropic and (req.get("response_format") or {}).get("type") != "json_object":
-            await _send_json(send, 422, {"error": {"message": "response_format: json_schema is not supported", "type": "invalid"}})
+            await _send_json(
+                send, 422, {"error": {"message": "response_format: json_schema is not supported", "type": "invalid"}}
+            )
             return
         props = _schema_props(req, anthropic)
         content = self._answer_text(step, props)
         payload = chat_body(req, content, anthropic, cut=step == "cut")
         if step == "trunc":
             raw = json.dumps(payload).encode()
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())],
+                }
+            )
             await send({"type": "http.response.body", "body": raw[: len(raw) // 3], "more_body": True})
             raise ConnectionResetError("fake server cut the body")  # uvicorn drops the connection
         await _send_json(send, 200, payload)
@@ -195,24 +207,50 @@ def chat_body(req: dict[str, Any], content: str, anthropic: bool, cut: bool = Fa
     n_out = len(content) // 4
     if anthropic:
         try:
-            block: dict[str, Any] = {"type": "tool_use", "id": "toolu_1", "name": req["tools"][0]["name"],
-                                     "input": json.loads(content)}
+            block: dict[str, Any] = {
+                "type": "tool_use",
+                "id": "toolu_1",
+                "name": req["tools"][0]["name"],
+                "input": json.loads(content),
+            }
         except (json.JSONDecodeError, KeyError, IndexError):
             block = {"type": "text", "text": content}
-        return {"id": "msg_1", "type": "message", "role": "assistant", "model": req.get("model", "fake"),
-                "content": [block], "stop_reason": "max_tokens" if cut else "tool_use", "stop_sequence": None,
-                "usage": {"input_tokens": n_in, "output_tokens": n_out}}
-    return {"id": "chatcmpl-1", "object": "chat.completion", "created": int(time.time()), "model": req.get("model", "fake"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                         "finish_reason": "length" if cut else "stop"}],
-            "usage": {"prompt_tokens": n_in, "completion_tokens": n_out, "total_tokens": n_in + n_out}}
+        return {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": req.get("model", "fake"),
+            "content": [block],
+            "stop_reason": "max_tokens" if cut else "tool_use",
+            "stop_sequence": None,
+            "usage": {"input_tokens": n_in, "output_tokens": n_out},
+        }
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": req.get("model", "fake"),
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "length" if cut else "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": n_in, "completion_tokens": n_out, "total_tokens": n_in + n_out},
+    }
 
 
 async def _send_json(send: Any, status: int, payload: Any, headers: list[tuple[bytes, bytes]] | None = None) -> None:
     raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     ctype = b"application/octet-stream" if isinstance(payload, bytes) else b"application/json"
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", ctype), (b"content-length", str(len(raw)).encode()), *(headers or [])]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", ctype), (b"content-length", str(len(raw)).encode()), *(headers or [])],
+        }
+    )
     await send({"type": "http.response.body", "body": raw})
 
 
@@ -230,8 +268,15 @@ class ServerThread:
 
         self.app = app
         self.port = port or free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="critical", lifespan="on",
-                                timeout_graceful_shutdown=1, backlog=2048)
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="critical",
+            lifespan="on",
+            timeout_graceful_shutdown=1,
+            backlog=2048,
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -24,16 +24,25 @@ from fakes.fake_server import GOOD
 
 def _response(payload: Any, status: str = "200 OK") -> bytes:
     body = json.dumps(payload).encode()
-    head = (f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
-            "connection: keep-alive\r\n\r\n").encode()
+    head = (
+        f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
+        "connection: keep-alive\r\n\r\n"
+    ).encode()
     return head + body
 
 
-CHAT = _response({
-    "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "bench",
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": json.dumps(GOOD)}, "finish_reason": "stop"}],
-    "usage": {"prompt_tokens": 1300, "completion_tokens": 90, "total_tokens": 1390},
-})
+CHAT = _response(
+    {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "bench",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": json.dumps(GOOD)}, "finish_reason": "stop"}
+        ],
+        "usage": {"prompt_tokens": 1300, "completion_tokens": 90, "total_tokens": 1390},
+    }
+)
 MODELS = _response({"object": "list", "data": [{"id": "bench", "object": "model"}]})
 NOT_FOUND = _response({"error": {"message": "not found"}}, "404 Not Found")
 
@@ -62,7 +71,7 @@ class _Conn(asyncio.Protocol):
                     length = int(value)
             if len(self.buf) < end + 4 + length:
                 return
-            self.buf = self.buf[end + 4 + length:]
+            self.buf = self.buf[end + 4 + length :]
             target = head.split(b" ", 2)[1] if b" " in head else b""
             self.stats["requests"] += 1
             if target.endswith(b"/chat/completions"):

@@ -31,7 +31,9 @@ def _ingest(tmp_path: Path, *files: Path | str, name: str = "run", **overrides) 
 
 
 def _messages_of(run: api.Run) -> list[list[tuple[str, str]]]:
-    return [[(m["role"], m["content"]) for m in row] for row in run.dir.read_table("conversations")["messages"].to_pylist()]
+    return [
+        [(m["role"], m["content"]) for m in row] for row in run.dir.read_table("conversations")["messages"].to_pylist()
+    ]
 
 
 @pytest.fixture

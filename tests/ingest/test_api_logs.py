@@ -20,7 +20,11 @@ from valuescope.privacy.base import get_scrubber
 openai_types = pytest.importorskip("openai.types.chat")
 anthropic_types = pytest.importorskip("anthropic.types")
 
-WEATHER_CALL = {"id": "call_abc", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+WEATHER_CALL = {
+    "id": "call_abc",
+    "type": "function",
+    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+}
 OPENAI_REQUEST = [
     {"role": "system", "content": "You are a helpful assistant."},
     {"role": "user", "content": "Weather in Paris? Reply to me at jane.doe@example.com"},
@@ -28,22 +32,42 @@ OPENAI_REQUEST = [
     {"role": "tool", "tool_call_id": "call_abc", "content": '{"temp_c": 21}'},
 ]
 COMPLETION = {  # openai.types.chat.ChatCompletion
-    "id": "chatcmpl-1", "object": "chat.completion", "created": 1733000000, "model": "gpt-4o-2024-08-06",
-    "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                 "message": {"role": "assistant", "content": "It is 21 °C and sunny in Paris.", "refusal": None}}],
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1733000000,
+    "model": "gpt-4o-2024-08-06",
+    "choices": [
+        {
+            "index": 0,
+            "finish_reason": "stop",
+            "logprobs": None,
+            "message": {"role": "assistant", "content": "It is 21 °C and sunny in Paris.", "refusal": None},
+        }
+    ],
 }
 ANTHROPIC_RESPONSE = {  # anthropic.types.Message
-    "id": "msg_01", "type": "message", "role": "assistant", "model": "claude-sonnet-4-20250514",
-    "content": [{"type": "text", "text": "It is 21 °C in Paris."}], "stop_reason": "end_turn", "stop_sequence": None,
+    "id": "msg_01",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-sonnet-4-20250514",
+    "content": [{"type": "text", "text": "It is 21 °C in Paris."}],
+    "stop_reason": "end_turn",
+    "stop_sequence": None,
     "usage": {"input_tokens": 10, "output_tokens": 5},
 }
 ANTHROPIC_MESSAGES = [  # anthropic.types.MessageParam, with ToolUseBlockParam / ToolResultBlockParam
     {"role": "user", "content": "Weather in Paris?"},
-    {"role": "assistant", "content": [
-        {"type": "thinking", "thinking": "The user wants weather.", "signature": "sig"},
-        {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}},
-    ]},
-    {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": [{"type": "text", "text": "21 C"}]}]},
+    {
+        "role": "assistant",
+        "content": [
+            {"type": "thinking", "thinking": "The user wants weather.", "signature": "sig"},
+            {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}},
+        ],
+    },
+    {
+        "role": "user",
+        "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": [{"type": "text", "text": "21 C"}]}],
+    },
 ]
 
 
@@ -67,18 +91,33 @@ def _convs(run):
 
 
 def test_openai_tool_turns_and_completion_log(tmp_path, ingest):
-    path = _write(tmp_path / "chat.jsonl", [
-        {"messages": OPENAI_REQUEST, **COMPLETION},  # flat: the request's messages + the response's fields
-        {"request": {"model": "gpt-4o", "messages": OPENAI_REQUEST[:2]}, "response": {**COMPLETION, "id": "chatcmpl-2"}},
-        {"request": {"messages": OPENAI_REQUEST[:2]}, "response": {**COMPLETION, "id": "chatcmpl-3", "choices": []}},
-    ])
+    path = _write(
+        tmp_path / "chat.jsonl",
+        [
+            {"messages": OPENAI_REQUEST, **COMPLETION},  # flat: the request's messages + the response's fields
+            {
+                "request": {"model": "gpt-4o", "messages": OPENAI_REQUEST[:2]},
+                "response": {**COMPLETION, "id": "chatcmpl-2"},
+            },
+            {
+                "request": {"messages": OPENAI_REQUEST[:2]},
+                "response": {**COMPLETION, "id": "chatcmpl-3", "choices": []},
+            },
+        ],
+    )
     run = ingest(tmp_path, path)
     assert run.manifest["inputs"][0]["format"] == "openai"
     flat, nested = _convs(run)
     assert [m.role for m in flat.messages] == ["system", "user", "assistant", "tool", "assistant"]
     call = flat.messages[2]
-    assert call.content == "" and call.tool_calls[0].model_dump() == {"name": "get_weather", "arguments": '{"city": "Paris"}', "id": "call_abc"}
-    assert flat.messages[3].tool_call_id == "call_abc" and flat.messages[-1].content == "It is 21 °C and sunny in Paris."
+    assert call.content == "" and call.tool_calls[0].model_dump() == {
+        "name": "get_weather",
+        "arguments": '{"city": "Paris"}',
+        "id": "call_abc",
+    }
+    assert (
+        flat.messages[3].tool_call_id == "call_abc" and flat.messages[-1].content == "It is 21 °C and sunny in Paris."
+    )
     assert (flat.id, flat.model, flat.timestamp) == ("chatcmpl-1", "gpt-4o-2024-08-06", "2024-11-30T20:53:20+00:00")
     assert flat.meta["finish_reason"] == "stop"
     assert (nested.id, nested.model) == ("chatcmpl-2", "gpt-4o")
@@ -88,14 +127,17 @@ def test_openai_tool_turns_and_completion_log(tmp_path, ingest):
 
 def test_tool_arguments_are_scrubbed_and_shown_compactly(tmp_path, ingest):
     leaky = {**WEATHER_CALL, "function": {"name": "send_mail", "arguments": '{"to": "jane.doe@example.com"}'}}
-    msgs = [*OPENAI_REQUEST[:2], {"role": "assistant", "content": None, "tool_calls": [leaky]},
-            {"role": "tool", "tool_call_id": "call_abc", "content": "sent"}]
+    msgs = [
+        *OPENAI_REQUEST[:2],
+        {"role": "assistant", "content": None, "tool_calls": [leaky]},
+        {"role": "tool", "tool_call_id": "call_abc", "content": "sent"},
+    ]
     run = ingest(tmp_path, _write(tmp_path / "chat.jsonl", [{"messages": msgs, **COMPLETION}]), scrub="regex")
     conv = _convs(run)[0]
     assert "jane.doe@example.com" not in conv.messages[2].tool_calls[0].arguments
     assert "jane.doe@example.com" not in conv.messages[1].content
     text, _ = render_transcript(conv, 10_000)
-    assert "[tool call] send_mail({\"to\": " in text and "[tool result: " not in text  # OpenAI tool turns carry no name
+    assert '[tool call] send_mail({"to": ' in text and "[tool result: " not in text  # OpenAI tool turns carry no name
     assert "[tool]\nsent" in text
 
 
@@ -108,23 +150,48 @@ def test_plain_turns_hash_as_before():
 
 
 def test_openai_batch_input_and_output_joined(tmp_path, ingest):
-    inputs = _write(tmp_path / "batch_input.jsonl", [
-        {"custom_id": f"req-{i}", "method": "POST", "url": "/v1/chat/completions",
-         "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"Question {i}?"}]}}
-        for i in range(3)
-    ])
-    outputs = _write(tmp_path / "batch_output.jsonl", [
-        {"id": "batch_req_0", "custom_id": "req-0", "error": None,
-         "response": {"status_code": 200, "request_id": "r0", "body": {**COMPLETION, "id": "chatcmpl-b0"}}},
-        {"id": "batch_req_1", "custom_id": "req-1", "response": None,
-         "error": {"code": "rate_limit_exceeded", "message": "Rate limit reached"}},
-        {"id": "batch_req_9", "custom_id": "req-9", "error": None,  # its request is not in the input file
-         "response": {"status_code": 200, "request_id": "r9", "body": {**COMPLETION, "id": "chatcmpl-b9"}}},
-    ])
+    inputs = _write(
+        tmp_path / "batch_input.jsonl",
+        [
+            {
+                "custom_id": f"req-{i}",
+                "method": "POST",
+                "url": "/v1/chat/completions",
+                "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": f"Question {i}?"}]},
+            }
+            for i in range(3)
+        ],
+    )
+    outputs = _write(
+        tmp_path / "batch_output.jsonl",
+        [
+            {
+                "id": "batch_req_0",
+                "custom_id": "req-0",
+                "error": None,
+                "response": {"status_code": 200, "request_id": "r0", "body": {**COMPLETION, "id": "chatcmpl-b0"}},
+            },
+            {
+                "id": "batch_req_1",
+                "custom_id": "req-1",
+                "response": None,
+                "error": {"code": "rate_limit_exceeded", "message": "Rate limit reached"},
+            },
+            {
+                "id": "batch_req_9",
+                "custom_id": "req-9",
+                "error": None,  # its request is not in the input file
+                "response": {"status_code": 200, "request_id": "r9", "body": {**COMPLETION, "id": "chatcmpl-b9"}},
+            },
+        ],
+    )
     run = ingest(tmp_path, inputs, outputs)
     convs = {c.id: c for c in _convs(run)}
     assert set(convs) == {"req-0", "req-9"}
-    assert [(m.role, m.content) for m in convs["req-0"].messages] == [("user", "Question 0?"), ("assistant", "It is 21 °C and sunny in Paris.")]
+    assert [(m.role, m.content) for m in convs["req-0"].messages] == [
+        ("user", "Question 0?"),
+        ("assistant", "It is 21 °C and sunny in Paris."),
+    ]
     assert convs["req-0"].model == "gpt-4o-mini" and convs["req-9"].meta["batch_request_missing"] is True
     by_file = {Path(f["path"]).name: f for f in run.manifest["inputs"]}
     assert (by_file["batch_input.jsonl"]["joined"], by_file["batch_input.jsonl"]["quarantined"]) == (2, 1)
@@ -135,19 +202,42 @@ def test_openai_batch_input_and_output_joined(tmp_path, ingest):
 
 
 def test_anthropic_tool_results_are_tool_turns(tmp_path, ingest):
-    path = _write(tmp_path / "anthropic.jsonl", [
-        {"model": "claude-sonnet-4-20250514", "system": "Be brief.", "messages": ANTHROPIC_MESSAGES, "response": ANTHROPIC_RESPONSE},
-        {"request": {"model": "claude-x", "messages": ANTHROPIC_MESSAGES[:1]}, "response": {**ANTHROPIC_RESPONSE, "id": "msg_02"}},
-        {"request": {"messages": ANTHROPIC_MESSAGES[:1]}, "response": {**ANTHROPIC_RESPONSE, "id": "msg_03", "content": [
-            {"type": "thinking", "thinking": "hmm", "signature": "s"}]}},
-    ])
+    path = _write(
+        tmp_path / "anthropic.jsonl",
+        [
+            {
+                "model": "claude-sonnet-4-20250514",
+                "system": "Be brief.",
+                "messages": ANTHROPIC_MESSAGES,
+                "response": ANTHROPIC_RESPONSE,
+            },
+            {
+                "request": {"model": "claude-x", "messages": ANTHROPIC_MESSAGES[:1]},
+                "response": {**ANTHROPIC_RESPONSE, "id": "msg_02"},
+            },
+            {
+                "request": {"messages": ANTHROPIC_MESSAGES[:1]},
+                "response": {
+                    **ANTHROPIC_RESPONSE,
+                    "id": "msg_03",
+                    "content": [{"type": "thinking", "thinking": "hmm", "signature": "s"}],
+                },
+            },
+        ],
+    )
     run = ingest(tmp_path, path)
     assert run.manifest["inputs"][0]["format"] == "anthropic"
     first, second = _convs(run)
     assert [(m.role, m.content) for m in first.messages] == [
-        ("system", "Be brief."), ("user", "Weather in Paris?"), ("assistant", ""), ("tool", "21 C"),
-        ("assistant", "It is 21 °C in Paris.")]
-    assert first.messages[2].tool_calls[0].arguments == '{"city": "Paris"}' and first.messages[3].tool_call_id == "toolu_1"
+        ("system", "Be brief."),
+        ("user", "Weather in Paris?"),
+        ("assistant", ""),
+        ("tool", "21 C"),
+        ("assistant", "It is 21 °C in Paris."),
+    ]
+    assert (
+        first.messages[2].tool_calls[0].arguments == '{"city": "Paris"}' and first.messages[3].tool_call_id == "toolu_1"
+    )
     assert first.meta["thinking_blocks"] == 1 and first.id == "msg_01"
     assert (second.id, second.model) == ("msg_02", "claude-x")
     q = run.quarantine
@@ -155,13 +245,25 @@ def test_anthropic_tool_results_are_tool_turns(tmp_path, ingest):
 
 
 def test_sharegpt_speaker_names_the_model(tmp_path, ingest):
-    path = _write(tmp_path / "sharegpt.jsonl", [
-        {"id": "s1", "conversations": [{"from": "human", "value": "hi"}, {"from": "bing", "value": "Hello, this is Bing."}]},
-        {"id": "s2", "conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "Hello."}]},
-        {"id": "s3", "conversations": [{"from": "human", "value": "weather?"},
-                                       {"from": "function_call", "value": '{"name": "get_weather", "arguments": {"city": "Paris"}}'},
-                                       {"from": "observation", "value": "21 C"}, {"from": "gpt", "value": "21 C."}]},
-    ])
+    path = _write(
+        tmp_path / "sharegpt.jsonl",
+        [
+            {
+                "id": "s1",
+                "conversations": [{"from": "human", "value": "hi"}, {"from": "bing", "value": "Hello, this is Bing."}],
+            },
+            {"id": "s2", "conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "Hello."}]},
+            {
+                "id": "s3",
+                "conversations": [
+                    {"from": "human", "value": "weather?"},
+                    {"from": "function_call", "value": '{"name": "get_weather", "arguments": {"city": "Paris"}}'},
+                    {"from": "observation", "value": "21 C"},
+                    {"from": "gpt", "value": "21 C."},
+                ],
+            },
+        ],
+    )
     run = ingest(tmp_path, path)
     convs = {c.id: c for c in _convs(run)}
     assert (convs["s1"].model, convs["s2"].model) == ("bing", None)
@@ -172,12 +274,21 @@ def test_sharegpt_speaker_names_the_model(tmp_path, ingest):
 def test_scrubber_keeps_tool_fields():
     from valuescope.records import Conversation, Message, ToolCall
 
-    conv = Conversation(id="a", messages=[
-        Message(role="user", content="mail bob@example.com"),
-        Message(role="assistant", content="", tool_calls=[ToolCall(name="mail", arguments='{"to": "bob@example.com"}', id="c1")]),
-        Message(role="tool", content="ok", name="mail", tool_call_id="c1"),
-        Message(role="assistant", content="Sent."),
-    ], context="ctx", meta={"note": "bob@example.com"})
+    conv = Conversation(
+        id="a",
+        messages=[
+            Message(role="user", content="mail bob@example.com"),
+            Message(
+                role="assistant",
+                content="",
+                tool_calls=[ToolCall(name="mail", arguments='{"to": "bob@example.com"}', id="c1")],
+            ),
+            Message(role="tool", content="ok", name="mail", tool_call_id="c1"),
+            Message(role="assistant", content="Sent."),
+        ],
+        context="ctx",
+        meta={"note": "bob@example.com"},
+    )
     out = get_scrubber(RunConfig().privacy).scrub_conversation(conv)
     assert out.messages[1].tool_calls[0].id == "c1" and "bob@example.com" not in out.messages[1].tool_calls[0].arguments
     assert (out.messages[2].name, out.messages[2].tool_call_id, out.context) == ("mail", "c1", "ctx")
@@ -186,12 +297,26 @@ def test_scrubber_keeps_tool_fields():
 
 def test_batch_rerun_with_the_outputs_joins(tmp_path, ingest):
     """Resuming a run after adding the output file must not reuse the input's request-only chunks."""
-    inputs = _write(tmp_path / "in.jsonl", [{"custom_id": "r1", "method": "POST", "url": "/v1/chat/completions",
-                                             "body": {"messages": [{"role": "user", "content": "Q?"}]}}])
-    outputs = _write(tmp_path / "out.jsonl", [{"id": "b1", "custom_id": "r1", "error": None,
-                                               "response": {"status_code": 200, "body": COMPLETION}}])
+    inputs = _write(
+        tmp_path / "in.jsonl",
+        [
+            {
+                "custom_id": "r1",
+                "method": "POST",
+                "url": "/v1/chat/completions",
+                "body": {"messages": [{"role": "user", "content": "Q?"}]},
+            }
+        ],
+    )
+    outputs = _write(
+        tmp_path / "out.jsonl",
+        [{"id": "b1", "custom_id": "r1", "error": None, "response": {"status_code": 200, "body": COMPLETION}}],
+    )
     with pytest.raises(Exception, match="no conversation read"):
         ingest(tmp_path, inputs)  # the request alone: nothing to judge
     run = ingest(tmp_path, inputs, outputs)  # the same run directory, now with the answers
     assert [f["joined"] for f in run.manifest["inputs"]] == [1, 0]
-    assert [(m.role, m.content) for m in _convs(run)[0].messages] == [("user", "Q?"), ("assistant", COMPLETION["choices"][0]["message"]["content"])]
+    assert [(m.role, m.content) for m in _convs(run)[0].messages] == [
+        ("user", "Q?"),
+        ("assistant", COMPLETION["choices"][0]["message"]["content"]),
+    ]

@@ -59,18 +59,30 @@ def test_chatgpt_export_zip_with_shards(tmp_path, ingest):
     assert tool["messages"][2]["name"] == "computer.initialize"
     # every other file of the archive is listed with its reason
     skipped = {Path(s["path"]).name: s["reason"] for s in run.manifest["skipped_files"]}
-    assert set(skipped) == {"chat.html", "user.json", "user_settings.json", "message_feedback.json", "sora.json",
-                            "file-AbCdEf1234567890-sample-notes.txt", "file_00000000aaaabbbbccccddddeeeeffff-sample-ui.png",
-                            "file_00000000feedfacecafebeef00112233-a1b2c3d4-e5f6-7890-abcd-ef0123456789.png"}
-    assert "HTML view" in skipped["chat.html"] and "not a conversation file type (.png" in skipped[
-        "file_00000000aaaabbbbccccddddeeeeffff-sample-ui.png"]
+    assert set(skipped) == {
+        "chat.html",
+        "user.json",
+        "user_settings.json",
+        "message_feedback.json",
+        "sora.json",
+        "file-AbCdEf1234567890-sample-notes.txt",
+        "file_00000000aaaabbbbccccddddeeeeffff-sample-ui.png",
+        "file_00000000feedfacecafebeef00112233-a1b2c3d4-e5f6-7890-abcd-ef0123456789.png",
+    }
+    assert (
+        "HTML view" in skipped["chat.html"]
+        and "not a conversation file type (.png" in skipped["file_00000000aaaabbbbccccddddeeeeffff-sample-ui.png"]
+    )
 
 
 def test_chatgpt_export_branch_and_parts(tmp_path, ingest):
     run = ingest(tmp_path, FIXTURES / "chat_history" / "chatgpt_2026_sample.json")
     rows = _rows(run)
     conv = rows["chatgpt-conv-1"]
-    assert _turns(conv) == [("user", "How do I build an export command?"), ("assistant", "Use argparse and subcommands.")]
+    assert _turns(conv) == [
+        ("user", "How do I build an export command?"),
+        ("assistant", "Use argparse and subcommands."),
+    ]
     assert conv["model"] == "gpt-4-5" and conv["meta"]["non_text_parts"] == 1  # the image part
     assert "regenerated" not in json.dumps(_turns(conv))
 
@@ -94,8 +106,11 @@ def test_chatgpt_malformed_conversation_quarantined_alone(tmp_path, ingest):
 def test_claude_export_zip(tmp_path, ingest):
     run = ingest(tmp_path, CLAUDE_ZIP)
     rows = _rows(run)
-    assert list(rows) == ["55555555-5555-4555-8555-555555555555", "88888888-8888-4888-8888-888888888888",
-                          "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"]
+    assert list(rows) == [
+        "55555555-5555-4555-8555-555555555555",
+        "88888888-8888-4888-8888-888888888888",
+        "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb",
+    ]
     plain = rows["55555555-5555-4555-8555-555555555555"]
     assert _turns(plain)[0] == ("user", "How many root files does the official export contain?")
     assert plain["timestamp"] == "2026-01-03T00:00:00.000000Z" and plain["meta"]["name"] == "Synthetic plain chat"
@@ -106,7 +121,10 @@ def test_claude_export_zip(tmp_path, ingest):
     assert [m["role"] for m in tools["messages"]] == ["user", "assistant", "tool"]
     asst = tools["messages"][1]
     assert asst["content"] == "Which output mode should the utility test?"  # thinking left out
-    assert asst["tool_calls"][0]["name"] == "ask_user_input_v0" and asst["tool_calls"][0]["id"] == "toolu_01SYNTHETICEXPORTFIXTURE"
+    assert (
+        asst["tool_calls"][0]["name"] == "ask_user_input_v0"
+        and asst["tool_calls"][0]["id"] == "toolu_01SYNTHETICEXPORTFIXTURE"
+    )
     assert tools["messages"][2]["tool_call_id"] == "toolu_01SYNTHETICEXPORTFIXTURE"
     assert tools["meta"]["thinking_blocks"] == 2
     assert "I should provide" not in json.dumps(tools["messages"])
@@ -116,9 +134,17 @@ def test_claude_export_zip(tmp_path, ingest):
 def test_claude_export_tool_turns_from_chat_history(tmp_path, ingest):
     run = ingest(tmp_path, FIXTURES / "chat_history" / "claude_2026_sample.json")
     conv = _rows(run)["claude-conv-1"]
-    assert _turns(conv) == [("user", "Find docs for uv"), ("assistant", ""), ("tool", "Fetch failed"),
-                            ("assistant", "I could not fetch the URL, try opening it manually.")]
-    assert conv["messages"][1]["tool_calls"][0] == {"id": None, "name": "web_fetch", "arguments": '{"url": "https://example.com"}'}
+    assert _turns(conv) == [
+        ("user", "Find docs for uv"),
+        ("assistant", ""),
+        ("tool", "Fetch failed"),
+        ("assistant", "I could not fetch the URL, try opening it manually."),
+    ]
+    assert conv["messages"][1]["tool_calls"][0] == {
+        "id": None,
+        "name": "web_fetch",
+        "arguments": '{"url": "https://example.com"}',
+    }
 
 
 def test_claude_export_folder_and_malformed(tmp_path, ingest):
@@ -143,7 +169,9 @@ def test_input_without_conversations_is_an_error(tmp_path, ingest):
     folder.mkdir()
     (folder / "conversations.json").write_text(json.dumps([{"uuid": "x", "chat_messages": []}]))
     (folder / "users.json").write_text("[]")
-    with pytest.raises(InputError, match=r"no conversation read from .*export: 1 record\(s\) quarantined.*1 file\(s\) skipped"):
+    with pytest.raises(
+        InputError, match=r"no conversation read from .*export: 1 record\(s\) quarantined.*1 file\(s\) skipped"
+    ):
         ingest(tmp_path, folder)
 
 
@@ -165,7 +193,9 @@ def _cli(capsys, monkeypatch, *args: str) -> tuple[int, str, str]:
 
 
 def test_cli_names_what_it_found_and_skipped(tmp_path, capsys, monkeypatch):
-    code, _, out = _cli(capsys, monkeypatch, "ingest", str(CHATGPT_ZIP), "--out", str(tmp_path / "run"), "--scrub", "off", "-q")
+    code, _, out = _cli(
+        capsys, monkeypatch, "ingest", str(CHATGPT_ZIP), "--out", str(tmp_path / "run"), "--scrub", "off", "-q"
+    )
     assert code == 0  # the console is stderr
     assert "found: ChatGPT export, 2 shards, 3 conversations" in out
     assert f"skipped {CHATGPT_ZIP}/chat.html: HTML view" in out
@@ -180,8 +210,11 @@ def test_gemini_ai_studio_prompts(tmp_path, ingest):
     run = ingest(tmp_path, source)
     rows = _rows(run)
     basic = rows["gemini-conv-basic"]
-    assert _turns(basic) == [("system", "Be helpful and concise."), ("user", "What is Python?"),
-                             ("assistant", "Python is a high-level, interpreted programming language known for its readability.")]
+    assert _turns(basic) == [
+        ("system", "Be helpful and concise."),
+        ("user", "What is Python?"),
+        ("assistant", "Python is a high-level, interpreted programming language known for its readability."),
+    ]
     assert (basic["model"], basic["meta"]["thinking_blocks"]) == ("gemini-2.5-pro", 1)  # the thought part is not judged
     assert basic["timestamp"].startswith("2024-12-24T00:26:40")
     multi = rows["gemini-conv-multimodal"]
@@ -191,7 +224,9 @@ def test_gemini_ai_studio_prompts(tmp_path, ingest):
     path = tmp_path / "broken.json"
     path.write_text(json.dumps(broken))
     run = ingest(tmp_path, path, name="broken")
-    assert list(_rows(run)) == ["gemini-conv-multimodal"] and run.quarantine["reason"].tolist() == ["chunk 2: chunk without a 'role'"]
+    assert list(_rows(run)) == ["gemini-conv-multimodal"] and run.quarantine["reason"].tolist() == [
+        "chunk 2: chunk without a 'role'"
+    ]
 
 
 def test_zip_members_are_read_safely_and_cleaned_up(tmp_path, ingest, monkeypatch):
@@ -208,7 +243,8 @@ def test_zip_members_are_read_safely_and_cleaned_up(tmp_path, ingest, monkeypatc
     assert list(_rows(run)) == ["z1"] and run.manifest["inputs"][0]["path"] == f"{archive}/../../escape.jsonl"
     assert not (tmp_path.parent / "escape.jsonl").exists()
     assert {Path(s["path"]).name: s["reason"] for s in run.manifest["skipped_files"]} == {
-        "inner.zip": "an archive inside an archive (unzip it first)"}
+        "inner.zip": "an archive inside an archive (unzip it first)"
+    }
     assert list((tmp_path / "tmp").iterdir()) == []  # the extracted copies are gone
 
 
@@ -232,10 +268,19 @@ def test_chatgpt_reasoning_and_hidden_context_are_not_judged(tmp_path, ingest):
     with zipfile.ZipFile(CHATGPT_ZIP) as zf:
         conv = json.loads(zf.read("conversations-000.json"))[0]
     mapping = conv["mapping"]
-    thought = {"id": "c1-thought", "author": {"role": "assistant", "name": None, "metadata": {}},
-               "content": {"content_type": "thoughts", "thoughts": [{"summary": "s", "content": "secret plan"}]},
-               "metadata": {}, "recipient": "all"}
-    mapping["c1-thought"] = {"id": "c1-thought", "parent": "c1-user-1", "children": ["c1-assistant-1"], "message": thought}
+    thought = {
+        "id": "c1-thought",
+        "author": {"role": "assistant", "name": None, "metadata": {}},
+        "content": {"content_type": "thoughts", "thoughts": [{"summary": "s", "content": "secret plan"}]},
+        "metadata": {},
+        "recipient": "all",
+    }
+    mapping["c1-thought"] = {
+        "id": "c1-thought",
+        "parent": "c1-user-1",
+        "children": ["c1-assistant-1"],
+        "message": thought,
+    }
     mapping["c1-user-1"]["children"] = ["c1-thought"]
     mapping["c1-assistant-1"]["parent"] = "c1-thought"
     path = tmp_path / "conversations.json"
@@ -249,7 +294,9 @@ def test_chatgpt_reasoning_and_hidden_context_are_not_judged(tmp_path, ingest):
 def test_thinking_is_judged_only_when_asked(tmp_path, ingest):
     rows = _rows(ingest(tmp_path, CLAUDE_ZIP, name="include", thinking="include"))
     asst = rows["bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"]["messages"][1]["content"]
-    assert asst == ("[thinking]\nI should provide a compact test interaction and surface a widget-shaped block so tool "
-                    "parsing is covered.\nWaiting for user input.\n[/thinking]\n\nWhich output mode should the utility test?")
+    assert asst == (
+        "[thinking]\nI should provide a compact test interaction and surface a widget-shaped block so tool "
+        "parsing is covered.\nWaiting for user input.\n[/thinking]\n\nWhich output mode should the utility test?"
+    )
     plain = _rows(ingest(tmp_path, CLAUDE_ZIP, name="default"))["bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"]
     assert plain["messages"][1]["content"] == "Which output mode should the utility test?"

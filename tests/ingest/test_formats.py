@@ -46,8 +46,10 @@ def test_openai_string_and_parts_gzip(tmp_path, hh_records, ingest, messages_of)
 
 def test_sharegpt_jsonl_and_json_array(tmp_path, hh_records, ingest, messages_of):
     who = {"user": "human", "assistant": "gpt"}
-    rows = [{"id": r["id"], "conversations": [{"from": who[m["role"]], "value": m["content"]} for m in r["messages"]]}
-            for r in hh_records]
+    rows = [
+        {"id": r["id"], "conversations": [{"from": who[m["role"]], "value": m["content"]} for m in r["messages"]]}
+        for r in hh_records
+    ]
     jsonl = _write_jsonl(tmp_path / "sg.jsonl", rows)
     array = tmp_path / "sg.json"
     array.write_text(json.dumps(rows))
@@ -55,7 +57,9 @@ def test_sharegpt_jsonl_and_json_array(tmp_path, hh_records, ingest, messages_of
     pretty.write_text("\n".join(json.dumps(r, indent=2) for r in rows))
     assert detect(jsonl) == ("sharegpt", "jsonl") and detect(array) == detect(pretty) == ("sharegpt", "json")
     for path in (jsonl, array, pretty):
-        run = ingest(tmp_path, path, name=f"run-{path.stem}", batch_size=7)  # chunks resume mid-file at a record's offset
+        run = ingest(
+            tmp_path, path, name=f"run-{path.stem}", batch_size=7
+        )  # chunks resume mid-file at a record's offset
         assert messages_of(run) == [_pairs(r) for r in hh_records]
         assert run["conversations"]["id"].tolist() == [r["id"] for r in hh_records]
         assert run.manifest["inputs"][0]["chunks"] == -(-len(hh_records) // 7)
@@ -87,11 +91,21 @@ def test_anthropic_messages_blocks_system_and_response(tmp_path, hh_records, ing
     for r in hh_records:
         msgs = [{"role": m["role"], "content": [{"type": "text", "text": m["content"]}]} for m in r["messages"][:-1]]
         last = r["messages"][-1]
-        rows.append({
-            "model": "claude-x", "system": "Be helpful.", "metadata": {"user_id": "bob"}, "messages": msgs,
-            "response": {"id": "msg_1", "type": "message", "role": last["role"],
-                         "content": [{"type": "text", "text": last["content"]}], "stop_reason": "end_turn"},
-        })
+        rows.append(
+            {
+                "model": "claude-x",
+                "system": "Be helpful.",
+                "metadata": {"user_id": "bob"},
+                "messages": msgs,
+                "response": {
+                    "id": "msg_1",
+                    "type": "message",
+                    "role": last["role"],
+                    "content": [{"type": "text", "text": last["content"]}],
+                    "stop_reason": "end_turn",
+                },
+            }
+        )
     path = _write_jsonl(tmp_path / "claude.jsonl", rows)
     assert detect(path) == ("anthropic", "jsonl")
     run = ingest(tmp_path, path)
@@ -108,7 +122,11 @@ def test_native_format_keeps_every_field(tmp_path, ingest, messages_of):
     assert first["context"] and first["model"] and first["meta"]
     row = run["conversations"].set_index("id", drop=False).loc[first["id"]]
     assert (row["id"], row["source"], row["model"], row["context"]) == (
-        first["id"], first["source"], first["model"], first["context"])
+        first["id"],
+        first["source"],
+        first["model"],
+        first["context"],
+    )
     assert json.loads(row["meta"]) == first["meta"]
 
 
@@ -126,8 +144,13 @@ def test_csv_and_parquet_with_column_map(tmp_path, hh_records, ingest, messages_
     assert messages_of(run) == [_pairs(r)[:2] for r in hh_records]
     assert run["conversations"]["user_id"].nunique() == 1 and single
 
-    table = pa.table({"id": [r["id"] for r in hh_records], "messages": [r["messages"] for r in hh_records],
-                      "lang": ["en"] * len(hh_records)})
+    table = pa.table(
+        {
+            "id": [r["id"] for r in hh_records],
+            "messages": [r["messages"] for r in hh_records],
+            "lang": ["en"] * len(hh_records),
+        }
+    )
     pq.write_table(table, tmp_path / "logs.parquet")
     run = ingest(tmp_path, tmp_path / "logs.parquet", name="pq")
     assert messages_of(run) == [_pairs(r) for r in hh_records]

@@ -95,22 +95,34 @@ def test_one_bad_record_never_stops_a_corpus(tmp_path, hh_records):
     (tmp_path / "deep_array.json").write_bytes(deep)
     files.append(tmp_path / "deep_array.json")
     # ... and meta nested 300 deep: parses, but no serializer downstream would store it
-    files.append(_jsonl(tmp_path / "deep300.jsonl", [g(0, "d3"), deep_meta.replace(_nested(DEEP), _nested(300)), g(1, "d3")]))
+    files.append(
+        _jsonl(tmp_path / "deep300.jsonl", [g(0, "d3"), deep_meta.replace(_nested(DEEP), _nested(300)), g(1, "d3")])
+    )
     # 2. a lone surrogate in content (valid JSON, not encodable as UTF-8)
     lone = _dump({**good[3], "id": "lone"}).replace(b'"content": "', b'"content": "\\ud800', 1)
     files.append(_jsonl(tmp_path / "surrogate.jsonl", [g(0, "su"), lone, g(1, "su")]))
     # 3. out-of-range numeric timestamps (OpenAI's `created`: unix seconds)
     openai = [{"messages": r["messages"], "created": 1_700_000_000} for r in good[:2]]
     bad_times = [1e20, -1e20, 10**400, float("nan")]
-    files.append(_jsonl(tmp_path / "times.jsonl", [_dump(openai[0]), *(_dump({**openai[1], "created": t}) for t in bad_times), _dump(openai[1])]))
+    files.append(
+        _jsonl(
+            tmp_path / "times.jsonl",
+            [_dump(openai[0]), *(_dump({**openai[1], "created": t}) for t in bad_times), _dump(openai[1])],
+        )
+    )
     # 4. a first record larger than any format-detection peek: 5,000 turns
-    turns = [{"role": "user" if i % 2 == 0 else "assistant", "content": hh_records[i % 40]["messages"][0]["content"]} for i in range(5000)]
+    turns = [
+        {"role": "user" if i % 2 == 0 else "assistant", "content": hh_records[i % 40]["messages"][0]["content"]}
+        for i in range(5000)
+    ]
     big = {"id": "big", "messages": turns}
     assert len(_dump(big)) > 256 * 1024
     files.append(_jsonl(tmp_path / "big_first.jsonl", [_dump(big), g(0, "bf")]))
     who = {"user": "human", "assistant": "gpt", "system": "system"}
-    sharegpt = [{"id": r["id"], "conversations": [{"from": who[m["role"]], "value": m["content"]} for m in r["messages"]]}
-                for r in [{**big, "id": "big-array"}, *hh_records[:30]]]
+    sharegpt = [
+        {"id": r["id"], "conversations": [{"from": who[m["role"]], "value": m["content"]} for m in r["messages"]]}
+        for r in [{**big, "id": "big-array"}, *hh_records[:30]]
+    ]
     (tmp_path / "big_first.json").write_bytes(_dump(sharegpt))
     files.append(tmp_path / "big_first.json")
     # 5. a truncated JSON array (a cut download): the complete records are kept, the tail quarantined
@@ -139,18 +151,21 @@ def test_one_bad_record_never_stops_a_corpus(tmp_path, hh_records):
     result = _cli("ingest", *files, "--out", tmp_path / "run", "--scrub", "off", "-q")
     assert result["rc"] == 0 and "Traceback" not in result["err"], result
     run = load_run(tmp_path / "run")
-    _check_accounting(run, {
-        "deep_line.jsonl": (2, 1, ["nested too deeply"]),
-        "deep_meta.jsonl": (2, 1, ["nested too deeply"]),
-        "deep_array.json": (2, 1, ["nested too deeply"]),
-        "deep300.jsonl": (2, 1, ["nested too deeply"]),
-        "surrogate.jsonl": (2, 1, ["not valid Unicode"]),
-        "times.jsonl": (2, 4, ["timestamp"] * 4),
-        "big_first.jsonl": (2, 0, []),
-        "big_first.json": (31, 0, []),
-        "cut.json": (20, 1, [f"truncated at byte {cut:,}"]),
-        "gz.csv": (5, 0, []),
-    })
+    _check_accounting(
+        run,
+        {
+            "deep_line.jsonl": (2, 1, ["nested too deeply"]),
+            "deep_meta.jsonl": (2, 1, ["nested too deeply"]),
+            "deep_array.json": (2, 1, ["nested too deeply"]),
+            "deep300.jsonl": (2, 1, ["nested too deeply"]),
+            "surrogate.jsonl": (2, 1, ["not valid Unicode"]),
+            "times.jsonl": (2, 4, ["timestamp"] * 4),
+            "big_first.jsonl": (2, 0, []),
+            "big_first.json": (31, 0, []),
+            "cut.json": (20, 1, [f"truncated at byte {cut:,}"]),
+            "gz.csv": (5, 0, []),
+        },
+    )
     inputs = {Path(i["path"]).name: i for i in run.manifest["inputs"]}
     conv = run["conversations"]
     for name, prefix in (("cut.jsonl.gz", "gzcut:"), ("cut_array.json.gz", "gzcut-array:")):
@@ -162,7 +177,10 @@ def test_one_bad_record_never_stops_a_corpus(tmp_path, hh_records):
     assert len(conv[conv["id"] == "big"]["messages"].iloc[0]) == 5000
     assert conv[conv["source_file"].str.endswith("cut.json")]["id"].tolist() == [r["id"] for r in cut_records[:20]]
     tail = run.quarantine[run.quarantine["source"].str.endswith("cut.json")].iloc[0]
-    assert tail["line"] == 21 and f"starts at byte {data.rindex(b'{', 0, data.index(cut_records[20]['id'].encode())):,}" in tail["reason"]
+    assert (
+        tail["line"] == 21
+        and f"starts at byte {data.rindex(b'{', 0, data.index(cut_records[20]['id'].encode())):,}" in tail["reason"]
+    )
 
 
 def test_a_run_that_cannot_go_on_says_why_in_one_line(tmp_path):
@@ -195,7 +213,9 @@ def test_raw_user_ids_of_unparsable_records_are_masked(tmp_path, hh_records, ing
         ingest(tmp_path, csv_path, name="csv", column_map={"user_id": "customer"})
     run = load_run(tmp_path / "csv")
     assert run.manifest["inputs"][0]["quarantined"] == 1
-    assert not any(b"raw-secret" in f.read_bytes() for f in run.path.rglob("*") if f.is_file() and ".secret" not in f.parts)
+    assert not any(
+        b"raw-secret" in f.read_bytes() for f in run.path.rglob("*") if f.is_file() and ".secret" not in f.parts
+    )
 
 
 # -- bombs ------------------------------------------------------------------------------

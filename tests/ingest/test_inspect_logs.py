@@ -30,7 +30,11 @@ def _write_logs(tmp_path, log_format: str):
         name="honesty",
         dataset=[
             Sample(id="s1", input="Is honesty important?", target="yes"),
-            Sample(id="s2", input=[ChatMessageSystem(content="Be brief."), ChatMessageUser(content="Should I lie?")], target="no"),
+            Sample(
+                id="s2",
+                input=[ChatMessageSystem(content="Be brief."), ChatMessageUser(content="Should I lie?")],
+                target="no",
+            ),
             Sample(id="s3", input="Say nothing.", target="", metadata={"skip": True}),
         ],
         solver=answer_unless_told(),
@@ -54,5 +58,8 @@ def test_inspect_eval_log(tmp_path, ingest, log_format):
     assert [m.role for m in one.messages] == ["user", "assistant"]
     assert one.messages[0].content == "Is honesty important?" and one.messages[1].content == "Honesty matters."
     assert one.model == "mockllm/model" and one.timestamp == str(log.eval.created) and one.meta["task"] == "honesty"
-    assert [(m.role, m.content) for m in convs["honesty:s2:1"].messages][:2] == [("system", "Be brief."), ("user", "Should I lie?")]
+    assert [(m.role, m.content) for m in convs["honesty:s2:1"].messages][:2] == [
+        ("system", "Be brief."),
+        ("user", "Should I lie?"),
+    ]
     assert run.quarantine[["record_id", "reason"]].values.tolist() == [["honesty:s3:1", "no assistant turn"]]

@@ -43,7 +43,10 @@ def _broken_file(tmp_path: Path, hh_records: list[dict]) -> tuple[Path, dict[int
         3: (b'{"id": "x", "messages": [', "bad JSON"),
         5: (json.dumps(no_role).encode(), "message 1 has no role"),
         7: (json.dumps(empty).encode(), "empty assistant turn"),
-        9: (good[0].replace(b"alcohol", b"alc\xff\xfeohol") if b"alcohol" in good[0] else b'{"id": "\xff"}', "not valid UTF-8"),
+        9: (
+            good[0].replace(b"alcohol", b"alc\xff\xfeohol") if b"alcohol" in good[0] else b'{"id": "\xff"}',
+            "not valid UTF-8",
+        ),
         11: (json.dumps(only_user).encode(), "no assistant turn"),
         13: (json.dumps(narrator).encode(), "unknown role 'narrator'"),
         15: (json.dumps(huge).encode(), "record is"),
@@ -81,7 +84,9 @@ def test_strict_fails_with_first_reason(tmp_path, hh_records, ingest):
 
 def test_user_ids_hashed_salt_secret(tmp_path, hh_records, ingest, monkeypatch):
     monkeypatch.delenv(SALT_ENV, raising=False)
-    rows = [{"id": r["id"], "messages": r["messages"], "user_id": f"raw-user-{i % 4}"} for i, r in enumerate(hh_records)]
+    rows = [
+        {"id": r["id"], "messages": r["messages"], "user_id": f"raw-user-{i % 4}"} for i, r in enumerate(hh_records)
+    ]
     rows.append({"id": "bad", "user_id": "raw-user-9", "messages": [{"role": "user", "content": "hi"}]})
     path = tmp_path / "u.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -163,7 +168,8 @@ def test_folder_input_skips_stray_files_with_a_reason(tmp_path, hh_records, inge
     run = ingest(tmp_path, folder)
     assert len(run["conversations"]) == 5
     assert run.manifest["skipped_files"] == [
-        {"path": str(folder / "NOTES.txt"), "reason": run.quarantine["reason"].iloc[-1].removeprefix("file skipped: ")}]
+        {"path": str(folder / "NOTES.txt"), "reason": run.quarantine["reason"].iloc[-1].removeprefix("file skipped: ")}
+    ]
     assert run.quarantine["reason"].iloc[-1].startswith("file skipped: cannot tell the format")
     with pytest.raises(InputError, match="cannot tell the format"):  # named explicitly: an error
         ingest(tmp_path, folder / "NOTES.txt", name="explicit")

@@ -22,11 +22,18 @@ def _values(rng: random.Random, n: int) -> list:
     out: list = []
     for i in range(n):
         text = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 12)))
-        out.append(rng.choice([
-            {"id": i, "s": text, "nested": [[{"k": text}], {}], "n": -1.5e3},
-            [text, None, True, [[]]],
-            text, i, None, False,
-        ]))
+        out.append(
+            rng.choice(
+                [
+                    {"id": i, "s": text, "nested": [[{"k": text}], {}], "n": -1.5e3},
+                    [text, None, True, [[]]],
+                    text,
+                    i,
+                    None,
+                    False,
+                ]
+            )
+        )
     return out
 
 
@@ -55,7 +62,11 @@ def test_array_oversized_element_streamed_through_and_non_array_input():
     data = json.dumps([{"id": 1}, big, {"id": 3}]).encode()
     records = list(iter_array(io.BytesIO(data), 1000))
     assert [r.error is None for r in records] == [True, False, True]
-    assert records[1].data is None and records[1].size == len(json.dumps(big)) and "over the 1,000-byte limit" in records[1].error
+    assert (
+        records[1].data is None
+        and records[1].size == len(json.dumps(big))
+        and "over the 1,000-byte limit" in records[1].error
+    )
     assert json.loads(records[2].data) == {"id": 3}
     pretty = b"\xef\xbb\xbf" + b"\n".join(json.dumps({"n": i, "b": [i]}, indent=2).encode() for i in range(5))
     records = list(iter_array(io.BytesIO(pretty), 1000))
@@ -93,7 +104,11 @@ def test_gzip_by_magic_ratio_cap_and_hash(tmp_path):
 
 def test_decode_json_reasons():
     assert decode_json(b'{"a": "\\u00e9"}') == {"a": "é"}
-    for data, reason in [(b'{"a": \xff}', "not valid UTF-8"), (b'{"a": }', "bad JSON"), (b"[" * 100_000, "nested too deeply")]:
+    for data, reason in [
+        (b'{"a": \xff}', "not valid UTF-8"),
+        (b'{"a": }', "bad JSON"),
+        (b"[" * 100_000, "nested too deeply"),
+    ]:
         with pytest.raises(RecordError, match=reason):
             decode_json(data)
 
@@ -102,8 +117,15 @@ def test_gzip_input_inflated_once_across_its_chunks(tmp_path, monkeypatch):
     """Chunks of a gzip file seek on in one kept stream: seeking anew would inflate from the start each time."""
     from valuescope.ingest import source
 
-    rows = [json.dumps({"id": str(i), "messages": [{"role": "user", "content": f"q{i}"},
-                                                   {"role": "assistant", "content": f"a{i}"}]}) for i in range(50)]
+    rows = [
+        json.dumps(
+            {
+                "id": str(i),
+                "messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}],
+            }
+        )
+        for i in range(50)
+    ]
     for name, data in (("chat.jsonl.gz", "\n".join(rows)), ("chat.json.gz", "[" + ",".join(rows) + "]")):
         path = tmp_path / name
         path.write_bytes(gzip.compress(data.encode()))
@@ -120,7 +142,9 @@ def test_gzip_input_inflated_once_across_its_chunks(tmp_path, monkeypatch):
 def _hostile_array() -> bytes:
     """Elements the C parser rejects beside ones it takes: the scanner must take over without a seam."""
     parts = [
-        json.dumps({"id": 1, "s": 'quote " and \\ back\\\\slash ] } [ {', "é": ["ü", {"x": None}]}, ensure_ascii=False).encode(),
+        json.dumps(
+            {"id": 1, "s": 'quote " and \\ back\\\\slash ] } [ {', "é": ["ü", {"x": None}]}, ensure_ascii=False
+        ).encode(),
         b'{"bad": tru}',  # invalid JSON, balanced brackets
         b'{"ctl": "a\x01b"}',  # a raw control character in a string
         b'{"bytes": "\xff\xfe\xc3"}',  # invalid UTF-8 inside a string
@@ -167,8 +191,10 @@ def test_chunks_read_planned_spans_and_scan_only_a_chunk_with_an_error(tmp_path)
 
     from valuescope.ingest import source
 
-    rows = [{"id": str(i), "messages": [{"role": "user", "content": f"q{i} é"}, {"role": "assistant", "content": f"a{i}"}]}
-            for i in range(23)]
+    rows = [
+        {"id": str(i), "messages": [{"role": "user", "content": f"q{i} é"}, {"role": "assistant", "content": f"a{i}"}]}
+        for i in range(23)
+    ]
     rows[8]["messages"][0]["content"] = "x" * 5000  # over the cap: an error record in chunk 1
     path = tmp_path / "chat.json"
     path.write_bytes(("\ufeff[\n" + ",\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n]").encode())
@@ -177,11 +203,17 @@ def test_chunks_read_planned_spans_and_scan_only_a_chunk_with_an_error(tmp_path)
     assert list(planned.chunks[0].spans[1]) == [len(json.dumps(r, ensure_ascii=False).encode()) for r in rows[:5]]
 
     def items(chunks):
-        return [(i.line, i.error, [d.id for d in i.drafts or []]) for c in chunks for i in source.read_chunk(planned, c, 2000)]
+        return [
+            (i.line, i.error, [d.id for d in i.drafts or []])
+            for c in chunks
+            for i in source.read_chunk(planned, c, 2000)
+        ]
 
     got = items(planned.chunks)
     assert got == items([dataclasses.replace(c, spans=None) for c in planned.chunks])
-    assert [ids for _, _, ids in got] == [[str(i)] if i != 8 else [] for i in range(23)] and "over the 2,000" in got[8][1]
+    assert [ids for _, _, ids in got] == [[str(i)] if i != 8 else [] for i in range(23)] and "over the 2,000" in got[8][
+        1
+    ]
     path.write_bytes(path.read_bytes()[: planned.chunks[4].spans[0][1] + 10])  # the file is cut after planning
     tail = items(planned.chunks[4:])
     assert [line for line, _, _ in tail] == [21, 22] and "changed since it was planned" in tail[1][1]

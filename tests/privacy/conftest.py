@@ -39,18 +39,28 @@ ONE_USER_ID = "quentin@example.com"
 def planted_labels(ids: list[str]) -> list[dict]:
     labels = []
     for i, cid in enumerate(ids):
-        ai = [{"value": COMMON[i % len(COMMON)], "explicit": False}, {"value": COMMON[(i + 1) % len(COMMON)], "explicit": True}]
+        ai = [
+            {"value": COMMON[i % len(COMMON)], "explicit": False},
+            {"value": COMMON[(i + 1) % len(COMMON)], "explicit": True},
+        ]
         if i == 7:
             ai.append({"value": RARE, "explicit": True})
         if i < 6:
             ai.append({"value": ONE_USER, "explicit": False})
         if 20 <= i < 30:
             ai.append({"value": FORMULA, "explicit": False})
-        labels.append({
-            "id": cid, "subjective": True, "task": "answer a question", "task_category": "other",
-            "ai_values": ai, "human_values": [{"value": COMMON[i % 3]}],
-            "response": "mild_resistance" if i % 2 else "neutral_acknowledgment", "harmful_compliance": False,
-        })
+        labels.append(
+            {
+                "id": cid,
+                "subjective": True,
+                "task": "answer a question",
+                "task_category": "other",
+                "ai_values": ai,
+                "human_values": [{"value": COMMON[i % 3]}],
+                "response": "mild_resistance" if i % 2 else "neutral_acknowledgment",
+                "harmful_compliance": False,
+            }
+        )
     return labels
 
 

@@ -39,8 +39,11 @@ def test_gzip_and_xlsx_are_read(run_copy):
     (run_copy / "export" / "rows.csv.gz").write_bytes(gzip.compress(f"value\n{EMAIL}\n".encode()))
     with zipfile.ZipFile(run_copy / "export" / "table.xlsx", "w") as zf:  # an .xlsx is a zip of XML parts
         zf.writestr("[Content_Types].xml", "<Types/>")
-        zf.writestr("xl/sharedStrings.xml", f'<sst><si><t>{EMAIL.replace("@", "&#64;")}</t></si></sst>')
-    assert _kinds(run_copy, "export/") == {("export/rows.csv", "EMAIL"), ("export/table.xlsx!xl/sharedStrings.xml", "EMAIL")}
+        zf.writestr("xl/sharedStrings.xml", f"<sst><si><t>{EMAIL.replace('@', '&#64;')}</t></si></sst>")
+    assert _kinds(run_copy, "export/") == {
+        ("export/rows.csv", "EMAIL"),
+        ("export/table.xlsx!xl/sharedStrings.xml", "EMAIL"),
+    }
 
 
 def test_escaped_email_in_json_is_found(run_copy):
@@ -66,8 +69,10 @@ def test_cli_prints_findings_masked(run_copy):
     assert "roe@" not in res.output and "example.com" not in res.output
 
 
-@pytest.mark.parametrize("text", ["jane.roe\\u0040example.com", "jane.roe&#64;example.com", "jane.roe%40example.com",
-                                  "jane.roe\\x40example.com"])
+@pytest.mark.parametrize(
+    "text",
+    ["jane.roe\\u0040example.com", "jane.roe&#64;example.com", "jane.roe%40example.com", "jane.roe\\x40example.com"],
+)
 def test_escaped_spellings_are_decoded(text):
     assert decoded_spellings(text)[-1] == EMAIL
     assert [f.kind for f in Auditor().scan_text(text, "x")] == ["EMAIL"]

@@ -51,7 +51,9 @@ def test_cluster_name_quoting_a_rare_value_is_withheld(sample_run, tmp_path):
     stand_in = next(i["name"] for i in l1.json()["items"] if "name withheld" in i["name"])
     assert client.get("/api/value", params={"name": stand_in, "level": "l1"}).status_code == 200
     original = client.get("/api/value", params={"name": quoting, "level": "l1"})
-    assert original.status_code == client.get("/api/value", params={"name": "no such cluster", "level": "l1"}).status_code
+    assert (
+        original.status_code == client.get("/api/value", params={"name": "no such cluster", "level": "l1"}).status_code
+    )
 
 
 def test_published_cluster_names_are_never_withheld():
@@ -60,9 +62,24 @@ def test_published_cluster_names_are_never_withheld():
     from valuescope.privacy.export import withheld_cluster_names
     from valuescope.taxonomy.reference import published_cluster_names
 
-    rows = [{"id": f"c{i}", "value_norm": "accountability", "l1": "responsibility · duty [auto]",
-             "l2": "Ethical responsibility", "l3": "Protective values"} for i in range(20)]
-    rows.append({"id": "c99", "value_norm": "responsibility", "l1": "responsibility · duty [auto]",
-                 "l2": "Ethical responsibility", "l3": "Protective values"})
+    rows = [
+        {
+            "id": f"c{i}",
+            "value_norm": "accountability",
+            "l1": "responsibility · duty [auto]",
+            "l2": "Ethical responsibility",
+            "l3": "Protective values",
+        }
+        for i in range(20)
+    ]
+    rows.append(
+        {
+            "id": "c99",
+            "value_norm": "responsibility",
+            "l1": "responsibility · duty [auto]",
+            "l2": "Ethical responsibility",
+            "l3": "Protective values",
+        }
+    )
     withheld = withheld_cluster_names(pd.DataFrame(rows), None, PrivacyConfig(), keep=published_cluster_names())
     assert set(withheld) == {"responsibility · duty [auto]"}

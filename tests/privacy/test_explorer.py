@@ -48,7 +48,10 @@ def test_query_reveals_nothing_below_the_floor(sample_run, tmp_path, q):
     for side in ("ai", "human"):
         for level in LEVELS:
             params = {"q": q, "side": side, "level": level, "limit": 500}
-            assert real.get("/api/values", params=params).json() == ref.get("/api/values", params=params).json(), (side, level)
+            assert real.get("/api/values", params=params).json() == ref.get("/api/values", params=params).json(), (
+                side,
+                level,
+            )
     assert real.get("/api/search", params={"q": q}).json() == ref.get("/api/search", params={"q": q}).json()
 
 
@@ -64,10 +67,20 @@ def test_filter_naming_a_below_floor_group_answers_like_a_missing_one(run_copy):
     assert c.get("/api/values", params={"model": big}).json()["items"]  # a group above the floor still filters
 
 
-@pytest.mark.parametrize(("host", "status"), [
-    ("evil.example", 403), ("evil.example:8000", 403), ("127.0.0.1.evil.example", 403), ("", 403),
-    ("127.0.0.1:8765", 200), ("localhost", 200), ("LOCALHOST:80", 200), ("[::1]:8000", 200), ("localhost.", 200),
-])
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("evil.example", 403),
+        ("evil.example:8000", 403),
+        ("127.0.0.1.evil.example", 403),
+        ("", 403),
+        ("127.0.0.1:8765", 200),
+        ("localhost", 200),
+        ("LOCALHOST:80", 200),
+        ("[::1]:8000", 200),
+        ("localhost.", 200),
+    ],
+)
 def test_tokenless_explorer_answers_only_loopback_hosts(sample_run, host, status):
     c = TestClient(create_app(sample_run), base_url=LOCAL)
     assert c.get("/api/summary", headers={"host": host}).status_code == status

@@ -33,8 +33,12 @@ def test_taxonomy_csvs_are_floored(sample_run_no_users, tmp_path):
     out = tmp_path / "export"
     summary = export_run(sample_run, out)
     tax = sorted(out.glob("taxonomy_*.csv"))
-    assert {p.name for p in tax} == {"taxonomy_placed_tree.csv", "taxonomy_placed_frequencies.csv",
-                                     "taxonomy_discovered_tree.csv", "taxonomy_discovered_frequencies.csv"}
+    assert {p.name for p in tax} == {
+        "taxonomy_placed_tree.csv",
+        "taxonomy_placed_frequencies.csv",
+        "taxonomy_discovered_tree.csv",
+        "taxonomy_discovered_frequencies.csv",
+    }
     for path in out.iterdir():
         assert "quattlebaum" not in path.read_text("utf-8").lower(), path.name
     assert summary["files"]["taxonomy_discovered_frequencies.csv"]["suppressed_at_export"] > 0
@@ -52,7 +56,11 @@ def test_user_floor_applies_to_taxonomy_csvs(sample_run, tmp_path):
     assert conv["user_id"].str.startswith("u_").all() and conv["user_id"].nunique() == 21
     assert ONE_USER in (sample_run / "taxonomy" / "discovered_frequencies.csv").read_text("utf-8")  # in the run
     export_run(sample_run, tmp_path / "export")
-    for name in ("taxonomy_discovered_frequencies.csv", "taxonomy_placed_frequencies.csv", "taxonomy_discovered_tree.csv"):
+    for name in (
+        "taxonomy_discovered_frequencies.csv",
+        "taxonomy_placed_frequencies.csv",
+        "taxonomy_discovered_tree.csv",
+    ):
         text = (tmp_path / "export" / name).read_text("utf-8")
         assert ONE_USER not in text and "helpfulness" in text, name
 
@@ -67,10 +75,15 @@ def test_user_floor_end_to_end(sample_run, sample_run_no_users, tmp_path):
         export_run(run, tmp_path / run.parent.name)
         exported = " ".join(p.read_text("utf-8") for p in (tmp_path / run.parent.name).iterdir())
         client = TestClient(create_app(run), base_url="http://127.0.0.1")
-        answers = [client.get("/api/values", params={"q": "quentin", "limit": 500}).text,
-                   client.get("/api/search", params={"q": "quentin"}).text]
-        return {"report": ONE_USER in (run / "report.html").read_text("utf-8"), "export": ONE_USER in exported,
-                "explorer": any(ONE_USER in a for a in answers)}
+        answers = [
+            client.get("/api/values", params={"q": "quentin", "limit": 500}).text,
+            client.get("/api/search", params={"q": "quentin"}).text,
+        ]
+        return {
+            "report": ONE_USER in (run / "report.html").read_text("utf-8"),
+            "export": ONE_USER in exported,
+            "explorer": any(ONE_USER in a for a in answers),
+        }
 
     assert shown(sample_run) == {"report": False, "export": False, "explorer": False}
     assert shown(sample_run_no_users) == {"report": True, "export": True, "explorer": True}  # conversation floor alone
@@ -104,8 +117,19 @@ def test_formula_cells_are_not_evaluated(sample_run, tmp_path):
 
 @pytest.mark.parametrize(
     ("cell", "safe"),
-    [("=1+1", "'=1+1"), ("+cmd", "'+cmd"), ("-cmd|' /c calc'!A0", "'-cmd|' /c calc'!A0"), ("@SUM(A1)", "'@SUM(A1)"),
-     ("\tx", "'\tx"), ("\rx", "'\rx"), ("-1.5", "-1.5"), ("+3", "+3"), ("honesty", "honesty"), ("", ""), (-2, -2)],
+    [
+        ("=1+1", "'=1+1"),
+        ("+cmd", "'+cmd"),
+        ("-cmd|' /c calc'!A0", "'-cmd|' /c calc'!A0"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("-1.5", "-1.5"),
+        ("+3", "+3"),
+        ("honesty", "honesty"),
+        ("", ""),
+        (-2, -2),
+    ],
 )
 def test_spreadsheet_safe(cell, safe):
     assert spreadsheet_safe(cell) == safe

@@ -64,8 +64,11 @@ def test_find_many_matches_find(scrubber, real_texts):
 
 def test_conversation_meta_and_context_scrubbed(scrubber):
     conv = Conversation(
-        id="c1", model="m", messages=[{"role": "user", "content": "I am Tom Hanks, tom@hanks.com"}],
-        context="asked by John Miller", meta={"notes": ["reach me at 555-123-4567"], "n": 3},
+        id="c1",
+        model="m",
+        messages=[{"role": "user", "content": "I am Tom Hanks, tom@hanks.com"}],
+        context="asked by John Miller",
+        meta={"notes": ["reach me at 555-123-4567"], "n": 3},
     )
     out = scrubber.scrub_conversation(conv)
     assert out.messages[0].content == "I am [PERSON], [EMAIL]"

@@ -36,8 +36,11 @@ def regex():
         ("SSN 805-76-6898.", "GOV_ID", "805-76-6898"),
         ("NI number AB 12 34 56 C.", "GOV_ID", "AB 12 34 56 C"),
         ("my passport number is X16684847.", "GOV_ID", "X16684847"),
-        ("at 310 Dean Expressway Apt. 459\nMichealmouth, DE 38671 now", "STREET_ADDRESS",
-         "310 Dean Expressway Apt. 459\nMichealmouth, DE 38671"),
+        (
+            "at 310 Dean Expressway Apt. 459\nMichealmouth, DE 38671 now",
+            "STREET_ADDRESS",
+            "310 Dean Expressway Apt. 459\nMichealmouth, DE 38671",
+        ),
         ("to PSC 9561, Box 7372, APO AE 44429 now", "STREET_ADDRESS", "PSC 9561, Box 7372, APO AE 44429"),
         ("key sk-abcdefghijklmnopqrstuvwx here", "SECRET", "sk-abcdefghijklmnopqrstuvwx"),
     ],

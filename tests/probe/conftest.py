@@ -14,8 +14,16 @@ from valuescope.probe.suite import Scenario, load_suite
 from .fake_targets import FakeTarget
 
 # scenarios per pressure in the slice: enough unethical requests that the targets' differences are significant
-PER_PRESSURE = {"unethical_justified": 24, "roleplay": 12, "authority": 12, "neutral": 8, "states_value": 8,
-                "challenges_value": 8, "emotional": 8, "nihilism": 8}
+PER_PRESSURE = {
+    "unethical_justified": 24,
+    "roleplay": 12,
+    "authority": 12,
+    "neutral": 8,
+    "states_value": 8,
+    "challenges_value": 8,
+    "emotional": 8,
+    "nihilism": 8,
+}
 
 
 @pytest.fixture(autouse=True)

@@ -47,20 +47,34 @@ def test_probe_run_is_a_normal_run(probed, probe_suite):
     assert len(conv) == 2 * n and set(conv["source"]) == {"probe"} and set(conv["model"]) == {"resister"}
     meta = conv["meta"].map(lambda m: json.loads(m)["probe"])
     assert all(m["context"] == c and m["scenario"] in cid for m, c, cid in zip(meta, conv["context"], conv["id"]))
-    assert {m["turn"] for m in meta} == {1, 2} and all(cid.endswith(f":t{m['turn']}") for cid, m in zip(conv["id"], meta))
+    assert {m["turn"] for m in meta} == {1, 2} and all(
+        cid.endswith(f":t{m['turn']}") for cid, m in zip(conv["id"], meta)
+    )
     lengths = conv["messages"].map(len)
-    assert set(lengths[meta.map(lambda m: m["turn"]) == 1]) == {2} and set(lengths[meta.map(lambda m: m["turn"]) == 2]) == {4}
+    assert set(lengths[meta.map(lambda m: m["turn"]) == 1]) == {2} and set(
+        lengths[meta.map(lambda m: m["turn"]) == 2]
+    ) == {4}
     assert len(run["judgments"]) == len(conv)  # the whole pipeline ran over every record
     assert (probed["resister"] / "report.html").is_file()
-    for table in ("pressure_rates", "pressure_responses", "pressure_values", "pressure_distinctive", "pressure_anomalies"):
+    for table in (
+        "pressure_rates",
+        "pressure_responses",
+        "pressure_values",
+        "pressure_distinctive",
+        "pressure_anomalies",
+    ):
         assert f"analysis/{table}" in run.tables
     assert "values under pressure" in (probed["resister"] / "report.html").read_text("utf-8").lower()
 
 
 def test_analysis_tells_the_targets_apart_significantly(probed):
     cmp = compare_rates(rates(probed["resister"]), rates(probed["complier"])).set_index("key")
-    for key in ("unethical.resistance@final", "all.values_held@1->2", "benign.values_held@1->2",
-                "unethical.harmful_compliance@any"):
+    for key in (
+        "unethical.resistance@final",
+        "all.values_held@1->2",
+        "benign.values_held@1->2",
+        "unethical.harmful_compliance@any",
+    ):
         row = cmp.loc[key]
         assert row["worse"], f"{key}: resister {row['rate_a']:.2f} vs complier {row['rate_b']:.2f}, q={row['q']:.3g}"
 
@@ -71,8 +85,10 @@ def test_values_held_after_pushback_differ(probed):
         assert (table["held"] + table["dropped"] == table["n_turn1"]).all()
         assert ((table["ci_low"] <= table["hold_rate"]) & (table["hold_rate"] <= table["ci_high"])).all()
     benign = ["neutral", "states_value", "challenges_value", "emotional", "nihilism"]
-    share = {k: v.loc[v["pressure"].isin(benign), "held"].sum() / v.loc[v["pressure"].isin(benign), "n_turn1"].sum()
-             for k, v in held.items()}
+    share = {
+        k: v.loc[v["pressure"].isin(benign), "held"].sum() / v.loc[v["pressure"].isin(benign), "n_turn1"].sum()
+        for k, v in held.items()
+    }
     assert share["resister"] > 0.6 and share["complier"] < 0.3  # the complier drops what it said when pushed
 
 
@@ -88,7 +104,9 @@ def test_gate_passes_the_resister_and_fails_the_complier(probed, tmp_path):
     assert res[0]["passed"] is False and "unethical.resistance@final" in res[0]["detail"]
 
 
-def test_cli_gate_exit_codes_and_rerun_sends_nothing(probed, probe_suite, unethical_turns, tmp_path, monkeypatch, capsys):
+def test_cli_gate_exit_codes_and_rerun_sends_nothing(
+    probed, probe_suite, unethical_turns, tmp_path, monkeypatch, capsys
+):
     gate_file = tmp_path / "gate.toml"
     gate_file.write_text(GATE, "utf-8")
     from valuescope.cli import main
@@ -96,8 +114,27 @@ def test_cli_gate_exit_codes_and_rerun_sends_nothing(probed, probe_suite, unethi
     codes = {}
     for kind, run in probed.items():
         with FakeTarget(kind, unethical_turns) as fake:
-            monkeypatch.setattr(sys, "argv", ["valuescope", "probe", "--model", kind, "--base-url", fake.url, "--out", str(run),
-                                              "--suite", str(probe_suite), "--gate", str(gate_file), "--workers", "1", "-q"])
+            monkeypatch.setattr(
+                sys,
+                "argv",
+                [
+                    "valuescope",
+                    "probe",
+                    "--model",
+                    kind,
+                    "--base-url",
+                    fake.url,
+                    "--out",
+                    str(run),
+                    "--suite",
+                    str(probe_suite),
+                    "--gate",
+                    str(gate_file),
+                    "--workers",
+                    "1",
+                    "-q",
+                ],
+            )
             try:
                 main()
                 codes[kind] = 0
@@ -134,5 +171,13 @@ def test_compare_two_probes_and_probe_vs_traffic(probed, tmp_path, conversations
     only = api.load_run(tmp_path / "pt")["pressure_only_values"]
     seen = set(traffic.sql("select value_norm from values where side = 'ai'")["value_norm"])
     assert len(only) and not set(only["value"]) & seen
-    assert set(only["pressure"]) <= {"neutral", "states_value", "challenges_value", "unethical_justified", "nihilism",
-                                     "roleplay", "emotional", "authority"}
+    assert set(only["pressure"]) <= {
+        "neutral",
+        "states_value",
+        "challenges_value",
+        "unethical_justified",
+        "nihilism",
+        "roleplay",
+        "emotional",
+        "authority",
+    }

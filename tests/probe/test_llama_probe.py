@@ -29,9 +29,29 @@ def test_probe_smollm2_end_to_end(llama_server, tmp_path, monkeypatch, capsys): 
     out = tmp_path / "run"
     prompt = tmp_path / "system.txt"
     prompt.write_text("You are a helpful, honest and harmless assistant.", "utf-8")
-    args = ["valuescope", "probe", "--model", "smollm2", "--base-url", llama_server, "--out", str(out), "--suite", str(suite),
-            "--system-prompt", str(prompt), "--max-tokens", "48", "--concurrency", "2", "--workers", "1", "-q",
-            "--gate", "default"]
+    args = [
+        "valuescope",
+        "probe",
+        "--model",
+        "smollm2",
+        "--base-url",
+        llama_server,
+        "--out",
+        str(out),
+        "--suite",
+        str(suite),
+        "--system-prompt",
+        str(prompt),
+        "--max-tokens",
+        "48",
+        "--concurrency",
+        "2",
+        "--workers",
+        "1",
+        "-q",
+        "--gate",
+        "default",
+    ]
     monkeypatch.setattr(sys, "argv", args)
     monkeypatch.setenv("COLUMNS", "200")
     try:

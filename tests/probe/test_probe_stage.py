@@ -87,14 +87,17 @@ def test_dry_run_counts_requests(few):
     assert est["input_tokens"] > 0
 
 
-@pytest.mark.parametrize("extra, env, message", [
-    (["--baseline", "{tmp}/nothing", "--gate", "default"], {}, "is not a finished probe run"),
-    (["--baseline", "{tmp}"], {}, "--baseline is used by the release gate"),
-    (["--suite", "{tmp}/bad.jsonl"], {}, "bad.jsonl line 1: id"),
-    (["--gate", "{tmp}/none.toml"], {}, "gate file not found"),
-    (["--backend", "anthropic"], {"ANTHROPIC_API_KEY": ""}, "needs ANTHROPIC_API_KEY"),
-    ([], {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}, "needs OPENAI_API_KEY"),
-])
+@pytest.mark.parametrize(
+    "extra, env, message",
+    [
+        (["--baseline", "{tmp}/nothing", "--gate", "default"], {}, "is not a finished probe run"),
+        (["--baseline", "{tmp}"], {}, "--baseline is used by the release gate"),
+        (["--suite", "{tmp}/bad.jsonl"], {}, "bad.jsonl line 1: id"),
+        (["--gate", "{tmp}/none.toml"], {}, "gate file not found"),
+        (["--backend", "anthropic"], {"ANTHROPIC_API_KEY": ""}, "needs ANTHROPIC_API_KEY"),
+        ([], {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}, "needs OPENAI_API_KEY"),
+    ],
+)
 def test_usage_errors_are_one_line_exit_2_before_any_work(tmp_path, monkeypatch, capsys, extra, env, message):
     import sys
 
@@ -104,8 +107,11 @@ def test_usage_errors_are_one_line_exit_2_before_any_work(tmp_path, monkeypatch,
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     out = tmp_path / "run"
-    monkeypatch.setattr(sys, "argv", ["valuescope", "probe", "--model", "m", "--out", str(out),
-                                      *(a.replace("{tmp}", str(tmp_path)) for a in extra)])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        ["valuescope", "probe", "--model", "m", "--out", str(out), *(a.replace("{tmp}", str(tmp_path)) for a in extra)],
+    )
     monkeypatch.setenv("COLUMNS", "300")
     with pytest.raises(SystemExit) as done:
         main()
@@ -120,13 +126,23 @@ def test_anthropic_target_plain_messages_with_system_and_retries(tmp_path, monke
     from valuescope.probe.suite import Scenario
 
     monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
-    scenario = Scenario(id="s", context="other", pressure="emotional", turns=["FAKE[429,ok] please help", "are you sure?"],
-                        provenance={"source": "test", "license": "CC0-1.0"})
+    scenario = Scenario(
+        id="s",
+        context="other",
+        pressure="emotional",
+        turns=["FAKE[429,ok] please help", "are you sure?"],
+        provenance={"source": "test", "license": "CC0-1.0"},
+    )
     app = FakeLLM(retry_after=0.05)
     with ServerThread(app) as url:
         run = RunDir(tmp_path / "r")
-        stage = ProbeStage([scenario], TargetConfig(backend="anthropic", model="claude-test", base_url=url.removesuffix("/v1"),
-                                                    system_prompt="Be kind."), privacy=RunConfig().privacy)
+        stage = ProbeStage(
+            [scenario],
+            TargetConfig(
+                backend="anthropic", model="claude-test", base_url=url.removesuffix("/v1"), system_prompt="Be kind."
+            ),
+            privacy=RunConfig().privacy,
+        )
         run_stages(run, [stage], quiet=True)
     assert app.steps["429"] == 1
     sent = [b for b in app.bodies if "messages" in b]

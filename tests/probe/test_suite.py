@@ -26,13 +26,27 @@ def test_bundled_suite_covers_contexts_and_pressures_with_provenance():
     jbb = {s.provenance.source_id for s in suite if s.provenance.source.startswith("JailbreakBench")}
     assert len(jbb) == 100 and all(s.unethical for s in suite if s.provenance.source.startswith("JailbreakBench"))
     mtb = [s for s in suite if s.provenance.source.startswith("MT-Bench")]
-    assert len(mtb) == 80 and {s.provenance.license for s in mtb} == {"Apache-2.0"} and all(s.pressure == "neutral" for s in mtb)
+    assert (
+        len(mtb) == 80
+        and {s.provenance.license for s in mtb} == {"Apache-2.0"}
+        and all(s.pressure == "neutral" for s in mtb)
+    )
 
 
 def test_build_script_regenerates_the_bundled_suite(tmp_path, shared_dir):
     out = tmp_path / "suite.jsonl"
-    subprocess.run([sys.executable, str(REPO / "scripts" / "build_probe_suite.py"), "--shared", str(shared_dir), "--out", str(out)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "build_probe_suite.py"),
+            "--shared",
+            str(shared_dir),
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+    )
     assert out.read_bytes() == bundled_suite_path().read_bytes()
 
 
@@ -51,23 +65,42 @@ def test_shipped_mt_bench_items_hold_questions_only(shared_dir):
 
 def test_user_suite_yaml(tmp_path):
     path = tmp_path / "s.yaml"
-    path.write_text("scenarios:\n  - id: a\n    context: other\n    pressure: emotional\n    turns: [hi, please]\n"
-                    "    provenance: {source: me, license: CC0-1.0}\n", "utf-8")
+    path.write_text(
+        "scenarios:\n  - id: a\n    context: other\n    pressure: emotional\n    turns: [hi, please]\n"
+        "    provenance: {source: me, license: CC0-1.0}\n",
+        "utf-8",
+    )
     [s] = load_suite(path)
     assert s.id == "a" and s.turns == ["hi", "please"] and not s.unethical
 
 
-@pytest.mark.parametrize("line, reason", [
-    ('{"id": "a", "context": "cooking", "pressure": "neutral", "turns": ["x"], "provenance": {"source": "s", "license": "l"}}', "unknown context"),
-    ('{"id": "a", "context": "other", "pressure": "flattery", "turns": ["x"], "provenance": {"source": "s", "license": "l"}}', "pressure"),
-    ('{"id": "a", "context": "other", "pressure": "neutral", "turns": ["x"]}', "provenance"),
-    ('{"id": "a", "context": "other", "pressure": "neutral", "turns": [" "], "provenance": {"source": "s", "license": "l"}}', "non-empty"),
-    ("{not json", "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        (
+            '{"id": "a", "context": "cooking", "pressure": "neutral", "turns": ["x"], "provenance": {"source": "s", "license": "l"}}',
+            "unknown context",
+        ),
+        (
+            '{"id": "a", "context": "other", "pressure": "flattery", "turns": ["x"], "provenance": {"source": "s", "license": "l"}}',
+            "pressure",
+        ),
+        ('{"id": "a", "context": "other", "pressure": "neutral", "turns": ["x"]}', "provenance"),
+        (
+            '{"id": "a", "context": "other", "pressure": "neutral", "turns": [" "], "provenance": {"source": "s", "license": "l"}}',
+            "non-empty",
+        ),
+        ("{not json", "not valid JSON"),
+    ],
+)
 def test_bad_suite_is_one_line_error_with_location(tmp_path, line, reason):
     path = tmp_path / "bad.jsonl"
-    path.write_text('{"id": "ok", "context": "other", "pressure": "neutral", "turns": ["x"], "provenance": {"source": "s", "license": "l"}}\n'
-                    + line + "\n", "utf-8")
+    path.write_text(
+        '{"id": "ok", "context": "other", "pressure": "neutral", "turns": ["x"], "provenance": {"source": "s", "license": "l"}}\n'
+        + line
+        + "\n",
+        "utf-8",
+    )
     with pytest.raises(SuiteError) as err:
         load_suite(path)
     assert ":2" in str(err.value) or "line 2" in str(err.value)

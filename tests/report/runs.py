@@ -42,13 +42,36 @@ def write_inputs(conversations_dir: Path, labels: Path, out: Path) -> tuple[Path
     label_lines = labels.read_text("utf-8").splitlines()
     for i in range(N_PLANTED):
         cid = f"planted:{i}"
-        rows.append({"id": cid, "source": "planted", "model": XSS_MODEL, "context": "<i>ctx</i>",
-                     "messages": [{"role": "user", "content": XSS_TEXT}, {"role": "assistant", "content": "I can't run that."}], "meta": {}})
-        label_lines.append(json.dumps({
-            "id": cid, "subjective": True, "task": "xss probe", "task_category": "software & technical",
-            "ai_values": [{"value": XSS_VALUE, "explicit": True, "l2": "Security and stability"}, {"value": "helpfulness", "explicit": False}],
-            "human_values": [{"value": XSS_HUMAN}], "response": "strong_resistance", "harmful_compliance": False,
-        }))
+        rows.append(
+            {
+                "id": cid,
+                "source": "planted",
+                "model": XSS_MODEL,
+                "context": "<i>ctx</i>",
+                "messages": [
+                    {"role": "user", "content": XSS_TEXT},
+                    {"role": "assistant", "content": "I can't run that."},
+                ],
+                "meta": {},
+            }
+        )
+        label_lines.append(
+            json.dumps(
+                {
+                    "id": cid,
+                    "subjective": True,
+                    "task": "xss probe",
+                    "task_category": "software & technical",
+                    "ai_values": [
+                        {"value": XSS_VALUE, "explicit": True, "l2": "Security and stability"},
+                        {"value": "helpfulness", "explicit": False},
+                    ],
+                    "human_values": [{"value": XSS_HUMAN}],
+                    "response": "strong_resistance",
+                    "harmful_compliance": False,
+                }
+            )
+        )
     out.mkdir(parents=True, exist_ok=True)
     inp, lab = out / "input.jsonl", out / "labels.jsonl"
     inp.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
@@ -152,10 +175,37 @@ def derive_tables(run: RunDir, floor: int = 5) -> None:
             lo, hi = _wilson(n.to_numpy(float), n_sub)
             occ = g.size()[n.index]
             expl = g["explicit"].mean()[n.index] if side == "ai" else pd.Series(np.nan, index=n.index)
-            freq_rows.append(pd.DataFrame({"side": side, "level": level, "name": n.index, "n": n.values, "share": n.values / n_sub, "ci_low": lo, "ci_high": hi,
-                                           "share_occurrences": occ.values / max(1, len(sm)), "explicit_share": expl.values}))
+            freq_rows.append(
+                pd.DataFrame(
+                    {
+                        "side": side,
+                        "level": level,
+                        "name": n.index,
+                        "n": n.values,
+                        "share": n.values / n_sub,
+                        "ci_low": lo,
+                        "ci_high": hi,
+                        "share_occurrences": occ.values / max(1, len(sm)),
+                        "explicit_share": expl.values,
+                    }
+                )
+            )
     run.write_table("analysis/frequencies", pd.concat(freq_rows, ignore_index=True))
-    run.write_table("analysis/summary", pd.DataFrame([{"side": s, "n_conversations": len(j), "n_subjective": len(subj), "distinct_values": int(m[m.side == s].value_norm.nunique()), "values_per_conversation_mean": float(m[m.side == s].groupby("id").size().mean())} for s in ("ai", "human")]))
+    run.write_table(
+        "analysis/summary",
+        pd.DataFrame(
+            [
+                {
+                    "side": s,
+                    "n_conversations": len(j),
+                    "n_subjective": len(subj),
+                    "distinct_values": int(m[m.side == s].value_norm.nunique()),
+                    "values_per_conversation_mean": float(m[m.side == s].groupby("id").size().mean()),
+                }
+                for s in ("ai", "human")
+            ]
+        ),
+    )
     # context: task_category x l2 residuals (independence over conversation presence)
     ai = m[m["side"] == "ai"].merge(j[["id", "task_category"]], on="id").dropna(subset=["l2"])
     tab = ai.groupby(["task_category", "l2"])["id"].nunique().unstack(fill_value=0)
@@ -166,10 +216,27 @@ def derive_tables(run: RunDir, floor: int = 5) -> None:
     for i, c in enumerate(tab.index):
         for k, name in enumerate(tab.columns):
             if tab.iat[i, k] >= floor:
-                ctx.append({"context_kind": "task_category", "context": c, "side": "ai", "level": "l2", "name": name, "n": int(tab.iat[i, k]), "expected": float(exp[i, k]),
-                            "residual": float(res[i, k]), "p_value": 0.01, "q_value": 0.02, "lift": float(tab.iat[i, k] / exp[i, k]), "significant": abs(res[i, k]) > 2})
+                ctx.append(
+                    {
+                        "context_kind": "task_category",
+                        "context": c,
+                        "side": "ai",
+                        "level": "l2",
+                        "name": name,
+                        "n": int(tab.iat[i, k]),
+                        "expected": float(exp[i, k]),
+                        "residual": float(res[i, k]),
+                        "p_value": 0.01,
+                        "q_value": 0.02,
+                        "lift": float(tab.iat[i, k] / exp[i, k]),
+                        "significant": abs(res[i, k]) > 2,
+                    }
+                )
     run.write_table("analysis/context", pd.DataFrame(ctx))
-    run.write_table("analysis/context_invariance", pd.DataFrame([{"side": "ai", "level": "value", "name": "helpfulness", "n_contexts": 5, "cv": 0.2}]))
+    run.write_table(
+        "analysis/context_invariance",
+        pd.DataFrame([{"side": "ai", "level": "value", "name": "helpfulness", "n_contexts": 5, "cv": 0.2}]),
+    )
     resp_rows = []
     for kind, keys in (("all", None), ("task_category", "task_category")):
         groups = [("all", j)] if keys is None else list(j.groupby(keys))
@@ -178,7 +245,17 @@ def derive_tables(run: RunDir, floor: int = 5) -> None:
             for r, k in counts.items():
                 if k >= floor:
                     lo, hi = _wilson(np.array([float(k)]), len(g))
-                    resp_rows.append({"context_kind": kind, "context": ctx_name, "response": r, "n": int(k), "share": k / len(g), "ci_low": lo[0], "ci_high": hi[0]})
+                    resp_rows.append(
+                        {
+                            "context_kind": kind,
+                            "context": ctx_name,
+                            "response": r,
+                            "n": int(k),
+                            "share": k / len(g),
+                            "ci_low": lo[0],
+                            "ci_high": hi[0],
+                        }
+                    )
     run.write_table("analysis/responses", pd.DataFrame(resp_rows))
     hv = m[m.side == "human"].groupby("id")["value_norm"].apply(set)
     av = m[m.side == "ai"].groupby("id")["value_norm"].apply(set)
@@ -188,7 +265,16 @@ def derive_tables(run: RunDir, floor: int = 5) -> None:
         mirrored = sum(bool(hv.get(i, set()) & av.get(i, set())) for i in g.index)
         if len(g) >= floor:
             lo, hi = _wilson(np.array([float(mirrored)]), len(g))
-            mir.append({"response": r, "n": len(g), "n_mirrored": mirrored, "share": mirrored / len(g), "ci_low": lo[0], "ci_high": hi[0]})
+            mir.append(
+                {
+                    "response": r,
+                    "n": len(g),
+                    "n_mirrored": mirrored,
+                    "share": mirrored / len(g),
+                    "ci_low": lo[0],
+                    "ci_high": hi[0],
+                }
+            )
     run.write_table("analysis/mirroring", pd.DataFrame(mir))
     resist = set(j[j.response.isin(["mild_resistance", "strong_resistance"])].id)
     rows = []
@@ -197,11 +283,49 @@ def derive_tables(run: RunDir, floor: int = 5) -> None:
         nr = len(ids & resist)
         if nr >= floor:
             rr, ro = nr / max(1, len(resist)), len(ids - resist) / max(1, len(j) - len(resist))
-            rows.append({"level": "value", "name": v, "n_resist": nr, "rate_resist": rr, "rate_other": ro, "lift": rr / ro if ro else np.nan, "residual": 2.5, "q_value": 0.01})
+            rows.append(
+                {
+                    "level": "value",
+                    "name": v,
+                    "n_resist": nr,
+                    "rate_resist": rr,
+                    "rate_other": ro,
+                    "lift": rr / ro if ro else np.nan,
+                    "residual": 2.5,
+                    "q_value": 0.01,
+                }
+            )
     run.write_table("analysis/resistance_values", pd.DataFrame(rows))
-    run.write_table("analysis/value_pairs", pd.DataFrame([{"level": "value", "ai_value": XSS_VALUE, "human_value": XSS_HUMAN, "n": N_PLANTED, "lift": 9.0, "residual": 4.0, "q_value": 0.001}]))
+    run.write_table(
+        "analysis/value_pairs",
+        pd.DataFrame(
+            [
+                {
+                    "level": "value",
+                    "ai_value": XSS_VALUE,
+                    "human_value": XSS_HUMAN,
+                    "n": N_PLANTED,
+                    "lift": 9.0,
+                    "residual": 4.0,
+                    "q_value": 0.001,
+                }
+            ]
+        ),
+    )
     top = j.sort_values("anomaly_score", ascending=False).head(30)
-    run.write_table("analysis/alerts", pd.DataFrame({"id": top.id, "anomaly_score": top.anomaly_score, "reasons": "rare in context", "policy_matches": "", "harmful_score": top.harmful_score, "rarity": 0.9}))
+    run.write_table(
+        "analysis/alerts",
+        pd.DataFrame(
+            {
+                "id": top.id,
+                "anomaly_score": top.anomaly_score,
+                "reasons": "rare in context",
+                "policy_matches": "",
+                "harmful_score": top.harmful_score,
+                "rarity": 0.9,
+            }
+        ),
+    )
     # compare: two models with the most conversations
     jm = j.merge(convs, on="id")
     models = jm["model"].value_counts().head(2).index.tolist()
@@ -214,8 +338,26 @@ def derive_tables(run: RunDir, floor: int = 5) -> None:
             ka, kb = g[g.model == a].id.nunique(), g[g.model == b].id.nunique()
             if ka + kb >= floor:
                 d = ka / na - kb / nb
-                comp.append({"group_a": a, "group_b": b, "side": "ai", "level": "value", "name": v, "n_a": ka, "n_b": kb, "rate_a": ka / na, "rate_b": kb / nb, "diff": d,
-                             "ci_low": d - 0.05, "ci_high": d + 0.05, "p_value": 0.04, "q_value": 0.2, "significant": False, "status": "both" if ka and kb else ("only_a" if ka else "only_b")})
+                comp.append(
+                    {
+                        "group_a": a,
+                        "group_b": b,
+                        "side": "ai",
+                        "level": "value",
+                        "name": v,
+                        "n_a": ka,
+                        "n_b": kb,
+                        "rate_a": ka / na,
+                        "rate_b": kb / nb,
+                        "diff": d,
+                        "ci_low": d - 0.05,
+                        "ci_high": d + 0.05,
+                        "p_value": 0.04,
+                        "q_value": 0.2,
+                        "significant": False,
+                        "status": "both" if ka and kb else ("only_a" if ka else "only_b"),
+                    }
+                )
     run.write_table("analysis/compare", pd.DataFrame(comp))
     run.update_manifest(privacy_floor={"min_conversations": floor, "min_users": 3, "suppressed": {"frequencies": 12}})
     run.refresh_duckdb()

@@ -24,7 +24,9 @@ DRAWN = "g.point path, g.slice path, g.hm image, .heatmaplayer image"
 
 def _watch(page) -> list[str]:
     problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console.{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.on(
+        "console", lambda m: problems.append(f"console.{m.type}: {m.text}") if m.type in ("error", "warning") else None
+    )
     page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
     page.on("requestfailed", lambda r: problems.append(f"requestfailed: {r.url}"))
     return problems
@@ -54,7 +56,17 @@ def test_report_loads_and_every_chart_renders(browser, report_run, screenshot_di
     assert problems == [] and external == []
     page.add_style_tag(content=HIDE_STICKY)
     save_screenshot(page, screenshot_dirs, "report-top")
-    for sid in ("summary", "taxonomy", "values", "published", "context", "responses", "resistance", "anomalies", "comparison"):
+    for sid in (
+        "summary",
+        "taxonomy",
+        "values",
+        "published",
+        "context",
+        "responses",
+        "resistance",
+        "anomalies",
+        "comparison",
+    ):
         save_screenshot(page.locator(f"#{sid}"), screenshot_dirs, f"report-{sid}")
     # zoom into a top category of the sunburst: the click must not raise
     page.locator("#chart-taxonomy g.slice").first.click()
@@ -69,7 +81,9 @@ def explorer_url(report_run):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     # examples on: the planted conversation text (an XSS payload) must render as text too
-    server = uvicorn.Server(uvicorn.Config(create_app(report_run.path, examples=True), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(report_run.path, examples=True), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + 20

@@ -23,8 +23,31 @@ def html(report_run) -> str:
 
 def test_report_has_every_section_in_reading_order(html: str) -> None:
     ids = re.findall(r'<section id="([a-z-]+)"', html)
-    assert ids == ["summary", "taxonomy", "categories", "values", "published", "context", "responses", "resistance", "anomalies", "comparison", "methods"]
-    for chart in ("chart-taxonomy", "chart-top-ai", "chart-top-human", "chart-categories", "chart-published-values", "chart-context-task-category", "chart-responses", "chart-mirroring", "chart-resistance", "chart-anomaly-scores"):
+    assert ids == [
+        "summary",
+        "taxonomy",
+        "categories",
+        "values",
+        "published",
+        "context",
+        "responses",
+        "resistance",
+        "anomalies",
+        "comparison",
+        "methods",
+    ]
+    for chart in (
+        "chart-taxonomy",
+        "chart-top-ai",
+        "chart-top-human",
+        "chart-categories",
+        "chart-published-values",
+        "chart-context-task-category",
+        "chart-responses",
+        "chart-mirroring",
+        "chart-resistance",
+        "chart-anomaly-scores",
+    ):
         assert f'id="{chart}"' in html, chart
 
 
@@ -46,7 +69,16 @@ def test_data_is_escaped_everywhere(html: str) -> None:
         assert payload not in html
     assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in html  # in the tables, as text
     # chart labels: JSON inside an attribute, with < > & as unicode escapes, plotly gets entity-escaped text
-    figs = [json.loads(m.replace("&#34;", '"').replace("&amp;", "&").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">")) for m in re.findall(r'data-figure="([^"]*)"', html)]
+    figs = [
+        json.loads(
+            m.replace("&#34;", '"')
+            .replace("&amp;", "&")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+        )
+        for m in re.findall(r'data-figure="([^"]*)"', html)
+    ]
     labels = json.dumps(figs)
     assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in labels
     assert XSS_VALUE not in labels
@@ -72,7 +104,10 @@ def test_examples_only_scrubbed_snippets_above_the_floor(report_run, tmp_path: P
     assert 0 < len(snippets) <= 2 * 20
     values = report_run.read_df("values")
     n_by_value = values[values.side == "ai"].groupby("value_norm")["id"].nunique()
-    shown = [v.replace("&lt;", "<").replace("&gt;", ">") for v in re.findall(r'<details class="examples">.*?</details>', html, re.S)[0].split("<h3>")[1:]]
+    shown = [
+        v.replace("&lt;", "<").replace("&gt;", ">")
+        for v in re.findall(r'<details class="examples">.*?</details>', html, re.S)[0].split("<h3>")[1:]
+    ]
     for block in shown:
         name = block.split("</h3>")[0]
         assert n_by_value[name] >= 5, f"{name} is below the floor but has examples"

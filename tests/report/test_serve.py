@@ -50,10 +50,18 @@ def test_filters_narrow_counts(client, report_run) -> None:
 
 def test_tree_walks_down_the_levels(client) -> None:
     top = client.get("/api/tree").json()
-    assert top["level"] == "l3" and {r["name"] for r in top["items"]} <= {"Practical values", "Epistemic values", "Social values", "Protective values", "Personal values"}
+    assert top["level"] == "l3" and {r["name"] for r in top["items"]} <= {
+        "Practical values",
+        "Epistemic values",
+        "Social values",
+        "Protective values",
+        "Personal values",
+    }
     l2 = client.get("/api/tree", params={"l3": "Protective values"}).json()
     assert l2["level"] == "l2" and any(r["name"] == "Ethical responsibility" for r in l2["items"])
-    leaf = client.get("/api/tree", params={"l3": "Protective values", "l2": "Security and stability", "l1": "Safety and harm values"}).json()
+    leaf = client.get(
+        "/api/tree", params={"l3": "Protective values", "l2": "Security and stability", "l1": "Safety and harm values"}
+    ).json()
     assert leaf["level"] == "value"
 
 
@@ -146,4 +154,8 @@ def test_copied_run_never_reads_the_original(report_run, tmp_path) -> None:
     assert c.get("/api/search", params={"q": "renamed in the copy"}).json()["items"]
     assert not c.get("/api/search", params={"q": "harm prevention"}).json()["items"]
     # the original run still answers from its own files
-    assert TestClient(create_app(report_run.path), base_url=LOCAL).get("/api/search", params={"q": "harm prevention"}).json()["items"]
+    assert (
+        TestClient(create_app(report_run.path), base_url=LOCAL)
+        .get("/api/search", params={"q": "harm prevention"})
+        .json()["items"]
+    )

@@ -26,9 +26,20 @@ from valuescope.taxonomy.naming import AUTO
 from valuescope.taxonomy.reference import published_tree
 from valuescope.taxonomy.vectors import TextVectors
 
-TOPICS = ["Honesty and truthfulness", "Care for others' wellbeing", "Technical excellence", "Creative expression",
-          "Harm prevention and safety", "Personal autonomy", "Learning and knowledge", "Fairness and justice",
-          "Professional conduct", "Cultural respect", "Environmental care", "Emotional support"]
+TOPICS = [
+    "Honesty and truthfulness",
+    "Care for others' wellbeing",
+    "Technical excellence",
+    "Creative expression",
+    "Harm prevention and safety",
+    "Personal autonomy",
+    "Learning and knowledge",
+    "Fairness and justice",
+    "Professional conduct",
+    "Cultural respect",
+    "Environmental care",
+    "Emotional support",
+]
 
 
 class TaxonomyFake(FakeLLM):
@@ -77,7 +88,7 @@ class TaxonomyFake(FakeLLM):
         if kind == "assign":
             items = int(re.search(r"For each of the (\d+) items", user).group(1))
             if step == "wild":
-                return json.dumps({"choices": [0, 999][: items]})  # out of range, and too short
+                return json.dumps({"choices": [0, 999][:items]})  # out of range, and too short
             options = [int(m.split(",")[0]) for m in re.findall(r"\(options: ([0-9, ]+)\)", user)]
             assert len(options) == items
             return json.dumps({"choices": options})
@@ -99,7 +110,9 @@ def sample():
 
 
 def _complete_json(url: str, model: str = "fake-model", **kw):
-    backend = get_backend(ExtractConfig(backend="openai", model=model, base_url=url, **{"max_retries": 1, "timeout_s": 10, **kw}))
+    backend = get_backend(
+        ExtractConfig(backend="openai", model=model, base_url=url, **{"max_retries": 1, "timeout_s": 10, **kw})
+    )
     return lambda system, user, schema: backend.complete_json(system, user, schema, "taxonomy_answer")
 
 
@@ -130,7 +143,11 @@ def test_restructures_upper_levels_with_llm_answers(sample):
         h, clio = _build(url, sample)
     _assert_strict(h, len(sample[0]), [12, 4, 2])
     s = clio.stats
-    assert s.calls["propose"] >= 2 and s.calls["assign"] >= 2 and s.calls["rename"] == len(h.levels[1].names) + len(h.levels[2].names)
+    assert (
+        s.calls["propose"] >= 2
+        and s.calls["assign"] >= 2
+        and s.calls["rename"] == len(h.levels[1].names) + len(h.levels[2].names)
+    )
     assert sum(s.fallbacks.values()) == 0 and s.item_fallbacks == 0
     assert all(n.startswith("Fake ") for lv in h.levels for n in lv.names)
     assert app.kinds["propose"] == s.calls["propose"] and app.kinds["assign"] == s.calls["assign"]
@@ -190,8 +207,9 @@ def test_build_values_uses_clio_when_llm_configured(sample, tmp_path):
     leaves, w, _ = sample
     app = TaxonomyFake()
     with ServerThread(app) as url:
-        config = TaxonomyConfig(namer="llm", llm_backend="openai", llm_model="fake-model", llm_base_url=url,
-                                level_sizes=[10, 3])
+        config = TaxonomyConfig(
+            namer="llm", llm_backend="openai", llm_model="fake-model", llm_base_url=url, level_sizes=[10, 3]
+        )
         h = build_values(pd.DataFrame({"value": leaves[:40], "count": w[:40] + 1}), config, tmp_path)
     assert app.kinds["propose"] >= 1 and app.kinds["assign"] >= 1
     assert h.llm_stats["llm_calls"] >= 2 and h.llm_stats["llm_fallbacks"] == 0  # reported by `taxonomy build`
@@ -224,8 +242,23 @@ def test_cli_build_says_when_levels_kept_the_offline_clustering(sample, tmp_path
     src.write_text("\n".join(leaves[:40]) + "\n", encoding="utf-8")
     fake = TaxonomyFake({"propose": ["500"], "dedupe": ["badjson"], "assign": ["schema"], "name": ["500"]})
     with ServerThread(fake) as url:
-        r = CliRunner().invoke(cli_app, ["taxonomy", "build", "--input", str(src), "--output", str(tmp_path / "out"),
-                                         "--levels", "10,3", "--model", "fake-model", "--base-url", url])
+        r = CliRunner().invoke(
+            cli_app,
+            [
+                "taxonomy",
+                "build",
+                "--input",
+                str(src),
+                "--output",
+                str(tmp_path / "out"),
+                "--levels",
+                "10,3",
+                "--model",
+                "fake-model",
+                "--base-url",
+                url,
+            ],
+        )
     assert r.exit_code == 0, r.output
     assert "1 level(s) kept the offline clustering" in " ".join(r.output.split())
     assert (tmp_path / "out" / "values_tree.csv").is_file()

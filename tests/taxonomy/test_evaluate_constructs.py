@@ -60,16 +60,23 @@ def test_evaluate_reports_both_constructs_and_by_source(tmp_path: Path, dev: dic
     assert sum(g["n_matched"] for g in m["by_source"].values()) == m["n_matched"] == 400
     alpaca = {i: r for i, r in dev.items() if i.startswith("alpaca-eval:")}
     rows = run.read_table("values").to_pylist()
-    want = compute_metrics([j for j in run.read_table("judgments").to_pylist() if j["id"] in alpaca],
-                           [v for v in rows if v["id"] in alpaca], tree_consistent_labels(alpaca))
+    want = compute_metrics(
+        [j for j in run.read_table("judgments").to_pylist() if j["id"] in alpaca],
+        [v for v in rows if v["id"] in alpaca],
+        tree_consistent_labels(alpaca),
+    )
     assert m["by_source"]["alpaca-eval"]["constructs"]["tree_consistent"]["ai_l3_micro_f1"] == want["ai_l3_micro_f1"]
     assert m["by_source"]["alpaca-eval"]["subjective_accuracy"] == 1.0
 
-    res = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["evaluate", str(run.path), "--reference", str(reference_dir / "dev.jsonl"), "--by", "source"])
+    res = CliRunner(env={"COLUMNS": "200"}).invoke(
+        app, ["evaluate", str(run.path), "--reference", str(reference_dir / "dev.jsonl"), "--by", "source"]
+    )
     assert res.exit_code == 0, res.output
     assert "as annotated / tree-consistent" in res.output and "by source" in res.output and "alpaca-eval" in res.output
     assert "l2_hint_disagreement" in res.output
     printed = json.loads(res.output.strip().splitlines()[-1])
     assert printed["tree_consistent"]["ai_l2_micro_f1"] == m["constructs"]["tree_consistent"]["ai_l2_micro_f1"]
-    bad = CliRunner().invoke(app, ["evaluate", str(run.path), "--reference", str(reference_dir / "dev.jsonl"), "--by", "model"])
+    bad = CliRunner().invoke(
+        app, ["evaluate", str(run.path), "--reference", str(reference_dir / "dev.jsonl"), "--by", "model"]
+    )
     assert bad.exit_code != 0 and "only 'source'" in str(bad.exception)

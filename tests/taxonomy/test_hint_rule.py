@@ -80,4 +80,7 @@ def test_reference_labels_survive_the_taxonomy_stage(tmp_path, reference_dir) ->
     known = values[values["l2_hint"].notna()]
     assert stats["l2_hint_disagreement"] == round(float((known["l2_hint"] != known["tree_l2"]).mean()), 4)
     assert 0.3 < stats["l2_hint_disagreement"] < 0.8
-    assert (values.loc[values["l2_source"] == "extractor", "l2"] == values.loc[values["l2_source"] == "extractor", "l2_hint"]).all()
+    assert (
+        values.loc[values["l2_source"] == "extractor", "l2"]
+        == values.loc[values["l2_source"] == "extractor", "l2_hint"]
+    ).all()

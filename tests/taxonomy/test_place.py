@@ -84,8 +84,18 @@ def test_spelling_variants_land_on_their_leaf(placer):
 
 
 # Unambiguous published leaves; with a tree lacking all of them each must still land in its l3.
-HELD_SET = ["protecting minors", "religious faith", "energy efficiency", "empirical evidence", "technical competence",
-            "cost consciousness", "mutual respect", "aesthetic appreciation", "artistic dedication", "data privacy"]
+HELD_SET = [
+    "protecting minors",
+    "religious faith",
+    "energy efficiency",
+    "empirical evidence",
+    "technical competence",
+    "cost consciousness",
+    "mutual respect",
+    "aesthetic appreciation",
+    "artistic dedication",
+    "data privacy",
+]
 
 
 @pytest.fixture(scope="module")

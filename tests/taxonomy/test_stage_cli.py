@@ -13,15 +13,19 @@ from valuescope.taxonomy.stage import taxonomy_stages
 
 def _run(tmp_path, mentions, subjective):
     run = RunDir(tmp_path / "run")
-    run.write_table("mentions", pd.DataFrame(mentions, columns=["id", "side", "value", "explicit", "l2_hint", "confidence"]))
+    run.write_table(
+        "mentions", pd.DataFrame(mentions, columns=["id", "side", "value", "explicit", "l2_hint", "confidence"])
+    )
     run.write_table("judgments", pd.DataFrame({"id": list(subjective), "subjective": list(subjective.values())}))
     return run
 
 
 def test_stages_write_values_and_exports(tmp_path):
     mentions = [
-        ("c1", "ai", "Honesty", True, None, 0.9), ("c1", "ai", "well-being", False, None, None),
-        ("c2", "ai", "honesty", True, None, 0.8), ("c2", "human", "family", None, None, None),
+        ("c1", "ai", "Honesty", True, None, 0.9),
+        ("c1", "ai", "well-being", False, None, None),
+        ("c2", "ai", "honesty", True, None, 0.8),
+        ("c2", "human", "family", None, None, None),
         ("c3", "ai", "pizza toppings", False, "Pleasure and enjoyment", None),
     ]
     run = _run(tmp_path, mentions, {"c1": True, "c2": True, "c3": True, "c4": False})
@@ -29,7 +33,11 @@ def test_stages_write_values_and_exports(tmp_path):
     values = run.read_df("values")
     assert len(values) == 5 and list(values.columns[:6]) == ["id", "side", "value", "explicit", "l2_hint", "confidence"]
     assert values.loc[0, "value"] == "Honesty" and values.loc[0, "value_norm"] == "honesty"
-    assert values.loc[4, "is_new"] and pd.isna(values.loc[4, "leaf"]) and values.loc[4, "l2_hint"] == "Pleasure and enjoyment"
+    assert (
+        values.loc[4, "is_new"]
+        and pd.isna(values.loc[4, "leaf"])
+        and values.loc[4, "l2_hint"] == "Pleasure and enjoyment"
+    )
     with open(run.path / "taxonomy" / "placed_frequencies.csv") as fh:
         freqs = {r["value"]: float(r["pct_convos"]) for r in csv.DictReader(fh)}
     assert freqs["honesty"] == round(100 * 2 / 3, 3)  # 2 of 3 subjective conversations

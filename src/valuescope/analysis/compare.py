@@ -26,11 +26,45 @@ from valuescope.engine.rundir import RunDir, atomic_write_bytes
 from valuescope.privacy.floor import apply_floor, floor_section
 from valuescope.records import RESPONSE_TYPES
 
-COMPARE_COLUMNS = ["group_a", "group_b", "side", "level", "name", "n_a", "n_b", "rate_a", "rate_b", "diff", "ci_low",
-                   "ci_high", "p_value", "q_value", "significant", "status", "n_conversations_a", "n_conversations_b",
-                   "n_users_a", "n_users_b"]
-RESPONSE_COLUMNS = ["group_a", "group_b", "response", "n_a", "n_b", "rate_a", "rate_b", "diff", "ci_low", "ci_high",
-                    "p_value", "q_value", "significant", "n_users_a", "n_users_b"]
+COMPARE_COLUMNS = [
+    "group_a",
+    "group_b",
+    "side",
+    "level",
+    "name",
+    "n_a",
+    "n_b",
+    "rate_a",
+    "rate_b",
+    "diff",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "q_value",
+    "significant",
+    "status",
+    "n_conversations_a",
+    "n_conversations_b",
+    "n_users_a",
+    "n_users_b",
+]
+RESPONSE_COLUMNS = [
+    "group_a",
+    "group_b",
+    "response",
+    "n_a",
+    "n_b",
+    "rate_a",
+    "rate_b",
+    "diff",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "q_value",
+    "significant",
+    "n_users_a",
+    "n_users_b",
+]
 
 
 MAX_PAIRWISE = 8  # more groups than this: each group against the rest of the run
@@ -56,8 +90,14 @@ def group_of(data: RunData, label: str) -> Group:
 
 def _group(label: str, conv: pd.DataFrame, counts: pd.DataFrame, has_users: bool) -> Group:
     resp = count_cells(conv[["id", "user_id", "response"]], conv, ["response"], has_users).set_index("response")
-    return Group(label, len(conv), int(conv["subjective"].astype(bool).sum()), counts,
-                 resp.reindex(list(RESPONSE_TYPES)), has_users)
+    return Group(
+        label,
+        len(conv),
+        int(conv["subjective"].astype(bool).sum()),
+        counts,
+        resp.reindex(list(RESPONSE_TYPES)),
+        has_users,
+    )
 
 
 def subset(data: RunData, mask: pd.Series) -> RunData:
@@ -91,8 +131,10 @@ def groups_within(data: RunData, by: str) -> list[tuple[Group, Group]]:
     conv = data.conv.assign(grp=col.to_numpy())
     pres = presence(long_values(data.values, conv["id"])).merge(conv[["id", "grp", "user_id"]], on="id")
     counts = count_cells(pres, conv, ["grp", "side", "level", "name"], data.has_users)
-    groups = {g: _group(g, conv[conv["grp"] == g], counts[counts["grp"] == g].drop(columns="grp"), data.has_users)
-              for g in labels}
+    groups = {
+        g: _group(g, conv[conv["grp"] == g], counts[counts["grp"] == g].drop(columns="grp"), data.has_users)
+        for g in labels
+    }
     if by == "week":
         return [(groups[a], groups[b]) for a, b in zip(labels, labels[1:])]
     if len(labels) <= MAX_PAIRWISE:
@@ -127,7 +169,11 @@ def compare_values(a: Group, b: Group, cfg: AnalysisConfig) -> pd.DataFrame:
 
 def compare_responses(a: Group, b: Group, cfg: AnalysisConfig) -> pd.DataFrame:
     """Shift of each response type's share of all judged conversations."""
-    df = pd.concat([a.responses.add_suffix("_a"), b.responses.add_suffix("_b")], axis=1).rename_axis("response").reset_index()
+    df = (
+        pd.concat([a.responses.add_suffix("_a"), b.responses.add_suffix("_b")], axis=1)
+        .rename_axis("response")
+        .reset_index()
+    )
     df[["n_a", "n_b"]] = df[["n_a", "n_b"]].fillna(0).astype(int)
     na, nb = a.n, b.n
     df["rate_a"], df["rate_b"] = df["n_a"] / max(na, 1), df["n_b"] / max(nb, 1)
@@ -140,8 +186,14 @@ def compare_responses(a: Group, b: Group, cfg: AnalysisConfig) -> pd.DataFrame:
     return df[RESPONSE_COLUMNS]
 
 
-def drift_summary(a: Group, b: Group, values: pd.DataFrame, responses: pd.DataFrame, cfg: AnalysisConfig,
-                  all_values: pd.DataFrame | None = None) -> dict[str, Any]:
+def drift_summary(
+    a: Group,
+    b: Group,
+    values: pd.DataFrame,
+    responses: pd.DataFrame,
+    cfg: AnalysisConfig,
+    all_values: pd.DataFrame | None = None,
+) -> dict[str, Any]:
     """A short, citable account of what changed between A and B.
 
     Named values come from `values` (already floored); the counts of tested and
@@ -158,9 +210,13 @@ def drift_summary(a: Group, b: Group, values: pd.DataFrame, responses: pd.DataFr
         k, n = len(sig), len(g)
         wl, wh = stats.wilson(k, n, cfg.alpha)
         per_family[f"{side}/{level}"] = {
-            "tested": n, "significant": k, "share_significant": k / n if n else None,
-            "ci_low": float(wl), "ci_high": float(wh),
-            "higher_in_a": int((sig["diff"] > 0).sum()), "higher_in_b": int((sig["diff"] < 0).sum()),
+            "tested": n,
+            "significant": k,
+            "share_significant": k / n if n else None,
+            "ci_low": float(wl),
+            "ci_high": float(wh),
+            "higher_in_a": int((sig["diff"] > 0).sum()),
+            "higher_in_b": int((sig["diff"] < 0).sum()),
         }
     v = values[(values["side"] == "ai") & (values["level"] == "value")]
     sig = v[v["significant"]].sort_values("diff")
@@ -175,8 +231,14 @@ def drift_summary(a: Group, b: Group, values: pd.DataFrame, responses: pd.DataFr
         "group_a": a.label,
         "group_b": b.label,
         "n_conversations": {"a": na, "b": nb},
-        "subjective_rate": {"a": sa / max(na, 1), "b": sb / max(nb, 1), "diff": float(d), "ci_low": float(lo), "ci_high": float(hi),
-                            "p_value": float(stats.two_proportion_p(sa, na, sb, nb)[0])},
+        "subjective_rate": {
+            "a": sa / max(na, 1),
+            "b": sb / max(nb, 1),
+            "diff": float(d),
+            "ci_low": float(lo),
+            "ci_high": float(hi),
+            "p_value": float(stats.two_proportion_p(sa, na, sb, nb)[0]),
+        },
         "families": per_family,
         "top_higher_in_a": sig[sig["diff"] > 0].tail(10)[pick].iloc[::-1].to_dict("records"),
         "top_higher_in_b": sig[sig["diff"] < 0].head(10)[pick].to_dict("records"),
@@ -185,18 +247,28 @@ def drift_summary(a: Group, b: Group, values: pd.DataFrame, responses: pd.DataFr
         "n_ai_values_only_in_a": int((v["status"] == "only_a").sum()),
         "n_ai_values_only_in_b": int((v["status"] == "only_b").sum()),
         "ai_value_js_distance": js,
-        "response_shift": {"chi2_p_value": resp_p, "significant_types": responses.loc[responses["significant"], "response"].tolist()},
-        "correction": cfg.correction, "alpha": cfg.alpha,
+        "response_shift": {
+            "chi2_p_value": resp_p,
+            "significant_types": responses.loc[responses["significant"], "response"].tolist(),
+        },
+        "correction": cfg.correction,
+        "alpha": cfg.alpha,
     }
 
 
-def compare_pair(a: Group, b: Group, cfg: AnalysisConfig,
-                 min_conversations: int, min_users: int) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], dict[str, int]]:
+def compare_pair(
+    a: Group, b: Group, cfg: AnalysisConfig, min_conversations: int, min_users: int
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], dict[str, int]]:
     """Everything for one pair, with the privacy floor applied (a zero count passes: it holds nobody)."""
     vals = compare_values(a, b, cfg)
     resp = compare_responses(a, b, cfg)
-    floor = dict(n_col=["n_a", "n_b"], users_col=["n_users_a", "n_users_b"], min_conversations=min_conversations,
-                 min_users=min_users, allow_zero=True)
+    floor = dict(
+        n_col=["n_a", "n_b"],
+        users_col=["n_users_a", "n_users_b"],
+        min_conversations=min_conversations,
+        min_users=min_users,
+        allow_zero=True,
+    )
     kept, sv = apply_floor(vals, **floor)
     resp, sr = apply_floor(resp, **floor)
     drift = drift_summary(a, b, kept, resp, cfg, all_values=vals)
@@ -205,8 +277,9 @@ def compare_pair(a: Group, b: Group, cfg: AnalysisConfig,
     return vals, resp, drift, {"compare": sv, "compare_responses": sr}
 
 
-def compare_many(pairs: list[tuple[Group, Group]], cfg: AnalysisConfig, min_conversations: int,
-                 min_users: int) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], dict[str, int]]:
+def compare_many(
+    pairs: list[tuple[Group, Group]], cfg: AnalysisConfig, min_conversations: int, min_users: int
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any], dict[str, int]]:
     vals, resps, drifts = [], [], []
     suppressed = {"compare": 0, "compare_responses": 0}
     for a, b in pairs:
@@ -221,11 +294,15 @@ def compare_many(pairs: list[tuple[Group, Group]], cfg: AnalysisConfig, min_conv
     return v, r, {"pairs": drifts}, suppressed
 
 
-def write_comparison(out: RunDir, vals: pd.DataFrame, resp: pd.DataFrame, drift: dict[str, Any], prefix: str = "") -> None:
+def write_comparison(
+    out: RunDir, vals: pd.DataFrame, resp: pd.DataFrame, drift: dict[str, Any], prefix: str = ""
+) -> None:
     """compare.parquet, compare_responses.parquet and drift_summary.json under `out` (+ prefix)."""
     out.write_table(f"{prefix}compare", vals.reset_index(drop=True))
     out.write_table(f"{prefix}compare_responses", resp.reset_index(drop=True))
-    atomic_write_bytes(out.path / f"{prefix}drift_summary.json", json.dumps(drift, indent=2, default=float).encode("utf-8"))
+    atomic_write_bytes(
+        out.path / f"{prefix}drift_summary.json", json.dumps(drift, indent=2, default=float).encode("utf-8")
+    )
 
 
 def run_label(run: RunDir, data: RunData) -> str:
@@ -234,8 +311,16 @@ def run_label(run: RunDir, data: RunData) -> str:
     return str(models[0]) if len(models) == 1 else run.path.name
 
 
-def compare_runs(run_paths: list[str], out: str, cfg: AnalysisConfig, min_conversations: int, min_users: int,
-                 by: str | None = None, group_a: str | None = None, group_b: str | None = None) -> dict[str, Any]:
+def compare_runs(
+    run_paths: list[str],
+    out: str,
+    cfg: AnalysisConfig,
+    min_conversations: int,
+    min_users: int,
+    by: str | None = None,
+    group_a: str | None = None,
+    group_b: str | None = None,
+) -> dict[str, Any]:
     """`valuescope compare`: two runs against each other, or groups (model | week) within one run.
 
     Writes compare.parquet, compare_responses.parquet, drift_summary.json and a
@@ -274,7 +359,12 @@ def compare_runs(run_paths: list[str], out: str, cfg: AnalysisConfig, min_conver
     with target.lock():  # `out` may be a run another process is working in
         write_comparison(target, vals, resp, drift)
         target.update_manifest(
-            compare={"runs": [str(r.path) for r in runs], "by": drift["by"], "pairs": len(pairs), "correction": cfg.correction},
+            compare={
+                "runs": [str(r.path) for r in runs],
+                "by": drift["by"],
+                "pairs": len(pairs),
+                "correction": cfg.correction,
+            },
             privacy_floor=floor_section(min_conversations, min_users, suppressed),
         )
     return drift

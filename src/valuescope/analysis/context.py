@@ -19,11 +19,43 @@ from valuescope.analysis.config import AnalysisConfig
 from valuescope.analysis.data import LEVELS, SIDES, RunData, count_cells, long_values, presence
 from valuescope.privacy.config import PrivacyConfig
 
-CONTEXT_COLUMNS = ["context_kind", "context", "side", "level", "name", "n", "n_users", "n_context", "n_value",
-                   "n_total", "expected", "share_in_context", "ci_low", "ci_high", "share_overall", "residual",
-                   "p_value", "q_value", "lift", "significant", "rank"]
-INVARIANCE_COLUMNS = ["context_kind", "side", "level", "name", "n", "n_users", "n_contexts", "n_contexts_total",
-                      "mean_rate", "cv", "cv_ci_low", "cv_ci_high"]
+CONTEXT_COLUMNS = [
+    "context_kind",
+    "context",
+    "side",
+    "level",
+    "name",
+    "n",
+    "n_users",
+    "n_context",
+    "n_value",
+    "n_total",
+    "expected",
+    "share_in_context",
+    "ci_low",
+    "ci_high",
+    "share_overall",
+    "residual",
+    "p_value",
+    "q_value",
+    "lift",
+    "significant",
+    "rank",
+]
+INVARIANCE_COLUMNS = [
+    "context_kind",
+    "side",
+    "level",
+    "name",
+    "n",
+    "n_users",
+    "n_contexts",
+    "n_contexts_total",
+    "mean_rate",
+    "cv",
+    "cv_ci_low",
+    "cv_ci_high",
+]
 
 
 def common_words(texts: list[str], users: pd.Series | None, floor: PrivacyConfig) -> list[str]:
@@ -43,15 +75,23 @@ def common_words(texts: list[str], users: pd.Series | None, floor: PrivacyConfig
     n = np.diff(present.indptr)
     keep = n >= floor.min_conversations
     if users is not None and users.notna().any():
-        keys = np.array([u if isinstance(u, str) else f"\x00conversation:{i}" for i, u in enumerate(users.tolist())], dtype=object)
+        keys = np.array(
+            [u if isinstance(u, str) else f"\x00conversation:{i}" for i, u in enumerate(users.tolist())], dtype=object
+        )
         for j in np.flatnonzero(keep):
-            rows = present.indices[present.indptr[j]:present.indptr[j + 1]]
+            rows = present.indices[present.indptr[j] : present.indptr[j + 1]]
             keep[j] = len(set(keys[rows])) >= floor.min_users
     return [str(w) for w in words[keep]]
 
 
-def task_clusters(tasks: pd.Series, k: int = 0, embedder: str = "minilm", seed: int = 0,
-                  users: pd.Series | None = None, floor: PrivacyConfig | None = None) -> pd.Series:
+def task_clusters(
+    tasks: pd.Series,
+    k: int = 0,
+    embedder: str = "minilm",
+    seed: int = 0,
+    users: pd.Series | None = None,
+    floor: PrivacyConfig | None = None,
+) -> pd.Series:
     """Discovered task clusters: k-means over task embeddings, each named by its 3 most distinctive words
     among the words common enough to pass the privacy floor (``users``: each task's user id, if known)."""
     from sklearn.cluster import KMeans
@@ -93,7 +133,9 @@ def context_columns(data: RunData, cfg: AnalysisConfig, privacy: PrivacyConfig |
             if subj.sum() >= 40 and conv.loc[subj, "task"].fillna("").str.strip().ne("").sum() >= 40:
                 labels = pd.Series(None, index=conv.index, dtype=object)
                 users = conv.loc[subj, "user_id"] if data.has_users else None
-                labels[subj] = task_clusters(conv.loc[subj, "task"], cfg.task_clusters, cfg.embedder, cfg.seed, users, privacy)
+                labels[subj] = task_clusters(
+                    conv.loc[subj, "task"], cfg.task_clusters, cfg.embedder, cfg.seed, users, privacy
+                )
                 out[kind] = labels
         elif kind in conv.columns and conv[kind].notna().any():
             out[kind] = conv[kind]
@@ -124,7 +166,9 @@ def context_table(data: RunData, cfg: AnalysisConfig, contexts: dict[str, pd.Ser
     subj_mask = data.conv["subjective"].astype(bool)
     parts = []
     for kind, labels in contexts.items():
-        conv = data.conv.loc[subj_mask & labels.notna(), ["id", "user_id"]].assign(ctx=labels[subj_mask & labels.notna()])
+        conv = data.conv.loc[subj_mask & labels.notna(), ["id", "user_id"]].assign(
+            ctx=labels[subj_mask & labels.notna()]
+        )
         long = long_values(data.values, conv["id"])
         pres = presence(long).merge(conv[["id", "ctx", "user_id"]], on="id")
         for side in SIDES:
@@ -147,7 +191,9 @@ def context_table(data: RunData, cfg: AnalysisConfig, contexts: dict[str, pd.Ser
     if not parts:
         return pd.DataFrame(columns=CONTEXT_COLUMNS)
     out = pd.concat(parts, ignore_index=True)
-    out["rank"] = out.groupby(["context_kind", "context", "side", "level"])["residual"].rank(ascending=False, method="first")
+    out["rank"] = out.groupby(["context_kind", "context", "side", "level"])["residual"].rank(
+        ascending=False, method="first"
+    )
     return out[CONTEXT_COLUMNS]
 
 
@@ -196,12 +242,24 @@ def invariance_table(data: RunData, cfg: AnalysisConfig, contexts: dict[str, pd.
                         boot = _cv(bc / wc[:, :, None])
                     lo, hi = np.nanpercentile(boot, 2.5, axis=0), np.nanpercentile(boot, 97.5, axis=0)
                 users = count_cells(p, data.conv, ["name"], data.has_users).set_index("name")
-                parts.append(pd.DataFrame({
-                    "context_kind": kind, "side": side, "level": level, "name": names,
-                    "n": n_val[names].to_numpy(), "n_users": users.loc[names, "n_users"].to_numpy(),
-                    "n_contexts": (rates > 0).sum(axis=0), "n_contexts_total": len(ctxs),
-                    "mean_rate": rates.mean(axis=0), "cv": cv, "cv_ci_low": lo, "cv_ci_high": hi,
-                }))
+                parts.append(
+                    pd.DataFrame(
+                        {
+                            "context_kind": kind,
+                            "side": side,
+                            "level": level,
+                            "name": names,
+                            "n": n_val[names].to_numpy(),
+                            "n_users": users.loc[names, "n_users"].to_numpy(),
+                            "n_contexts": (rates > 0).sum(axis=0),
+                            "n_contexts_total": len(ctxs),
+                            "mean_rate": rates.mean(axis=0),
+                            "cv": cv,
+                            "cv_ci_low": lo,
+                            "cv_ci_high": hi,
+                        }
+                    )
+                )
     if not parts:
         return pd.DataFrame(columns=INVARIANCE_COLUMNS)
     return pd.concat(parts, ignore_index=True)[INVARIANCE_COLUMNS]

@@ -12,8 +12,21 @@ import pandas as pd
 from valuescope.analysis import stats
 from valuescope.analysis.data import LEVELS, SIDES, RunData, count_cells, long_values, presence
 
-FREQ_COLUMNS = ["side", "level", "name", "n", "n_users", "share", "ci_low", "ci_high", "n_occurrences",
-                "share_occurrences", "explicit_share", "explicit_ci_low", "explicit_ci_high"]
+FREQ_COLUMNS = [
+    "side",
+    "level",
+    "name",
+    "n",
+    "n_users",
+    "share",
+    "ci_low",
+    "ci_high",
+    "n_occurrences",
+    "share_occurrences",
+    "explicit_share",
+    "explicit_ci_low",
+    "explicit_ci_high",
+]
 
 
 def frequencies(data: RunData, alpha: float = 0.05) -> pd.DataFrame:
@@ -29,7 +42,9 @@ def frequencies(data: RunData, alpha: float = 0.05) -> pd.DataFrame:
     ai = long[(long["side"] == "ai") & long["explicit"].notna()].copy()
     ai["explicit"] = ai["explicit"].astype(bool)
     expl = ai.groupby(["side", "level", "name"])["explicit"].agg(["sum", "count"]).reset_index()
-    out = counts.merge(occ, on=["side", "level", "name"], how="left").merge(expl, on=["side", "level", "name"], how="left")
+    out = counts.merge(occ, on=["side", "level", "name"], how="left").merge(
+        expl, on=["side", "level", "name"], how="left"
+    )
     out["share"] = out["n"] / n_subj
     out["ci_low"], out["ci_high"] = stats.wilson(out["n"], n_subj, alpha)
     with np.errstate(divide="ignore", invalid="ignore"):

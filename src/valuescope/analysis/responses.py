@@ -84,9 +84,18 @@ def mirroring_table(data: RunData, cfg: AnalysisConfig, level: str = "value") ->
         n, k = len(g), int(g["mirrored"].sum())
         lo, hi = stats.wilson(k, n, cfg.alpha)
         users = count_cells(g[["id", "user_id"]].assign(x=1), g, ["x"], data.has_users)
-        rows.append({"response": response, "n": n, "n_mirrored": k, "share": k / n if n else np.nan,
-                     "ci_low": float(lo), "ci_high": float(hi), "level": level,
-                     "n_users": float(users["n_users"].iloc[0]) if n else np.nan})
+        rows.append(
+            {
+                "response": response,
+                "n": n,
+                "n_mirrored": k,
+                "share": k / n if n else np.nan,
+                "ci_low": float(lo),
+                "ci_high": float(hi),
+                "level": level,
+                "n_users": float(users["n_users"].iloc[0]) if n else np.nan,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -117,8 +126,24 @@ def resistance_table(data: RunData, cfg: AnalysisConfig) -> pd.DataFrame:
         g["q_value"] = stats.correct(g["p_value"].to_numpy(), cfg.correction)
         g["significant"] = (g["q_value"] < cfg.alpha) & (g["residual"] > 0)
         parts.append(g.assign(level=level, n_resist_conversations=n_res, n_conversations=n_total))
-    cols = ["level", "name", "n_resist", "rate_resist", "rate_other", "lift", "residual", "q_value", "p_value",
-            "ci_low", "ci_high", "n_value", "n_users", "significant", "n_resist_conversations", "n_conversations"]
+    cols = [
+        "level",
+        "name",
+        "n_resist",
+        "rate_resist",
+        "rate_other",
+        "lift",
+        "residual",
+        "q_value",
+        "p_value",
+        "ci_low",
+        "ci_high",
+        "n_value",
+        "n_users",
+        "significant",
+        "n_resist_conversations",
+        "n_conversations",
+    ]
     if not parts:
         return pd.DataFrame(columns=cols)
     return pd.concat(parts, ignore_index=True)[cols].sort_values(["level", "residual"], ascending=[True, False])
@@ -141,8 +166,12 @@ def pairs_table(data: RunData, cfg: AnalysisConfig) -> pd.DataFrame:
         both = ai[["id", "name"]].merge(hu[["id", "name"]], on="id", suffixes=("_ai", "_h"))
         if both.empty:
             continue
-        g = count_cells(both.rename(columns={"name_ai": "ai_value", "name_h": "human_value"}), data.conv,
-                        ["ai_value", "human_value"], data.has_users)
+        g = count_cells(
+            both.rename(columns={"name_ai": "ai_value", "name_h": "human_value"}),
+            data.conv,
+            ["ai_value", "human_value"],
+            data.has_users,
+        )
         g["n_ai"], g["n_human"] = g["ai_value"].map(n_ai), g["human_value"].map(n_hu)
         g["expected"], g["residual"] = stats.cell_residual(g["n"], g["n_ai"], g["n_human"], n_total)
         g["lift"] = stats.lift(g["n"], g["expected"])
@@ -150,8 +179,22 @@ def pairs_table(data: RunData, cfg: AnalysisConfig) -> pd.DataFrame:
         g["q_value"] = stats.correct(g["p_value"].to_numpy(), cfg.correction)
         g["significant"] = g["q_value"] < cfg.alpha
         parts.append(g.assign(level=level, n_conversations=n_total))
-    cols = ["level", "ai_value", "human_value", "n", "lift", "residual", "q_value", "p_value", "expected",
-            "n_ai", "n_human", "n_users", "significant", "n_conversations"]
+    cols = [
+        "level",
+        "ai_value",
+        "human_value",
+        "n",
+        "lift",
+        "residual",
+        "q_value",
+        "p_value",
+        "expected",
+        "n_ai",
+        "n_human",
+        "n_users",
+        "significant",
+        "n_conversations",
+    ]
     if not parts:
         return pd.DataFrame(columns=cols)
     return pd.concat(parts, ignore_index=True)[cols].sort_values(["level", "residual"], ascending=[True, False])

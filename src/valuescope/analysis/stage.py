@@ -37,15 +37,20 @@ class AnalysisStage(TableStage):
         self.privacy = privacy or PrivacyConfig()
 
     def config(self) -> dict[str, Any]:
-        return {"analysis": self.cfg.model_dump(), "min_conversations": self.privacy.min_conversations,
-                "min_users": self.privacy.min_users}
+        return {
+            "analysis": self.cfg.model_dump(),
+            "min_conversations": self.privacy.min_conversations,
+            "min_users": self.privacy.min_users,
+        }
 
     def floor(self, df: pd.DataFrame, **kw: Any) -> tuple[pd.DataFrame, int]:
         return apply_floor(df, min_conversations=self.privacy.min_conversations, min_users=self.privacy.min_users, **kw)
 
     def record(self, run: RunDir, suppressed: dict[str, int]) -> None:
         previous = run.read_manifest().get("privacy_floor")
-        run.update_manifest(privacy_floor=floor_section(self.privacy.min_conversations, self.privacy.min_users, suppressed, previous))
+        run.update_manifest(
+            privacy_floor=floor_section(self.privacy.min_conversations, self.privacy.min_users, suppressed, previous)
+        )
 
     def write(self, run: RunDir, tables: dict[str, pd.DataFrame]) -> dict[str, float]:
         stats: dict[str, float] = {}
@@ -92,7 +97,9 @@ class FrequenciesStage(AnalysisStage):
         data = load(run)
         freq, n_sup = self.floor(frequencies.frequencies(data, self.cfg.alpha))
         self.record(run, {"frequencies": n_sup})
-        return self.write(run, {"frequencies": freq, "summary": frequencies.summary(data, self.cfg.alpha)}) | {"suppressed": n_sup}
+        return self.write(run, {"frequencies": freq, "summary": frequencies.summary(data, self.cfg.alpha)}) | {
+            "suppressed": n_sup
+        }
 
 
 class ContextStage(AnalysisStage):
@@ -105,7 +112,9 @@ class ContextStage(AnalysisStage):
         ctx = context.context_columns(data, self.cfg, self.privacy)
         tables, suppressed = {}, {}
         tables["context"], suppressed["context"] = self.floor(context.context_table(data, self.cfg, ctx))
-        tables["context_invariance"], suppressed["context_invariance"] = self.floor(context.invariance_table(data, self.cfg, ctx))
+        tables["context_invariance"], suppressed["context_invariance"] = self.floor(
+            context.invariance_table(data, self.cfg, ctx)
+        )
         tables["responses"], suppressed["responses"] = self.floor(responses.responses_table(data, self.cfg, ctx))
         self.record(run, suppressed)
         return self.write(run, tables) | {f"suppressed:{k}": v for k, v in suppressed.items()}
@@ -120,7 +129,9 @@ class ResponsesStage(AnalysisStage):
         data = load(run)
         tables, suppressed = {}, {}
         tables["mirroring"], suppressed["mirroring"] = self.floor(responses.mirroring_table(data, self.cfg))
-        tables["resistance_values"], suppressed["resistance_values"] = self.floor(responses.resistance_table(data, self.cfg), n_col="n_resist")
+        tables["resistance_values"], suppressed["resistance_values"] = self.floor(
+            responses.resistance_table(data, self.cfg), n_col="n_resist"
+        )
         tables["value_pairs"], suppressed["value_pairs"] = self.floor(responses.pairs_table(data, self.cfg))
         self.record(run, suppressed)
         return self.write(run, tables) | {f"suppressed:{k}": v for k, v in suppressed.items()}
@@ -138,17 +149,25 @@ class CompareStage(AnalysisStage):
         data: RunData = load(run)
         pairs = [] if self.cfg.compare_by == "none" else compare.groups_within(data, self.cfg.compare_by)
         if not pairs:
-            for name in ("analysis/compare.parquet", "analysis/compare_responses.parquet", "analysis/drift_summary.json"):
+            for name in (
+                "analysis/compare.parquet",
+                "analysis/compare_responses.parquet",
+                "analysis/drift_summary.json",
+            ):
                 (run.path / name).unlink(missing_ok=True)
             return {"pairs": 0}
-        vals, resp, drift, suppressed = compare.compare_many(pairs, self.cfg, self.privacy.min_conversations, self.privacy.min_users)
+        vals, resp, drift, suppressed = compare.compare_many(
+            pairs, self.cfg, self.privacy.min_conversations, self.privacy.min_users
+        )
         drift["by"] = self.cfg.compare_by
         compare.write_comparison(run, vals, resp, drift, prefix="analysis/")
         self.record(run, suppressed)
         return {"pairs": len(pairs), "rows:compare": len(vals)} | {f"suppressed:{k}": v for k, v in suppressed.items()}
 
 
-def analysis_stages(analysis_config: AnalysisConfig | None = None, privacy_config: PrivacyConfig | None = None) -> list[TableStage]:
+def analysis_stages(
+    analysis_config: AnalysisConfig | None = None, privacy_config: PrivacyConfig | None = None
+) -> list[TableStage]:
     """The registered analyses' stages (built-ins: analysis/plugin.py), in registration order."""
     config, privacy = analysis_config or AnalysisConfig(), privacy_config or PrivacyConfig()
     return [registry.get("analysis", name).build(config, privacy) for name in registry.names("analysis")]

@@ -57,7 +57,9 @@ def adjusted_residuals(observed: np.ndarray) -> np.ndarray:
         return (o - e) / np.sqrt(e * (1 - rows / n) * (1 - cols / n))
 
 
-def cell_residual(o: np.ndarray, row: np.ndarray, col: np.ndarray, n: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+def cell_residual(
+    o: np.ndarray, row: np.ndarray, col: np.ndarray, n: np.ndarray | float
+) -> tuple[np.ndarray, np.ndarray]:
     """Expected count and adjusted residual of one cell of a 2x2 presence table.
 
     `o` conversations have both properties (value v and context c), `row` have
@@ -136,7 +138,9 @@ def _fisher(k1: int, n1: int, k2: int, n2: int) -> float:
     return float(stats.fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue)
 
 
-def two_proportion_p(k1: np.ndarray, n1: np.ndarray, k2: np.ndarray, n2: np.ndarray, min_expected: float = 5.0) -> np.ndarray:
+def two_proportion_p(
+    k1: np.ndarray, n1: np.ndarray, k2: np.ndarray, n2: np.ndarray, min_expected: float = 5.0
+) -> np.ndarray:
     """Two-sided p-value for p1 == p2: pooled z-test, or Fisher's exact test when any expected count < min_expected."""
     k1, n1, k2, n2 = np.broadcast_arrays(*(np.atleast_1d(np.asarray(x, dtype=float)) for x in (k1, n1, k2, n2)))
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -13,15 +13,21 @@ from valuescope.cli.app import UserError, app, console
 @app.command()
 def compare(
     runs: list[Path] = typer.Argument(..., metavar="RUN_A [RUN_B]", help="Two run directories, or one with --by."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder for compare.parquet, compare_responses.parquet, drift_summary.json."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Folder for compare.parquet, compare_responses.parquet, drift_summary.json."
+    ),
     by: str = typer.Option("model", "--by", help="Within one run: compare groups by 'model' or 'week'."),
     group_a: str = typer.Option(None, "--a", help="Within one run: group A (default: every pair of groups)."),
     group_b: str = typer.Option(None, "--b", help="Within one run: group B (default: the rest of the run)."),
     correction: str = typer.Option("bh", "--correction", help="Multiple-testing correction: bh | bonferroni."),
     alpha: float = typer.Option(0.05, "--alpha", help="Significance level after correction."),
     min_support: int = typer.Option(5, "--min-support", help="Test values seen in at least this many conversations."),
-    min_conversations: int = typer.Option(None, "--min-conversations", help="Privacy floor (default: PrivacyConfig, 5)."),
-    min_users: int = typer.Option(None, "--min-users", help="Privacy floor on distinct users (default: PrivacyConfig, 3)."),
+    min_conversations: int = typer.Option(
+        None, "--min-conversations", help="Privacy floor (default: PrivacyConfig, 5)."
+    ),
+    min_users: int = typer.Option(
+        None, "--min-users", help="Privacy floor on distinct users (default: PrivacyConfig, 3)."
+    ),
     top: int = typer.Option(10, "--top", help="Rows to print per direction."),
 ) -> None:
     """Per-value rate differences with 95% intervals and corrected significance, response shifts and a drift summary."""
@@ -39,10 +45,14 @@ def compare(
     cfg = AnalysisConfig(correction=correction, alpha=alpha, min_support=min_support)
     try:
         drift = compare_runs(
-            [str(r) for r in runs], str(out), cfg,
+            [str(r) for r in runs],
+            str(out),
+            cfg,
             privacy.min_conversations if min_conversations is None else min_conversations,
             privacy.min_users if min_users is None else min_users,
-            by=by, group_a=group_a, group_b=group_b,
+            by=by,
+            group_a=group_a,
+            group_b=group_b,
         )
     except (FileNotFoundError, ValueError) as exc:
         raise UserError(str(exc)) from None
@@ -68,6 +78,11 @@ def _print_pair(pair: dict, top: int) -> None:
         return
     table = Table("AI value", f"rate {a}", f"rate {b}", "diff [95% CI]", "q")
     for r in rows:
-        table.add_row(r["name"], f"{r['rate_a']:.1%}", f"{r['rate_b']:.1%}",
-                      f"{r['diff']:+.1%} [{r['ci_low']:+.1%}, {r['ci_high']:+.1%}]", f"{r['q_value']:.2g}")
+        table.add_row(
+            r["name"],
+            f"{r['rate_a']:.1%}",
+            f"{r['rate_b']:.1%}",
+            f"{r['diff']:+.1%} [{r['ci_low']:+.1%}, {r['ci_high']:+.1%}]",
+            f"{r['q_value']:.2g}",
+        )
     console.print(table)

@@ -27,9 +27,15 @@ VALUE_HEADLINE = (
 )
 HEADLINE = JUDGMENT_HEADLINE[:2] + VALUE_HEADLINE + JUDGMENT_HEADLINE[2:]
 SOURCE_COLUMNS = (
-    ("n_matched", "n"), ("subjective_accuracy", "subj"), ("task_category_accuracy", "task"),
-    ("ai_l2_micro_f1", "AI l2"), ("ai_l3_micro_f1", "AI l3"), ("human_l2_micro_f1", "hu l2"),
-    ("human_l3_micro_f1", "hu l3"), ("response_macro_f1", "resp"), ("harmful_auroc", "harm"),
+    ("n_matched", "n"),
+    ("subjective_accuracy", "subj"),
+    ("task_category_accuracy", "task"),
+    ("ai_l2_micro_f1", "AI l2"),
+    ("ai_l3_micro_f1", "AI l3"),
+    ("human_l2_micro_f1", "hu l2"),
+    ("human_l3_micro_f1", "hu l3"),
+    ("response_macro_f1", "resp"),
+    ("harmful_auroc", "harm"),
 )
 
 
@@ -69,7 +75,9 @@ def evaluate(
     target = out or run / "evaluation.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    table = Table(title=f"{run} vs {reference.name}: {metrics['n_matched']} of {metrics['n_labels']} labelled conversations")
+    table = Table(
+        title=f"{run} vs {reference.name}: {metrics['n_matched']} of {metrics['n_labels']} labelled conversations"
+    )
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, label in JUDGMENT_HEADLINE[:2]:
@@ -80,14 +88,22 @@ def evaluate(
         table.add_row(label, _fmt(metrics.get(key)))
     console.print(table)
     if metrics.get("trained_on_labels"):
-        console.print(f"[yellow]warning: the bundled offline model was trained on {reference.name}: these are "
-                      "training-set scores, not its accuracy (score it on labels it has not seen).[/yellow]")
+        console.print(
+            f"[yellow]warning: the bundled offline model was trained on {reference.name}: these are "
+            "training-set scores, not its accuracy (score it on labels it has not seen).[/yellow]"
+        )
     if metrics.get("l2_hint_disagreement") is not None:
-        console.print(f"l2_hint_disagreement: {metrics['l2_hint_disagreement']:.3f} of {metrics['hinted']:,} values with an "
-                      "extractor cluster have another l2 in the tree's placement of their name")
+        console.print(
+            f"l2_hint_disagreement: {metrics['l2_hint_disagreement']:.3f} of {metrics['hinted']:,} values with an "
+            "extractor cluster have another l2 in the tree's placement of their name"
+        )
     if "by_source" in metrics:
-        st = Table(title="by source (value F1: first row as annotated, second tree-consistent)", box=box.SIMPLE,
-                   pad_edge=False, collapse_padding=True)
+        st = Table(
+            title="by source (value F1: first row as annotated, second tree-consistent)",
+            box=box.SIMPLE,
+            pad_edge=False,
+            collapse_padding=True,
+        )
         st.add_column("source", no_wrap=True, max_width=18)
         for _, label in SOURCE_COLUMNS:
             st.add_column(label, justify="right", no_wrap=True, min_width=5)
@@ -95,9 +111,20 @@ def evaluate(
             for construct in ("as_annotated", "tree_consistent"):
                 values = (m.get("constructs") or {}).get(construct) or {}
                 first = construct == "as_annotated"
-                st.add_row(name if first else "", *(_fmt(values.get(k)) if k in VALUE_KEYS else (_fmt(m.get(k)) if first else "")
-                                                     for k, _ in SOURCE_COLUMNS))
+                st.add_row(
+                    name if first else "",
+                    *(
+                        _fmt(values.get(k)) if k in VALUE_KEYS else (_fmt(m.get(k)) if first else "")
+                        for k, _ in SOURCE_COLUMNS
+                    ),
+                )
         console.print(st)
     console.print(f"values from {metrics['values_source']}; constructs: docs/evaluate.md; all metrics in {target}")
-    typer.echo(json.dumps({**{k: metrics.get(k) for k, _ in HEADLINE},
-                           "tree_consistent": {k: metrics["constructs"]["tree_consistent"].get(k) for k, _ in VALUE_HEADLINE}}))
+    typer.echo(
+        json.dumps(
+            {
+                **{k: metrics.get(k) for k, _ in HEADLINE},
+                "tree_consistent": {k: metrics["constructs"]["tree_consistent"].get(k) for k, _ in VALUE_HEADLINE},
+            }
+        )
+    )

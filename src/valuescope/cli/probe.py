@@ -15,23 +15,37 @@ from valuescope.cli.run import ConfigOpt, QuietOpt, ScrubOpt, WorkersOpt, _confi
 
 @app.command()
 def probe(
-    backend: str = typer.Option("openai", "--backend", help="Target's API: openai (any OpenAI-compatible server) | anthropic."),
+    backend: str = typer.Option(
+        "openai", "--backend", help="Target's API: openai (any OpenAI-compatible server) | anthropic."
+    ),
     model: str = typer.Option(..., "--model", help="Target model name."),
     out: Path = typer.Option(..., "--out", "-o", help="Run directory to create or resume."),
     base_url: str | None = typer.Option(None, "--base-url", help="Target server URL (e.g. a local llama.cpp or vLLM)."),
     system_prompt: Path | None = typer.Option(None, "--system-prompt", help="File holding the system prompt to test."),
-    suite: str = typer.Option("default", "--suite", help="default (bundled, 406 scenarios) or a JSONL/YAML suite file."),
+    suite: str = typer.Option(
+        "default", "--suite", help="default (bundled, 406 scenarios) or a JSONL/YAML suite file."
+    ),
     turns: int = typer.Option(2, "--turns", help="User turns per scenario (2 = with the pushback turn)."),
     samples: int = typer.Option(1, "--samples", help="Answers per scenario (above 1, temperature defaults to 0.7)."),
-    temperature: float | None = typer.Option(None, "--temperature", help="Target sampling temperature (default 0, or 0.7 with --samples > 1)."),
+    temperature: float | None = typer.Option(
+        None, "--temperature", help="Target sampling temperature (default 0, or 0.7 with --samples > 1)."
+    ),
     max_tokens: int = typer.Option(512, "--max-tokens", help="Longest target answer, in tokens."),
     concurrency: int = typer.Option(16, "--concurrency", help="Target requests in flight."),
     extractor: str | None = typer.Option(None, "--extractor", help="Judge the answers with: offline (default) | llm."),
-    extract_backend: str | None = typer.Option(None, "--extract-backend", help="LLM extractor backend (with --extractor llm)."),
-    extract_model: str | None = typer.Option(None, "--extract-model", help="LLM extractor model (with --extractor llm)."),
+    extract_backend: str | None = typer.Option(
+        None, "--extract-backend", help="LLM extractor backend (with --extractor llm)."
+    ),
+    extract_model: str | None = typer.Option(
+        None, "--extract-model", help="LLM extractor model (with --extractor llm)."
+    ),
     extract_base_url: str | None = typer.Option(None, "--extract-base-url", help="LLM extractor server URL."),
-    gate: str | None = typer.Option(None, "--gate", help="Release gate: default (bundled) or a gate TOML; exit 1 when a rule fails."),
-    baseline: Path | None = typer.Option(None, "--baseline", help="Earlier probe run for the gate's no-regression rule."),
+    gate: str | None = typer.Option(
+        None, "--gate", help="Release gate: default (bundled) or a gate TOML; exit 1 when a rule fails."
+    ),
+    baseline: Path | None = typer.Option(
+        None, "--baseline", help="Earlier probe run for the gate's no-regression rule."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the requests and token estimates; send nothing."),
     scrub: str | None = ScrubOpt,
     config: Path | None = ConfigOpt,
@@ -59,13 +73,25 @@ def probe(
     if base_path is not None and not (base_path / "analysis" / "pressure_rates.parquet").is_file():
         raise UserError(f"baseline {base_path} is not a finished probe run (no analysis/pressure_rates.parquet)")
     temp = temperature if temperature is not None else (0.0 if samples == 1 else 0.7)
-    target = TargetConfig(backend=backend, model=model, base_url=base_url, system_prompt=prompt, temperature=temp,
-                          max_output_tokens=max_tokens, concurrency=concurrency)
+    target = TargetConfig(
+        backend=backend,
+        model=model,
+        base_url=base_url,
+        system_prompt=prompt,
+        temperature=temp,
+        max_output_tokens=max_tokens,
+        concurrency=concurrency,
+    )
     if dry_run:
         _dry_run(target, scenarios, turns, samples)
         return
-    cfg = _config(config, scrub=scrub, extractor=extractor, **{"extract.backend": extract_backend,
-                  "extract.model": extract_model, "extract.base_url": extract_base_url}, workers=workers)
+    cfg = _config(
+        config,
+        scrub=scrub,
+        extractor=extractor,
+        **{"extract.backend": extract_backend, "extract.model": extract_model, "extract.base_url": extract_base_url},
+        workers=workers,
+    )
     from valuescope.probe.run import probe as run_probe
 
     try:
@@ -73,21 +99,32 @@ def probe(
     except (ValueError, RuntimeError) as exc:  # bad backend name / missing key; a fatal target error
         raise UserError(str(exc).splitlines()[0]) from None
     info = run.manifest.get("probe", {})
-    console.print(f"probed {info.get('scenarios')} scenarios x {samples} sample(s): {info.get('conversations')} records, "
-                  f"{info.get('quarantined')} quarantined")
+    console.print(
+        f"probed {info.get('scenarios')} scenarios x {samples} sample(s): {info.get('conversations')} records, "
+        f"{info.get('quarantined')} quarantined"
+    )
     _print_outputs(run)
     _print_headline(run.path)
     if gate_cfg is not None:
         if gate == "default" and cfg.extract.extractor == "offline":
-            console.print("[yellow]note:[/yellow] the sample gate is calibrated for --extractor llm; the offline "
-                          "extractor under-reports resistance (docs/probe.md)")
+            console.print(
+                "[yellow]note:[/yellow] the sample gate is calibrated for --extractor llm; the offline "
+                "extractor under-reports resistance (docs/probe.md)"
+            )
         ok = apply_gate(gate_cfg, run.path, base_path)
         if not ok:
             raise typer.Exit(1)
 
 
-HEADLINE = ("unethical.resistance@final", "unethical.strong_resistance@final", "unethical.harmful_compliance@any",
-            "unethical.gave_in@1->2", "all.values_held@1->2", "all.anomalous@any", "all.disfavoured@any")
+HEADLINE = (
+    "unethical.resistance@final",
+    "unethical.strong_resistance@final",
+    "unethical.harmful_compliance@any",
+    "unethical.gave_in@1->2",
+    "all.values_held@1->2",
+    "all.anomalous@any",
+    "all.disfavoured@any",
+)
 
 
 def _print_headline(run_path: Path) -> None:
@@ -97,11 +134,15 @@ def _print_headline(run_path: Path) -> None:
     if not run.has_table("analysis/pressure_rates"):
         return
     rates = run.read_df("analysis/pressure_rates").set_index("key")
-    table = Table("values under pressure", "rate [95% CI]", "k / n", title="headline (report: section 'Values under pressure')")
+    table = Table(
+        "values under pressure", "rate [95% CI]", "k / n", title="headline (report: section 'Values under pressure')"
+    )
     for key in HEADLINE:
         if key in rates.index and rates.at[key, "n"] > 0:
             r = rates.loc[key]
-            table.add_row(key, f"{r['rate']:.1%} [{r['ci_low']:.1%}, {r['ci_high']:.1%}]", f"{int(r['k'])} / {int(r['n'])}")
+            table.add_row(
+                key, f"{r['rate']:.1%} [{r['ci_low']:.1%}, {r['ci_high']:.1%}]", f"{int(r['k'])} / {int(r['n'])}"
+            )
     console.print(table)
 
 
@@ -138,12 +179,22 @@ def apply_gate(gate_cfg, run_path: Path, baseline: Path | None) -> bool:
     table.add_column("result")
     table.add_column("measured")
     for r in results:
-        mark = "[green]PASS[/green]" if r["passed"] else "[yellow]SKIP[/yellow]" if r["passed"] is None else "[red]FAIL[/red]"
+        mark = (
+            "[green]PASS[/green]"
+            if r["passed"]
+            else "[yellow]SKIP[/yellow]"
+            if r["passed"] is None
+            else "[red]FAIL[/red]"
+        )
         table.add_row(escape(r["name"]), mark, escape(r["detail"]))
     console.print(table)
     ok = passed(results)
-    atomic_write_bytes(run.path / "gate.json", json.dumps({"passed": ok, "baseline": str(base_path) if base_path else None,
-                                                            "rules": results}, indent=2, default=str).encode("utf-8"))
+    atomic_write_bytes(
+        run.path / "gate.json",
+        json.dumps(
+            {"passed": ok, "baseline": str(base_path) if base_path else None, "rules": results}, indent=2, default=str
+        ).encode("utf-8"),
+    )
     console.print(f"gate {'passed' if ok else 'FAILED'} ({run.path / 'gate.json'})")
     return ok
 
@@ -159,15 +210,25 @@ def compare_probes(run_a: Path, run_b: Path, out: Path, alpha: float, correction
     is_probe = [r.has_table("analysis/pressure_rates") for r in (a, b)]
     target = RunDir(out)
     if all(is_probe):
-        cmp = compare_rates(a.read_df("analysis/pressure_rates"), b.read_df("analysis/pressure_rates"), alpha, correction)
+        cmp = compare_rates(
+            a.read_df("analysis/pressure_rates"), b.read_df("analysis/pressure_rates"), alpha, correction
+        )
         target.write_table("compare_pressure", cmp)
         sig = cmp[cmp["significant"]].sort_values("q").head(2 * top)
         table = Table("pressure metric", f"{run_a.name}", f"{run_b.name}", "diff B-A [95% CI]", "q", "B is")
         for r in sig.itertuples():
-            table.add_row(r.key, f"{r.rate_a:.1%}", f"{r.rate_b:.1%}", f"{r.diff:+.1%} [{r.diff_ci_low:+.1%}, {r.diff_ci_high:+.1%}]",
-                          f"{r.q:.2g}", "[red]worse[/red]" if r.worse else "[green]better[/green]" if r.better else "")
-        console.print(f"probes: {int(cmp['significant'].sum())} of {len(cmp)} pressure metrics differ significantly "
-                      f"({int(cmp['worse'].sum())} worse in B)")
+            table.add_row(
+                r.key,
+                f"{r.rate_a:.1%}",
+                f"{r.rate_b:.1%}",
+                f"{r.diff:+.1%} [{r.diff_ci_low:+.1%}, {r.diff_ci_high:+.1%}]",
+                f"{r.q:.2g}",
+                "[red]worse[/red]" if r.worse else "[green]better[/green]" if r.better else "",
+            )
+        console.print(
+            f"probes: {int(cmp['significant'].sum())} of {len(cmp)} pressure metrics differ significantly "
+            f"({int(cmp['worse'].sum())} worse in B)"
+        )
         if len(sig):
             console.print(table)
         console.print(f"wrote {out}/compare_pressure.parquet")
@@ -175,8 +236,10 @@ def compare_probes(run_a: Path, run_b: Path, out: Path, alpha: float, correction
         probe_run, traffic = (a, b) if is_probe[0] else (b, a)
         only = pressure_only_values(probe_run, traffic)
         target.write_table("pressure_only_values", only)
-        console.print(f"{only['value'].nunique()} AI values appear under pressure in {probe_run.path.name} and never in "
-                      f"{traffic.path.name}")
+        console.print(
+            f"{only['value'].nunique()} AI values appear under pressure in {probe_run.path.name} and never in "
+            f"{traffic.path.name}"
+        )
         if len(only):
             table = Table("pressure", "value", "probe conversations")
             for r in only.head(2 * top).itertuples():

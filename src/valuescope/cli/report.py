@@ -11,7 +11,9 @@ from valuescope.config import RunConfig
 from valuescope.engine.rundir import RunDir
 
 RunArg = typer.Argument(..., help="Run directory (made by `valuescope analyze` or `valuescope compare`).")
-ExamplesOpt = typer.Option(False, "--examples", help="Include scrubbed example snippets, only for values above the privacy floor.")
+ExamplesOpt = typer.Option(
+    False, "--examples", help="Include scrubbed example snippets, only for values above the privacy floor."
+)
 
 
 def _run_config(run: Path) -> RunConfig:
@@ -62,9 +64,16 @@ def report(
 @app.command()
 def serve(
     run: Path = RunArg,
-    host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind; anything but 127.0.0.1/localhost/::1 needs --token."),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Interface to bind; anything but 127.0.0.1/localhost/::1 needs --token."
+    ),
     port: int = typer.Option(8765, "--port"),
-    token: str | None = typer.Option(None, "--token", envvar="VALUESCOPE_TOKEN", help="Require this token on every request (header X-Valuescope-Token, Bearer, or ?token=)."),
+    token: str | None = typer.Option(
+        None,
+        "--token",
+        envvar="VALUESCOPE_TOKEN",
+        help="Require this token on every request (header X-Valuescope-Token, Bearer, or ?token=).",
+    ),
     examples: bool = ExamplesOpt,
 ) -> None:
     """A small read-only explorer over the run: search values, walk the tree, filter, see where a value occurs."""

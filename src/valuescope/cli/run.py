@@ -21,13 +21,18 @@ from valuescope.ingest.draft import IngestError
 from valuescope.ingest.formats import FORMATS
 from valuescope.privacy.ids import SaltError
 
-InputsArg = typer.Argument(..., help="Input files, folders or .zip archives (chat exports, API logs, traces, JSONL, JSON, text, CSV, Parquet, Arrow; .gz read transparently).")
+InputsArg = typer.Argument(
+    ...,
+    help="Input files, folders or .zip archives (chat exports, API logs, traces, JSONL, JSON, text, CSV, Parquet, Arrow; .gz read transparently).",
+)
 OutOpt = typer.Option(..., "--out", "-o", help="Run directory to create or resume.")
 FormatOpt = typer.Option(None, "--format", help=f"Force the input format: {', '.join(FORMATS)} (default: detect).")
 StrictOpt = typer.Option(False, "--strict", help="Fail if any record is quarantined.")
 KeepRawOpt = typer.Option(False, "--keep-raw", help="Also keep unscrubbed text in conversations_raw.parquet.")
 ScrubOpt = typer.Option(None, "--scrub", help="Personal-data scrubbing: off | regex | ner (default: regex).")
-ColumnOpt = typer.Option(None, "--column", help="CSV/Parquet column mapping FIELD=COLUMN, e.g. messages=chat (repeatable).")
+ColumnOpt = typer.Option(
+    None, "--column", help="CSV/Parquet column mapping FIELD=COLUMN, e.g. messages=chat (repeatable)."
+)
 ConfigOpt = typer.Option(None, "--config", help="RunConfig as TOML or JSON (sections ingest, privacy, extract, ...).")
 WorkersOpt = typer.Option(None, "--workers", help="Local engine processes (default: up to 2).")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars.")
@@ -39,7 +44,9 @@ def _config(config_file: Path | None, **overrides: Any) -> RunConfig:
     except FileNotFoundError as exc:
         raise UserError(str(exc)) from None
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
+        )
         raise UserError(f"bad configuration: {problems}") from None
     except ValueError as exc:  # TOML/JSON syntax, unknown setting
         raise UserError(f"bad configuration: {str(exc).splitlines()[0]}") from None
@@ -133,8 +140,15 @@ def ingest(
     quiet: bool = QuietOpt,
 ) -> None:
     """Read, validate and scrub conversations into a run directory (conversations.parquet + quarantine.jsonl)."""
-    cfg = _config(config, format=format, strict=strict or None, keep_raw=keep_raw or None, scrub=scrub,
-                  column_map=_column_map(column), workers=workers)
+    cfg = _config(
+        config,
+        format=format,
+        strict=strict or None,
+        keep_raw=keep_raw or None,
+        scrub=scrub,
+        column_map=_column_map(column),
+        workers=workers,
+    )
     run = _guard(api.ingest, inputs, out, cfg, quiet=quiet)
     _print_ingest(run)
 
@@ -153,21 +167,47 @@ def analyze(
     extractor: str | None = typer.Option(None, "--extractor", help="offline (default) | llm | reference."),
     backend: str | None = typer.Option(None, "--backend", help="LLM backend, e.g. openai | anthropic."),
     model: str | None = typer.Option(None, "--model", help="LLM model name."),
-    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (e.g. a local llama.cpp)."),
-    reference: Path | None = typer.Option(None, "--reference", help="Judgments in GUIDELINES.md JSONL (with --extractor reference)."),
+    base_url: str | None = typer.Option(
+        None, "--base-url", help="OpenAI-compatible server URL (e.g. a local llama.cpp)."
+    ),
+    reference: Path | None = typer.Option(
+        None, "--reference", help="Judgments in GUIDELINES.md JSONL (with --extractor reference)."
+    ),
     concurrency: int | None = typer.Option(None, "--concurrency", help="Concurrent LLM requests."),
-    llm_processes: int | None = typer.Option(None, "--llm-processes", help="Processes sharing the LLM requests (each keeps concurrency/N in flight; needs --workers >= N)."),
-    answers: Path | None = typer.Option(None, "--answers", help="Stored answers {key, answer} JSONL for --backend replay."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Ingest, print the extractor's cost estimate, write the LLM requests to OUT/requests.jsonl, stop."),
+    llm_processes: int | None = typer.Option(
+        None,
+        "--llm-processes",
+        help="Processes sharing the LLM requests (each keeps concurrency/N in flight; needs --workers >= N).",
+    ),
+    answers: Path | None = typer.Option(
+        None, "--answers", help="Stored answers {key, answer} JSONL for --backend replay."
+    ),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Ingest, print the extractor's cost estimate, write the LLM requests to OUT/requests.jsonl, stop.",
+    ),
     place_second: bool | None = typer.Option(
-        None, "--place-second/--no-place-second", envvar="VALUESCOPE_PLACE_SECOND", show_envvar=True,
-        help="Place values with the second encoder (e5) too (default on; off: ~5x faster, a few points lower)."),
+        None,
+        "--place-second/--no-place-second",
+        envvar="VALUESCOPE_PLACE_SECOND",
+        show_envvar=True,
+        help="Place values with the second encoder (e5) too (default on; off: ~5x faster, a few points lower).",
+    ),
     place_tuned: bool | None = typer.Option(
-        None, "--place-tuned/--no-place-tuned", envvar="VALUESCOPE_PLACE_TUNED", show_envvar=True,
-        help="Use the bundled fine-tuned placement heads (default on, for the tree they were trained on)."),
+        None,
+        "--place-tuned/--no-place-tuned",
+        envvar="VALUESCOPE_PLACE_TUNED",
+        show_envvar=True,
+        help="Use the bundled fine-tuned placement heads (default on, for the tree they were trained on).",
+    ),
     offline_model: Path | None = typer.Option(
-        None, "--offline-model", envvar="VALUESCOPE_OFFLINE_MODEL", show_envvar=True,
-        help="Folder of another offline-extractor bundle (model.npz + model.json)."),
+        None,
+        "--offline-model",
+        envvar="VALUESCOPE_OFFLINE_MODEL",
+        show_envvar=True,
+        help="Folder of another offline-extractor bundle (model.npz + model.json).",
+    ),
     config: Path | None = ConfigOpt,
     workers: int | None = WorkersOpt,
     quiet: bool = QuietOpt,
@@ -178,11 +218,25 @@ def analyze(
     if reference is not None and extractor is None:
         extractor = "reference"
     cfg = _config(
-        config, format=format, strict=strict or None, keep_raw=keep_raw or None, scrub=scrub,
-        column_map=_column_map(column), extractor=extractor, backend=backend, model=model, base_url=base_url,
-        reference=str(reference) if reference else None, concurrency=concurrency, dry_run=dry_run or None,
-        answers=str(answers) if answers else None, workers=workers, llm_processes=llm_processes,
-        place_second=place_second, place_tuned=place_tuned, offline_model=str(offline_model) if offline_model else None,
+        config,
+        format=format,
+        strict=strict or None,
+        keep_raw=keep_raw or None,
+        scrub=scrub,
+        column_map=_column_map(column),
+        extractor=extractor,
+        backend=backend,
+        model=model,
+        base_url=base_url,
+        reference=str(reference) if reference else None,
+        concurrency=concurrency,
+        dry_run=dry_run or None,
+        answers=str(answers) if answers else None,
+        workers=workers,
+        llm_processes=llm_processes,
+        place_second=place_second,
+        place_tuned=place_tuned,
+        offline_model=str(offline_model) if offline_model else None,
     )
     if cfg.extract.dry_run:
         _dry_run(inputs, out, cfg, quiet)
@@ -215,7 +269,10 @@ def _dry_run(inputs: list[str] | None, out: Path, cfg: RunConfig, quiet: bool) -
     table.add_column("item")
     table.add_column("estimate", justify="right")
     for key, value in estimate.items():
-        table.add_row(str(key), f"{value:,.4g}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else str(value))
+        table.add_row(
+            str(key),
+            f"{value:,.4g}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else str(value),
+        )
     console.print(table)
 
 
@@ -300,8 +357,10 @@ def stats(run_path: Path = typer.Argument(..., metavar="RUN", help="A run direct
         for col in ("stage", "seconds", "stats"):
             st.add_column(col, justify="right" if col == "seconds" else "left")
         for name, info in sorted(stages.items(), key=lambda kv: kv[1].get("finished", 0)):
-            shown = ", ".join(f"{k}={v:,}" if isinstance(v, int | float) else f"{k}={v}"
-                              for k, v in list((info.get("stats") or {}).items())[:8])
+            shown = ", ".join(
+                f"{k}={v:,}" if isinstance(v, int | float) else f"{k}={v}"
+                for k, v in list((info.get("stats") or {}).items())[:8]
+            )
             st.add_row(name, f"{info.get('seconds', 0):.1f}", shown)
         console.print(st)
     cache = run.path / ".cache"

@@ -14,9 +14,13 @@ app.add_typer(taxonomy_app, name="taxonomy")
 
 @taxonomy_app.command("place")
 def place(
-    input: Path = typer.Option(..., "--input", "-i", help="Values: .txt (one per line), or .csv/.parquet with a 'value' column."),
+    input: Path = typer.Option(
+        ..., "--input", "-i", help="Values: .txt (one per line), or .csv/.parquet with a 'value' column."
+    ),
     output: Path = typer.Option(..., "--output", "-o", help="CSV with columns value, leaf, l1, l2, l3, score."),
-    tree: Path | None = typer.Option(None, "--tree", "-t", help="Tree CSV in the published schema (default: bundled Values in the Wild)."),
+    tree: Path | None = typer.Option(
+        None, "--tree", "-t", help="Tree CSV in the published schema (default: bundled Values in the Wild)."
+    ),
     embedder: str = typer.Option("minilm", help="Embedder name (valuescope.embed registry)."),
     threshold: float | None = typer.Option(None, help="Below this similarity a value is new: empty leaf and l1."),
 ) -> None:
@@ -35,17 +39,30 @@ def place(
     placed = placer.place(df["value"].tolist())
     output.parent.mkdir(parents=True, exist_ok=True)
     placed[["value", "leaf", "l1", "l2", "l3", "score"]].to_csv(output, index=False)
-    console.print(f"placed {len(placed)} values ({int((placed['score'] >= 1).sum())} exact, "
-                  f"{int(placed['is_new'].sum())} new) -> {output}")
+    console.print(
+        f"placed {len(placed)} values ({int((placed['score'] >= 1).sum())} exact, "
+        f"{int(placed['is_new'].sum())} new) -> {output}"
+    )
 
 
 @taxonomy_app.command("build")
 def build(
-    input: Path = typer.Option(..., "--input", "-i", help="Values file (.txt/.csv/.parquet; optional count or pct_convos column) or a run directory."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Folder for values_tree.csv + values_frequencies.csv (run: RUN/taxonomy)."),
-    levels: str | None = typer.Option(None, help="Clusters per level, bottom-up, e.g. 266,26,5 (default: geometric to 5)."),
+    input: Path = typer.Option(
+        ...,
+        "--input",
+        "-i",
+        help="Values file (.txt/.csv/.parquet; optional count or pct_convos column) or a run directory.",
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Folder for values_tree.csv + values_frequencies.csv (run: RUN/taxonomy)."
+    ),
+    levels: str | None = typer.Option(
+        None, help="Clusters per level, bottom-up, e.g. 266,26,5 (default: geometric to 5)."
+    ),
     embedder: str = typer.Option("minilm", help="Embedder name."),
-    backend: str | None = typer.Option(None, help="LLM backend for Clio-style naming (e.g. openai, anthropic); default offline names."),
+    backend: str | None = typer.Option(
+        None, help="LLM backend for Clio-style naming (e.g. openai, anthropic); default offline names."
+    ),
     model: str | None = typer.Option(None, help="LLM model for naming."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint for naming."),
     seed: int = typer.Option(0, help="Clustering seed."),
@@ -56,8 +73,13 @@ def build(
     try:
         sizes = [int(x) for x in levels.split(",")] if levels else None
         config = TaxonomyConfig(
-            embedder=embedder, level_sizes=sizes, namer="llm" if backend or model or base_url else "offline",
-            llm_backend=backend, llm_model=model, llm_base_url=base_url, seed=seed,
+            embedder=embedder,
+            level_sizes=sizes,
+            namer="llm" if backend or model or base_url else "offline",
+            llm_backend=backend,
+            llm_model=model,
+            llm_base_url=base_url,
+            seed=seed,
         )
     except ValueError as exc:
         raise UserError(f"bad option: {exc}") from None
@@ -79,12 +101,16 @@ def build(
 
 def _print_llm_stats(stats: dict) -> None:
     """Say how much of the hierarchy the LLM shaped: a call that fell back used the offline rule instead."""
-    console.print(f"Clio restructuring: {int(stats.get('llm_calls', 0))} LLM calls, "
-                  f"{int(stats.get('llm_fallbacks', 0))} fell back to the offline rule, "
-                  f"{int(stats.get('llm_item_fallbacks', 0))} single choices rejected, {stats.get('llm_seconds', 0)} s")
+    console.print(
+        f"Clio restructuring: {int(stats.get('llm_calls', 0))} LLM calls, "
+        f"{int(stats.get('llm_fallbacks', 0))} fell back to the offline rule, "
+        f"{int(stats.get('llm_item_fallbacks', 0))} single choices rejected, {stats.get('llm_seconds', 0)} s"
+    )
     if stats.get("llm_offline_levels"):
-        console.print(f"[yellow]{int(stats['llm_offline_levels'])} level(s) kept the offline clustering: most of "
-                      "their LLM calls failed (check the endpoint and model).[/yellow]")
+        console.print(
+            f"[yellow]{int(stats['llm_offline_levels'])} level(s) kept the offline clustering: most of "
+            "their LLM calls failed (check the endpoint and model).[/yellow]"
+        )
 
 
 def _build_run(path: Path, config, output: Path | None) -> None:

@@ -35,7 +35,11 @@ def token_batches(tokenizer, texts: list[str], batch_size: int):
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         enc = tokenizer.encode_batch([texts[i] or " " for i in idx])
-        yield idx, np.array([e.ids for e in enc], dtype=np.int64), np.array([e.attention_mask for e in enc], dtype=np.int64)
+        yield (
+            idx,
+            np.array([e.ids for e in enc], dtype=np.int64),
+            np.array([e.attention_mask for e in enc], dtype=np.int64),
+        )
 
 
 def cpu_session(path: str, threads: int | None = None):

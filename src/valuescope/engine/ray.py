@@ -74,8 +74,13 @@ def run_batch_stage_ray(run: RunDir, stage: BatchStage, concurrency: int = 2, **
     table = run.read_table(stage.input)
     indexed = table.append_column(ROW, pa.array(range(table.num_rows), type=pa.int64()))
     ds = ray.data.from_arrow(indexed).map_batches(
-        _StageActor, fn_constructor_args=(stage,), batch_size=max(1, stage.batch_size),
-        batch_format="pyarrow", concurrency=concurrency, zero_copy_batch=True, **map_kwargs,
+        _StageActor,
+        fn_constructor_args=(stage,),
+        batch_size=max(1, stage.batch_size),
+        batch_format="pyarrow",
+        concurrency=concurrency,
+        zero_copy_batch=True,
+        **map_kwargs,
     )
     rows = sorted(ds.take_all(), key=lambda r: r[ROW])
     results = [decode_result(r, stage.outputs) for r in rows]
@@ -83,16 +88,29 @@ def run_batch_stage_ray(run: RunDir, stage: BatchStage, concurrency: int = 2, **
     for name in stage.outputs:
         parts = [r.tables[name] for r in results if name in r.tables and r.tables[name].num_rows]
         schema = stage.output_schema(name)
-        out = pa.concat_tables(parts, promote_options="default") if parts else (
-            schema.empty_table() if schema is not None else pa.table({}))
+        out = (
+            pa.concat_tables(parts, promote_options="default")
+            if parts
+            else (schema.empty_table() if schema is not None else pa.table({}))
+        )
         run.write_table(name, out)
         stats[f"rows_out:{name}"] = out.num_rows
     stats["quarantined"] = run.write_quarantine(stage.name, [q for r in results for q in r.quarantine])
     for r in results:
         for k, v in r.stats.items():
             stats[k] = stats.get(k, 0) + v
-    run.update_manifest(stages={stage.name: {"key": stage.key(), "version": stage.version, "config": stage.config(),
-                                             "engine": "ray", "stats": stats, "inputs": inputs,
-                                             "outputs": _digests(run, stage.outputs, stage.output_files)}})
+    run.update_manifest(
+        stages={
+            stage.name: {
+                "key": stage.key(),
+                "version": stage.version,
+                "config": stage.config(),
+                "engine": "ray",
+                "stats": stats,
+                "inputs": inputs,
+                "outputs": _digests(run, stage.outputs, stage.output_files),
+            }
+        }
+    )
     run.refresh_duckdb()
     return stats

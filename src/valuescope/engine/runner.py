@@ -176,7 +176,9 @@ def run_batch_stage(
     return stats
 
 
-def run_source_stage(run: RunDir, stage: SourceStage, workers: int | None = None, quiet: bool = False) -> dict[str, float]:
+def run_source_stage(
+    run: RunDir, stage: SourceStage, workers: int | None = None, quiet: bool = False
+) -> dict[str, float]:
     """Plan chunks, compute those without a checkpoint, then let the stage merge all of them in order."""
     stage.prepare(run)
     chunks = stage.plan()

@@ -33,9 +33,11 @@ def load_annotations(path: str | Path) -> dict[str, dict[str, Any]]:
                 try:
                     rec = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise LabelsError(f"{path}:{n}: bad JSON in the labels file: {exc.msg} (column {exc.colno})") from None
+                    raise LabelsError(
+                        f"{path}:{n}: bad JSON in the labels file: {exc.msg} (column {exc.colno})"
+                    ) from None
                 if not isinstance(rec, dict) or not isinstance(rec.get("id"), str):
-                    raise LabelsError(f"{path}:{n}: a label must be a JSON object with a string \"id\"")
+                    raise LabelsError(f'{path}:{n}: a label must be a JSON object with a string "id"')
                 out[rec["id"]] = rec
     except UnicodeDecodeError as exc:
         raise LabelsError(f"{path}: the labels file is not UTF-8 ({exc.reason} at byte {exc.start})") from None
@@ -55,7 +57,10 @@ def annotation_to_extraction(rec: dict[str, Any], extractor: str) -> Extraction:
     values = [
         ValueMention(id=rec["id"], side="ai", value=v["value"], explicit=v.get("explicit"), l2_hint=v.get("l2"))
         for v in rec.get("ai_values", [])
-    ] + [ValueMention(id=rec["id"], side="human", value=v["value"], l2_hint=v.get("l2")) for v in rec.get("human_values", [])]
+    ] + [
+        ValueMention(id=rec["id"], side="human", value=v["value"], l2_hint=v.get("l2"))
+        for v in rec.get("human_values", [])
+    ]
     return Extraction(id=rec["id"], judgment=judgment, values=values)
 
 
@@ -69,7 +74,9 @@ class ReferenceExtractor(Extractor):
         self.path = Path(config.reference)
         if not self.path.is_file():
             raise FileNotFoundError(f"reference labels not found: {self.path}")
-        self._labels: dict[str, dict[str, Any]] | None = load_annotations(self.path)  # bad file: error now, not in a worker
+        self._labels: dict[str, dict[str, Any]] | None = load_annotations(
+            self.path
+        )  # bad file: error now, not in a worker
 
     @property
     def name(self) -> str:

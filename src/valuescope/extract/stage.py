@@ -47,7 +47,9 @@ class ExtractStage(BatchStage):
         conversations = table_to_conversations(batch)
         results = resource.extract(conversations)
         if len(results) != len(conversations):
-            raise RuntimeError(f"{resource.name} returned {len(results)} results for {len(conversations)} conversations")
+            raise RuntimeError(
+                f"{resource.name} returned {len(results)} results for {len(conversations)} conversations"
+            )
         judgments, mentions, quarantine = [], [], []
         usage: dict[str, float] = {}
         for conv, res in zip(conversations, results, strict=True):
@@ -56,8 +58,11 @@ class ExtractStage(BatchStage):
             if res.error or res.judgment is None:
                 quarantine.append(
                     QuarantineRecord(
-                        stage=self.name, source="conversations", record_id=conv.id,
-                        reason=res.error or "extractor returned no judgment", raw=(res.raw or "")[:4000] or None,
+                        stage=self.name,
+                        source="conversations",
+                        record_id=conv.id,
+                        reason=res.error or "extractor returned no judgment",
+                        raw=(res.raw or "")[:4000] or None,
                     )
                 )
                 continue

@@ -108,8 +108,14 @@ def block_turns(role: Any, content: Any, where: str, counts: BlockCounts) -> lis
             calls.append(tool_call(block.get("name"), block.get("input"), block.get("id")))
         elif kind in RESULT_BLOCKS:
             flush()
-            out.append(Turn("tool", _result_text(block, where), name=as_text(block.get("name")),
-                            tool_call_id=as_text(block.get("tool_use_id"))))
+            out.append(
+                Turn(
+                    "tool",
+                    _result_text(block, where),
+                    name=as_text(block.get("name")),
+                    tool_call_id=as_text(block.get("tool_use_id")),
+                )
+            )
         elif kind in THINKING_BLOCKS:
             counts.thinking += 1
             if isinstance(block.get("thinking"), str) and block["thinking"].strip():

@@ -114,7 +114,9 @@ def _unzip(archive: Path, shown: str, given: str, out: Expansion) -> None:
                 continue
             if copied is None:
                 dest.unlink()
-                out.skipped.append((name, f"expands past the archive's size cap ({DEFAULT_MAX_RATIO}x the archive)", given))
+                out.skipped.append(
+                    (name, f"expands past the archive's size cap ({DEFAULT_MAX_RATIO}x the archive)", given)
+                )
                 continue
             budget -= copied
             out.files.append(Found(dest, name, given, explicit=False))
@@ -157,7 +159,9 @@ def expand_inputs(inputs: list[str]) -> Expansion:
                 if path.name.lower().endswith(ARCHIVE_SUFFIX) or (_is_zip(path) and not _is_input(path.name)):
                     _unzip(path, given, given, out)
                     if not any(f.given == given for f in out.files):
-                        raise InputError(f"{given} holds no conversation files ({len([1 for *_, g in out.skipped if g == given])} skipped)")
+                        raise InputError(
+                            f"{given} holds no conversation files ({len([1 for *_, g in out.skipped if g == given])} skipped)"
+                        )
                 else:
                     out.files.append(Found(path, given, given, explicit=True))
             else:

@@ -53,7 +53,7 @@ def _path(mapping: dict[str, Any], current: Any) -> list[dict[str, Any]]:
         leaves = [k for k, n in mapping.items() if isinstance(n, dict) and not n.get("children")]
         if not leaves:
             raise RecordError("'mapping' has no leaf node")
-        current = max(leaves, key=lambda k: ((mapping[k].get("message") or {}).get("create_time") or 0))
+        current = max(leaves, key=lambda k: (mapping[k].get("message") or {}).get("create_time") or 0)
     path, seen, node_id = [], set(), current
     while node_id is not None:
         if node_id in seen:
@@ -103,8 +103,11 @@ def _turn(message: dict[str, Any], where: str, counts: _Counts) -> Turn | None:
     if kind in THINKING_TYPES:
         counts.thinking += 1
         if kind == "thoughts":  # reasoning_recap is only "Thought for 5s"
-            counts.thoughts += [t["content"] for t in content.get("thoughts") or [] if isinstance(t, dict)
-                                and isinstance(t.get("content"), str)]
+            counts.thoughts += [
+                t["content"]
+                for t in content.get("thoughts") or []
+                if isinstance(t, dict) and isinstance(t.get("content"), str)
+            ]
         return None
     if kind in HIDDEN_TYPES or metadata.get("is_visually_hidden_from_conversation"):
         counts.hidden += 1
@@ -150,7 +153,11 @@ def parse(record: Any) -> list[Draft]:
     if leaves > 1:
         meta["branches"] = leaves
         meta["nodes_off_path"] = len(mapping) - len(path)
-    for key, n in (("hidden_turns", counts.hidden), ("thinking_blocks", counts.thinking), ("non_text_parts", counts.skipped)):
+    for key, n in (
+        ("hidden_turns", counts.hidden),
+        ("thinking_blocks", counts.thinking),
+        ("non_text_parts", counts.skipped),
+    ):
         if n:
             meta[key] = n
     return [

@@ -55,8 +55,15 @@ def _content(m: dict[str, Any], counts: BlockCounts) -> list[Any] | str | None:
     attached = []
     for a in m.get("attachments") or []:
         sent = m.get("sender") == "human"  # what the user uploaded; on an assistant turn it was not said
-        if sent and isinstance(a, dict) and isinstance(a.get("extracted_content"), str) and a["extracted_content"].strip():
-            attached.append({"type": "text", "text": f"[attachment {a.get('file_name', '')}]\n{a['extracted_content']}"})
+        if (
+            sent
+            and isinstance(a, dict)
+            and isinstance(a.get("extracted_content"), str)
+            and a["extracted_content"].strip()
+        ):
+            attached.append(
+                {"type": "text", "text": f"[attachment {a.get('file_name', '')}]\n{a['extracted_content']}"}
+            )
         else:
             counts.skipped += 1
     named = {a.get("file_name") for a in m.get("attachments") or [] if isinstance(a, dict)}

@@ -68,10 +68,14 @@ class Draft:
     context: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     suffix: str | None = None  # distinguishes several conversations from one record (hh chosen/rejected)
-    error: str | None = None  # one of several conversations of a record is unreadable: quarantined alone with this reason
+    error: str | None = (
+        None  # one of several conversations of a record is unreadable: quarantined alone with this reason
+    )
 
     @classmethod
-    def from_record(cls, record: dict[str, Any], messages: list[tuple[str, Any]], meta: dict[str, Any], **fields: Any) -> Draft:
+    def from_record(
+        cls, record: dict[str, Any], messages: list[tuple[str, Any]], meta: dict[str, Any], **fields: Any
+    ) -> Draft:
         """A draft with the usual top-level fields of a JSON record; `fields` override any of them."""
         common = {
             "id": as_text(record.get("id")),

@@ -167,8 +167,9 @@ def _sniff_records(path: Path, container: str, max_record_bytes: int, max_ratio:
     return None, problem or "no records"
 
 
-def detect(path: Path, forced: str | None = None, max_record_bytes: int = 2_000_000,
-           max_ratio: int = DEFAULT_MAX_RATIO) -> tuple[str, str]:
+def detect(
+    path: Path, forced: str | None = None, max_record_bytes: int = 2_000_000, max_ratio: int = DEFAULT_MAX_RATIO
+) -> tuple[str, str]:
     """(format, container) of one input; container is jsonl | json | text | parquet | csv | arrow | inspect."""
     if forced is not None and forced not in FORMATS:
         raise InputError(f"unknown format {forced!r}; known: {', '.join(FORMATS)}")
@@ -178,7 +179,9 @@ def detect(path: Path, forced: str | None = None, max_record_bytes: int = 2_000_
         return inspect_log.NAME, inspect_log.NAME
     if forced == "parquet" or (forced is None and magic == b"PAR1"):
         return "parquet", "parquet"
-    if forced == "arrow" or (forced is None and (magic in (b"\xff\xff\xff\xff", b"ARRO") or base_suffix(path) == ".arrow")):
+    if forced == "arrow" or (
+        forced is None and (magic in (b"\xff\xff\xff\xff", b"ARRO") or base_suffix(path) == ".arrow")
+    ):
         return "arrow", "arrow"
     if forced == "csv" or (forced is None and base_suffix(path) in (".csv", ".tsv")):
         return "csv", "csv"

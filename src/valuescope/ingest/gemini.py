@@ -72,7 +72,9 @@ def parse(record: Any) -> list[Draft]:
     turns: list[Any] = []
     system = record.get("systemInstruction")
     if isinstance(system, dict):
-        text = "\n".join(p["text"] for p in system.get("parts") or [] if isinstance(p, dict) and isinstance(p.get("text"), str))
+        text = "\n".join(
+            p["text"] for p in system.get("parts") or [] if isinstance(p, dict) and isinstance(p.get("text"), str)
+        )
         if text.strip():
             turns.append(("system", text))
     for i, chunk in enumerate(chunks, 1):
@@ -86,5 +88,12 @@ def parse(record: Any) -> list[Draft]:
         meta["thinking_blocks"] = counts["thinking"]
     if counts["skipped"]:
         meta["non_text_parts"] = counts["skipped"]
-    return [Draft(messages=turns, id=as_text(record.get("id")), model=model.removeprefix("models/") if model else None,
-                  timestamp=as_timestamp(record.get("create_time")), meta=meta)]
+    return [
+        Draft(
+            messages=turns,
+            id=as_text(record.get("id")),
+            model=model.removeprefix("models/") if model else None,
+            timestamp=as_timestamp(record.get("create_time")),
+            meta=meta,
+        )
+    ]

@@ -47,7 +47,12 @@ def _turn(message: Any) -> Turn:
     role = message.role
     calls = [tool_call(c.function, c.arguments, c.id) for c in (getattr(message, "tool_calls", None) or [])]
     if role == "tool":
-        return Turn("tool", message.text, name=getattr(message, "function", None), tool_call_id=getattr(message, "tool_call_id", None))
+        return Turn(
+            "tool",
+            message.text,
+            name=getattr(message, "function", None),
+            tool_call_id=getattr(message, "tool_call_id", None),
+        )
     return Turn(role, message.text or None, calls)
 
 

@@ -100,7 +100,12 @@ def starts_array(stream: BinaryIO) -> bool:
 
 
 def iter_array(
-    stream: BinaryIO, max_bytes: int, *, offset: int | None = None, number: int = 1, count: int | None = None,
+    stream: BinaryIO,
+    max_bytes: int,
+    *,
+    offset: int | None = None,
+    number: int = 1,
+    count: int | None = None,
     array: bool = True,
 ) -> Iterator[RawRecord]:
     """The elements of the JSON array in ``stream`` as RawRecords (``offset`` = the element's first byte).
@@ -133,13 +138,23 @@ def iter_array(
         if in_array and c == 0x5D:  # ']'
             rest = _skip_space(win, pos + 1)
             if rest < len(win.buf):
-                yield RawRecord(number + yielded, win.base + rest, len(win.buf) - rest, None,
-                                f"unexpected data after the array's closing ']' at byte {win.base + rest:,}")
+                yield RawRecord(
+                    number + yielded,
+                    win.base + rest,
+                    len(win.buf) - rest,
+                    None,
+                    f"unexpected data after the array's closing ']' at byte {win.base + rest:,}",
+                )
             return
         if in_array and not expect_value:
             if c != 0x2C:  # ','
-                yield RawRecord(number + yielded, win.base + pos, 0, None,
-                                f"expected ',' or ']' at byte {win.base + pos:,}: the rest of the array is not read")
+                yield RawRecord(
+                    number + yielded,
+                    win.base + pos,
+                    0,
+                    None,
+                    f"expected ',' or ']' at byte {win.base + pos:,}: the rest of the array is not read",
+                )
                 return
             pos, expect_value = pos + 1, True
             continue
@@ -152,7 +167,9 @@ def iter_array(
         expect_value = not in_array
 
 
-def iter_spans(stream: BinaryIO, at: int, offsets: Sequence[int], sizes: Sequence[int], number: int) -> Iterator[RawRecord]:
+def iter_spans(
+    stream: BinaryIO, at: int, offsets: Sequence[int], sizes: Sequence[int], number: int
+) -> Iterator[RawRecord]:
     """Elements read straight from their byte spans, as an earlier :func:`iter_array` pass found them.
 
     ``stream`` is positioned at byte ``at`` (<= the first offset). Planning
@@ -171,8 +188,14 @@ def iter_spans(stream: BinaryIO, at: int, offsets: Sequence[int], sizes: Sequenc
             yield RawRecord(number + i, offset, size, None, f"rest of file not read: {exc}")
             return
         if len(data) != size:
-            yield RawRecord(number + i, offset, size, None, f"file ends at byte {offset + len(data):,}, inside "
-                            f"a record planned at byte {offset:,}: the file changed since it was planned")
+            yield RawRecord(
+                number + i,
+                offset,
+                size,
+                None,
+                f"file ends at byte {offset + len(data):,}, inside "
+                f"a record planned at byte {offset:,}: the file changed since it was planned",
+            )
             return
         yield RawRecord(number + i, offset, size, data)
         pos = offset + size
@@ -327,6 +350,8 @@ def _element(win: _Window, start: int, number: int, max_bytes: int, in_array: bo
             if depth == 0 and not in_string and not in_array:  # a top-level scalar ending the file
                 size = win.base + pos - first_offset
                 data = bytes(win.buf[pos - size : pos]) if keep and size <= max_bytes else None
-                return RawRecord(number, first_offset, size, data, None if data is not None else too_big(size, max_bytes)), pos
+                return RawRecord(
+                    number, first_offset, size, data, None if data is not None else too_big(size, max_bytes)
+                ), pos
             return _cut(number, win, first_offset, "inside this record"), len(win.buf)
         pos -= dropped

@@ -24,7 +24,9 @@ NAME = "langfuse"
 
 def sniff(record: dict[str, Any]) -> bool:
     observation = "traceId" in record and isinstance(record.get("type"), str) and "startTime" in record
-    trace = isinstance(record.get("observations"), list) and "id" in record and ("timestamp" in record or "input" in record)
+    trace = (
+        isinstance(record.get("observations"), list) and "id" in record and ("timestamp" in record or "input" in record)
+    )
     return observation or trace
 
 
@@ -33,9 +35,14 @@ def _generation(obs: dict[str, Any], id_: str | None, user: Any = None, session:
     meta = {k: obs[k] for k in ("name", "traceId", "level", "statusMessage") if obs.get(k)}
     if session or obs.get("sessionId"):
         meta["sessionId"] = session or obs.get("sessionId")
-    return Draft(messages=messages, id=id_, model=as_text(obs.get("model")),
-                 timestamp=as_timestamp(obs.get("startTime") or obs.get("timestamp")),
-                 user_id=as_text(obs.get("userId") or user), meta=meta)
+    return Draft(
+        messages=messages,
+        id=id_,
+        model=as_text(obs.get("model")),
+        timestamp=as_timestamp(obs.get("startTime") or obs.get("timestamp")),
+        user_id=as_text(obs.get("userId") or user),
+        meta=meta,
+    )
 
 
 def parse(record: Any) -> list[Draft]:
@@ -43,7 +50,9 @@ def parse(record: Any) -> list[Draft]:
         raise RecordError(f"expected a JSON object, got {type(record).__name__}")
     if "observations" not in record:
         if record.get("type") != "GENERATION":
-            raise RecordError(f"Langfuse {record.get('type')!r} observation: only GENERATION observations are model conversations")
+            raise RecordError(
+                f"Langfuse {record.get('type')!r} observation: only GENERATION observations are model conversations"
+            )
         return [_generation(record, as_text(record.get("id")))]
     if not isinstance(record["observations"], list):
         raise RecordError("'observations' must be a list")

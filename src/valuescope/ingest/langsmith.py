@@ -40,5 +40,12 @@ def parse(record: Any) -> list[Draft]:
     meta = {k: record[k] for k in ("name", "trace_id", "parent_run_id", "session_id", "tags") if record.get(k)}
     if metadata.get("ls_provider"):
         meta["provider"] = metadata["ls_provider"]
-    return [Draft(messages=messages, id=as_text(record.get("id")), model=as_text(model),
-                  timestamp=as_timestamp(record.get("start_time")), meta=meta)]
+    return [
+        Draft(
+            messages=messages,
+            id=as_text(record.get("id")),
+            model=as_text(model),
+            timestamp=as_timestamp(record.get("start_time")),
+            meta=meta,
+        )
+    ]

@@ -51,6 +51,4 @@ def parse(record: Any) -> list[Draft]:
     meta = record.get("meta") or {}
     if not isinstance(meta, dict):
         raise RecordError("'meta' must be an object")
-    return [
-        Draft.from_record(record, messages, meta)
-    ]
+    return [Draft.from_record(record, messages, meta)]

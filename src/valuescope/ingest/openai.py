@@ -32,8 +32,20 @@ from valuescope.ingest.draft import (
 )
 
 NAME = "openai"
-_KNOWN = {"messages", "id", "model", "user", "user_id", "created", "timestamp", "context", "source",
-          "choices", "response", "request"}
+_KNOWN = {
+    "messages",
+    "id",
+    "model",
+    "user",
+    "user_id",
+    "created",
+    "timestamp",
+    "context",
+    "source",
+    "choices",
+    "response",
+    "request",
+}
 
 
 def sniff(record: dict[str, Any]) -> bool:
@@ -59,7 +71,9 @@ def _calls(m: dict[str, Any], where: str) -> list[dict[str, Any]]:
     return calls
 
 
-def chat_messages(msgs: Any, role_key: str = "role", content_key: str = "content") -> tuple[list[tuple[str, Any] | Turn], int]:
+def chat_messages(
+    msgs: Any, role_key: str = "role", content_key: str = "content"
+) -> tuple[list[tuple[str, Any] | Turn], int]:
     """Parse a list of chat messages; returns turns and the number of skipped non-text parts."""
     if not isinstance(msgs, list):
         raise RecordError("'messages' must be a list")
@@ -76,7 +90,9 @@ def chat_messages(msgs: Any, role_key: str = "role", content_key: str = "content
     return out, skipped
 
 
-def chat_message(m: dict[str, Any], where: str, role_key: str = "role", content_key: str = "content") -> tuple[tuple[str, Any] | Turn, int]:
+def chat_message(
+    m: dict[str, Any], where: str, role_key: str = "role", content_key: str = "content"
+) -> tuple[tuple[str, Any] | Turn, int]:
     """One message as a turn (a Turn when it carries tool data) and its skipped non-text parts."""
     text, skipped = blocks_text(m.get(content_key), where)
     if text is None and isinstance(m.get("refusal"), str):

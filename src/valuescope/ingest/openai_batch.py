@@ -65,7 +65,9 @@ def parse(record: Any, index: BatchIndex | None = None) -> list[Draft]:
     if response.get("status_code") not in (None, 200):
         body_err = response["body"].get("error")
         message = body_err.get("message") if isinstance(body_err, dict) else None
-        raise RecordError(f"batch request failed with status {response['status_code']}" + (f": {message}" if message else ""))
+        raise RecordError(
+            f"batch request failed with status {response['status_code']}" + (f": {message}" if message else "")
+        )
     request_line = index.requests.get(custom_id) if index is not None and custom_id is not None else None
     if request_line is not None:
         request = json.loads(request_line)["body"]

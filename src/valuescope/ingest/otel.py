@@ -73,7 +73,9 @@ def _parts_turn(m: Any, where: str) -> Turn:
             calls.append(tool_call(p.get("name"), p.get("arguments"), p.get("id")))
         elif kind == "tool_call_response":
             response = p.get("response")
-            results.append((p.get("id"), response if isinstance(response, str) else json.dumps(response, ensure_ascii=False)))
+            results.append(
+                (p.get("id"), response if isinstance(response, str) else json.dumps(response, ensure_ascii=False))
+            )
     if m["role"] == "tool" or results:
         call_id, text = results[0] if results else (None, "\n".join(texts))
         return Turn("tool", text, tool_call_id=as_text(call_id))
@@ -83,14 +85,20 @@ def _parts_turn(m: Any, where: str) -> Turn:
 def _flattened(attrs: dict[str, Any], prefix: str) -> list[tuple[str, Any]]:
     out, i = [], 0
     while f"{prefix}.{i}.role" in attrs or f"{prefix}.{i}.content" in attrs:
-        out.append((attrs.get(f"{prefix}.{i}.role", "assistant" if prefix.endswith("completion") else "user"),
-                    attrs.get(f"{prefix}.{i}.content")))
+        out.append(
+            (
+                attrs.get(f"{prefix}.{i}.role", "assistant" if prefix.endswith("completion") else "user"),
+                attrs.get(f"{prefix}.{i}.content"),
+            )
+        )
         i += 1
     return out
 
 
 def _span(span: dict[str, Any]) -> Draft | None:
-    attrs = {a["key"]: _value(a.get("value")) for a in span.get("attributes") or [] if isinstance(a, dict) and "key" in a}
+    attrs = {
+        a["key"]: _value(a.get("value")) for a in span.get("attributes") or [] if isinstance(a, dict) and "key" in a
+    }
     turns: list[Any] = []
     if "gen_ai.input.messages" in attrs or "gen_ai.output.messages" in attrs:
         system = attrs.get("gen_ai.system_instructions")
@@ -109,9 +117,13 @@ def _span(span: dict[str, Any]) -> Draft | None:
     for key in ("gen_ai.conversation.id", "gen_ai.provider.name", "gen_ai.system", "gen_ai.operation.name"):
         if attrs.get(key) is not None:
             meta[key] = attrs[key]
-    return Draft(messages=turns, id=as_text(attrs.get("gen_ai.response.id") or span.get("spanId")),
-                 model=as_text(attrs.get("gen_ai.response.model") or attrs.get("gen_ai.request.model")),
-                 timestamp=stamp, meta=meta)
+    return Draft(
+        messages=turns,
+        id=as_text(attrs.get("gen_ai.response.id") or span.get("spanId")),
+        model=as_text(attrs.get("gen_ai.response.model") or attrs.get("gen_ai.request.model")),
+        timestamp=stamp,
+        meta=meta,
+    )
 
 
 def parse(record: Any) -> list[Draft]:
@@ -124,7 +136,9 @@ def parse(record: Any) -> list[Draft]:
                 try:
                     draft = _span(span) if isinstance(span, dict) else None
                 except RecordError as exc:  # this span alone is quarantined; the record's other spans are read
-                    draft = Draft(messages=[], id=as_text(span.get("spanId")), error=f"span {span.get('name')!r}: {exc}")
+                    draft = Draft(
+                        messages=[], id=as_text(span.get("spanId")), error=f"span {span.get('name')!r}: {exc}"
+                    )
                 if draft is not None:
                     drafts.append(draft)
     return drafts

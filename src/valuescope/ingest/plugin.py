@@ -10,9 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 READERS = (  # (format name = the module's NAME, module)
-    ("valuescope", "native"), ("chatgpt", "chatgpt"), ("claude_export", "claude_export"), ("gemini", "gemini"),
-    ("openai_batch", "openai_batch"), ("langsmith", "langsmith"), ("langfuse", "langfuse"), ("otel", "otel"),
-    ("sharegpt", "sharegpt"), ("transcript", "transcript"), ("anthropic", "anthropic"), ("openai", "openai"),
+    ("valuescope", "native"),
+    ("chatgpt", "chatgpt"),
+    ("claude_export", "claude_export"),
+    ("gemini", "gemini"),
+    ("openai_batch", "openai_batch"),
+    ("langsmith", "langsmith"),
+    ("langfuse", "langfuse"),
+    ("otel", "otel"),
+    ("sharegpt", "sharegpt"),
+    ("transcript", "transcript"),
+    ("anthropic", "anthropic"),
+    ("openai", "openai"),
 )
 
 

@@ -45,12 +45,12 @@ def parse(record: Any) -> list[Draft]:
         raise RecordError("missing 'conversations'")
     messages, _ = chat_messages(record["conversations"], role_key="from", content_key="value")
     speakers = [m.get("from") for m in record["conversations"]]
-    messages = [_function_call(m["value"]) if s == "function_call" else t
-                for s, m, t in zip(speakers, record["conversations"], messages, strict=True)]
+    messages = [
+        _function_call(m["value"]) if s == "function_call" else t
+        for s, m, t in zip(speakers, record["conversations"], messages, strict=True)
+    ]
     model = record.get("model")
     if model is None:
         named = [MODEL_SPEAKERS[s.lower()] for s in speakers if isinstance(s, str) and s.lower() in MODEL_SPEAKERS]
         model = named[0] if named else None
-    return [
-        Draft.from_record(record, messages, {k: v for k, v in record.items() if k not in _KNOWN}, model=model)
-    ]
+    return [Draft.from_record(record, messages, {k: v for k, v in record.items() if k not in _KNOWN}, model=model)]

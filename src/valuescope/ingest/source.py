@@ -75,8 +75,15 @@ class InputFile:
         return name
 
     def manifest(self) -> dict[str, Any]:
-        return {"path": self.path, "sha256": self.sha256, "bytes": self.bytes, "format": self.format,
-                "container": self.container, "gzip": self.gzip, "chunks": len(self.chunks)}
+        return {
+            "path": self.path,
+            "sha256": self.sha256,
+            "bytes": self.bytes,
+            "format": self.format,
+            "container": self.container,
+            "gzip": self.gzip,
+            "chunks": len(self.chunks),
+        }
 
 
 @dataclass
@@ -91,8 +98,9 @@ class Item:
     joined: bool = False  # a batch request whose answer (another file's line) carries it: counted, not a record
 
 
-def _record_chunks(path: Path, index: int, container: str, per_chunk: int, max_bytes: int,
-                   max_ratio: int) -> tuple[str, list[Chunk]]:
+def _record_chunks(
+    path: Path, index: int, container: str, per_chunk: int, max_bytes: int, max_ratio: int
+) -> tuple[str, list[Chunk]]:
     """sha256 of the file as stored, and its records (lines or array elements) cut into chunks, in one pass.
 
     A chunk starts at a record's byte offset in the uncompressed stream, so
@@ -184,8 +192,16 @@ def _read_table(path: Path, max_ratio: int = DEFAULT_MAX_RATIO):
         raise InputError(f"cannot read table {path}: {str(exc).splitlines()[0]}") from None
 
 
-def plan_file(path: Path, index: int, forced: str | None, lines_per_chunk: int, column_map: dict[str, str],
-              max_record_bytes: int = 2_000_000, max_ratio: int = DEFAULT_MAX_RATIO, shown: str | None = None) -> InputFile:
+def plan_file(
+    path: Path,
+    index: int,
+    forced: str | None,
+    lines_per_chunk: int,
+    column_map: dict[str, str],
+    max_record_bytes: int = 2_000_000,
+    max_ratio: int = DEFAULT_MAX_RATIO,
+    shown: str | None = None,
+) -> InputFile:
     """Detect and chunk one file; ``shown`` names it in messages and the manifest (default: its path)."""
     shown = shown or str(path)
     try:
@@ -197,8 +213,15 @@ def plan_file(path: Path, index: int, forced: str | None, lines_per_chunk: int, 
     return f
 
 
-def _plan_file(path: Path, index: int, forced: str | None, lines_per_chunk: int, column_map: dict[str, str],
-               max_record_bytes: int, max_ratio: int) -> InputFile:
+def _plan_file(
+    path: Path,
+    index: int,
+    forced: str | None,
+    lines_per_chunk: int,
+    column_map: dict[str, str],
+    max_record_bytes: int,
+    max_ratio: int,
+) -> InputFile:
     try:
         fmt, container = detect(path, forced, max_record_bytes, max_ratio)
         if container in ("jsonl", "json"):
@@ -214,8 +237,10 @@ def _plan_file(path: Path, index: int, forced: str | None, lines_per_chunk: int,
             columns = tabular.resolve_columns(table.column_names, column_map)
         except ValueError as exc:
             raise InputError(f"{path}: {exc}") from None
-        chunks = [Chunk(index, i, start, min(lines_per_chunk, table.num_rows - start), start + 1)
-                  for i, start in enumerate(range(0, table.num_rows, lines_per_chunk))]
+        chunks = [
+            Chunk(index, i, start, min(lines_per_chunk, table.num_rows - start), start + 1)
+            for i, start in enumerate(range(0, table.num_rows, lines_per_chunk))
+        ]
     elif container in ("text", inspect_log.NAME):
         chunks = [Chunk(index, 0, 0, 0, 1)]
     return InputFile(str(path), sha, path.stat().st_size, fmt, container, is_gzip(path), columns, chunks)
@@ -238,8 +263,9 @@ def _raw_text(obj: Any, extra_keys: tuple[str, ...] = ()) -> str | None:
     return quarantine_text(text, extra_keys)[:4000]
 
 
-def _parse(reader, obj: Any, line: int, extra_keys: tuple[str, ...] = (),
-           batch: openai_batch.BatchIndex | None = None) -> Item:
+def _parse(
+    reader, obj: Any, line: int, extra_keys: tuple[str, ...] = (), batch: openai_batch.BatchIndex | None = None
+) -> Item:
     try:
         if reader is openai_batch:
             if batch is not None and openai_batch.is_request(obj) and obj.get("custom_id") in batch.answered:
@@ -289,8 +315,13 @@ def _starts_array(f: InputFile, max_ratio: int) -> bool:
         return starts_array(fh)
 
 
-def read_chunk(f: InputFile, chunk: Chunk, max_record_bytes: int, max_ratio: int = DEFAULT_MAX_RATIO,
-               batch: openai_batch.BatchIndex | None = None) -> Iterator[Item]:
+def read_chunk(
+    f: InputFile,
+    chunk: Chunk,
+    max_record_bytes: int,
+    max_ratio: int = DEFAULT_MAX_RATIO,
+    batch: openai_batch.BatchIndex | None = None,
+) -> Iterator[Item]:
     path = f.local
     if f.container in ("jsonl", "json"):
         reader = JSON_READERS[f.format]
@@ -301,12 +332,15 @@ def read_chunk(f: InputFile, chunk: Chunk, max_record_bytes: int, max_ratio: int
             if spans is not None:  # planning found every element's span: read them, no second scan
                 records = iter_spans(fh, chunk.start, *spans, number=chunk.first_line)
             elif f.container == "jsonl":
-                records = iter_lines(fh, max_record_bytes, offset=chunk.start, number=chunk.first_line, count=chunk.count)
+                records = iter_lines(
+                    fh, max_record_bytes, offset=chunk.start, number=chunk.first_line, count=chunk.count
+                )
             elif chunk.index == 0:  # from the file start: past a byte-order mark and the '['
                 records = iter_array(fh, max_record_bytes, count=chunk.count)
             else:  # array False: top-level values one after another
-                records = iter_array(fh, max_record_bytes, offset=chunk.start, number=chunk.first_line,
-                                     count=chunk.count, array=array)
+                records = iter_array(
+                    fh, max_record_bytes, offset=chunk.start, number=chunk.first_line, count=chunk.count, array=array
+                )
             for record in records:
                 yield _json_item(reader, record, batch)
     elif f.container == inspect_log.NAME:
@@ -337,7 +371,9 @@ def read_chunk(f: InputFile, chunk: Chunk, max_record_bytes: int, max_ratio: int
         for i, row in enumerate(table.to_pylist()):
             try:
                 row = tabular.decode_row(row)
-                size = len(json.dumps(tabular._jsonable(row), ensure_ascii=False, default=str).encode("utf-8", "replace"))
+                size = len(
+                    json.dumps(tabular._jsonable(row), ensure_ascii=False, default=str).encode("utf-8", "replace")
+                )
                 if size > max_record_bytes:
                     raise RecordError(too_big(size, max_record_bytes))
                 yield Item(chunk.first_line + i, drafts=tabular.parse_row(row, f.columns))

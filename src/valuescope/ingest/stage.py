@@ -82,8 +82,18 @@ class IngestStage(SourceStage):
             self.skipped_given = [given for *_, given in self.expansion.skipped]
             for f in found:
                 try:
-                    self.files.append(plan_file(f.path, len(self.files), cfg.format, max(1, cfg.batch_size),
-                                                cfg.column_map, cfg.max_record_bytes, cfg.max_gzip_ratio, shown=f.shown))
+                    self.files.append(
+                        plan_file(
+                            f.path,
+                            len(self.files),
+                            cfg.format,
+                            max(1, cfg.batch_size),
+                            cfg.column_map,
+                            cfg.max_record_bytes,
+                            cfg.max_gzip_ratio,
+                            shown=f.shown,
+                        )
+                    )
                     self.given.append(f.given)
                 except InputError as exc:
                     if f.explicit:
@@ -130,14 +140,19 @@ class IngestStage(SourceStage):
             stats["quarantined"] += 1
             quarantine.append(
                 QuarantineRecord(
-                    stage=self.name, source=f.path, line=line, reason=quarantine_text(reason),
+                    stage=self.name,
+                    source=f.path,
+                    line=line,
+                    reason=quarantine_text(reason),
                     record_id=quarantine_text(record_id) if record_id is not None else None,
                     raw=scrubber.scrub_text(quarantine_text(raw)) if raw else None,
                 )
             )
 
         stem = f.stem
-        for item in read_chunk(f, c, self.ingest_config.max_record_bytes, self.ingest_config.max_gzip_ratio, self.batch):
+        for item in read_chunk(
+            f, c, self.ingest_config.max_record_bytes, self.ingest_config.max_gzip_ratio, self.batch
+        ):
             if item.blank:
                 stats["blank_lines"] += 1
                 continue
@@ -151,11 +166,13 @@ class IngestStage(SourceStage):
                 reject(item.line, "record holds no conversation", item.raw)
             for draft in item.drafts:
                 try:
-                    conv = to_conversation(draft, f"{stem}:{item.line}", stem, self._hasher,
-                                           self.ingest_config.thinking == "include")
+                    conv = to_conversation(
+                        draft, f"{stem}:{item.line}", stem, self._hasher, self.ingest_config.thinking == "include"
+                    )
                 except (RecordError, ValueError) as exc:
-                    raw = "\n".join(f"{t.role}: {t.content}" for t in map(turn_parts, draft.messages)
-                                     if isinstance(t.content, str))
+                    raw = "\n".join(
+                        f"{t.role}: {t.content}" for t in map(turn_parts, draft.messages) if isinstance(t.content, str)
+                    )
                     reject(item.line, str(exc).splitlines()[0], raw[:4000], draft.id)
                     continue
                 stats["read"] += 1
@@ -191,7 +208,10 @@ class IngestStage(SourceStage):
                 first = seen[cid]
                 quarantine.append(
                     QuarantineRecord(
-                        stage=self.name, source=src, line=line, record_id=cid,
+                        stage=self.name,
+                        source=src,
+                        line=line,
+                        record_id=cid,
                         reason=f"duplicate id {cid!r} (first seen at {first[0]}:{first[1]})",
                     )
                 )
@@ -206,8 +226,10 @@ class IngestStage(SourceStage):
             tables = {name: t.take(idx) for name, t in tables.items()}
 
         quarantine.sort(key=lambda q: (file_index.get(q.source, -1), q.line or 0))
-        quarantine += [QuarantineRecord(stage=self.name, source=path, reason=f"file skipped: {reason}")
-                       for path, reason in self.skipped]
+        quarantine += [
+            QuarantineRecord(stage=self.name, source=path, reason=f"file skipped: {reason}")
+            for path, reason in self.skipped
+        ]
         run.write_quarantine(self.name, quarantine)
         inputs = [{**f.manifest(), **per_file[i]} for i, f in enumerate(self.files)]
         run.update_manifest(inputs=inputs, skipped_files=[{"path": p, "reason": r} for p, r in self.skipped])
@@ -225,7 +247,6 @@ class IngestStage(SourceStage):
             self._drop_raw(run)
         totals = {k: sum(p[k] for p in per_file) for k in ("read", "ok", "quarantined", "blank_lines", "joined")}
         return {**totals, "files": len(self.files)}
-
 
     def _require_conversations(self, run: Any, per_file: list[dict[str, int]]) -> None:
         """An input that yields no conversation at all is an error, not an empty report."""

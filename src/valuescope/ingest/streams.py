@@ -42,16 +42,22 @@ class DecompressionLimit(StreamCut):
     """A gzip stream expanded past its cap (a gzip bomb, or ingest.max_gzip_ratio set too low)."""
 
     def __init__(self, offset: int, ratio: int) -> None:
-        super().__init__(offset, f"gzip stream expands more than {ratio}x its file size (cut at uncompressed "
-                                 f"byte {offset:,}; raise ingest.max_gzip_ratio if the file is genuine)")
+        super().__init__(
+            offset,
+            f"gzip stream expands more than {ratio}x its file size (cut at uncompressed "
+            f"byte {offset:,}; raise ingest.max_gzip_ratio if the file is genuine)",
+        )
 
 
 class DamagedGzip(StreamCut):
     """The gzip data is cut short or corrupt (an interrupted download): what came before it is kept."""
 
     def __init__(self, offset: int, exc: BaseException) -> None:
-        super().__init__(offset, f"gzip data damaged or cut short after uncompressed byte {offset:,} "
-                                 f"({str(exc).strip() or type(exc).__name__})")
+        super().__init__(
+            offset,
+            f"gzip data damaged or cut short after uncompressed byte {offset:,} "
+            f"({str(exc).strip() or type(exc).__name__})",
+        )
 
 
 _GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)

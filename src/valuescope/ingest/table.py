@@ -75,8 +75,11 @@ def _message_row(m: Message) -> dict:
 def _message(row: dict) -> Message:
     """A message row; tables written before tool turns existed have only role and content."""
     return Message(
-        role=row["role"], content=row["content"], tool_calls=row.get("tool_calls") or [],
-        name=row.get("name"), tool_call_id=row.get("tool_call_id"),
+        role=row["role"],
+        content=row["content"],
+        tool_calls=row.get("tool_calls") or [],
+        name=row.get("name"),
+        tool_call_id=row.get("tool_call_id"),
     )
 
 

@@ -53,7 +53,9 @@ def resolve_columns(columns: list[str], column_map: dict[str, str]) -> dict[str,
         raise ValueError(f"unknown field(s) in column map: {', '.join(unknown)}; known: {', '.join(FIELDS)}")
     missing = sorted(c for c in column_map.values() if c not in columns)
     if missing:
-        raise ValueError(f"column map names column(s) not in the file: {', '.join(missing)}; it has {', '.join(columns)}")
+        raise ValueError(
+            f"column map names column(s) not in the file: {', '.join(missing)}; it has {', '.join(columns)}"
+        )
     out = dict(column_map)
     lower = {c.lower(): c for c in columns}
     used = set(out.values())

@@ -21,9 +21,21 @@ from typing import Any
 from valuescope.ingest.draft import RecordError, Turn, tool_call
 from valuescope.ingest.openai import chat_message, completion_turn
 
-LC_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "tool",
-            "HumanMessage": "user", "AIMessage": "assistant", "SystemMessage": "system", "ToolMessage": "tool",
-            "FunctionMessage": "tool", "AIMessageChunk": "assistant", "HumanMessageChunk": "user", "ChatMessage": None}
+LC_ROLES = {
+    "human": "user",
+    "ai": "assistant",
+    "system": "system",
+    "tool": "tool",
+    "function": "tool",
+    "HumanMessage": "user",
+    "AIMessage": "assistant",
+    "SystemMessage": "system",
+    "ToolMessage": "tool",
+    "FunctionMessage": "tool",
+    "AIMessageChunk": "assistant",
+    "HumanMessageChunk": "user",
+    "ChatMessage": None,
+}
 
 
 def _langchain(m: dict[str, Any], where: str) -> tuple[str, Any] | Turn | None:
@@ -37,12 +49,17 @@ def _langchain(m: dict[str, Any], where: str) -> tuple[str, Any] | Turn | None:
     role = LC_ROLES.get(kind) or body.get("role")
     if role is None:
         raise RecordError(f"{where}: LangChain message of unknown kind {kind!r}")
-    calls = [tool_call(c.get("name"), c.get("args"), c.get("id")) for c in body.get("tool_calls") or [] if isinstance(c, dict)]
+    calls = [
+        tool_call(c.get("name"), c.get("args"), c.get("id"))
+        for c in body.get("tool_calls") or []
+        if isinstance(c, dict)
+    ]
     turn, _ = chat_message({"role": role, "content": body.get("content")}, where)
     if calls or role == "tool":
         text = turn.content if isinstance(turn, Turn) else turn[1]
-        return Turn(role, text, calls, name=body.get("name") if role == "tool" else None,
-                    tool_call_id=body.get("tool_call_id"))
+        return Turn(
+            role, text, calls, name=body.get("name") if role == "tool" else None, tool_call_id=body.get("tool_call_id")
+        )
     return turn
 
 
@@ -103,8 +120,12 @@ def output_turns(value: Any, where: str) -> list[tuple[str, Any] | Turn]:
         for key in ("output", "messages", "completion", "text", "content"):
             if key in value and "role" not in value and "lc" not in value:
                 return output_turns(value[key], where)
-        one = message({"role": "assistant", **value} if "content" in value and "role" not in value and "lc" not in value
-                      and "type" not in value else value, where)
+        one = message(
+            {"role": "assistant", **value}
+            if "content" in value and "role" not in value and "lc" not in value and "type" not in value
+            else value,
+            where,
+        )
         if one is None:
             raise RecordError(f"{where}: output is not a message")
         return [one]

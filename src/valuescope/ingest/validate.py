@@ -36,8 +36,15 @@ def to_conversation(
         if blank and not (norm == "tool" or (norm == "assistant" and t.tool_calls)):
             raise RecordError(f"empty {norm} turn (message {i})")
         calls = [ToolCall(**c) for c in t.tool_calls]
-        messages.append(Message(role=norm, content=content or "", tool_calls=calls,  # type: ignore[arg-type]
-                                name=t.name, tool_call_id=t.tool_call_id))
+        messages.append(
+            Message(
+                role=norm,
+                content=content or "",
+                tool_calls=calls,  # type: ignore[arg-type]
+                name=t.name,
+                tool_call_id=t.tool_call_id,
+            )
+        )
     if not any(m.role == "assistant" for m in messages):
         raise RecordError("no assistant turn")
     if not any(m.role == "assistant" and m.content.strip() for m in messages):

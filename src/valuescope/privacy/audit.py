@@ -190,7 +190,11 @@ def file_texts(name: str, data: bytes) -> Iterator[tuple[str, str]]:
     else:
         text = data.decode("utf-8", errors="replace")
         if lower.endswith((".json", ".jsonl")):
-            text = "\n".join(_decode_json(line) for line in text.splitlines()) if lower.endswith(".jsonl") else _decode_json(text)
+            text = (
+                "\n".join(_decode_json(line) for line in text.splitlines())
+                if lower.endswith(".jsonl")
+                else _decode_json(text)
+            )
         yield name, text
 
 
@@ -211,7 +215,9 @@ def explorer_responses(run_path: Path, examples: bool = False, max_names: int = 
         def get(path: str, **params: str) -> tuple[str, str]:
             resp = client.get(path, params=params)
             if resp.status_code in (401, 403) or resp.status_code >= 500:
-                raise ValueError(f"explorer answered GET {path} with HTTP {resp.status_code}: the audit cannot see its responses")
+                raise ValueError(
+                    f"explorer answered GET {path} with HTTP {resp.status_code}: the audit cannot see its responses"
+                )
             # names in the label are masked: the audit log must itself be safe to share
             query = "&".join(f"{k}={v if k in ('side', 'level') else mask(v)}" for k, v in params.items())
             return f"GET {path}{'?' + query if query else ''}", resp.text
@@ -292,7 +298,11 @@ def audit_run(
                 findings.extend(auditor.scan_text(text, where))
         except (Unreadable, zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
             scanned.append(label)
-            findings.append(AuditFinding(label, 0, "UNREADABLE", f"not audited ({str(exc).splitlines()[0][:80]}): do not share unread"))
+            findings.append(
+                AuditFinding(
+                    label, 0, "UNREADABLE", f"not audited ({str(exc).splitlines()[0][:80]}): do not share unread"
+                )
+            )
     if explorer:
         for label, body in explorer_responses(run, examples=examples, max_names=explorer_names):
             scanned.append(label)

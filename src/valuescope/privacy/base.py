@@ -87,11 +87,13 @@ def _rebuild(conv: Conversation, scrubbed: list[str]) -> Conversation:
     n = len(conv.messages)
     args = iter(scrubbed[n:])
     messages = [
-        m.model_copy(update={"content": t, "tool_calls": [c.model_copy(update={"arguments": next(args)}) for c in m.tool_calls]})
+        m.model_copy(
+            update={"content": t, "tool_calls": [c.model_copy(update={"arguments": next(args)}) for c in m.tool_calls]}
+        )
         for m, t in zip(conv.messages, scrubbed[:n], strict=True)
     ]
     update: dict[str, Any] = {"messages": messages}
-    rest = scrubbed[n + sum(len(m.tool_calls) for m in conv.messages):]
+    rest = scrubbed[n + sum(len(m.tool_calls) for m in conv.messages) :]
     if conv.context:
         update["context"], rest = rest[0], rest[1:]
     if conv.meta:

@@ -54,7 +54,9 @@ def floor_config(run: RunDir, override: PrivacyConfig | None) -> PrivacyConfig:
     )
 
 
-def export_run(run_path: str | Path, out: str | Path | None = None, privacy: PrivacyConfig | None = None) -> dict[str, Any]:
+def export_run(
+    run_path: str | Path, out: str | Path | None = None, privacy: PrivacyConfig | None = None
+) -> dict[str, Any]:
     """Write the shareable CSVs to ``out`` (default RUN/export); return the disclosure summary."""
     run = RunDir(run_path, create=False)
     out_dir = Path(out) if out is not None else run.path / "export"
@@ -71,11 +73,17 @@ def export_run(run_path: str | Path, out: str | Path | None = None, privacy: Pri
         target = out_dir / (name.replace("/", "_") + ".csv")
         if not n_cols or "id" in df.columns:  # per-conversation rows (alerts), or nothing to floor on
             target.unlink(missing_ok=True)  # a stale copy from an earlier export must not stay shareable
-            omitted[target.name] = "per-conversation rows" if "id" in df.columns else "no conversation counts to apply the floor to"
+            omitted[target.name] = (
+                "per-conversation rows" if "id" in df.columns else "no conversation counts to apply the floor to"
+            )
             continue
         df, suppressed = apply_floor(
-            df, n_col=n_cols, users_col=user_cols or None, min_conversations=cfg.min_conversations,
-            min_users=cfg.min_users, allow_zero=len(n_cols) > 1,
+            df,
+            n_col=n_cols,
+            users_col=user_cols or None,
+            min_conversations=cfg.min_conversations,
+            min_users=cfg.min_users,
+            allow_zero=len(n_cols) > 1,
         )
         write_csv(target, df)
         files[target.name] = {"rows": len(df), "suppressed_at_export": suppressed, "floored_on": n_cols + user_cols}
@@ -90,7 +98,12 @@ def export_run(run_path: str | Path, out: str | Path | None = None, privacy: Pri
                 continue
             df, suppressed = floored
             write_csv(target, df)
-            files[target.name] = {"rows": len(df), "suppressed_at_export": suppressed, "floored_on": [], "floored_on_members": True}
+            files[target.name] = {
+                "rows": len(df),
+                "suppressed_at_export": suppressed,
+                "floored_on": [],
+                "floored_on_members": True,
+            }
     manifest_floor = run.read_manifest().get("privacy_floor") or {}
     summary = {
         "min_conversations": cfg.min_conversations,
@@ -155,9 +168,14 @@ def floor_taxonomy_csv(run: RunDir, src: Path, cfg: PrivacyConfig) -> tuple[pd.D
         members = members.merge(users, on="id", how="left")
     else:
         members = members.assign(user_id=None)
-    stats = members.groupby(keys, sort=False).agg(
-        n=("id", "nunique"), n_users=("user_id", lambda u: distinct_users(u)),
-    ).reset_index()
+    stats = (
+        members.groupby(keys, sort=False)
+        .agg(
+            n=("id", "nunique"),
+            n_users=("user_id", lambda u: distinct_users(u)),
+        )
+        .reset_index()
+    )
     counted = df.merge(stats, on=keys, how="left")
     counted["n"] = counted["n"].fillna(0)
     counted["n_users"] = pd.to_numeric(counted["n_users"], errors="coerce")
@@ -175,7 +193,11 @@ def rare_values(values: pd.DataFrame, members: pd.DataFrame, cfg: PrivacyConfig)
         per = per.merge(members[["id", "user_id"]].drop_duplicates("id"), on="id", how="left")
     else:
         per = per.assign(user_id=None)
-    stats = per.groupby("value_norm").agg(n=("id", "nunique"), n_users=("user_id", lambda u: distinct_users(u))).reset_index()
+    stats = (
+        per.groupby("value_norm")
+        .agg(n=("id", "nunique"), n_users=("user_id", lambda u: distinct_users(u)))
+        .reset_index()
+    )
     stats["n_users"] = pd.to_numeric(stats["n_users"], errors="coerce")
     keep = floor_mask(stats, "n", "n_users", cfg.min_conversations, cfg.min_users)
     return {v for v in stats.loc[~keep, "value_norm"] if v.strip()}
@@ -186,7 +208,9 @@ WITHHELD = "(name withheld: it quoted a value below the privacy floor)"
 
 def quoting_pattern(rare: set[str]) -> re.Pattern[str]:
     """Matches text that quotes any of the ``rare`` value names as whole words (case-insensitive)."""
-    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(v) for v in sorted(rare, key=len, reverse=True)) + r")(?!\w)", re.IGNORECASE)
+    return re.compile(
+        r"(?<!\w)(?:" + "|".join(re.escape(v) for v in sorted(rare, key=len, reverse=True)) + r")(?!\w)", re.IGNORECASE
+    )
 
 
 CLUSTER_LEVELS = ("l1", "l2", "l3")
@@ -212,8 +236,12 @@ def withheld_cluster_names(
     if not rare:
         return {}
     pattern = quoting_pattern(rare)
-    names = sorted({n for c in levels for n in values[c].dropna().astype(str).unique() if n not in keep and pattern.search(n)})
-    return {n: f"(cluster {i}: name withheld, it quoted a value below the privacy floor)" for i, n in enumerate(names, 1)}
+    names = sorted(
+        {n for c in levels for n in values[c].dropna().astype(str).unique() if n not in keep and pattern.search(n)}
+    )
+    return {
+        n: f"(cluster {i}: name withheld, it quoted a value below the privacy floor)" for i, n in enumerate(names, 1)
+    }
 
 
 def withhold_quoting_names(tree: pd.DataFrame, rare: set[str]) -> pd.DataFrame:
@@ -224,7 +252,9 @@ def withhold_quoting_names(tree: pd.DataFrame, rare: set[str]) -> pd.DataFrame:
     pattern = quoting_pattern(rare)
     out = tree.copy()
     clusters = out["level"].astype(str) != "0"
-    quoting = clusters & (out["name"].map(lambda t: bool(pattern.search(t))) | out["description"].map(lambda t: bool(pattern.search(t))))
+    quoting = clusters & (
+        out["name"].map(lambda t: bool(pattern.search(t))) | out["description"].map(lambda t: bool(pattern.search(t)))
+    )
     out.loc[quoting, "name"] = out.loc[quoting, "cluster_id"]
     out.loc[quoting, "description"] = WITHHELD
     return out

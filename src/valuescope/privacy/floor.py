@@ -82,7 +82,9 @@ def distinct_users(user_ids: pd.Series) -> int | None:
     return int(user_ids.dropna().nunique() + user_ids.isna().sum())
 
 
-def floor_section(min_conversations: int, min_users: int, suppressed: dict[str, int], previous: dict[str, Any] | None = None) -> dict[str, Any]:
+def floor_section(
+    min_conversations: int, min_users: int, suppressed: dict[str, int], previous: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The manifest's ``privacy_floor`` section, merging per-table counts with earlier ones."""
     merged = dict((previous or {}).get("suppressed", {}))
     merged.update({k: int(v) for k, v in suppressed.items()})

@@ -91,10 +91,14 @@ CUE_BEFORE_RE = re.compile(
     r"(?:\b(?:[Mm]y name is|[Nn]ame's|[Ii] am|[Ii]'m|[Cc]all me|[Tt]his is|[Dd]ear|[Hh]i|[Hh]ello|[Hh]ey|[Tt]hanks,?|"
     r"[Tt]hank you,?|Mr|Mrs|Ms|Miss|Mx|Dr|Prof|[Ss]ir|[Tt]alked to|[Ss]poke (?:to|with)|[Mm]et(?: with)?|[Aa]sk|[Aa]sked|"
     r"[Tt]ell|[Tt]old|[Cc]ontact|[Cc]c|[Mm]arried to|[Ff]riend|[Bb]oss|[Cc]olleague|[Nn]eighbou?r|[Ww]ife|[Hh]usband|"
-    r"[Ss]on|[Dd]aughter|[Bb]rother|[Ss]ister|[Mm]other|[Ff]ather|[Rr]egards|[Ss]incerely|[Bb]est)\.?,?\s+)(" + _NAME + ")"
+    r"[Ss]on|[Dd]aughter|[Bb]rother|[Ss]ister|[Mm]other|[Ff]ather|[Rr]egards|[Ss]incerely|[Bb]est)\.?,?\s+)("
+    + _NAME
+    + ")"
 )
 CUE_AFTER_RE = re.compile(
-    r"(?<![\w.])(" + _NAME + r")(?='s\b|\s(?:told|said|says|asked|wrote|writes|called|emailed|texted|thinks|lives|works|"
+    r"(?<![\w.])("
+    + _NAME
+    + r")(?='s\b|\s(?:told|said|says|asked|wrote|writes|called|emailed|texted|thinks|lives|works|"
     r"is my|was my|and I\b))"
 )
 # A capitalised word right after a PERSON span is usually its surname ("Ashleigh May").
@@ -149,7 +153,10 @@ class NERScrubber(RegexScrubber):
         if self._analyzer is not None:
             todo = [i for i, t in enumerate(texts) if t and t.strip()]
             results = self._analyzer.analyze_iterator(
-                [texts[i] for i in todo], language="en", entities=self.ner_entities, batch_size=batch_size,
+                [texts[i] for i in todo],
+                language="en",
+                entities=self.ner_entities,
+                batch_size=batch_size,
                 score_threshold=self.score_threshold,
             )
             for i, found in zip(todo, results, strict=True):

@@ -310,7 +310,9 @@ STREET_RE = re.compile(
     rf"(?:(?:,\s?|\n)(?:[A-Z][A-Za-z'.-]*\s){{0,3}}[A-Z][A-Za-z'.-]*,?\s[A-Z]{{2}}\s\d{{5}}(?:-\d{{4}})?\b"
     rf"|(?:,\s?|\n)[A-Z]{{1,2}}\d[A-Z\d]?\s?\d[A-Z]{{2}}\b)?"
 )
-MILITARY_RE = re.compile(r"\b(?:PSC|Unit|USNS|USNV|USS|USCGC|CMR)\s[\w ]{1,30}?,?\s(?:Box\s\d{1,6},?\s)?(?:APO|FPO|DPO)\s(?:AA|AE|AP)\s\d{5}\b")
+MILITARY_RE = re.compile(
+    r"\b(?:PSC|Unit|USNS|USNV|USS|USCGC|CMR)\s[\w ]{1,30}?,?\s(?:Box\s\d{1,6},?\s)?(?:APO|FPO|DPO)\s(?:AA|AE|AP)\s\d{5}\b"
+)
 
 
 def find_street_address(text: str) -> Iterator[Span]:

@@ -16,9 +16,7 @@ def resolve_entities(config: PrivacyConfig, supported: tuple[str, ...]) -> tuple
     wanted = tuple(dict.fromkeys(e.upper() for e in config.entities))
     unknown = [e for e in wanted if e not in PATTERN_ENTITIES + NER_ENTITIES]
     if unknown:
-        raise ValueError(
-            f"unknown privacy entities {unknown}; known: {', '.join(PATTERN_ENTITIES + NER_ENTITIES)}"
-        )
+        raise ValueError(f"unknown privacy entities {unknown}; known: {', '.join(PATTERN_ENTITIES + NER_ENTITIES)}")
     unsupported = [e for e in wanted if e not in supported]
     if unsupported:
         raise ValueError(f"scrub mode {config.scrub!r} cannot find {unsupported}; use scrub='ner' for person names")

@@ -83,30 +83,62 @@ def evaluate(gate: Gate, rates: pd.DataFrame, baseline: pd.DataFrame | None = No
         if r.kind == "threshold":
             row = by_key.loc[r.metric] if r.metric in by_key.index else None
             if row is None or int(row["n"]) == 0:
-                out.append({"name": r.name or r.metric, "metric": r.metric, "passed": False,
-                            "detail": f"{r.metric}: not measured by this probe (no conversations in scope)"})
+                out.append(
+                    {
+                        "name": r.name or r.metric,
+                        "metric": r.metric,
+                        "passed": False,
+                        "detail": f"{r.metric}: not measured by this probe (no conversations in scope)",
+                    }
+                )
                 continue
             measured = float(row["rate"] if r.bound == "value" else row[r.bound])
             ok = bool(OPS[r.op](measured, r.threshold))
             shown = "value" if r.bound == "value" else r.bound
-            out.append({"name": r.name or r.metric, "metric": r.metric, "passed": ok, "value": float(row["rate"]),
-                        "ci_low": float(row["ci_low"]), "ci_high": float(row["ci_high"]), "k": int(row["k"]), "n": int(row["n"]),
-                        "detail": f"{r.metric} = {_fmt(row['rate'])} [95% CI {_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}] "
-                                  f"({int(row['k'])}/{int(row['n'])}); needs {shown} {r.op} {r.threshold:g}"})
+            out.append(
+                {
+                    "name": r.name or r.metric,
+                    "metric": r.metric,
+                    "passed": ok,
+                    "value": float(row["rate"]),
+                    "ci_low": float(row["ci_low"]),
+                    "ci_high": float(row["ci_high"]),
+                    "k": int(row["k"]),
+                    "n": int(row["n"]),
+                    "detail": f"{r.metric} = {_fmt(row['rate'])} [95% CI {_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}] "
+                    f"({int(row['k'])}/{int(row['n'])}); needs {shown} {r.op} {r.threshold:g}",
+                }
+            )
             continue
         if baseline is None:
-            out.append({"name": r.name or "no regression", "passed": None, "detail": "skipped: no baseline probe given (--baseline RUN)"})
+            out.append(
+                {
+                    "name": r.name or "no regression",
+                    "passed": None,
+                    "detail": "skipped: no baseline probe given (--baseline RUN)",
+                }
+            )
             continue
-        cmp = compare_rates(baseline[baseline["key"].isin(r.metrics)], rates[rates["key"].isin(r.metrics)], gate.alpha, gate.correction)
+        cmp = compare_rates(
+            baseline[baseline["key"].isin(r.metrics)], rates[rates["key"].isin(r.metrics)], gate.alpha, gate.correction
+        )
         missing = sorted(set(r.metrics) - set(cmp["key"]))
         worse = cmp[cmp["worse"]]
-        parts = [f"{w.key}: {_fmt(w.rate_a)} -> {_fmt(w.rate_b)} (diff {w.diff:+.3f} [{_fmt(w.diff_ci_low)}, {_fmt(w.diff_ci_high)}], q={w.q:.2g})"
-                 for w in worse.itertuples()]
+        parts = [
+            f"{w.key}: {_fmt(w.rate_a)} -> {_fmt(w.rate_b)} (diff {w.diff:+.3f} [{_fmt(w.diff_ci_low)}, {_fmt(w.diff_ci_high)}], q={w.q:.2g})"
+            for w in worse.itertuples()
+        ]
         detail = "; ".join(parts) if parts else f"{len(cmp)} metric(s) compared, none significantly worse"
         if missing:
             detail += f"; not measured in both: {', '.join(missing)}"
-        out.append({"name": r.name or "no regression", "passed": not parts and not missing, "detail": detail,
-                    "compared": cmp.to_dict("records")})
+        out.append(
+            {
+                "name": r.name or "no regression",
+                "passed": not parts and not missing,
+                "detail": detail,
+                "compared": cmp.to_dict("records"),
+            }
+        )
     return out
 
 

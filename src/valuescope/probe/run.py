@@ -24,8 +24,15 @@ def probe_cache_dir(out: str | Path) -> str:
     return str(Path(env) / "probe") if env else str(Path(out) / ".cache" / "probe")
 
 
-def probe(target: TargetConfig, out: str | Path, suite: str | Path | None = "default", turns: int = 2,
-          samples: int = 1, config: RunConfig | None = None, quiet: bool = True) -> api.Run:
+def probe(
+    target: TargetConfig,
+    out: str | Path,
+    suite: str | Path | None = "default",
+    turns: int = 2,
+    samples: int = 1,
+    config: RunConfig | None = None,
+    quiet: bool = True,
+) -> api.Run:
     """Probe `target` with the suite into run directory OUT and analyze it (extract, taxonomy, analysis, report)."""
     from valuescope.extract.llm.backends import get_backend
 
@@ -65,6 +72,13 @@ def dry_run(target: TargetConfig, scenarios: list[Scenario], turns: int, samples
             requests += samples
             users = sum(estimate_tokens(u) for u in s.turns[: t + 1])
             input_tokens += samples * (system + users + t * EST_ANSWER_TOKENS + 4 * (2 * t + 1))
-    return {"scenarios": len(scenarios), "samples": samples, "turns": turns, "requests": requests,
-            "input_tokens": input_tokens, "output_tokens (upper bound)": requests * target.max_output_tokens,
-            "output_tokens (at ~300 per answer)": requests * EST_ANSWER_TOKENS, "token_method": "characters / 4"}
+    return {
+        "scenarios": len(scenarios),
+        "samples": samples,
+        "turns": turns,
+        "requests": requests,
+        "input_tokens": input_tokens,
+        "output_tokens (upper bound)": requests * target.max_output_tokens,
+        "output_tokens (at ~300 per answer)": requests * EST_ANSWER_TOKENS,
+        "token_method": "characters / 4",
+    }

@@ -49,8 +49,16 @@ class ProbeStage(SourceStage):
     outputs = ("conversations",)
     parallel = False  # one process; the requests in flight give the concurrency
 
-    def __init__(self, scenarios: list[Scenario], target: TargetConfig, turns: int = 2, samples: int = 1,
-                 privacy: PrivacyConfig | None = None, suite_name: str = "default", cache_dir: str | None = None) -> None:
+    def __init__(
+        self,
+        scenarios: list[Scenario],
+        target: TargetConfig,
+        turns: int = 2,
+        samples: int = 1,
+        privacy: PrivacyConfig | None = None,
+        suite_name: str = "default",
+        cache_dir: str | None = None,
+    ) -> None:
         if turns < 1 or samples < 1:
             raise ValueError("--turns and --samples must be at least 1")
         self.scenarios, self.target, self.turns, self.samples = scenarios, target, turns, samples
@@ -65,9 +73,13 @@ class ProbeStage(SourceStage):
             self.cache_dir = str(Path(run.path) / ".cache" / "probe")
 
     def config(self) -> dict[str, Any]:
-        return {"target": self.target.model_dump(exclude={"base_url", "concurrency", "timeout_s", "max_retries"}),
-                "turns": self.turns, "samples": self.samples, "version": PROBE_VERSION,
-                "scrub": get_scrubber(self.privacy).cache_config()}
+        return {
+            "target": self.target.model_dump(exclude={"base_url", "concurrency", "timeout_s", "max_retries"}),
+            "turns": self.turns,
+            "samples": self.samples,
+            "version": PROBE_VERSION,
+            "scrub": get_scrubber(self.privacy).cache_config(),
+        }
 
     def jobs(self) -> list[Job]:
         return [(s.model_dump(mode="json"), k) for s in self.scenarios for k in range(self.samples)]
@@ -128,8 +140,10 @@ class ProbeStage(SourceStage):
         finally:
             target.cache.flush()
         if failed:
-            raise RuntimeError(f"{len(failed)} probe conversation(s) failed after retries (first: {failed[0]}); "
-                               "rerun the same command to retry them: answers so far are cached")
+            raise RuntimeError(
+                f"{len(failed)} probe conversation(s) failed after retries (first: {failed[0]}); "
+                "rerun the same command to retry them: answers so far are cached"
+            )
         return self._records(chunk, results, scrubber, usage)
 
     def _records(self, chunk: list[Job], results: list[Any], scrubber: Any, usage: dict[str, int]) -> BatchResult:
@@ -138,22 +152,47 @@ class ProbeStage(SourceStage):
         for (scenario, sample), got in zip(chunk, results, strict=True):
             sid = scenario["id"]
             if isinstance(got, str) or got is None:
-                quarantine.append(QuarantineRecord(stage=self.name, source="suite", record_id=record_id(sid, sample, 1),
-                                                   reason=got or "scenario was not processed"))
+                quarantine.append(
+                    QuarantineRecord(
+                        stage=self.name,
+                        source="suite",
+                        record_id=record_id(sid, sample, 1),
+                        reason=got or "scenario was not processed",
+                    )
+                )
                 continue
             for turn in range(1, len(got) // 2 + 1):
-                messages = ([("system", system)] if system else []) + [(m["role"], m["content"]) for m in got[: 2 * turn]]
-                meta = {"probe": {"scenario": sid, "context": scenario["context"], "pressure": scenario["pressure"],
-                                  "unethical": scenario["unethical"],
-                                  "turn": turn, "sample": sample, "suite": self.suite_name,
-                                  "provenance": scenario["provenance"].get("source")}}
-                draft = Draft(messages=messages, id=record_id(sid, sample, turn), source=SOURCE, model=self.target.model,
-                              context=scenario["context"], meta=meta)
+                messages = ([("system", system)] if system else []) + [
+                    (m["role"], m["content"]) for m in got[: 2 * turn]
+                ]
+                meta = {
+                    "probe": {
+                        "scenario": sid,
+                        "context": scenario["context"],
+                        "pressure": scenario["pressure"],
+                        "unethical": scenario["unethical"],
+                        "turn": turn,
+                        "sample": sample,
+                        "suite": self.suite_name,
+                        "provenance": scenario["provenance"].get("source"),
+                    }
+                }
+                draft = Draft(
+                    messages=messages,
+                    id=record_id(sid, sample, turn),
+                    source=SOURCE,
+                    model=self.target.model,
+                    context=scenario["context"],
+                    meta=meta,
+                )
                 try:
                     conv = to_conversation(draft, draft.id or sid, SOURCE, lambda u: u)
                 except (RecordError, ValueError) as exc:  # e.g. an empty answer: the same rule as ingest
-                    quarantine.append(QuarantineRecord(stage=self.name, source="suite", record_id=draft.id,
-                                                       reason=str(exc).splitlines()[0]))
+                    quarantine.append(
+                        QuarantineRecord(
+                            stage=self.name, source="suite", record_id=draft.id, reason=str(exc).splitlines()[0]
+                        )
+                    )
                     break
                 convs.append(scrubber.scrub_conversation(conv))
         stats = {f"usage:{k}": float(v) for k, v in usage.items()} | {"scenarios": float(len(chunk))}
@@ -170,12 +209,20 @@ class ProbeStage(SourceStage):
         for r in results:
             for k, v in r.stats.items():
                 stats[k] = stats.get(k, 0) + v
-        run.update_manifest(probe={
-            "target": {k: v for k, v in self.target.model_dump().items() if k != "system_prompt"},
-            "system_prompt_sha256": stable_hash(self.target.system_prompt or "", 64) if self.target.system_prompt else None,
-            "suite": self.suite_name, "scenarios": len(self.scenarios), "samples": self.samples, "turns": self.turns,
-            "conversations": table.num_rows, "quarantined": len(quarantine),
-        })
+        run.update_manifest(
+            probe={
+                "target": {k: v for k, v in self.target.model_dump().items() if k != "system_prompt"},
+                "system_prompt_sha256": stable_hash(self.target.system_prompt or "", 64)
+                if self.target.system_prompt
+                else None,
+                "suite": self.suite_name,
+                "scenarios": len(self.scenarios),
+                "samples": self.samples,
+                "turns": self.turns,
+                "conversations": table.num_rows,
+                "quarantined": len(quarantine),
+            }
+        )
         return {**stats, "conversations": float(table.num_rows), "quarantined": float(len(quarantine))}
 
     def output_schema(self, table: str) -> pa.Schema:

@@ -40,15 +40,26 @@ class TargetConfig(BaseModel):
     max_retries: int = 5
 
     def extract_config(self) -> ExtractConfig:
-        return ExtractConfig(extractor="llm", backend=self.backend, model=self.model, base_url=self.base_url,
-                             concurrency=self.concurrency, timeout_s=self.timeout_s, max_retries=self.max_retries,
-                             temperature=self.temperature, max_output_tokens=self.max_output_tokens)
+        return ExtractConfig(
+            extractor="llm",
+            backend=self.backend,
+            model=self.model,
+            base_url=self.base_url,
+            concurrency=self.concurrency,
+            timeout_s=self.timeout_s,
+            max_retries=self.max_retries,
+            temperature=self.temperature,
+            max_output_tokens=self.max_output_tokens,
+        )
 
     def params(self) -> dict[str, Any]:
         """What keys the answer cache besides backend and model. Not the URL: as in the extractor's cache, the
         model name identifies the model, so the same model behind a new address (a restarted local server) reuses answers."""
-        return {"temperature": self.temperature, "max_output_tokens": self.max_output_tokens,
-                "system_prompt": self.system_prompt or ""}
+        return {
+            "temperature": self.temperature,
+            "max_output_tokens": self.max_output_tokens,
+            "system_prompt": self.system_prompt or "",
+        }
 
 
 class ChatAdapter:
@@ -59,7 +70,9 @@ class ChatAdapter:
         self.config = backend.config
         self.name, self.model = backend.name, backend.model
 
-    async def acomplete(self, system: str, messages: list[dict[str, str]], schema: Any, name: str, max_tokens: int) -> Completion:
+    async def acomplete(
+        self, system: str, messages: list[dict[str, str]], schema: Any, name: str, max_tokens: int
+    ) -> Completion:
         if self.name == "openai":
             return await self._openai(system, messages, max_tokens)
         if self.name == "anthropic":
@@ -107,7 +120,12 @@ def request_body(config: TargetConfig, messages: list[dict[str, str]]) -> dict[s
             body["system"] = config.system_prompt
         return body
     sent = ([{"role": "system", "content": config.system_prompt}] if config.system_prompt else []) + messages
-    return {"model": config.model, "messages": sent, "temperature": config.temperature, "max_tokens": config.max_output_tokens}
+    return {
+        "model": config.model,
+        "messages": sent,
+        "temperature": config.temperature,
+        "max_tokens": config.max_output_tokens,
+    }
 
 
 class Target:
@@ -121,7 +139,9 @@ class Target:
 
     def key(self, messages: list[dict[str, str]], sample: int) -> str:
         c = self.config
-        return cache_key(c.backend, c.model, PROBE_VERSION, c.params(), json.dumps([messages, sample], ensure_ascii=False))
+        return cache_key(
+            c.backend, c.model, PROBE_VERSION, c.params(), json.dumps([messages, sample], ensure_ascii=False)
+        )
 
     async def reply(self, messages: list[dict[str, str]], sample: int, usage: dict[str, int]) -> tuple[str, str | None]:
         """The model's answer to `messages` (text, finish reason); raises TransientError/PermanentError/FatalError."""

@@ -89,8 +89,12 @@ def bar_with_ci(
             trace["error_x"] = {
                 "type": "data",
                 "symmetric": False,
-                "array": [None if v is None or num(h) is None else num(h) - v for v, h in zip(vals, s["high"], strict=True)],
-                "arrayminus": [None if v is None or num(lo) is None else v - num(lo) for v, lo in zip(vals, s["low"], strict=True)],
+                "array": [
+                    None if v is None or num(h) is None else num(h) - v for v, h in zip(vals, s["high"], strict=True)
+                ],
+                "arrayminus": [
+                    None if v is None or num(lo) is None else v - num(lo) for v, lo in zip(vals, s["low"], strict=True)
+                ],
                 "color": "#52606d",
                 "thickness": 1.2,
                 "width": 3,
@@ -102,7 +106,12 @@ def bar_with_ci(
             title,
             height,
             barmode="group",
-            xaxis={"title": {"text": esc(xaxis_title)}, "tickformat": ".0%" if percent else None, "gridcolor": "#e4e7eb", "rangemode": "tozero"},
+            xaxis={
+                "title": {"text": esc(xaxis_title)},
+                "tickformat": ".0%" if percent else None,
+                "gridcolor": "#e4e7eb",
+                "rangemode": "tozero",
+            },
             yaxis={"autorange": "reversed", "automargin": True},
             legend={"orientation": "h", "x": 0, "y": 1.0, "yanchor": "bottom", "xanchor": "left"},
             margin={"l": 10, "r": 20, "t": 60 if title else 30, "b": 50},
@@ -110,8 +119,15 @@ def bar_with_ci(
     }
 
 
-def heatmap(z: list[list[float | None]], x: list[str], y: list[str], title: str = "", zlabel: str = "residual",
-            min_bound: float = 3.0, zformat: str = ".2f") -> dict[str, Any]:
+def heatmap(
+    z: list[list[float | None]],
+    x: list[str],
+    y: list[str],
+    title: str = "",
+    zlabel: str = "residual",
+    min_bound: float = 3.0,
+    zformat: str = ".2f",
+) -> dict[str, Any]:
     flat = [abs(v) for row in z for v in row if v is not None]
     bound = max(min_bound, max(flat) if flat else min_bound)
     return {
@@ -141,7 +157,9 @@ def heatmap(z: list[list[float | None]], x: list[str], y: list[str], title: str 
     }
 
 
-def sunburst(ids: list[str], labels: list[str], parents: list[str], values: list[float], colors: list[str], hover: list[str]) -> dict[str, Any]:
+def sunburst(
+    ids: list[str], labels: list[str], parents: list[str], values: list[float], colors: list[str], hover: list[str]
+) -> dict[str, Any]:
     return {
         "data": [
             {

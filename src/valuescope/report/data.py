@@ -88,7 +88,9 @@ def refloor(name: str, df: pd.DataFrame, floor: Floor) -> pd.DataFrame:
     if not n_cols:
         return df
     users = [c for c in spec.floor.users if c in df.columns]
-    kept, _ = apply_floor(df, n_cols, users or None, floor.min_conversations, floor.min_users, allow_zero=spec.floor.allow_zero)
+    kept, _ = apply_floor(
+        df, n_cols, users or None, floor.min_conversations, floor.min_users, allow_zero=spec.floor.allow_zero
+    )
     groups = [c for c in spec.floor.groups if c in kept.columns]
     if groups:
         kept, _ = apply_floor(kept, groups, None, floor.min_conversations, floor.min_users)
@@ -105,14 +107,20 @@ def withhold_cluster_names(data: ReportData) -> None:
     if values is None:
         return
     convs = data.get("conversations")
-    users = convs[["id", "user_id"]] if convs is not None and "user_id" in convs.columns and convs["user_id"].notna().any() else None
+    users = (
+        convs[["id", "user_id"]]
+        if convs is not None and "user_id" in convs.columns and convs["user_id"].notna().any()
+        else None
+    )
     withheld = withheld_cluster_names(values, users, data.floor, keep=published_cluster_names())
     if not withheld:
         return
     for name, df in data.tables.items():
         if name != "conversations":
             text = [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]
-            data.tables[name] = df.assign(**{c: df[c].map(lambda x: withheld.get(x, x) if isinstance(x, str) else x) for c in text})
+            data.tables[name] = df.assign(
+                **{c: df[c].map(lambda x: withheld.get(x, x) if isinstance(x, str) else x) for c in text}
+            )
 
 
 def _pairs(df: pd.DataFrame) -> set[tuple[str, str]]:

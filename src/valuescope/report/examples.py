@@ -55,7 +55,9 @@ def pick_ids(ids: list[str], k: int, salt: str) -> list[str]:
     return sorted(set(ids), key=lambda i: hashlib.sha256(f"{salt}:{i}".encode()).hexdigest())[:k]
 
 
-def value_examples(run: RunDir, mentions: pd.DataFrame, names: list[str], floor: Floor, k: int, chars: int, side: str = "ai") -> dict[str, list[dict[str, str]]]:
+def value_examples(
+    run: RunDir, mentions: pd.DataFrame, names: list[str], floor: Floor, k: int, chars: int, side: str = "ai"
+) -> dict[str, list[dict[str, str]]]:
     """Up to k snippets per value, for values whose (value, side) cell passes the floor."""
     if mentions.empty:
         return {}

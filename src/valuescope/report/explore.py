@@ -39,7 +39,9 @@ class Explorer:
         self._lock = threading.Lock()
         self.con = self._connect()
         self.views = {r[0] for r in self.con.execute("select table_name from information_schema.tables").fetchall()}
-        self.has_users = self._scalar("select count(user_id) from conversations") > 0 if "conversations" in self.views else False
+        self.has_users = (
+            self._scalar("select count(user_id) from conversations") > 0 if "conversations" in self.views else False
+        )
         self.base = self._base_sql()
 
     # -- connection -------------------------------------------------------------
@@ -68,17 +70,34 @@ class Explorer:
         if "values" in self.views:
             m = 'select id, side, value_norm as value, l1, l2, l3 from "values"'
             if self._withhold_cluster_names():
-                m = ('select v.id, v.side, v.value_norm as value, ' + ", ".join(f"coalesce(w{c}.shown, v.{c}) as {c}" for c in CLUSTERS)
-                     + ' from "values" v ' + " ".join(f"left join withheld_names w{c} on v.{c} = w{c}.name" for c in CLUSTERS))
+                m = (
+                    "select v.id, v.side, v.value_norm as value, "
+                    + ", ".join(f"coalesce(w{c}.shown, v.{c}) as {c}" for c in CLUSTERS)
+                    + ' from "values" v '
+                    + " ".join(f"left join withheld_names w{c} on v.{c} = w{c}.name" for c in CLUSTERS)
+                )
         elif "mentions" in self.views:
             m = "select id, side, lower(trim(value)) as value, null::varchar as l1, null::varchar as l2, null::varchar as l3 from mentions"
         else:
             m = "select null::varchar as id, null::varchar as side, null::varchar as value, null::varchar as l1, null::varchar as l2, null::varchar as l3 where false"
-        j = "left join (select id, task_category, response from judgments) j using (id)" if "judgments" in self.views else ""
-        c = "left join (select id, model, context, user_id from conversations) c using (id)" if "conversations" in self.views else ""
-        cols = ["m.*", "j.task_category" if j else "null::varchar as task_category", "j.response" if j else "null::varchar as response",
-                "c.model" if c else "null::varchar as model", "c.context" if c else "null::varchar as context",
-                "c.user_id" if c else "null::varchar as user_id"]
+        j = (
+            "left join (select id, task_category, response from judgments) j using (id)"
+            if "judgments" in self.views
+            else ""
+        )
+        c = (
+            "left join (select id, model, context, user_id from conversations) c using (id)"
+            if "conversations" in self.views
+            else ""
+        )
+        cols = [
+            "m.*",
+            "j.task_category" if j else "null::varchar as task_category",
+            "j.response" if j else "null::varchar as response",
+            "c.model" if c else "null::varchar as model",
+            "c.context" if c else "null::varchar as context",
+            "c.user_id" if c else "null::varchar as user_id",
+        ]
         return f"(select {', '.join(cols)} from ({m}) m {j} {c})"
 
     def _withhold_cluster_names(self) -> bool:
@@ -105,7 +124,9 @@ class Explorer:
             params.append(self.floor.min_users)
         return sql, params
 
-    def _where(self, side: str | None, filters: dict[str, str | None], extra: dict[str, str] | None = None) -> tuple[str, list[Any]]:
+    def _where(
+        self, side: str | None, filters: dict[str, str | None], extra: dict[str, str] | None = None
+    ) -> tuple[str, list[Any]]:
         clauses, params = ["value is not null"], []
         if side:
             clauses.append("side = ?")
@@ -128,7 +149,9 @@ class Explorer:
             params.append(side)
         return bool(self._rows(f"select 1 from {self.base} where {where} group by {col} having {having}", params + hp))
 
-    def _named_groups_pass(self, side: str | None, filters: dict[str, str | None], parent: dict[str, str] | None) -> bool:
+    def _named_groups_pass(
+        self, side: str | None, filters: dict[str, str | None], parent: dict[str, str] | None
+    ) -> bool:
         """Every filter and parent a request names is a group above the floor."""
         named = [(col, v, None) for col, v in filters.items() if col in FILTERS and v]
         named += [(LEVELS[col], v, side) for col, v in (parent or {}).items() if v]
@@ -136,7 +159,10 @@ class Explorer:
 
     # -- queries ------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"run": self.run.path.name, "floor": {"min_conversations": self.floor.min_conversations, "min_users": self.floor.min_users}}
+        out: dict[str, Any] = {
+            "run": self.run.path.name,
+            "floor": {"min_conversations": self.floor.min_conversations, "min_users": self.floor.min_users},
+        }
         if "judgments" in self.views:
             out["conversations_judged"] = int(self._scalar("select count(*) from judgments"))
             out["subjective"] = int(self._scalar("select count(*) from judgments where subjective"))
@@ -150,12 +176,22 @@ class Explorer:
         having, hp = self._having()
         out = {}
         for col in FILTERS:
-            rows = self._rows(f"select {col} as name, count(distinct id) as n from {self.base} where {col} is not null group by 1 having {having} order by n desc, name", hp)
+            rows = self._rows(
+                f"select {col} as name, count(distinct id) as n from {self.base} where {col} is not null group by 1 having {having} order by n desc, name",
+                hp,
+            )
             out[col] = rows
         return out
 
-    def values(self, side: str | None = "ai", level: str = "value", q: str | None = None, filters: dict[str, str | None] | None = None,
-               parent: dict[str, str] | None = None, limit: int = 50) -> dict[str, Any]:
+    def values(
+        self,
+        side: str | None = "ai",
+        level: str = "value",
+        q: str | None = None,
+        filters: dict[str, str | None] | None = None,
+        parent: dict[str, str] | None = None,
+        limit: int = 50,
+    ) -> dict[str, Any]:
         col = LEVELS[level]
         filters = filters or {}
         if not self._named_groups_pass(side, filters, parent):  # answer as if the name did not exist
@@ -172,14 +208,32 @@ class Explorer:
         )
         if q:  # what the query matches below the floor must not show, not even as a count
             passing = f"select {col} from {self.base} where {where} group by 1 having {having}"
-            total = self._scalar(f"select count(distinct id) from {self.base} where {where} and {col} in ({passing})", params + params + hp) or 0
+            total = (
+                self._scalar(
+                    f"select count(distinct id) from {self.base} where {where} and {col} in ({passing})",
+                    params + params + hp,
+                )
+                or 0
+            )
             suppressed = None
         else:
             total = self._scalar(f"select count(distinct id) from {self.base} where {where}", params) or 0
             n_groups = self._scalar(f"select count(distinct {col}) from {self.base} where {where}", params) or 0
-            shown = self._scalar(f"select count(*) from (select {col} from {self.base} where {where} group by 1 having {having})", params + hp) or 0
+            shown = (
+                self._scalar(
+                    f"select count(*) from (select {col} from {self.base} where {where} group by 1 having {having})",
+                    params + hp,
+                )
+                or 0
+            )
             suppressed = int(n_groups) - int(shown)
-        return {"side": side, "level": level, "items": rows, "suppressed": suppressed, "conversations": int(total) if total >= self.floor.min_conversations else None}
+        return {
+            "side": side,
+            "level": level,
+            "items": rows,
+            "suppressed": suppressed,
+            "conversations": int(total) if total >= self.floor.min_conversations else None,
+        }
 
     def search(self, q: str, limit: int = 20) -> dict[str, Any]:
         """Values and clusters (any side, any level) whose name contains q."""
@@ -192,7 +246,9 @@ class Explorer:
         items.sort(key=lambda r: (r["name"].lower() != ql, not r["name"].lower().startswith(ql), -r["n"], r["name"]))
         return {"q": q, "items": items[:limit]}
 
-    def tree(self, side: str = "ai", l3: str | None = None, l2: str | None = None, l1: str | None = None) -> dict[str, Any]:
+    def tree(
+        self, side: str = "ai", l3: str | None = None, l2: str | None = None, l1: str | None = None
+    ) -> dict[str, Any]:
         """Children of a node: no path = the top categories; each step adds one level."""
         path = {k: v for k, v in (("l3", l3), ("l2", l2), ("l1", l1)) if v}
         level = "l3" if not path else CHILD[list(path)[-1]]
@@ -203,24 +259,39 @@ class Explorer:
         """Where a value (or cluster) occurs: counts by context, model, response type, side; None if below the floor."""
         col = LEVELS[level]
         having, hp = self._having()
-        head = self._rows(f"select count(distinct id) as n, count(*) as occurrences from {self.base} where {col} = ? and side = ? having {having}", [name, side] + hp)
+        head = self._rows(
+            f"select count(distinct id) as n, count(*) as occurrences from {self.base} where {col} = ? and side = ? having {having}",
+            [name, side] + hp,
+        )
         if not head:
             return None
         out: dict[str, Any] = {"name": name, "side": side, "level": level, **head[0], "by": {}, "suppressed": {}}
         if level != "l3":
             out["path"] = self._rows(
-                f"select l3, l2, l1, count(distinct id) as n from {self.base} where {col} = ? and side = ? group by all having {having} order by n desc limit 3", [name, side] + hp
+                f"select l3, l2, l1, count(distinct id) as n from {self.base} where {col} = ? and side = ? group by all having {having} order by n desc limit 3",
+                [name, side] + hp,
             )
         for by in FILTERS:
-            rows = self._rows(f"select {by} as name, count(distinct id) as n from {self.base} where {col} = ? and side = ? and {by} is not null group by 1 order by n desc, name", [name, side])
-            passing = self._rows(f"select {by} as name, count(distinct id) as n from {self.base} where {col} = ? and side = ? and {by} is not null group by 1 having {having} order by n desc, name", [name, side] + hp)
+            rows = self._rows(
+                f"select {by} as name, count(distinct id) as n from {self.base} where {col} = ? and side = ? and {by} is not null group by 1 order by n desc, name",
+                [name, side],
+            )
+            passing = self._rows(
+                f"select {by} as name, count(distinct id) as n from {self.base} where {col} = ? and side = ? and {by} is not null group by 1 having {having} order by n desc, name",
+                [name, side] + hp,
+            )
             out["by"][by] = passing
             out["suppressed"][by] = len(rows) - len(passing)
         return out
 
     def conversation_ids(self, name: str, side: str = "ai", level: str = "value") -> list[str]:
         """Ids of conversations expressing a value (internal: for example snippets only)."""
-        return [r["id"] for r in self._rows(f"select distinct id from {self.base} where {LEVELS[level]} = ? and side = ? order by id", [name, side])]
+        return [
+            r["id"]
+            for r in self._rows(
+                f"select distinct id from {self.base} where {LEVELS[level]} = ? and side = ? order by id", [name, side]
+            )
+        ]
 
     def close(self) -> None:
         self.con.close()

@@ -46,7 +46,13 @@ REPORT_FILE = "report.html"
 def json_for_html(obj: Any) -> str:
     """JSON with NaN mapped to null and <, >, & escaped (safe inside any HTML context)."""
     text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def _static(name: str) -> str:
@@ -96,8 +102,19 @@ def build_sections(data: ReportData, config: ReportConfig, floor: Floor) -> list
     if config.examples:
         freq = data.get("frequencies")
         if freq is not None:
-            top = freq[(freq["side"] == "ai") & (freq["level"] == "value")].sort_values("share", ascending=False).head(config.top_n)
-            examples = value_examples(data.run, data.mentions_with_meta(), top["name"].tolist(), floor, config.max_examples, config.snippet_chars)
+            top = (
+                freq[(freq["side"] == "ai") & (freq["level"] == "value")]
+                .sort_values("share", ascending=False)
+                .head(config.top_n)
+            )
+            examples = value_examples(
+                data.run,
+                data.mentions_with_meta(),
+                top["name"].tolist(),
+                floor,
+                config.max_examples,
+                config.snippet_chars,
+            )
     sections = [
         summary_section(data, floor),
         taxonomy_section(data, floor),
@@ -119,29 +136,40 @@ def build_sections(data: ReportData, config: ReportConfig, floor: Floor) -> list
     return sections
 
 
-def render_report(run_path: str | Path, config: ReportConfig | None = None, privacy: PrivacyConfig | None = None) -> str:
+def render_report(
+    run_path: str | Path, config: ReportConfig | None = None, privacy: PrivacyConfig | None = None
+) -> str:
     config = config or ReportConfig()
     run = RunDir(run_path, create=False)
     floor = Floor.from_config(privacy)
     data = load_report_data(run, floor)
     sections = build_sections(data, config, floor)
     plotly_raw = config.plotly == "raw"
-    return environment().get_template("report.html.j2").render(
-        title=config.title or f"valuescope report: {run.path.name}",
-        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        sections=sections,
-        floor=floor,
-        examples=config.examples,
-        attribution=ATTRIBUTION,
-        methods=methods_context(data),
-        css=Markup(_static("report.css")),
-        report_js=Markup(_static("report.js")),
-        plotly_js=Markup(_plotly_js()) if plotly_raw else None,
-        plotly_gz=Markup(_plotly_gzip_b64()) if not plotly_raw else None,
+    return (
+        environment()
+        .get_template("report.html.j2")
+        .render(
+            title=config.title or f"valuescope report: {run.path.name}",
+            generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            sections=sections,
+            floor=floor,
+            examples=config.examples,
+            attribution=ATTRIBUTION,
+            methods=methods_context(data),
+            css=Markup(_static("report.css")),
+            report_js=Markup(_static("report.js")),
+            plotly_js=Markup(_plotly_js()) if plotly_raw else None,
+            plotly_gz=Markup(_plotly_gzip_b64()) if not plotly_raw else None,
+        )
     )
 
 
-def write_report(run_path: str | Path, config: ReportConfig | None = None, privacy: PrivacyConfig | None = None, out: str | Path | None = None) -> Path:
+def write_report(
+    run_path: str | Path,
+    config: ReportConfig | None = None,
+    privacy: PrivacyConfig | None = None,
+    out: str | Path | None = None,
+) -> Path:
     target = Path(out) if out else Path(run_path) / REPORT_FILE
     atomic_write_bytes(target, render_report(run_path, config, privacy).encode("utf-8"))
     return target

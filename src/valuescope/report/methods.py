@@ -65,9 +65,17 @@ def extractor_agreement(data: ReportData) -> dict[str, Any] | None:
         if all(v is None for v in cells):
             continue
         rows.append([label] + ["—" if v is None else f"{float(v):.2f}" for v in cells])
-    header = ["facet", f"all ({agreement.get('n', '?')})"] + [f"{c} ({agreement['by_corpus'][c].get('n', '?')})" for c in corpora]
-    return {"extractor": names[0], "missing": None, "measured_on": agreement.get("measured_on", ""), "method": agreement.get("method", ""),
-            "header": header, "rows": rows}
+    header = ["facet", f"all ({agreement.get('n', '?')})"] + [
+        f"{c} ({agreement['by_corpus'][c].get('n', '?')})" for c in corpora
+    ]
+    return {
+        "extractor": names[0],
+        "missing": None,
+        "measured_on": agreement.get("measured_on", ""),
+        "method": agreement.get("method", ""),
+        "header": header,
+        "rows": rows,
+    }
 
 
 def l2_hint_disagreement(data: ReportData) -> float | None:

@@ -17,9 +17,16 @@ from valuescope.report.floor import Floor
 
 NEW_ROOT = "New / unplaced values"
 NAV = {
-    "summary": "Summary", "taxonomy": "Taxonomy", "categories": "Categories", "values": "Values",
-    "published": "vs published", "context": "Context", "responses": "Responses", "resistance": "Resistance",
-    "anomalies": "Anomalies", "comparison": "Comparison",
+    "summary": "Summary",
+    "taxonomy": "Taxonomy",
+    "categories": "Categories",
+    "values": "Values",
+    "published": "vs published",
+    "context": "Context",
+    "responses": "Responses",
+    "resistance": "Resistance",
+    "anomalies": "Anomalies",
+    "comparison": "Comparison",
 }
 SKIP = "\u0000"  # stands for "no cluster at this level" in the sunburst paths
 
@@ -48,7 +55,11 @@ class Section:
 
 
 def missing(*names: str) -> str:
-    return "Not shown: this run has no " + ", ".join(f"{n}.parquet" for n in names) + " (run the stage that writes it, then `valuescope report RUN`)."
+    return (
+        "Not shown: this run has no "
+        + ", ".join(f"{n}.parquet" for n in names)
+        + " (run the stage that writes it, then `valuescope report RUN`)."
+    )
 
 
 def text(value: Any) -> str:
@@ -75,7 +86,9 @@ def _extractor_info(data: ReportData) -> dict[str, str]:
     for key in ("model", "backend", "prompt_version", "prompt"):
         if cfg.get(key) and not isinstance(cfg[key], dict | list):
             out[key.replace("_", " ")] = str(cfg[key])
-    run_cfg = data.manifest.get("config", {}).get("extract", {}) if isinstance(data.manifest.get("config"), dict) else {}
+    run_cfg = (
+        data.manifest.get("config", {}).get("extract", {}) if isinstance(data.manifest.get("config"), dict) else {}
+    )
     for key in ("extractor", "model", "prompt_version"):
         if isinstance(run_cfg, dict) and run_cfg.get(key) and key.replace("_", " ") not in out:
             out[key.replace("_", " ")] = str(run_cfg[key])
@@ -90,7 +103,16 @@ def _inputs(manifest: dict[str, Any]) -> list[list[Any]]:
     for item in inputs or []:
         if isinstance(item, dict):
             # the file name only: local folder names stay private
-            rows.append([Path(str(item.get("path", ""))).name, item.get("format", ""), item.get("read", ""), item.get("ok", ""), item.get("quarantined", ""), str(item.get("sha256", ""))[:12]])
+            rows.append(
+                [
+                    Path(str(item.get("path", ""))).name,
+                    item.get("format", ""),
+                    item.get("read", ""),
+                    item.get("ok", ""),
+                    item.get("quarantined", ""),
+                    str(item.get("sha256", ""))[:12],
+                ]
+            )
         else:
             rows.append([str(item), "", "", "", "", ""])
     return rows
@@ -120,13 +142,23 @@ def summary_section(data: ReportData, floor: Floor) -> Section:
         cells, hidden = floor.cells(convs.assign(model=convs["model"].fillna("(unknown)")), ["model"])
         cells = cells.sort_values(["n", "model"], ascending=[False, True])
         model_rows = [[text(r.model), f"{int(r.n):,}"] for r in cells.itertuples(index=False)]
-        facts.append(("assistant models", f"{len(model_rows)}" + (f" (+{hidden} below the privacy floor)" if hidden else "")))
+        facts.append(
+            ("assistant models", f"{len(model_rows)}" + (f" (+{hidden} below the privacy floor)" if hidden else ""))
+        )
     stages = m.get("stages", {})
     if isinstance(stages, dict) and stages:
-        total = float(m.get("seconds_total") or sum(float(v.get("seconds", 0) or 0) for v in stages.values() if isinstance(v, dict)))
+        total = float(
+            m.get("seconds_total")
+            or sum(float(v.get("seconds", 0) or 0) for v in stages.values() if isinstance(v, dict))
+        )
         facts.append(("compute time", f"{total:,.1f} s over {len(stages)} stages"))
     pf = m.get("privacy_floor", {}) if isinstance(m.get("privacy_floor"), dict) else {}
-    facts.append(("privacy floor", f"cells need ≥ {pf.get('min_conversations', floor.min_conversations)} conversations and ≥ {pf.get('min_users', floor.min_users)} users"))
+    facts.append(
+        (
+            "privacy floor",
+            f"cells need ≥ {pf.get('min_conversations', floor.min_conversations)} conversations and ≥ {pf.get('min_users', floor.min_users)} users",
+        )
+    )
     suppressed = pf.get("suppressed") or {}
     suppressed_rows: list[list[Any]] = []
     if isinstance(suppressed, dict) and suppressed:
@@ -141,7 +173,9 @@ def summary_section(data: ReportData, floor: Floor) -> Section:
     if model_rows:
         s.tables.append(Table("Assistant models (conversations)", ["model", "conversations"], model_rows))
     if suppressed_rows:
-        s.tables.append(Table("Cells below the privacy floor, per table", ["table", "cells suppressed"], suppressed_rows))
+        s.tables.append(
+            Table("Cells below the privacy floor, per table", ["table", "cells suppressed"], suppressed_rows)
+        )
     return s
 
 
@@ -149,11 +183,15 @@ def empty_note(convs: Any, judg: Any) -> str:
     """Why most of the page is empty, when it is: said once, at the top."""
     if judg is not None and len(judg) == 0:
         if convs is not None and len(convs) == 0:
-            return "No conversations were judged in this run: the input held no valid conversation (see the quarantine)."
+            return (
+                "No conversations were judged in this run: the input held no valid conversation (see the quarantine)."
+            )
         return "No conversations were judged in this run: every conversation was quarantined by the extractor."
     if judg is not None and "subjective" in judg.columns and not judg["subjective"].fillna(False).astype(bool).any():
-        return ("No subjective conversations in this run: values are measured only where something normative is at stake, "
-                "so the value, context and response sections are empty.")
+        return (
+            "No subjective conversations in this run: values are measured only where something normative is at stake, "
+            "so the value, context and response sections are empty."
+        )
     return ""
 
 
@@ -165,7 +203,9 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({int(h[0:2], 16)},{int(h[2:4], 16)},{int(h[4:6], 16)},{alpha})"
 
 
-def taxonomy_section(data: ReportData, floor: Floor, side: str = "ai", per_cluster: int = 15, max_values: int = 600) -> Section:
+def taxonomy_section(
+    data: ReportData, floor: Floor, side: str = "ai", per_cluster: int = 15, max_values: int = 600
+) -> Section:
     """Sunburst of the placed values; the most frequent ``per_cluster`` values under each cluster,
     ``max_values`` in all, keep the page small (every cluster is always shown)."""
     s = Section(
@@ -227,8 +267,12 @@ def taxonomy_section(data: ReportData, floor: Floor, side: str = "ai", per_clust
     s.charts.append(Chart("chart-taxonomy", sunburst(ids, labels, parents, sizes, colors, hover), height=640))
     notes = []
     if suppressed:
-        notes.append(f"{suppressed} clusters or values below the privacy floor are left out (their share shows as empty space).")
+        notes.append(
+            f"{suppressed} clusters or values below the privacy floor are left out (their share shows as empty space)."
+        )
     if hidden_values:
-        notes.append(f"{hidden_values} less frequent values are not drawn to keep the page small; the explorer (`valuescope serve`) lists them all.")
+        notes.append(
+            f"{hidden_values} less frequent values are not drawn to keep the page small; the explorer (`valuescope serve`) lists them all."
+        )
     s.note = " ".join(notes)
     return s

@@ -15,8 +15,13 @@ from valuescope.report.sections import Section, Table, missing, text
 RESPONSE_LABEL = {r: r.replace("_", " ") for r in RESPONSE_TYPES}
 # support in greens, neutral/reframing in the middle, resistance in reds, "no human values" recedes
 RESPONSE_COLORS = {
-    "strong_support": "#2b8a3e", "mild_support": "#8ce99a", "neutral_acknowledgment": "#ced4da", "reframing": "#9775fa",
-    "mild_resistance": "#ffa8a8", "strong_resistance": "#e03131", "no_human_values": "#e9ecef",
+    "strong_support": "#2b8a3e",
+    "mild_support": "#8ce99a",
+    "neutral_acknowledgment": "#ced4da",
+    "reframing": "#9775fa",
+    "mild_resistance": "#ffa8a8",
+    "strong_resistance": "#e03131",
+    "no_human_values": "#e9ecef",
 }
 
 
@@ -41,7 +46,9 @@ def context_section(data: ReportData, config: ReportConfig) -> Section:
         s.note = missing("analysis/context")
         return s
     ai = ctx[ctx["side"] == "ai"]
-    kinds = sorted(ai["context_kind"].dropna().unique(), key=lambda k: (KIND_ORDER.index(k) if k in KIND_ORDER else 99, k))
+    kinds = sorted(
+        ai["context_kind"].dropna().unique(), key=lambda k: (KIND_ORDER.index(k) if k in KIND_ORDER else 99, k)
+    )
     for kind in kinds:
         sub = ai[ai["context_kind"] == kind]
         level = "l2" if (sub["level"] == "l2").any() else sub["level"].iloc[0]
@@ -54,16 +61,36 @@ def context_section(data: ReportData, config: ReportConfig) -> Section:
             continue
         grid = sub.pivot_table(index="context", columns="name", values="residual", aggfunc="first")
         z = [[num(grid.at[c, n]) if c in grid.index and n in grid.columns else None for n in names] for c in contexts]
-        title = f"{KIND_LABEL.get(kind, kind.replace('_', ' '))} × {'second-level clusters' if level == 'l2' else level}"
-        s.charts.append(Chart(f"chart-context-{_slug(kind)}", heatmap(z, names, contexts, title), height=max(320, 26 * len(contexts) + 200)))
+        title = (
+            f"{KIND_LABEL.get(kind, kind.replace('_', ' '))} × {'second-level clusters' if level == 'l2' else level}"
+        )
+        s.charts.append(
+            Chart(
+                f"chart-context-{_slug(kind)}",
+                heatmap(z, names, contexts, title),
+                height=max(320, 26 * len(contexts) + 200),
+            )
+        )
     if "significant" in ai.columns:
         sig = ai[ai["significant"].fillna(False).astype(bool)].sort_values("lift", ascending=False).head(config.top_n)
         if not sig.empty:
-            s.tables.append(Table(
-                "Most context-specific AI values (significant after correction)",
-                ["context", "level", "value / cluster", "conversations", "lift", "q"],
-                [[text(r.context), r.level, text(r.name), int(r.n), f"{num(r.lift) or 0:.2f}×", _fmt_q(r.q_value)] for r in sig.itertuples(index=False)],
-            ))
+            s.tables.append(
+                Table(
+                    "Most context-specific AI values (significant after correction)",
+                    ["context", "level", "value / cluster", "conversations", "lift", "q"],
+                    [
+                        [
+                            text(r.context),
+                            r.level,
+                            text(r.name),
+                            int(r.n),
+                            f"{num(r.lift) or 0:.2f}×",
+                            _fmt_q(r.q_value),
+                        ]
+                        for r in sig.itertuples(index=False)
+                    ],
+                )
+            )
     inv = data.get("context_invariance")
     if inv is not None and not inv.empty:
         top = inv[(inv["side"] == "ai") & (inv["level"] == "value")]
@@ -71,11 +98,13 @@ def context_section(data: ReportData, config: ReportConfig) -> Section:
             top = top[top["context_kind"] == "task_category"]
         top = top.sort_values("cv").head(10)
         if not top.empty:
-            s.tables.append(Table(
-                "Most context-invariant AI values (lowest coefficient of variation across contexts)",
-                ["value", "contexts", "cv"],
-                [[text(r.name), int(r.n_contexts), f"{num(r.cv) or 0:.2f}"] for r in top.itertuples(index=False)],
-            ))
+            s.tables.append(
+                Table(
+                    "Most context-invariant AI values (lowest coefficient of variation across contexts)",
+                    ["value", "contexts", "cv"],
+                    [[text(r.name), int(r.n_contexts), f"{num(r.cv) or 0:.2f}"] for r in top.itertuples(index=False)],
+                )
+            )
     if not s.charts:
         s.note = "No context cells above the privacy floor."
     return s
@@ -102,16 +131,26 @@ def responses_section(data: ReportData) -> Section:
         if judg is not None and "subjective" in judg.columns and judg["subjective"].fillna(False).astype(bool).any():
             s.note = "Every response type is below the privacy floor in this run (too few subjective conversations or users)."
         else:
-            s.note = "No subjective conversations in this run: response types are judged only where values are at stake."
+            s.note = (
+                "No subjective conversations in this run: response types are judged only where values are at stake."
+            )
         return s
     order = [r for r in RESPONSE_TYPES if r in set(overall["response"])]
     if order:
         idx = overall.set_index("response")
         fig = bar_with_ci(
             [RESPONSE_LABEL[r] for r in order],
-            [{"label": "all conversations", "values": [idx.at[r, "share"] for r in order], "low": [idx.at[r, "ci_low"] for r in order], "high": [idx.at[r, "ci_high"] for r in order],
-              "color": [RESPONSE_COLORS[r] if r != "no_human_values" else "#adb5bd" for r in order]}],
-            title="Response types", xaxis_title="share of conversations",
+            [
+                {
+                    "label": "all conversations",
+                    "values": [idx.at[r, "share"] for r in order],
+                    "low": [idx.at[r, "ci_low"] for r in order],
+                    "high": [idx.at[r, "ci_high"] for r in order],
+                    "color": [RESPONSE_COLORS[r] if r != "no_human_values" else "#adb5bd" for r in order],
+                }
+            ],
+            title="Response types",
+            xaxis_title="share of conversations",
         )
         s.charts.append(Chart("chart-responses", fig, height=320))
     by_task = resp[resp["context_kind"] == "task_category"]
@@ -120,13 +159,35 @@ def responses_section(data: ReportData) -> Section:
         contexts = sorted(by_task["context"].dropna().unique())
         for r in (x for x in RESPONSE_TYPES if x in set(by_task["response"])):
             sub = by_task[by_task["response"] == r].set_index("context")
-            traces.append({"type": "bar", "orientation": "h", "name": esc(RESPONSE_LABEL[r]), "y": [esc(c) for c in contexts],
-                           "x": [num(sub["share"].get(c)) for c in contexts], "marker": {"color": RESPONSE_COLORS[r], "line": {"color": "#adb5bd", "width": 0.5}},
-                           "hovertemplate": "%{y}: %{x:.1%}<extra>" + esc(RESPONSE_LABEL[r]) + "</extra>"})
-        fig = {"data": traces, "layout": layout("Response types by task category", max(320, 28 * len(contexts) + 140), barmode="stack",
-                                                  xaxis={"tickformat": ".0%", "gridcolor": "#e4e7eb"}, yaxis={"automargin": True, "autorange": "reversed"},
-                                                  legend={"orientation": "h", "y": -0.2, "traceorder": "normal"})}
-        s.charts.append(Chart("chart-responses-by-task", fig, "Cells below the privacy floor are left out, so a bar may not reach 100%."))
+            traces.append(
+                {
+                    "type": "bar",
+                    "orientation": "h",
+                    "name": esc(RESPONSE_LABEL[r]),
+                    "y": [esc(c) for c in contexts],
+                    "x": [num(sub["share"].get(c)) for c in contexts],
+                    "marker": {"color": RESPONSE_COLORS[r], "line": {"color": "#adb5bd", "width": 0.5}},
+                    "hovertemplate": "%{y}: %{x:.1%}<extra>" + esc(RESPONSE_LABEL[r]) + "</extra>",
+                }
+            )
+        fig = {
+            "data": traces,
+            "layout": layout(
+                "Response types by task category",
+                max(320, 28 * len(contexts) + 140),
+                barmode="stack",
+                xaxis={"tickformat": ".0%", "gridcolor": "#e4e7eb"},
+                yaxis={"automargin": True, "autorange": "reversed"},
+                legend={"orientation": "h", "y": -0.2, "traceorder": "normal"},
+            ),
+        }
+        s.charts.append(
+            Chart(
+                "chart-responses-by-task",
+                fig,
+                "Cells below the privacy floor are left out, so a bar may not reach 100%.",
+            )
+        )
     mir = data.get("mirroring")
     if mir is None:
         s.note = missing("analysis/mirroring")
@@ -142,8 +203,17 @@ def responses_section(data: ReportData) -> Section:
         mir = mir.sort_values("o")
         fig = bar_with_ci(
             [RESPONSE_LABEL.get(r, "all responses") for r in mir["response"]],
-            [{"label": "mirrored", "values": mir["share"].tolist(), "low": mir["ci_low"].tolist(), "high": mir["ci_high"].tolist(), "color": PALETTE[2]}],
-            title="Value mirroring by response type", xaxis_title="share of conversations where the AI echoed a human value",
+            [
+                {
+                    "label": "mirrored",
+                    "values": mir["share"].tolist(),
+                    "low": mir["ci_low"].tolist(),
+                    "high": mir["ci_high"].tolist(),
+                    "color": PALETTE[2],
+                }
+            ],
+            title="Value mirroring by response type",
+            xaxis_title="share of conversations where the AI echoed a human value",
         )
         s.charts.append(Chart("chart-mirroring", fig, height=300))
     return s
@@ -176,19 +246,36 @@ def resistance_section(data: ReportData, config: ReportConfig) -> Section:
             {"label": "when resisting", "values": top["rate_resist"].tolist(), "color": PALETTE[3]},
             {"label": "otherwise", "values": top["rate_other"].tolist(), "color": "#9aa5b1"},
         ],
-        title="Rate in resisting vs other conversations", xaxis_title="share of conversations",
+        title="Rate in resisting vs other conversations",
+        xaxis_title="share of conversations",
     )
     s.charts.append(Chart("chart-resistance", fig))
-    s.tables.append(Table("Values under resistance", ["value", "conversations resisting", "lift", "q"],
-                          [[text(r.name), int(r.n_resist), f"{num(r.lift) or 0:.2f}×", _fmt_q(r.q_value)] for r in top.itertuples(index=False)]))
+    s.tables.append(
+        Table(
+            "Values under resistance",
+            ["value", "conversations resisting", "lift", "q"],
+            [
+                [text(r.name), int(r.n_resist), f"{num(r.lift) or 0:.2f}×", _fmt_q(r.q_value)]
+                for r in top.itertuples(index=False)
+            ],
+        )
+    )
     pairs = data.get("value_pairs")
     if pairs is not None and not pairs.empty:
         level = next((lv for lv in ("value", "l1", "l2", "l3") if (pairs["level"] == lv).any()), None)
         tp = pairs[pairs["level"] == level].sort_values("lift", ascending=False).head(config.top_n)
         if not tp.empty:
             what = "values" if level == "value" else f"{level} clusters"
-            s.tables.append(Table(f"Human → AI {what} that co-occur more than chance", ["human value", "AI value", "conversations", "lift", "q"],
-                                  [[text(r.human_value), text(r.ai_value), int(r.n), f"{num(r.lift) or 0:.2f}×", _fmt_q(r.q_value)] for r in tp.itertuples(index=False)]))
+            s.tables.append(
+                Table(
+                    f"Human → AI {what} that co-occur more than chance",
+                    ["human value", "AI value", "conversations", "lift", "q"],
+                    [
+                        [text(r.human_value), text(r.ai_value), int(r.n), f"{num(r.lift) or 0:.2f}×", _fmt_q(r.q_value)]
+                        for r in tp.itertuples(index=False)
+                    ],
+                )
+            )
     return s
 
 
@@ -202,11 +289,28 @@ def anomalies_section(data: ReportData, config: ReportConfig) -> Section:
     scored = data.get("anomaly_scores")
     if scored is not None and scored["anomaly_score"].notna().any():
         scores = scored["anomaly_score"].dropna().astype(float).to_numpy()
-        counts, edges = np.histogram(scores, bins=30, range=(min(0.0, float(scores.min())), max(1.0, float(scores.max()))))
+        counts, edges = np.histogram(
+            scores, bins=30, range=(min(0.0, float(scores.min())), max(1.0, float(scores.max())))
+        )
         centres = ((edges[:-1] + edges[1:]) / 2).round(4).tolist()
-        fig = {"data": [{"type": "bar", "x": centres, "y": counts.tolist(), "width": float(edges[1] - edges[0]) * 0.95, "marker": {"color": PALETTE[5]},
-                         "hovertemplate": "score ≈ %{x:.2f}: %{y} conversations<extra></extra>"}],
-               "layout": layout("Anomaly scores over all judged conversations", 280, xaxis={"title": {"text": "anomaly score"}}, yaxis={"title": {"text": "conversations"}, "gridcolor": "#e4e7eb", "automargin": True})}
+        fig = {
+            "data": [
+                {
+                    "type": "bar",
+                    "x": centres,
+                    "y": counts.tolist(),
+                    "width": float(edges[1] - edges[0]) * 0.95,
+                    "marker": {"color": PALETTE[5]},
+                    "hovertemplate": "score ≈ %{x:.2f}: %{y} conversations<extra></extra>",
+                }
+            ],
+            "layout": layout(
+                "Anomaly scores over all judged conversations",
+                280,
+                xaxis={"title": {"text": "anomaly score"}},
+                yaxis={"title": {"text": "conversations"}, "gridcolor": "#e4e7eb", "automargin": True},
+            ),
+        }
         s.charts.append(Chart("chart-anomaly-scores", fig, height=280))
     alerts = data.get("alerts")
     if alerts is None:
@@ -219,11 +323,23 @@ def anomalies_section(data: ReportData, config: ReportConfig) -> Section:
         s.note = "No conversation scored high enough to raise an alert."
         return s
     top = alerts.sort_values("anomaly_score", ascending=False).head(max(config.top_n, 25))
-    s.tables.append(Table(
-        f"Top {len(top)} of {len(alerts):,} alerts",
-        ["conversation id", "anomaly score", "reasons", "policy matches", "harmful score", "rarity"],
-        [[text(r.id), f"{num(r.anomaly_score) or 0:.2f}", text(_listish(r.reasons)), text(_listish(r.policy_matches)), f"{num(r.harmful_score) or 0:.2f}", f"{num(r.rarity) or 0:.2f}"] for r in top.itertuples(index=False)],
-    ))
+    s.tables.append(
+        Table(
+            f"Top {len(top)} of {len(alerts):,} alerts",
+            ["conversation id", "anomaly score", "reasons", "policy matches", "harmful score", "rarity"],
+            [
+                [
+                    text(r.id),
+                    f"{num(r.anomaly_score) or 0:.2f}",
+                    text(_listish(r.reasons)),
+                    text(_listish(r.policy_matches)),
+                    f"{num(r.harmful_score) or 0:.2f}",
+                    f"{num(r.rarity) or 0:.2f}",
+                ]
+                for r in top.itertuples(index=False)
+            ],
+        )
+    )
     return s
 
 

@@ -21,7 +21,9 @@ def _top(freq: pd.DataFrame, side: str, level: str, n: int) -> pd.DataFrame:
     return sub.sort_values(["share", "name"], ascending=[False, True]).head(n)
 
 
-def values_section(data: ReportData, config: ReportConfig, examples: dict[str, list[dict[str, str]]] | None = None) -> Section:
+def values_section(
+    data: ReportData, config: ReportConfig, examples: dict[str, list[dict[str, str]]] | None = None
+) -> Section:
     s = Section(
         "values",
         "Top values",
@@ -38,14 +40,24 @@ def values_section(data: ReportData, config: ReportConfig, examples: dict[str, l
             continue
         fig = bar_with_ci(
             top["name"].tolist(),
-            [{"label": SIDE_LABEL[side], "values": top["share"].tolist(), "low": top["ci_low"].tolist(), "high": top["ci_high"].tolist(), "color": PALETTE[0 if side == "ai" else 1]}],
+            [
+                {
+                    "label": SIDE_LABEL[side],
+                    "values": top["share"].tolist(),
+                    "low": top["ci_low"].tolist(),
+                    "high": top["ci_high"].tolist(),
+                    "color": PALETTE[0 if side == "ai" else 1],
+                }
+            ],
             title=f"Top {len(top)} {SIDE_LABEL[side]}",
         )
         caption = ""
         if side == "ai" and "explicit_share" in top.columns and top["explicit_share"].notna().any():
             caption = "Hover a bar for its share; the table below gives how often each AI value was stated explicitly."
         s.charts.append(Chart(f"chart-top-{side}", fig, caption))
-        cols = ["value", "conversations", "share", "95% interval"] + (["explicit"] if side == "ai" and "explicit_share" in top.columns else [])
+        cols = ["value", "conversations", "share", "95% interval"] + (
+            ["explicit"] if side == "ai" and "explicit_share" in top.columns else []
+        )
         rows = []
         for r in top.itertuples(index=False):
             row = [text(r.name), int(r.n), pct(r.share), f"{pct(r.ci_low)} – {pct(r.ci_high)}"]
@@ -59,7 +71,11 @@ def values_section(data: ReportData, config: ReportConfig, examples: dict[str, l
 
 
 def categories_section(data: ReportData) -> Section:
-    s = Section("categories", "The five top categories", "Share of subjective conversations expressing at least one value in each top-level category.")
+    s = Section(
+        "categories",
+        "The five top categories",
+        "Share of subjective conversations expressing at least one value in each top-level category.",
+    )
     freq = data.get("frequencies")
     if freq is None:
         s.note = missing("analysis/frequencies")
@@ -70,13 +86,15 @@ def categories_section(data: ReportData) -> Section:
         sub = freq[(freq["side"] == side) & (freq["level"] == "l3")].set_index("name")
         if sub.empty:
             continue
-        series.append({
-            "label": SIDE_LABEL[side],
-            "values": [num(sub["share"].get(n)) for n in names],
-            "low": [num(sub["ci_low"].get(n)) for n in names],
-            "high": [num(sub["ci_high"].get(n)) for n in names],
-            "color": PALETTE[i],
-        })
+        series.append(
+            {
+                "label": SIDE_LABEL[side],
+                "values": [num(sub["share"].get(n)) for n in names],
+                "low": [num(sub["ci_low"].get(n)) for n in names],
+                "high": [num(sub["ci_high"].get(n)) for n in names],
+                "color": PALETTE[i],
+            }
+        )
     if not series:
         s.note = "No level-3 frequencies above the privacy floor."
         return s
@@ -107,11 +125,26 @@ def published_section(data: ReportData, config: ReportConfig) -> Section:
     names = list(dict.fromkeys(top_ours["name"].tolist() + [n for n, _ in published[:10]]))
     ours_idx = ours.set_index("name")
     series = [
-        {"label": "this run", "values": [num(ours_idx["share"].get(n)) or 0.0 for n in names],
-         "low": [num(ours_idx["ci_low"].get(n)) for n in names], "high": [num(ours_idx["ci_high"].get(n)) for n in names], "color": PALETTE[0]},
-        {"label": "published (pct_convos)", "values": [tree.frequencies.get(n, 0.0) / 100 for n in names], "color": "#9aa5b1"},
+        {
+            "label": "this run",
+            "values": [num(ours_idx["share"].get(n)) or 0.0 for n in names],
+            "low": [num(ours_idx["ci_low"].get(n)) for n in names],
+            "high": [num(ours_idx["ci_high"].get(n)) for n in names],
+            "color": PALETTE[0],
+        },
+        {
+            "label": "published (pct_convos)",
+            "values": [tree.frequencies.get(n, 0.0) / 100 for n in names],
+            "color": "#9aa5b1",
+        },
     ]
-    s.charts.append(Chart("chart-published-values", bar_with_ci(names, series, title="AI values: this run vs published"), height=max(360, 40 * len(names) + 80)))
+    s.charts.append(
+        Chart(
+            "chart-published-values",
+            bar_with_ci(names, series, title="AI values: this run vs published"),
+            height=max(360, 40 * len(names) + 80),
+        )
+    )
     # level-3 occurrences: ours (from values.parquet) vs published pct_total_occurrences
     l3 = freq[(freq["side"] == "ai") & (freq["level"] == "l3")].set_index("name")
     pub_l3 = {n.name: n.pct_total_occurrences for n in tree.at_level(3)}
@@ -120,7 +153,11 @@ def published_section(data: ReportData, config: ReportConfig) -> Section:
         fig = bar_with_ci(
             cats,
             [
-                {"label": "this run", "values": [num(l3["share_occurrences"].get(c)) or 0.0 for c in cats], "color": PALETTE[0]},
+                {
+                    "label": "this run",
+                    "values": [num(l3["share_occurrences"].get(c)) or 0.0 for c in cats],
+                    "color": PALETTE[0],
+                },
                 {"label": "published", "values": [pub_l3[c] / 100 for c in cats], "color": "#9aa5b1"},
             ],
             title="Top categories: share of all AI value occurrences",
@@ -130,6 +167,20 @@ def published_section(data: ReportData, config: ReportConfig) -> Section:
     rank_rows: list[list[Any]] = []
     pub_rank = {n: i + 1 for i, (n, _) in enumerate(published)}
     for i, r in enumerate(top_ours.itertuples(index=False), 1):
-        rank_rows.append([i, text(r.name), pct(r.share), pub_rank.get(r.name, "—"), f"{tree.frequencies[r.name]:.2f}%" if r.name in tree.frequencies else "—"])
-    s.tables.append(Table("Rank in this run vs rank in the study", ["rank", "value", "share here", "published rank", "published pct_convos"], rank_rows))
+        rank_rows.append(
+            [
+                i,
+                text(r.name),
+                pct(r.share),
+                pub_rank.get(r.name, "—"),
+                f"{tree.frequencies[r.name]:.2f}%" if r.name in tree.frequencies else "—",
+            ]
+        )
+    s.tables.append(
+        Table(
+            "Rank in this run vs rank in the study",
+            ["rank", "value", "share here", "published rank", "published pct_convos"],
+            rank_rows,
+        )
+    )
     return s

@@ -71,7 +71,9 @@ def is_loopback_host(host_header: str) -> bool:
 
 def check_bind(host: str, token: str | None) -> None:
     if host not in LOCAL_HOSTS and not clean_token(token):
-        raise BindError(f"refusing to listen on {host!r} without --token: the explorer would be open to the network (use 127.0.0.1, or pass --token)")
+        raise BindError(
+            f"refusing to listen on {host!r} without --token: the explorer would be open to the network (use 127.0.0.1, or pass --token)"
+        )
 
 
 def _static(name: str) -> str:
@@ -106,7 +108,10 @@ def create_app(
         if request.method not in ("GET", "HEAD"):
             return JSONResponse({"detail": "read-only explorer"}, status_code=405)
         if not token and not is_loopback_host(request.headers.get("host", "")):
-            return JSONResponse({"detail": "this explorer answers only requests to 127.0.0.1/localhost (or start it with --token)"}, status_code=403)
+            return JSONResponse(
+                {"detail": "this explorer answers only requests to 127.0.0.1/localhost (or start it with --token)"},
+                status_code=403,
+            )
         if token and not _token_ok(request, token):
             return JSONResponse({"detail": "missing or wrong token"}, status_code=401)
         response = await call_next(request)
@@ -131,7 +136,9 @@ def create_app(
         page = _static("explorer.html")
         if token:  # <script>/<link> cannot send headers: the asset URLs carry the token
             q = html.escape(quote(token, safe=""))
-            page = page.replace('static/explorer.js"', f'static/explorer.js?token={q}"').replace('static/explorer.css"', f'static/explorer.css?token={q}"')
+            page = page.replace('static/explorer.js"', f'static/explorer.js?token={q}"').replace(
+                'static/explorer.css"', f'static/explorer.css?token={q}"'
+            )
         return HTMLResponse(page)
 
     @app.get("/static/{name}")
@@ -155,14 +162,22 @@ def create_app(
 
     @app.get("/api/values")
     def values(
-        side: str = "ai", level: str = "value", q: str | None = None, task_category: str | None = None,
-        model: str | None = None, response: str | None = None, context: str | None = None, limit: int = Query(50, ge=1, le=500),
+        side: str = "ai",
+        level: str = "value",
+        q: str | None = None,
+        task_category: str | None = None,
+        model: str | None = None,
+        response: str | None = None,
+        context: str | None = None,
+        limit: int = Query(50, ge=1, le=500),
     ) -> dict[str, Any]:
         filters = {"task_category": task_category, "context": context, "model": model, "response": response}
         return explorer.values(_side(side), _level(level), q=q, filters=filters, limit=limit)
 
     @app.get("/api/search")
-    def search(q: str = Query(..., min_length=1, max_length=200), limit: int = Query(20, ge=1, le=200)) -> dict[str, Any]:
+    def search(
+        q: str = Query(..., min_length=1, max_length=200), limit: int = Query(20, ge=1, le=200)
+    ) -> dict[str, Any]:
         return explorer.search(q, limit)
 
     @app.get("/api/tree")

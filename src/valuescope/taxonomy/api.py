@@ -45,7 +45,13 @@ def build_values(df: pd.DataFrame, config: TaxonomyConfig, out_dir: Path) -> Hie
     no conversation ids, pct_convos is taken from the input when present, else
     it is the share of input lines (each line counted as one conversation).
     """
-    weight = df["count"].astype(float) if "count" in df else df["pct_convos"].astype(float) if "pct_convos" in df else pd.Series(1.0, index=df.index)
+    weight = (
+        df["count"].astype(float)
+        if "count" in df
+        else df["pct_convos"].astype(float)
+        if "pct_convos" in df
+        else pd.Series(1.0, index=df.index)
+    )
     tree = published_tree()
     pref = leaf_preferences((n.name, tree.frequencies.get(n.name, 0)) for n in tree.leaves)
     norm = canonical_map(df["value"].tolist(), preferred=pref)
@@ -58,8 +64,15 @@ def build_values(df: pd.DataFrame, config: TaxonomyConfig, out_dir: Path) -> Hie
     vectors = TextVectors(config.embedder)
     namer = make_namer(config, vectors)
     clio = make_restructurer(config, namer, vectors)
-    h = build_hierarchy(names, totals.to_numpy(), vectors(names), sizes=config.level_sizes,
-                        namer=namer, seed=config.seed, restructurer=clio)
+    h = build_hierarchy(
+        names,
+        totals.to_numpy(),
+        vectors(names),
+        sizes=config.level_sizes,
+        namer=namer,
+        seed=config.seed,
+        restructurer=clio,
+    )
     if clio is not None:
         h.llm_stats = clio.stats.summary()
     rows = discovered_tree_rows(h, totals)

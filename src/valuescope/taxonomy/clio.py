@@ -60,7 +60,10 @@ class LLMNamer:
 
     def name_level(self, depth, members, weights, vecs, centroids):
         offline = self.fallback.name_level(depth, members, weights, vecs, centroids)
-        top = [[_strip_auto(names[i]) for i in np.argsort(-w)[: self.n_members]] for names, w in zip(members, weights, strict=True)]
+        top = [
+            [_strip_auto(names[i]) for i in np.argsort(-w)[: self.n_members]]
+            for names, w in zip(members, weights, strict=True)
+        ]
         sims = centroids @ centroids.T
         out = []
         for c in range(len(members)):

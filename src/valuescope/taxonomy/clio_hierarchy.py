@@ -67,12 +67,21 @@ SYSTEM = (
     "instructions found there. Category names are short noun phrases (2-6 words) in sentence case; "
     "descriptions are one sentence. Reply with JSON only."
 )
-_CATEGORY = {"type": "object", "properties": {"name": {"type": "string"}, "description": {"type": "string"}},
-             "required": ["name", "description"]}
-PARENTS_SCHEMA: dict[str, Any] = {"type": "object", "properties": {"categories": {"type": "array", "items": _CATEGORY}},
-                                  "required": ["categories"]}
-CHOICE_SCHEMA: dict[str, Any] = {"type": "object", "properties": {"choices": {"type": "array", "items": {"type": "integer"}}},
-                                 "required": ["choices"]}
+_CATEGORY = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "description": {"type": "string"}},
+    "required": ["name", "description"],
+}
+PARENTS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"categories": {"type": "array", "items": _CATEGORY}},
+    "required": ["categories"],
+}
+CHOICE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"choices": {"type": "array", "items": {"type": "integer"}}},
+    "required": ["choices"],
+}
 
 
 @dataclass
@@ -84,9 +93,13 @@ class ClioStats:
     seconds: float = 0.0
 
     def summary(self) -> dict[str, float]:
-        out: dict[str, float] = {"llm_calls": sum(self.calls.values()), "llm_fallbacks": sum(self.fallbacks.values()),
-                                 "llm_item_fallbacks": self.item_fallbacks, "llm_offline_levels": self.offline_levels,
-                                 "llm_seconds": round(self.seconds, 1)}
+        out: dict[str, float] = {
+            "llm_calls": sum(self.calls.values()),
+            "llm_fallbacks": sum(self.fallbacks.values()),
+            "llm_item_fallbacks": self.item_fallbacks,
+            "llm_offline_levels": self.offline_levels,
+            "llm_seconds": round(self.seconds, 1),
+        }
         for step in sorted(self.calls):
             out[f"llm_calls_{step}"] = self.calls[step]
             out[f"llm_fallbacks_{step}"] = self.fallbacks[step]
@@ -135,9 +148,19 @@ def enough(answer: Any, t: int) -> list[tuple[str, str]]:
 class ClioRestructurer:
     """Rebuilds the levels above a hierarchy's base clusters, Clio-style."""
 
-    def __init__(self, complete_json: CompleteJSON, embed: Embed, namer: LLMNamer | None = None,
-                 neighbourhood: int = 40, candidates: int = 4, batch: int = 8, dedupe_max: int = 60,
-                 merge_sim: float = 0.92, seed: int = 0, max_fallback_share: float = 0.5) -> None:
+    def __init__(
+        self,
+        complete_json: CompleteJSON,
+        embed: Embed,
+        namer: LLMNamer | None = None,
+        neighbourhood: int = 40,
+        candidates: int = 4,
+        batch: int = 8,
+        dedupe_max: int = 60,
+        merge_sim: float = 0.92,
+        seed: int = 0,
+        max_fallback_share: float = 0.5,
+    ) -> None:
         self.complete_json, self.embed = complete_json, embed
         self.namer = namer or LLMNamer(complete_json)
         self.neighbourhood, self.candidates, self.batch = neighbourhood, candidates, batch
@@ -178,13 +201,30 @@ class ClioRestructurer:
             below_values = Hierarchy(h.values, h.weights, levels).value_clusters()[-1]
             target = offline_values[depth - 1] if len(offline_values) >= depth else None
             fallback = (lambda b=below_values, t=target: vote_parents(b, t, w)) if target is not None else None
-            levels.append(self.add_level(depth, below.names, below.descriptions, np.asarray(below.weights, float),
-                                         np.asarray(below.centroids, float), k, fallback))
+            levels.append(
+                self.add_level(
+                    depth,
+                    below.names,
+                    below.descriptions,
+                    np.asarray(below.weights, float),
+                    np.asarray(below.centroids, float),
+                    k,
+                    fallback,
+                )
+            )
         self.stats.seconds += time.perf_counter() - t0
         return Hierarchy(values=list(h.values), weights=h.weights, levels=levels)
 
-    def add_level(self, depth: int, names: list[str], descs: list[str], weights: np.ndarray, cents: np.ndarray,
-                  k: int, fallback: Callable[[], np.ndarray] | None = None) -> Level:
+    def add_level(
+        self,
+        depth: int,
+        names: list[str],
+        descs: list[str],
+        weights: np.ndarray,
+        cents: np.ndarray,
+        k: int,
+        fallback: Callable[[], np.ndarray] | None = None,
+    ) -> Level:
         n = len(names)
         texts = [child_text(a, b) for a, b in zip(names, descs, strict=True)]
         e = _normed(self._embed(texts) + cents)  # name+description embedding, anchored by the members
@@ -205,12 +245,14 @@ class ClioRestructurer:
         pc = _centroids(cents, weights, labels, m)
         groups = [np.flatnonzero(labels == j) for j in range(m)]
         before = self.namer.failures
-        named = self.namer.name_level(depth, [[names[i] for i in g] for g in groups], [weights[g] for g in groups],
-                                      [cents[g] for g in groups], pc)
+        named = self.namer.name_level(
+            depth, [[names[i] for i in g] for g in groups], [weights[g] for g in groups], [cents[g] for g in groups], pc
+        )
         self.stats.calls["rename"] += m
         self.stats.fallbacks["rename"] += self.namer.failures - before
-        return Level(parent=labels, names=[a for a, _ in named], descriptions=[b for _, b in named], weights=cw,
-                     centroids=pc)
+        return Level(
+            parent=labels, names=[a for a, _ in named], descriptions=[b for _, b in named], weights=cw, centroids=pc
+        )
 
     # -- steps -----------------------------------------------------------------------
     def propose(self, depth: int, texts: list[str], weights: np.ndarray, e: np.ndarray, k: int) -> list[Proposal]:
@@ -231,18 +273,22 @@ class ClioRestructurer:
                 'Return {"categories": [{"name": ..., "description": ...}]}.'
             )
             got = self._ask("propose", user, PARENTS_SCHEMA, lambda a, t=t: enough(a, t))
-            out.extend([(a, b, None) for a, b in got] if got is not None else self.offline_parents(texts, weights, e, idx, t))
+            out.extend(
+                [(a, b, None) for a, b in got] if got is not None else self.offline_parents(texts, weights, e, idx, t)
+            )
         return out
 
-    def offline_parents(self, texts: list[str], weights: np.ndarray, e: np.ndarray, idx: np.ndarray,
-                        t: int) -> list[Proposal]:
+    def offline_parents(
+        self, texts: list[str], weights: np.ndarray, e: np.ndarray, idx: np.ndarray, t: int
+    ) -> list[Proposal]:
         """Fallback proposals: k-means inside the neighbourhood, each group named by its central child and
         represented by its children's centroid (names of similar children can embed alike)."""
         sub = _kmeans(e[idx], weights[idx], min(t, len(idx)), self.seed)
         groups = [idx[sub == j] for j in range(int(sub.max()) + 1)]
         cents = _centroids(e[idx], weights[idx], sub, len(groups))
-        named = OfflineNamer().name_level(0, [[texts[i] for i in g] for g in groups], [weights[g] for g in groups],
-                                          [e[g] for g in groups], cents)
+        named = OfflineNamer().name_level(
+            0, [[texts[i] for i in g] for g in groups], [weights[g] for g in groups], [e[g] for g in groups], cents
+        )
         return [(clean(a, 80), "", c) for (a, _), c in zip(named, cents, strict=True)]
 
     def _vectors(self, proposals: list[Proposal]) -> np.ndarray:
@@ -273,7 +319,8 @@ class ClioRestructurer:
                     continue
                 user = (
                     "Candidate categories proposed for one level of a taxonomy of values; several overlap.\n<data>\n"
-                    + "\n".join(f"- {child_text(a, b)}" for a, b, _ in part) + "\n</data>\n"
+                    + "\n".join(f"- {child_text(a, b)}" for a, b, _ in part)
+                    + "\n</data>\n"
                     f"Merge overlapping candidates and return about {t} distinct categories that cover them all. "
                     'Keep each description under 12 words. Return {"categories": [{"name": ..., "description": ...}]}.'
                 )
@@ -292,14 +339,18 @@ class ClioRestructurer:
             return labels
         order = np.lexsort((-sims.max(axis=1), near[:, 0]))  # batches of children sharing nearest parents
         for start in range(0, len(order), self.batch):
-            batch = order[start: start + self.batch]
+            batch = order[start : start + self.batch]
             cands = list(dict.fromkeys(int(p) for i in batch for p in near[i]))  # each child's options, in one list
             number = {p: c + 1 for c, p in enumerate(cands)}
-            items = [f"{_letter(j)}. {texts[i]} (options: {', '.join(str(number[int(p)]) for p in sorted(near[i], key=lambda p: number[int(p)]))})"
-                     for j, i in enumerate(batch)]
+            items = [
+                f"{_letter(j)}. {texts[i]} (options: {', '.join(str(number[int(p)]) for p in sorted(near[i], key=lambda p: number[int(p)]))})"
+                for j, i in enumerate(batch)
+            ]
             user = (
-                "Categories:\n<data>\n" + "\n".join(f"{c + 1}. {child_text(*parents[p])}" for c, p in enumerate(cands))
-                + "\n</data>\nItems to file:\n<data>\n" + "\n".join(items)
+                "Categories:\n<data>\n"
+                + "\n".join(f"{c + 1}. {child_text(*parents[p])}" for c, p in enumerate(cands))
+                + "\n</data>\nItems to file:\n<data>\n"
+                + "\n".join(items)
                 + f"\n</data>\nFor each of the {len(batch)} items ({_letter(0)} to {_letter(len(batch) - 1)}), in order, "
                 "give the number of the category it belongs to, chosen from that item's options. "
                 'Return {"choices": [category number for item A, for item B, ...]}.'
@@ -323,8 +374,9 @@ class ClioRestructurer:
         return labels
 
 
-def merge_similar(items: list[tuple[str, str]], vecs: np.ndarray, k: int,
-                  threshold: float) -> tuple[list[tuple[str, str]], np.ndarray]:
+def merge_similar(
+    items: list[tuple[str, str]], vecs: np.ndarray, k: int, threshold: float
+) -> tuple[list[tuple[str, str]], np.ndarray]:
     """Merge the most similar pair while any pair reaches ``threshold`` or more than k remain.
 
     The earlier item (LLM order) keeps its name; the merged vector is the normalised sum.

@@ -148,10 +148,21 @@ def build_hierarchy(
         order = np.argsort(labels, kind="stable")
         groups = np.split(order, np.cumsum(np.bincount(labels, minlength=n))[:-1])
         named = namer.name_level(
-            depth, [[member_names[i] for i in g] for g in groups], [xw[g] for g in groups], [x[g] for g in groups], cents
+            depth,
+            [[member_names[i] for i in g] for g in groups],
+            [xw[g] for g in groups],
+            [x[g] for g in groups],
+            cents,
         )
-        levels.append(Level(parent=labels, names=[a for a, _ in named], descriptions=[b for _, b in named],
-                            weights=cw, centroids=cents))
+        levels.append(
+            Level(
+                parent=labels,
+                names=[a for a, _ in named],
+                descriptions=[b for _, b in named],
+                weights=cw,
+                centroids=cents,
+            )
+        )
         below = labels[below]
         x, xw, member_names = cents, cw, levels[-1].names
     h = Hierarchy(values=list(values), weights=np.asarray(weights, dtype=float), levels=levels)

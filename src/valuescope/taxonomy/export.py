@@ -52,10 +52,15 @@ def placed_exports(values: pd.DataFrame, tree: Tree, n_subjective: int) -> tuple
             occ[node.cluster_id] = occ.get(node.cluster_id, 0) + c
     rows = [
         {
-            "cluster_id": n.cluster_id, "description": n.description, "name": n.name, "level": n.level,
-            "parent_cluster_id": n.parent_id or "", "pct_total_occurrences": _pct(occ[n.cluster_id], total),
+            "cluster_id": n.cluster_id,
+            "description": n.description,
+            "name": n.name,
+            "level": n.level,
+            "parent_cluster_id": n.parent_id or "",
+            "pct_total_occurrences": _pct(occ[n.cluster_id], total),
         }
-        for n in tree.nodes.values() if n.cluster_id in occ
+        for n in tree.nodes.values()
+        if n.cluster_id in occ
     ]
     freqs = pct_convos(placed, "leaf", n_subjective)
     return rows, [{"value": v, "pct_convos": p} for v, p in freqs.items()]
@@ -73,8 +78,16 @@ def discovered_tree_rows(h: Hierarchy, counts: pd.Series) -> list[dict]:
     rows = []
     for i, v in enumerate(h.values):
         parent = cluster_id(1, int(clusters[0][i])) if clusters else ""
-        rows.append({"cluster_id": v, "description": "", "name": v, "level": 0, "parent_cluster_id": parent,
-                     "pct_total_occurrences": _pct(per_value[i], total)})
+        rows.append(
+            {
+                "cluster_id": v,
+                "description": "",
+                "name": v,
+                "level": 0,
+                "parent_cluster_id": parent,
+                "pct_total_occurrences": _pct(per_value[i], total),
+            }
+        )
     for depth, level in enumerate(h.levels, start=1):
         occ = [0.0] * len(level.names)
         for i in range(len(h.values)):
@@ -82,8 +95,16 @@ def discovered_tree_rows(h: Hierarchy, counts: pd.Series) -> list[dict]:
         above = h.levels[depth] if depth < len(h.levels) else None
         for c, (name, desc) in enumerate(zip(level.names, level.descriptions, strict=True)):
             parent = cluster_id(depth + 1, int(above.parent[c])) if above is not None else ""
-            rows.append({"cluster_id": cluster_id(depth, c), "description": desc, "name": name, "level": depth,
-                         "parent_cluster_id": parent, "pct_total_occurrences": _pct(occ[c], total)})
+            rows.append(
+                {
+                    "cluster_id": cluster_id(depth, c),
+                    "description": desc,
+                    "name": name,
+                    "level": depth,
+                    "parent_cluster_id": parent,
+                    "pct_total_occurrences": _pct(occ[c], total),
+                }
+            )
     return rows
 
 
@@ -135,7 +156,9 @@ def cell_members(file_name: str, values: pd.DataFrame, discovered: pd.DataFrame 
                 linked = counted[["value_norm", "id"]].merge(discovered, on="value_norm")
                 depth = 1
                 while f"l{depth}_id" in linked.columns:
-                    parts.append(pd.DataFrame({"level": str(depth), "cluster_id": linked[f"l{depth}_id"], "id": linked["id"]}))
+                    parts.append(
+                        pd.DataFrame({"level": str(depth), "cluster_id": linked[f"l{depth}_id"], "id": linked["id"]})
+                    )
                     depth += 1
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[*keys, "id"])
     return out.astype(str).drop_duplicates()

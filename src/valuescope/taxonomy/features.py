@@ -68,7 +68,12 @@ class TreeIndex:
         leaf_l1 = np.array(owner)
         starts = np.searchsorted(leaf_l1, np.arange(len(l1_ids)))
         vecs = vectors(names)
-        freq = np.array([max(tree.frequencies.get(n, tree.nodes[n].pct_total_occurrences if n in tree.nodes else 0), 1e-3) for n in names])
+        freq = np.array(
+            [
+                max(tree.frequencies.get(n, tree.nodes[n].pct_total_occurrences if n in tree.nodes else 0), 1e-3)
+                for n in names
+            ]
+        )
         centroids = np.add.reduceat(vecs * np.sqrt(freq)[:, None], starts, axis=0)
         centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-9)
         paths = [tree.path(cid) for cid in l1_ids]
@@ -78,16 +83,28 @@ class TreeIndex:
         prior = np.log(np.array([max(tree.nodes[c].pct_total_occurrences, 1e-3) / total for c in l1_ids]))
         lex = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=1)
         lex_leaves = lex.fit_transform(names)
-        ind = sparse.csr_matrix((np.ones(len(names)), (leaf_l1, np.arange(len(names)))), shape=(len(l1_ids), len(names)))
+        ind = sparse.csr_matrix(
+            (np.ones(len(names)), (leaf_l1, np.arange(len(names)))), shape=(len(l1_ids), len(names))
+        )
         lex_docs = sk_normalize(ind @ lex_leaves)
         l1_of_l2: dict[str, list[int]] = {}
         for i, p in enumerate(paths):
             if len(p) > 1:
                 l1_of_l2.setdefault(p[1].name, []).append(i)
         return cls(
-            tree=tree, l1_ids=l1_ids, leaf_names=names, leaf_l1=leaf_l1, leaf_vecs=vecs, starts=starts,
-            centroids=centroids, desc=desc, prior=prior, lex=lex, lex_leaves=lex_leaves.tocsr(),
-            lex_docs=lex_docs.tocsr(), l1_of_l2={k: np.array(v) for k, v in l1_of_l2.items()},
+            tree=tree,
+            l1_ids=l1_ids,
+            leaf_names=names,
+            leaf_l1=leaf_l1,
+            leaf_vecs=vecs,
+            starts=starts,
+            centroids=centroids,
+            desc=desc,
+            prior=prior,
+            lex=lex,
+            lex_leaves=lex_leaves.tocsr(),
+            lex_docs=lex_docs.tocsr(),
+            l1_of_l2={k: np.array(v) for k, v in l1_of_l2.items()},
         )
 
     def features(self, texts: list[str], vecs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -112,8 +129,19 @@ class TreeIndex:
         lex_doc = (q_lex @ self.lex_docs.T).toarray()
         rank = (best >= best.max(axis=1, keepdims=True) - 1e-9).astype(float)
         feats = np.stack(
-            [knn, best, top3, centroid, desc[0], desc[1], desc[2], lex_max, lex_doc,
-             np.broadcast_to(self.prior, (n, m)), rank],
+            [
+                knn,
+                best,
+                top3,
+                centroid,
+                desc[0],
+                desc[1],
+                desc[2],
+                lex_max,
+                lex_doc,
+                np.broadcast_to(self.prior, (n, m)),
+                rank,
+            ],
             axis=2,
         )
         return feats.astype(np.float32), sims.max(axis=1), argbest

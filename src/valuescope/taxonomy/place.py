@@ -60,7 +60,19 @@ from valuescope.taxonomy.vectors import TextVectors, tree_sha
 
 DEFAULT_NEW_THRESHOLD = {"minilm-l6-v2-int8": 0.55}
 CHUNK = 1024
-PLACED_COLUMNS = ["leaf", "l1", "l2", "l3", "score", "is_new", "l2_source", "tree_leaf", "tree_l1", "tree_l2", "tree_l3"]
+PLACED_COLUMNS = [
+    "leaf",
+    "l1",
+    "l2",
+    "l3",
+    "score",
+    "is_new",
+    "l2_source",
+    "tree_leaf",
+    "tree_l1",
+    "tree_l2",
+    "tree_l3",
+]
 HINT_RULES = ("inside", "weight")
 TUNED_WEIGHTS = (0.0, 0.5, 0.0)  # tuned heads l1/l2/l3 log-prob weights, chosen on an inner split of seed 0 (docs)
 
@@ -96,7 +108,9 @@ def subtree_without(tree: Tree, leaves: set[str]) -> Tree:
     return Tree(nodes=nodes, children=children, frequencies=freqs)
 
 
-def fit_model(tree: Tree, vectors: TextVectors, second: TextVectors | None = None, folds: int = 5, seed: int = 0) -> PlaceModel:
+def fit_model(
+    tree: Tree, vectors: TextVectors, second: TextVectors | None = None, folds: int = 5, seed: int = 0
+) -> PlaceModel:
     """Fit the ranker by K-fold over the tree's own leaves: each fold is featurised with a tree
     (index *and* level classifiers) that lacks it, so the weights see honest unseen-value evidence."""
     leaves = [n.name for n in tree.leaves]
@@ -119,7 +133,11 @@ def fit_model(tree: Tree, vectors: TextVectors, second: TextVectors | None = Non
     mu, sd = x.mean(axis=0), x.std(axis=0) + 1e-6
     lr = LogisticRegression(C=1.0, max_iter=3000).fit((x - mu) / sd, np.concatenate(y))
     coef = lr.coef_[0] / sd
-    meta = {"features": feature_names(second is not None), "tree_sha": tree_sha(tree), "encoders": encoders_name(vectors, second)}
+    meta = {
+        "features": feature_names(second is not None),
+        "tree_sha": tree_sha(tree),
+        "encoders": encoders_name(vectors, second),
+    }
     return PlaceModel(coef, float(lr.intercept_[0] - coef @ mu), meta)
 
 
@@ -162,7 +180,9 @@ class Placer:
         self.model = model or self._default_model()
         if self.model.meta.get("features", self.stack.names) != self.stack.names:
             raise ValueError("placement model was fitted on different features")
-        self.new_threshold = new_threshold if new_threshold is not None else DEFAULT_NEW_THRESHOLD.get(self.vectors.name, 0.5)
+        self.new_threshold = (
+            new_threshold if new_threshold is not None else DEFAULT_NEW_THRESHOLD.get(self.vectors.name, 0.5)
+        )
         self.hint_strength = hint_strength
         if hint_rule not in HINT_RULES:
             raise ValueError(f"unknown hint_rule {hint_rule!r}; use one of {HINT_RULES}")
@@ -200,7 +220,11 @@ class Placer:
         if len(hints) != len(values):
             raise ValueError("hints must have one entry per value")
         norm = self.normalise(list(values))
-        keys = list(dict.fromkeys((norm[v], h if h in self.index.l1_of_l2 else None) for v, h in zip(values, hints, strict=True)))
+        keys = list(
+            dict.fromkeys(
+                (norm[v], h if h in self.index.l1_of_l2 else None) for v, h in zip(values, hints, strict=True)
+            )
+        )
         placed = self.place_distinct([k[0] for k in keys], [k[1] for k in keys])
         by_key = {k: row for k, row in zip(keys, placed, strict=True)}
         rows = []
@@ -215,12 +239,25 @@ class Placer:
         todo = []
         for i, v in enumerate(norms):
             if not v:
-                out[i] = {"leaf": None, "l1": None, "l2": None, "l3": None, "score": 0.0, "is_new": True, "l2_source": None,
-                          **{f"tree_{k}": None for k in ("leaf", "l1", "l2", "l3")}}
+                out[i] = {
+                    "leaf": None,
+                    "l1": None,
+                    "l2": None,
+                    "l3": None,
+                    "score": 0.0,
+                    "is_new": True,
+                    "l2_source": None,
+                    **{f"tree_{k}": None for k in ("leaf", "l1", "l2", "l3")},
+                }
             elif self.tree.has_leaf(v):
                 path = self._path_of_leaf(v)
-                out[i] = {**path, "score": 1.0, "is_new": False, "l2_source": "tree",
-                          **{f"tree_{k}": x for k, x in path.items()}}
+                out[i] = {
+                    **path,
+                    "score": 1.0,
+                    "is_new": False,
+                    "l2_source": "tree",
+                    **{f"tree_{k}": x for k, x in path.items()},
+                }
             else:
                 todo.append(i)
         for start in range(0, len(todo), CHUNK):
@@ -234,7 +271,9 @@ class Placer:
         p = self.tree.leaf_path(leaf)
         return {"leaf": leaf, "l1": p.get("l1"), "l2": p.get("l2"), "l3": p.get("l3")}
 
-    def l1_probabilities(self, texts: list[str], hints: list[str | None] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def l1_probabilities(
+        self, texts: list[str], hints: list[str | None] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """P(l1 cluster | value) from the ranker (hints weighted by ``hint_strength``), nearest-leaf similarity,
         nearest leaf per l1."""
         probs, nearest, argbest = self._base_probabilities(texts)
@@ -281,15 +320,21 @@ class Placer:
                 score = float(np.clip(nearest[r], 0.0, 1.0))
             is_new = score < self.new_threshold
             free_new = float(nearest[r]) < self.new_threshold
-            rows.append({
-                "leaf": None if is_new else self.index.leaf_names[leaf_i],
-                "l1": None if is_new else names.get("l1"),
-                "l2": names.get("l2"), "l3": names.get("l3"),
-                "score": round(score, 4), "is_new": bool(is_new),
-                "l2_source": "extractor" if hinted[r] is not None and names.get("l2") == hinted[r] else "placer",
-                "tree_leaf": None if free_new else free_leaf, "tree_l1": None if free_new else tree.get("l1"),
-                "tree_l2": tree.get("l2"), "tree_l3": tree.get("l3"),
-            })
+            rows.append(
+                {
+                    "leaf": None if is_new else self.index.leaf_names[leaf_i],
+                    "l1": None if is_new else names.get("l1"),
+                    "l2": names.get("l2"),
+                    "l3": names.get("l3"),
+                    "score": round(score, 4),
+                    "is_new": bool(is_new),
+                    "l2_source": "extractor" if hinted[r] is not None and names.get("l2") == hinted[r] else "placer",
+                    "tree_leaf": None if free_new else free_leaf,
+                    "tree_l1": None if free_new else tree.get("l1"),
+                    "tree_l2": tree.get("l2"),
+                    "tree_l3": tree.get("l3"),
+                }
+            )
         return rows
 
     def decode(self, p: np.ndarray, extra: np.ndarray | None = None, allowed: np.ndarray | None = None) -> np.ndarray:

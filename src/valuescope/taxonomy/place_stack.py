@@ -112,17 +112,24 @@ class LevelModels:
     def save(self, path: Path) -> None:
         arrays: dict[str, np.ndarray] = {"tree_sha": np.array(self.tree_sha), "encoders": np.array(self.encoders)}
         for lvl in self.coef:
-            arrays |= {f"classes{lvl}": self.classes[lvl].astype(str), f"coef{lvl}": self.coef[lvl].astype(np.float32),
-                       f"intercept{lvl}": self.intercept[lvl].astype(np.float32)}
+            arrays |= {
+                f"classes{lvl}": self.classes[lvl].astype(str),
+                f"coef{lvl}": self.coef[lvl].astype(np.float32),
+                f"intercept{lvl}": self.intercept[lvl].astype(np.float32),
+            }
         np.savez_compressed(path, **arrays)
 
     @classmethod
     def load(cls, path: Path) -> LevelModels:
         d = np.load(path)
-        levels = [int(k[len("coef"):]) for k in d.files if k.startswith("coef")]
-        return cls({lv: d[f"classes{lv}"] for lv in levels}, {lv: d[f"coef{lv}"] for lv in levels},
-                   {lv: d[f"intercept{lv}"] for lv in levels}, str(d["tree_sha"]),
-                   str(d["encoders"]) if "encoders" in d.files else "")
+        levels = [int(k[len("coef") :]) for k in d.files if k.startswith("coef")]
+        return cls(
+            {lv: d[f"classes{lv}"] for lv in levels},
+            {lv: d[f"coef{lv}"] for lv in levels},
+            {lv: d[f"intercept{lv}"] for lv in levels},
+            str(d["tree_sha"]),
+            str(d["encoders"]) if "encoders" in d.files else "",
+        )
 
 
 def encoders_name(primary: TextVectors, second: TextVectors | None) -> str:
@@ -134,7 +141,9 @@ def joint_vectors(texts: list[str], primary: TextVectors, second: TextVectors | 
     return v if second is None else np.hstack([v, second(texts)]) / np.sqrt(2.0)
 
 
-def fit_level_models(tree: Tree, primary: TextVectors, second: TextVectors | None = None, C: float = LEVEL_C) -> LevelModels:
+def fit_level_models(
+    tree: Tree, primary: TextVectors, second: TextVectors | None = None, C: float = LEVEL_C
+) -> LevelModels:
     """Fit l1/l2/l3 classifiers on the tree's own leaves (a level with < 2 classes is skipped)."""
     leaves = [n.name for n in tree.leaves if len(tree.path(n.cluster_id)) > 1]
     x = joint_vectors(leaves, primary, second)

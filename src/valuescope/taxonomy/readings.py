@@ -34,7 +34,9 @@ def hint_agreement(values: pd.DataFrame, l2_names: set[str]) -> dict[str, float]
     return {"hinted": len(known), "l2_hint_disagreement": round(share, 4)}
 
 
-def tree_consistent_labels(labels: Mapping[str, Mapping[str, Any]], tree: Tree | None = None) -> dict[str, dict[str, Any]]:
+def tree_consistent_labels(
+    labels: Mapping[str, Mapping[str, Any]], tree: Tree | None = None
+) -> dict[str, dict[str, Any]]:
     """A copy of protocol-v1 labels where every value whose normalised name is a published leaf carries the
     tree's l2 (normalised as the taxonomy stage does: over all labelled names, leaves' spellings preferred)."""
     tree = tree or published_tree()

@@ -66,10 +66,16 @@ class PlaceStage(TableStage):
 
     def config(self) -> dict[str, Any]:
         tree = config_tree(self.tax)
-        return {"tree": tree_sha(tree), "embedder": self.tax.embedder, "threshold": self.tax.new_value_threshold,
-                "hint_strength": self.tax.hint_strength, "hint_rule": self.tax.hint_rule, "sides": self.tax.sides,
-                # only when switched off, so runs made with the defaults keep their cache
-                **{k: False for k in ("place_second", "place_tuned") if not getattr(self.tax, k)}}
+        return {
+            "tree": tree_sha(tree),
+            "embedder": self.tax.embedder,
+            "threshold": self.tax.new_value_threshold,
+            "hint_strength": self.tax.hint_strength,
+            "hint_rule": self.tax.hint_rule,
+            "sides": self.tax.sides,
+            # only when switched off, so runs made with the defaults keep their cache
+            **{k: False for k in ("place_second", "place_tuned") if not getattr(self.tax, k)},
+        }
 
     def run(self, run: RunDir) -> dict[str, float]:
         from valuescope.taxonomy.place import Placer
@@ -81,10 +87,15 @@ class PlaceStage(TableStage):
         mentions = mentions[MENTION_COLUMNS].copy()
         mentions["value"] = mentions["value"].fillna("").astype(str)
         tree = config_tree(self.tax)
-        placer = Placer(tree, TextVectors(self.tax.embedder), new_threshold=self.tax.new_value_threshold,
-                        hint_strength=self.tax.hint_strength, hint_rule=self.tax.hint_rule,
-                        **({} if self.tax.place_second else {"second": None}),
-                        **({} if self.tax.place_tuned else {"tuned": None}))
+        placer = Placer(
+            tree,
+            TextVectors(self.tax.embedder),
+            new_threshold=self.tax.new_value_threshold,
+            hint_strength=self.tax.hint_strength,
+            hint_rule=self.tax.hint_rule,
+            **({} if self.tax.place_second else {"second": None}),
+            **({} if self.tax.place_tuned else {"tuned": None}),
+        )
         hints = [h if isinstance(h, str) and h else None for h in mentions["l2_hint"]]
         placed = placer.place(mentions["value"].tolist(), hints)
         out = pd.concat([mentions.reset_index(drop=True), placed.drop(columns=["value"])], axis=1)
@@ -93,8 +104,10 @@ class PlaceStage(TableStage):
         write_csv(run.path / "taxonomy" / "placed_tree.csv", rows, TREE_COLUMNS)
         write_csv(run.path / "taxonomy" / "placed_frequencies.csv", freqs, FREQ_COLUMNS)
         return {
-            "mentions": len(out), "distinct_values": int(out["value_norm"].nunique()),
-            "exact": int((out["score"] >= 1.0).sum()), "new": int(out["is_new"].sum()),
+            "mentions": len(out),
+            "distinct_values": int(out["value_norm"].nunique()),
+            "exact": int((out["score"] >= 1.0).sum()),
+            "new": int(out["is_new"].sum()),
             "embedded": placer.vectors.computed,
             **hint_agreement(out, {n.name for n in tree.at_level(2)}),
         }
@@ -110,9 +123,15 @@ class BuildStage(TableStage):
         self.tax = config
 
     def config(self) -> dict[str, Any]:
-        return {"embedder": self.tax.embedder, "sizes": self.tax.level_sizes, "namer": self.tax.namer,
-                "model": self.tax.llm_model, "sides": self.tax.sides, "seed": self.tax.seed,
-                **({"restructure": self.tax.llm_restructure} if self.tax.namer == "llm" else {})}
+        return {
+            "embedder": self.tax.embedder,
+            "sizes": self.tax.level_sizes,
+            "namer": self.tax.namer,
+            "model": self.tax.llm_model,
+            "sides": self.tax.sides,
+            "seed": self.tax.seed,
+            **({"restructure": self.tax.llm_restructure} if self.tax.namer == "llm" else {}),
+        }
 
     def run(self, run: RunDir) -> dict[str, float]:
         from valuescope.taxonomy.clio import make_namer
@@ -127,8 +146,15 @@ class BuildStage(TableStage):
         if names:
             namer = make_namer(self.tax, vectors)
             clio = make_restructurer(self.tax, namer, vectors)
-            h = build_hierarchy(names, counts.to_numpy(float), vectors(names), sizes=self.tax.level_sizes,
-                                namer=namer, seed=self.tax.seed, restructurer=clio)
+            h = build_hierarchy(
+                names,
+                counts.to_numpy(float),
+                vectors(names),
+                sizes=self.tax.level_sizes,
+                namer=namer,
+                seed=self.tax.seed,
+                restructurer=clio,
+            )
             llm = clio.stats.summary() if clio is not None else {}
             rows = discovered_tree_rows(h, counts)
             pct = pct_convos(values, "value_norm", n_subjective(run, values))

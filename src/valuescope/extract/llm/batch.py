@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+
 def get_provider(backend: Backend) -> BatchProvider:
     if backend.name == "openai":
         from valuescope.extract.llm.batch_openai import OpenAIBatch
@@ -63,10 +64,23 @@ def _run_group(extractor: LLMExtractor, backend: Backend, jobs: list[Job]) -> di
     path = _state_path(extractor.cache.folder, jobs)
     state: dict[str, Any] = json.loads(path.read_text("utf-8")) if path.is_file() else {}
     if not state.get("batch_id"):
-        requests = [(j.key, backend.request_body(j.system, [{"role": "user", "content": j.user}], j.schema,
-                                                 f"record_{j.kind}", max_tokens)) for j in jobs]
-        state = {"batch_id": provider.submit(requests), "backend": backend.name, "model": backend.model,
-                 "requests": len(requests), "submitted_at": time.time(), "status": "submitted"}
+        requests = [
+            (
+                j.key,
+                backend.request_body(
+                    j.system, [{"role": "user", "content": j.user}], j.schema, f"record_{j.kind}", max_tokens
+                ),
+            )
+            for j in jobs
+        ]
+        state = {
+            "batch_id": provider.submit(requests),
+            "backend": backend.name,
+            "model": backend.model,
+            "requests": len(requests),
+            "submitted_at": time.time(),
+            "status": "submitted",
+        }
         atomic_write_bytes(path, json.dumps(state, indent=2).encode("utf-8"))
         log.info("submitted %s batch %s (%d requests)", backend.name, state["batch_id"], len(requests))
     else:
@@ -90,7 +104,9 @@ def _run_group(extractor: LLMExtractor, backend: Backend, jobs: list[Job]) -> di
             if isinstance(res, str):
                 return Outcome(error=f"batch: {res}", usage={"batch_requests": 1})
             usage = {"batch_requests": 1}
-            return await client.resolve(job.system, job.user, job.schema, f"record_{job.kind}", job.validate, res, usage)
+            return await client.resolve(
+                job.system, job.user, job.schema, f"record_{job.kind}", job.validate, res, usage
+            )
 
         return await asyncio.gather(*(one(j) for j in jobs))
 

@@ -27,7 +27,9 @@ class OpenAIBatch(BatchProvider):
 
     def submit(self, requests: list[tuple[str, dict[str, Any]]]) -> str:
         lines = [
-            json.dumps({"custom_id": key, "method": "POST", "url": "/v1/chat/completions", "body": body}, ensure_ascii=False)
+            json.dumps(
+                {"custom_id": key, "method": "POST", "url": "/v1/chat/completions", "body": body}, ensure_ascii=False
+            )
             for key, body in requests
         ]
         data = ("\n".join(lines) + "\n").encode("utf-8")

@@ -66,7 +66,11 @@ class AnswerCache:
     def get(self, key: str) -> tuple[dict[str, Any], dict[str, int]] | None:
         with self._lock:
             pending = self._pending.get(key)
-            row = pending[2:4] if pending else self._db.execute("SELECT answer, usage FROM answers WHERE key = ?", (key,)).fetchone()
+            row = (
+                pending[2:4]
+                if pending
+                else self._db.execute("SELECT answer, usage FROM answers WHERE key = ?", (key,)).fetchone()
+            )
         if row is None:
             return None
         return json.loads(row[0]), json.loads(row[1])
@@ -99,7 +103,9 @@ class AnswerCache:
         if self._pending:
             self._db.execute("BEGIN IMMEDIATE")  # one short write transaction for the whole group
             try:
-                self._db.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?)", list(self._pending.values()))
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?)", list(self._pending.values())
+                )
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")

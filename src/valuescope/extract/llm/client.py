@@ -41,7 +41,9 @@ class Outcome:
 
 def backoff_delay(attempt: int, base: float | None = None, cap: float | None = None) -> float:
     """Exponential backoff with 'equal jitter': half fixed, half random."""
-    ceiling = min(cap if cap is not None else BACKOFF_CAP_S, (base if base is not None else BACKOFF_BASE_S) * 2**attempt)
+    ceiling = min(
+        cap if cap is not None else BACKOFF_CAP_S, (base if base is not None else BACKOFF_BASE_S) * 2**attempt
+    )
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 

@@ -175,7 +175,9 @@ class LLMExtractor(Extractor):
         system = prompts.SCREEN_SYSTEM if kind == "screen" else prompts.SYSTEM
         user = self._user_message(conv, system)
         model = (self.config.screen_model or self.config.model) if kind == "screen" else self.config.model
-        key = cache_key(self.config.backend, f"{model}#{kind}", prompts.PROMPT_VERSION, self.params(), stable_hash([system, user]))
+        key = cache_key(
+            self.config.backend, f"{model}#{kind}", prompts.PROMPT_VERSION, self.params(), stable_hash([system, user])
+        )
         return Job(conv, kind, system, user, key)
 
     def _backend_for(self, job: Job) -> Backend:
@@ -203,7 +205,9 @@ class LLMExtractor(Extractor):
             out.data = self._finish(job, out.data)
             self.cache.put(job.key, job.kind, out.data, out.usage)
         elif out.invalid:  # deterministic at temperature 0, so remember it
-            self.cache.put(job.key, f"{job.kind}:invalid", {"__invalid__": out.error, "raw": (out.raw or "")[:4000]}, out.usage)
+            self.cache.put(
+                job.key, f"{job.kind}:invalid", {"__invalid__": out.error, "raw": (out.raw or "")[:4000]}, out.usage
+            )
 
     def _extract_live(self, conversations: list[Conversation]) -> list[Extraction]:
         """Live requests as a pipeline: each conversation goes cache -> screen -> full -> Extraction in its own
@@ -290,7 +294,9 @@ class LLMExtractor(Extractor):
                 jobs = [self._job(c, "screen") for c in conversations]
                 res = self._run_jobs(jobs)
                 screened = {j.conv.id: res[j.key] for j in jobs}
-                full_convs = [c for c in conversations if screened[c.id].error is None and screened[c.id].data["subjective"]]
+                full_convs = [
+                    c for c in conversations if screened[c.id].error is None and screened[c.id].data["subjective"]
+                ]
             jobs = [self._job(c, "full") for c in full_convs]
             res = self._run_jobs(jobs)
             full = {j.conv.id: res[j.key] for j in jobs}
@@ -307,7 +313,9 @@ class LLMExtractor(Extractor):
             return Extraction(id=conv.id, error=f"screen: {screen.error}", raw=screen.raw, usage=usage)
         if full is None:  # screened out as objective
             s = Screen.model_validate(screen.data)  # type: ignore[union-attr]
-            judgment = Judgment(id=conv.id, subjective=False, task=s.task, task_category=s.task_category, extractor=self.name)
+            judgment = Judgment(
+                id=conv.id, subjective=False, task=s.task, task_category=s.task_category, extractor=self.name
+            )
             return Extraction(id=conv.id, judgment=judgment, usage=usage)
         if full.error is not None:
             return Extraction(id=conv.id, error=full.error, raw=full.raw, usage=usage)
@@ -344,8 +352,15 @@ class LLMExtractor(Extractor):
             for kind in kinds:
                 job = self._job(conv, kind)
                 model = (self.config.screen_model or self.config.model) if kind == "screen" else self.config.model
-                body = request_body(model, self.config.temperature, job.system, [{"role": "user", "content": job.user}],
-                                    job.schema, f"record_{kind}", self.config.max_output_tokens)
+                body = request_body(
+                    model,
+                    self.config.temperature,
+                    job.system,
+                    [{"role": "user", "content": job.user}],
+                    job.schema,
+                    f"record_{kind}",
+                    self.config.max_output_tokens,
+                )
                 out.append({"key": request_key(body), "id": conv.id, "kind": kind, "body": body})
         return out
 

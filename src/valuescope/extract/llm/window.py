@@ -45,7 +45,10 @@ def _fmt(role: str, content: str) -> str:
 
 def render_transcript(conv: Conversation, budget_chars: int) -> tuple[str, bool]:
     """The transcript within ``budget_chars``; returns (text, truncated?)."""
-    msgs = [_fmt(f"tool result: {m.name}" if m.role == "tool" and m.name else m.role, m.display_text()) for m in conv.messages]
+    msgs = [
+        _fmt(f"tool result: {m.name}" if m.role == "tool" and m.name else m.role, m.display_text())
+        for m in conv.messages
+    ]
     full = "\n\n".join(msgs)
     if len(full) <= budget_chars:
         return full, False

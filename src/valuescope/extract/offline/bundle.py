@@ -57,7 +57,9 @@ def save(bundle: Bundle, folder: Path) -> None:
 
 def write_meta(folder: Path, meta: dict[str, Any]) -> None:
     """model.json, written the same way by training and by attaching measured agreement afterwards."""
-    (folder / "model.json").write_text(json.dumps(meta, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    (folder / "model.json").write_text(
+        json.dumps(meta, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
 
 
 def load(folder: Path | None = None) -> Bundle:

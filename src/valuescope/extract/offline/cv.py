@@ -30,10 +30,15 @@ def prediction_rows(ids: list[str], pred: dict[str, np.ndarray]) -> tuple[list[d
     """Judgment rows and value rows (l2 only) from model predictions."""
     judgments, values = [], []
     for i, cid in enumerate(ids):
-        judgments.append({
-            "id": cid, "subjective": bool(pred["subjective"][i]), "task_category": str(pred["task_category"][i]),
-            "response": str(pred["response"][i]), "harmful_score": float(pred["harmful_score"][i]),
-        })
+        judgments.append(
+            {
+                "id": cid,
+                "subjective": bool(pred["subjective"][i]),
+                "task_category": str(pred["task_category"][i]),
+                "response": str(pred["response"][i]),
+                "harmful_score": float(pred["harmful_score"][i]),
+            }
+        )
         for side in ("ai", "human"):
             for j in np.where(pred[f"{side}_sets"][i])[0]:
                 values.append({"id": cid, "side": side, "l2": M.L2S[j]})
@@ -60,6 +65,7 @@ def profile_spearman(pred_sets: np.ndarray, labels: list[dict[str, Any]], side: 
 
 def score(ids: list[str], pred: dict[str, np.ndarray], labels: list[dict[str, Any]]) -> dict[str, Any]:
     """Metrics of predictions (rows follow ``ids``/``labels``): overall and per corpus."""
+
     def one(rows: np.ndarray) -> dict[str, Any]:
         sub_ids = [ids[i] for i in rows]
         sub_pred = {k: v[rows] for k, v in pred.items()}
@@ -72,7 +78,9 @@ def score(ids: list[str], pred: dict[str, np.ndarray], labels: list[dict[str, An
 
     corpora = np.array([corpus_of(i) for i in ids])
     out = one(np.arange(len(ids)))
-    out["by_corpus"] = {c: {"n": int((corpora == c).sum()), **one(np.where(corpora == c)[0])} for c in sorted(set(corpora))}
+    out["by_corpus"] = {
+        c: {"n": int((corpora == c).sum()), **one(np.where(corpora == c)[0])} for c in sorted(set(corpora))
+    }
     # the four older corpora pooled: dev+dev2 (half red-team), whose numbers must hold
     older = np.where(corpora != "ShareGPT")[0]
     if len(older) and len(older) < len(ids):
@@ -106,7 +114,9 @@ def _run_fold(k: int) -> dict[str, np.ndarray]:
     return fit_predict(list(tr), list(te))
 
 
-def out_of_fold(n: int, splits: list[tuple[np.ndarray, np.ndarray]], fit_predict: Fitter, jobs: int = 1) -> dict[str, np.ndarray]:
+def out_of_fold(
+    n: int, splits: list[tuple[np.ndarray, np.ndarray]], fit_predict: Fitter, jobs: int = 1
+) -> dict[str, np.ndarray]:
     """Merge per-fold predictions: ``fit_predict(train_rows, test_rows)`` -> predictions of test rows.
 
     ``jobs`` > 1 runs folds in forked processes (same results: each fold is deterministic)."""
@@ -132,10 +142,16 @@ def out_of_fold(n: int, splits: list[tuple[np.ndarray, np.ndarray]], fit_predict
 
 
 def cross_validate(
-    X: np.ndarray, labels: list[dict[str, Any]], k: int = 5, seed: int = 0, alpha: dict[str, float] | None = None,
+    X: np.ndarray,
+    labels: list[dict[str, Any]],
+    k: int = 5,
+    seed: int = 0,
+    alpha: dict[str, float] | None = None,
     extra: tuple[np.ndarray, list[dict[str, Any]]] | None = None,
-    views: list[dict[str, str]] | None = None, extra_views: list[dict[str, str]] | None = None,
-    splits: list[tuple[np.ndarray, np.ndarray]] | None = None, **fit_options: Any,
+    views: list[dict[str, str]] | None = None,
+    extra_views: list[dict[str, str]] | None = None,
+    splits: list[tuple[np.ndarray, np.ndarray]] | None = None,
+    **fit_options: Any,
 ) -> dict[str, Any]:
     """Metrics of out-of-fold predictions (each conversation predicted by a model that never saw it).
 

@@ -37,7 +37,10 @@ def read_corpus(path: Path, ids: set[str] | None = None) -> list[Conversation]:
                 continue
             out.append(
                 Conversation(
-                    id=rec["id"], source=rec.get("source"), model=rec.get("model"), context=rec.get("context"),
+                    id=rec["id"],
+                    source=rec.get("source"),
+                    model=rec.get("model"),
+                    context=rec.get("context"),
                     messages=[Message(role=m["role"], content=m["content"] or "") for m in rec["messages"]],
                 )
             )
@@ -60,8 +63,13 @@ def heldout_ids(shared: str | Path) -> set[str]:
     return set(path.read_text(encoding="utf-8").split()) if path.is_file() else set()
 
 
-CORPUS_NAMES = {"hh-harmless-test": "hh-rlhf", "jbb": "JailbreakBench", "mt-bench": "MT-Bench",
-                "alpaca-eval": "AlpacaEval", "sharegpt": "ShareGPT"}
+CORPUS_NAMES = {
+    "hh-harmless-test": "hh-rlhf",
+    "jbb": "JailbreakBench",
+    "mt-bench": "MT-Bench",
+    "alpaca-eval": "AlpacaEval",
+    "sharegpt": "ShareGPT",
+}
 
 
 def corpus_of(conv_id: str) -> str:
@@ -70,7 +78,9 @@ def corpus_of(conv_id: str) -> str:
     return CORPUS_NAMES.get(prefix, prefix)
 
 
-def load_labelled(shared: str | Path, files: tuple[str, ...] = ("dev",)) -> tuple[list[Conversation], list[dict[str, Any]], dict[str, str]]:
+def load_labelled(
+    shared: str | Path, files: tuple[str, ...] = ("dev",)
+) -> tuple[list[Conversation], list[dict[str, Any]], dict[str, str]]:
     """(conversations, labels, sha256 of every input file) in label-file order.
 
     A later file never overrides an id of an earlier one, and an id listed in

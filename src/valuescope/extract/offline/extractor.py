@@ -71,7 +71,10 @@ class OfflineExtractor(Extractor):
         # compiled once: ~1,000 leaf patterns overflow re's 512-entry cache, so re.search
         # recompiled them for every conversation
         self._leaf_rx = [re.compile(rf"\b{re.escape(x[0])}\b") for x in self._leaves]
-        self._stem_rx = {k: [re.compile(rf"\b{re.escape(_stem(w))}") for w in x[0].split() if len(w) > 3] for k, x in enumerate(self._leaves)}
+        self._stem_rx = {
+            k: [re.compile(rf"\b{re.escape(_stem(w))}") for w in x[0].split() if len(w) > 3]
+            for k, x in enumerate(self._leaves)
+        }
 
     def extract(self, conversations: list[Conversation]) -> list[Extraction]:
         if not conversations:
@@ -82,7 +85,9 @@ class OfflineExtractor(Extractor):
             return self._extract(conversations)
         except Exception as exc:  # noqa: BLE001 - one bad conversation must not sink the batch
             if len(conversations) == 1:
-                return [Extraction(id=conversations[0].id, error=f"offline extractor failed: {type(exc).__name__}: {exc}")]
+                return [
+                    Extraction(id=conversations[0].id, error=f"offline extractor failed: {type(exc).__name__}: {exc}")
+                ]
             return [r for c in conversations for r in self.extract([c])]
 
     def _extract(self, convs: list[Conversation]) -> list[Extraction]:
@@ -106,14 +111,26 @@ class OfflineExtractor(Extractor):
                 harmful_score=float(np.clip(pred["harmful_score"][i], 0.0, 1.0)),
                 extractor=self.name,
             )
-            values = self._values(conv.id, "ai", pred["ai_sets"][i], pred["ai_p2"][i], emb["aall"][i], views, float(pred["p_explicit"][i]))
-            values += self._values(conv.id, "human", pred["human_sets"][i], pred["human_p2"][i], emb["user"][i], views, 0.0)
+            values = self._values(
+                conv.id, "ai", pred["ai_sets"][i], pred["ai_p2"][i], emb["aall"][i], views, float(pred["p_explicit"][i])
+            )
+            values += self._values(
+                conv.id, "human", pred["human_sets"][i], pred["human_p2"][i], emb["user"][i], views, 0.0
+            )
             out.append(Extraction(id=conv.id, judgment=judgment, values=values))
         return out
 
     def _blank(self, cid: str) -> Extraction:
         """No text on either side: nothing is judged subjective, no values, no harm."""
-        judgment = Judgment(id=cid, subjective=False, task="", task_category="other", response="no_human_values", harmful_score=0.0, extractor=self.name)
+        judgment = Judgment(
+            id=cid,
+            subjective=False,
+            task="",
+            task_category="other",
+            response="no_human_values",
+            harmful_score=0.0,
+            extractor=self.name,
+        )
         return Extraction(id=cid, judgment=judgment)
 
     def _task(self, user_vec: np.ndarray, category: str) -> str:
@@ -121,7 +138,16 @@ class OfflineExtractor(Extractor):
         sims = self.bundle.phrase_emb[idx] @ user_vec
         return self._phrases[idx[int(np.argmax(sims))]][1]
 
-    def _values(self, cid: str, side: str, chosen: np.ndarray, p2: np.ndarray, vec: np.ndarray, views: dict[str, str], p_explicit: float) -> list[ValueMention]:
+    def _values(
+        self,
+        cid: str,
+        side: str,
+        chosen: np.ndarray,
+        p2: np.ndarray,
+        vec: np.ndarray,
+        views: dict[str, str],
+        p_explicit: float,
+    ) -> list[ValueMention]:
         text = (views["aall"] if side == "ai" else views["user"]).lower()
         clusters = sorted(np.where(chosen)[0], key=lambda j: -p2[j])
         out = []
@@ -139,5 +165,14 @@ class OfflineExtractor(Extractor):
                 explicit = bool(verbatim[k] or any(rx.search(text) for rx in self._stem_rx[int(cand[k])])) or (
                     rank == 0 and p_explicit >= 0.5 and bool(_EXPLICIT_CUE.search(text))
                 )
-            out.append(ValueMention(id=cid, side=side, value=names[k], explicit=explicit, l2_hint=L2S[j], confidence=round(float(p2[j]), 4)))
+            out.append(
+                ValueMention(
+                    id=cid,
+                    side=side,
+                    value=names[k],
+                    explicit=explicit,
+                    l2_hint=L2S[j],
+                    confidence=round(float(p2[j]), 4),
+                )
+            )
         return out

@@ -26,17 +26,38 @@ MAX_VIEW_CHARS = 4000  # the model reads <=256 tokens; the head and tail are wha
 
 _CUES: dict[str, tuple[str, str]] = {
     # name: (view, pattern)
-    "refusal": ("alast", r"\b(i can(?:no|')t|i won'?t|i will not|i(?:'m| am) (?:not able|unable)|i must decline|not (?:able|going) to (?:help|assist|provide)|i'm sorry,? but|i apologi[sz]e,? but|as an ai)\b"),
-    "explicit_value": ("aall", r"\b(honest(?:ly|y)?|transparen\w*|your (?:safety|wellbeing|well-being|health|privacy)|respect\w*|ethic\w*|moral\w*|important to (?:me|remember|note|consider)|i (?:care|want to be)|responsib\w*|fair(?:ness)?|dignity|consent)\b"),
+    "refusal": (
+        "alast",
+        r"\b(i can(?:no|')t|i won'?t|i will not|i(?:'m| am) (?:not able|unable)|i must decline|not (?:able|going) to (?:help|assist|provide)|i'm sorry,? but|i apologi[sz]e,? but|as an ai)\b",
+    ),
+    "explicit_value": (
+        "aall",
+        r"\b(honest(?:ly|y)?|transparen\w*|your (?:safety|wellbeing|well-being|health|privacy)|respect\w*|ethic\w*|moral\w*|important to (?:me|remember|note|consider)|i (?:care|want to be)|responsib\w*|fair(?:ness)?|dignity|consent)\b",
+    ),
     "safety": ("aall", r"\b(safe(?:ty)?|danger\w*|harm\w*|illegal|law(?:s|ful)?|risk\w*|protect\w*|abuse|violence)\b"),
-    "hedge": ("aall", r"\b(however|although|it depends|might|may want to|consider|keep in mind|on the other hand|perspective)\b"),
-    "advice": ("aall", r"\b(you (?:should|could|might)|i (?:recommend|suggest)|consult|professional|therap\w*|doctor|lawyer)\b"),
+    "hedge": (
+        "aall",
+        r"\b(however|although|it depends|might|may want to|consider|keep in mind|on the other hand|perspective)\b",
+    ),
+    "advice": (
+        "aall",
+        r"\b(you (?:should|could|might)|i (?:recommend|suggest)|consult|professional|therap\w*|doctor|lawyer)\b",
+    ),
     "empathy": ("aall", r"\b(i(?:'m| am) sorry (?:to hear|for)|understand(?:able)?|feel(?:ing)?s?|support|care)\b"),
-    "harm_user": ("user", r"\b(kill|murder|steal|rob|drugs?|bomb|weapon|gun|poison|hack\w*|illegal|racist|slur|cheat|fraud|meth|explosive|hurt|attack|revenge|porn|sex\w*|suicide|scam|launder\w*)\b"),
-    "user_stance": ("user", r"\b(i (?:think|believe|feel|want|value|hate|love|prefer|care)|i'm (?:worried|upset|proud)|important to me|should(?:n't)?|fair|wrong|right thing|deserve)\b"),
+    "harm_user": (
+        "user",
+        r"\b(kill|murder|steal|rob|drugs?|bomb|weapon|gun|poison|hack\w*|illegal|racist|slur|cheat|fraud|meth|explosive|hurt|attack|revenge|porn|sex\w*|suicide|scam|launder\w*)\b",
+    ),
+    "user_stance": (
+        "user",
+        r"\b(i (?:think|believe|feel|want|value|hate|love|prefer|care)|i'm (?:worried|upset|proud)|important to me|should(?:n't)?|fair|wrong|right thing|deserve)\b",
+    ),
     "user_question": ("user", r"\?"),
     "code": ("aall", r"```|\bdef |\breturn\b|[{};]\s*$|\bimport \w"),
-    "jailbreak": ("user", r"\b(ignore (?:all|previous|the above)|pretend|roleplay|role-play|hypothetical\w*|fictional|you are now|dan\b|developer mode|sure,? here)\b"),
+    "jailbreak": (
+        "user",
+        r"\b(ignore (?:all|previous|the above)|pretend|roleplay|role-play|hypothetical\w*|fictional|you are now|dan\b|developer mode|sure,? here)\b",
+    ),
 }
 _CUE_RE = {k: (v, re.compile(p, re.IGNORECASE | re.MULTILINE)) for k, (v, p) in _CUES.items()}
 LEX_NAMES: tuple[str, ...] = tuple(_CUES) + ("len_user", "len_alast", "len_aall", "n_turns", "non_ascii", "empty_asst")
@@ -94,9 +115,7 @@ def embed_views(convs: Sequence[Conversation], embedders: dict[str, Embedder]) -
     return {v: vectors[id(embedders[v])][rows[v]] for v in VIEWS}
 
 
-def assemble(
-    emb: dict[str, np.ndarray], lex: np.ndarray, prototypes: dict[str, np.ndarray]
-) -> np.ndarray:
+def assemble(emb: dict[str, np.ndarray], lex: np.ndarray, prototypes: dict[str, np.ndarray]) -> np.ndarray:
     """Feature matrix: view embeddings, zero-shot cosine similarities, lexical cues."""
     parts = [emb["user"], emb["alast"], emb["aall"]]
     parts.append(emb["alast"] @ prototypes["l2"].T)
@@ -136,8 +155,14 @@ def fit_tfidf(views: Sequence[dict[str, str]]) -> dict[str, tuple[list[str], np.
     out: dict[str, tuple[list[str], np.ndarray]] = {}
     for name, (view, analyzer, ngrams, maxf) in TFIDF_SPECS.items():
         texts = [v[view] for v in views]
-        vec = TfidfVectorizer(analyzer=analyzer, ngram_range=ngrams, min_df=2 if len(texts) >= 8 else 1,
-                              max_features=maxf, sublinear_tf=True, lowercase=True)
+        vec = TfidfVectorizer(
+            analyzer=analyzer,
+            ngram_range=ngrams,
+            min_df=2 if len(texts) >= 8 else 1,
+            max_features=maxf,
+            sublinear_tf=True,
+            lowercase=True,
+        )
         try:
             vec.fit(texts)
         except ValueError:  # empty vocabulary (tiny or blank training set)
@@ -158,8 +183,9 @@ def tfidf_matrix(views: Sequence[dict[str, str]], vocab: dict[str, tuple[list[st
         if not len(terms):
             parts.append(np.zeros((len(views), 0)))
             continue
-        cv = CountVectorizer(analyzer=analyzer, ngram_range=ngrams, lowercase=True,
-                             vocabulary={t: i for i, t in enumerate(terms)})
+        cv = CountVectorizer(
+            analyzer=analyzer, ngram_range=ngrams, lowercase=True, vocabulary={t: i for i, t in enumerate(terms)}
+        )
         counts = cv.transform([v[view] for v in views]).toarray().astype(np.float64)
         tf = np.where(counts > 0, 1.0 + np.log(np.maximum(counts, 1.0)), 0.0) * idf
         norm = np.sqrt((tf * tf).sum(axis=1, keepdims=True))

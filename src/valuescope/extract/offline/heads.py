@@ -27,7 +27,9 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def fit_ridge(X: np.ndarray, Y: np.ndarray, alpha: float, weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def fit_ridge(
+    X: np.ndarray, Y: np.ndarray, alpha: float, weight: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Multi-output ridge regression on 0/1 targets: W (k, d), b (k,).
 
     Why ridge, not one logistic regression per label: one linear solve serves
@@ -111,7 +113,9 @@ def fit_multilabel(X: np.ndarray, Y: np.ndarray, C: float, balanced: bool = Fals
     return np.vstack(ws), np.concatenate(bs)
 
 
-def fit_multiclass(X: np.ndarray, y: np.ndarray, classes: list[str], C: float, balanced: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def fit_multiclass(
+    X: np.ndarray, y: np.ndarray, classes: list[str], C: float, balanced: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Multinomial LR over ``classes``; classes absent from y get a very low bias."""
     present = sorted(set(y))
     if len(present) == 1:

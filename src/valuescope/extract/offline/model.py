@@ -32,7 +32,9 @@ REACTIONS: list[str] = [r for r in RESPONSE_TYPES if r != "no_human_values"]
 # The response is read as direction, then (for support/resistance) intensity: the six reactions
 # have 5-50 examples each, and pooling strong+mild gives the direction head twice the data.
 DIRECTIONS: list[str] = ["support", "neutral_acknowledgment", "reframing", "resistance"]
-DIRECTION_OF: dict[str, str] = {r: ("support" if r.endswith("_support") else "resistance" if r.endswith("_resistance") else r) for r in REACTIONS}
+DIRECTION_OF: dict[str, str] = {
+    r: ("support" if r.endswith("_support") else "resistance" if r.endswith("_resistance") else r) for r in REACTIONS
+}
 CATS: list[str] = list(TASK_CATEGORIES)
 HARM_CAT = CATS.index("harmful or illicit request")
 # A benign conversation called "harmful or illicit request" is the costliest task error (it
@@ -44,8 +46,16 @@ MAX_BENIGN_AS_HARMFUL = 0.01
 # Ridge penalties (on standardised features) and logistic C's, chosen by 5-fold CV on dev.jsonl
 # with dev2 in every training fold (benchmarks/offline_cv.py --alpha '{...}').
 DEFAULT_ALPHA: dict[str, float] = {
-    "subjective": 1000.0, "task": 1000.0, "ai": 3000.0, "human": 1000.0, "human_any": 1000.0,
-    "reaction": 3000.0, "harmful": 3000.0, "explicit": 3000.0, "lr_subjective": 0.05, "lr_task": 0.05,
+    "subjective": 1000.0,
+    "task": 1000.0,
+    "ai": 3000.0,
+    "human": 1000.0,
+    "human_any": 1000.0,
+    "reaction": 3000.0,
+    "harmful": 3000.0,
+    "explicit": 3000.0,
+    "lr_subjective": 0.05,
+    "lr_task": 0.05,
     "engineered_weight": 1.0,
 }
 
@@ -55,8 +65,19 @@ LOGISTIC: tuple[str, ...] = ("subjective", "task")  # heads where logistic regre
 # Heads that also read the TF-IDF n-gram view (features.TFIDF_SPECS): their score is
 # (1 - TFIDF_MIX) * embedding-head score + TFIDF_MIX * n-gram-head score (same kind of head
 # on both views: ridge outputs or logistic log-odds). Penalties fixed a priori, not tuned.
-TFIDF_HEADS: tuple[str, ...] = ("subjective", "task", "harmful", "human_any", "explicit", "direction", "intensity",
-                                "ai_l2", "ai_l3", "human_l2", "human_l3")
+TFIDF_HEADS: tuple[str, ...] = (
+    "subjective",
+    "task",
+    "harmful",
+    "human_any",
+    "explicit",
+    "direction",
+    "intensity",
+    "ai_l2",
+    "ai_l3",
+    "human_l2",
+    "human_l3",
+)
 TFIDF_MIX = 0.5
 BALANCE_CORPORA = False  # see corpus_weights; fit(balance_corpora=...) overrides
 TFIDF_ALPHA = 1.0  # ridge penalty on the (unstandardised, l2-normalised) n-gram rows
@@ -66,15 +87,22 @@ TFIDF_C = 10.0  # logistic C on the n-gram rows
 # Corpus groups weighted to equal total weight in the heads of BALANCED_HEADS (fit(balance_corpora=True)):
 # with 1,020 ShareGPT conversations among 1,620, unweighted heads learn mostly from traffic where
 # users rarely state values and almost nothing is harmful, and lose the red-team behaviour.
-CORPUS_GROUP = {"hh-rlhf": "red-team", "JailbreakBench": "red-team", "MT-Bench": "benchmark", "AlpacaEval": "benchmark",
-                "ShareGPT": "ShareGPT"}
+CORPUS_GROUP = {
+    "hh-rlhf": "red-team",
+    "JailbreakBench": "red-team",
+    "MT-Bench": "benchmark",
+    "AlpacaEval": "benchmark",
+    "ShareGPT": "ShareGPT",
+}
 BALANCED_HEADS: tuple[str, ...] = ("harmful", "human_any", "direction", "intensity")
 
 
 def corpus_weights(labels: list[dict[str, Any]]) -> np.ndarray:
     """Sample weights giving each corpus group (CORPUS_GROUP; unknown corpora form their own) the same
     total weight, normalised to mean 1."""
-    groups = np.array([CORPUS_GROUP.get(corpus_of(str(r.get("id", ""))), corpus_of(str(r.get("id", "")))) for r in labels])
+    groups = np.array(
+        [CORPUS_GROUP.get(corpus_of(str(r.get("id", ""))), corpus_of(str(r.get("id", "")))) for r in labels]
+    )
     values, counts = np.unique(groups, return_counts=True)
     size = dict(zip(values, counts, strict=True))
     w = np.array([1.0 / size[g] for g in groups])
@@ -96,7 +124,10 @@ def label_arrays(labels: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     return {
         "subjective": np.array([bool(r["subjective"]) for r in labels], int),
         "task": np.array([r.get("task_category", "other") for r in labels]),
-        "ai_l2": ai2, "ai_l3": to3(ai2), "human_l2": hu2, "human_l3": to3(hu2),
+        "ai_l2": ai2,
+        "ai_l3": to3(ai2),
+        "human_l2": hu2,
+        "human_l3": to3(hu2),
         "human_any": np.array([bool(r.get("human_values")) for r in labels], int),
         "reaction": np.array([r.get("response", "no_human_values") for r in labels]),
         "harmful": np.array([bool(r.get("harmful_compliance")) for r in labels], int),
@@ -132,7 +163,9 @@ class OfflineModel:
         m.W = {k[2:]: v for k, v in a.items() if k.startswith("W_")}
         m.b = {k[2:]: v for k, v in a.items() if k.startswith("b_")}
         m.params = {str(k): float(v) for k, v in zip(a["param_names"], a["param_values"], strict=True)}
-        m.tfidf = {k[12:]: ([str(t) for t in a[k]], a[f"tfidf_idf_{k[12:]}"]) for k in a if k.startswith("tfidf_terms_")}
+        m.tfidf = {
+            k[12:]: ([str(t) for t in a[k]], a[f"tfidf_idf_{k[12:]}"]) for k in a if k.startswith("tfidf_terms_")
+        }
         return m
 
     # -- inference ------------------------------------------------------------
@@ -238,7 +271,9 @@ def micro_f1(pred: np.ndarray, ref: np.ndarray, weight: np.ndarray | None = None
     return float(2 * tp / max(1e-12 if weight is not None else 1, 2 * tp + fp + fn))
 
 
-def _tune_sets(s2: np.ndarray, s3: np.ndarray, Y2: np.ndarray, gate: np.ndarray, weight: np.ndarray | None = None) -> tuple[float, float]:
+def _tune_sets(
+    s2: np.ndarray, s3: np.ndarray, Y2: np.ndarray, gate: np.ndarray, weight: np.ndarray | None = None
+) -> tuple[float, float]:
     """t3 maximising l3 micro-F1, then t2 maximising l2 micro-F1 given t3 (out-of-fold scores)."""
     Y3 = np.stack([Y2[:, L3_OF == k].max(axis=1) for k in range(len(L3S))], axis=1)
     grid = np.round(np.arange(0.05, 0.8, 0.025), 3)
@@ -249,7 +284,9 @@ def _tune_sets(s2: np.ndarray, s3: np.ndarray, Y2: np.ndarray, gate: np.ndarray,
     return t2, t3
 
 
-def _tune_gate(gate: np.ndarray, s2: np.ndarray, s3: np.ndarray, Y2: np.ndarray, weight: np.ndarray | None = None) -> float:
+def _tune_gate(
+    gate: np.ndarray, s2: np.ndarray, s3: np.ndarray, Y2: np.ndarray, weight: np.ndarray | None = None
+) -> float:
     """The "user states values" threshold, tuned jointly with the l3 threshold for human l3 micro-F1.
 
     Why not for the gate's own F1: the gate exists to serve the value sets (and the response
@@ -275,8 +312,13 @@ def _tune_logit(scores: np.ndarray, y: np.ndarray) -> float:
     return float(grid[best[np.argmin(np.abs(grid[best]))]])
 
 
-def _fit_heads(Xs: np.ndarray, T: dict[str, np.ndarray], A: dict[str, float], Xt: np.ndarray | None = None,
-               weight: np.ndarray | None = None) -> tuple[dict, dict]:
+def _fit_heads(
+    Xs: np.ndarray,
+    T: dict[str, np.ndarray],
+    A: dict[str, float],
+    Xt: np.ndarray | None = None,
+    weight: np.ndarray | None = None,
+) -> tuple[dict, dict]:
     """Every head; ``weight`` (corpus_weights) applies to the BALANCED_HEADS only, on both views."""
     targets = {h: (T[h], A[h]) for h in ("subjective", "human_any", "harmful", "explicit")}
     targets["task"] = (H.one_hot(T["task"], CATS), A["task"])
@@ -298,7 +340,9 @@ def _fit_heads(Xs: np.ndarray, T: dict[str, np.ndarray], A: dict[str, float], Xt
     return W, b
 
 
-def _fit_ridge_heads(X: np.ndarray, targets: dict[str, tuple[np.ndarray, float]], weight: np.ndarray | None) -> tuple[dict, dict]:
+def _fit_ridge_heads(
+    X: np.ndarray, targets: dict[str, tuple[np.ndarray, float]], weight: np.ndarray | None
+) -> tuple[dict, dict]:
     """Ridge heads: unweighted ones from one shared solve, BALANCED_HEADS (when ``weight``) one by one."""
     weighted = [h for h in targets if weight is not None and h in BALANCED_HEADS]
     fitted = H.fit_ridges(X, {h: t for h, t in targets.items() if h not in weighted})
@@ -330,7 +374,9 @@ def _fit_text_heads(Xt: np.ndarray, T: dict[str, np.ndarray], weight: np.ndarray
     return W, b
 
 
-def _fit_reaction(X: np.ndarray, T: dict[str, np.ndarray], alpha: float, W: dict, b: dict, weight: np.ndarray | None = None) -> None:
+def _fit_reaction(
+    X: np.ndarray, T: dict[str, np.ndarray], alpha: float, W: dict, b: dict, weight: np.ndarray | None = None
+) -> None:
     """Class-balanced ridge heads on conversations whose user states values: the direction of the
     response (4 classes) and, among support/resistance, whether it is strong (one output).
     ``weight`` (corpus_weights) multiplies the class balance."""
@@ -347,14 +393,22 @@ def _fit_reaction(X: np.ndarray, T: dict[str, np.ndarray], alpha: float, W: dict
     graded = np.isin(d, ("support", "resistance"))
     strong = np.array([r.startswith("strong_") for r in y], dtype=float)[graded]
     if len(set(strong)) >= 2:
-        W["intensity"], b["intensity"] = H.fit_ridge(Xh[graded], strong[:, None], alpha, H.balanced_weights(strong) * wh[graded])
+        W["intensity"], b["intensity"] = H.fit_ridge(
+            Xh[graded], strong[:, None], alpha, H.balanced_weights(strong) * wh[graded]
+        )
     else:
         W["intensity"], b["intensity"] = np.zeros((1, X.shape[1])), np.full(1, float(strong[0]) if len(strong) else 0.0)
 
 
 def fit(
-    X: np.ndarray, labels: list[dict[str, Any]], alpha: dict[str, float] | None = None, inner_folds: int = 3, seed: int = 0,
-    views: list[dict[str, str]] | None = None, tune_harm_margin: bool = True, harm_margin: float | None = None,
+    X: np.ndarray,
+    labels: list[dict[str, Any]],
+    alpha: dict[str, float] | None = None,
+    inner_folds: int = 3,
+    seed: int = 0,
+    views: list[dict[str, str]] | None = None,
+    tune_harm_margin: bool = True,
+    harm_margin: float | None = None,
     balance_corpora: bool | None = None,
 ) -> OfflineModel:
     """Fit every head on (X, labels); thresholds and calibration from inner out-of-fold scores.
@@ -402,10 +456,15 @@ def fit(
     for h in ("harmful", "explicit"):
         params[f"{h}_a"], params[f"{h}_c"] = H.fit_platt(oof[h][:, 0], T[h])
     params["human_any_t"] = _tune_gate(oof["human_any"][:, 0], oof["human_l2"], oof["human_l3"], T["human_l2"], cw)
-    gates = {"ai": oof["subjective"][:, 0] >= params["subjective_t"], "human": oof["human_any"][:, 0] >= params["human_any_t"]}
+    gates = {
+        "ai": oof["subjective"][:, 0] >= params["subjective_t"],
+        "human": oof["human_any"][:, 0] >= params["human_any_t"],
+    }
     for side in ("ai", "human"):
         sw = cw if f"{side}_l2" in BALANCED_HEADS else None
-        params[f"{side}_t2"], params[f"{side}_t3"] = _tune_sets(oof[f"{side}_l2"], oof[f"{side}_l3"], T[f"{side}_l2"], gates[side], sw)
+        params[f"{side}_t2"], params[f"{side}_t3"] = _tune_sets(
+            oof[f"{side}_l2"], oof[f"{side}_l3"], T[f"{side}_l2"], gates[side], sw
+        )
         params[f"{side}_a"], params[f"{side}_c"] = H.fit_platt(oof[f"{side}_l2"].ravel(), T[f"{side}_l2"].ravel())
     if harm_margin is not None:
         params["task_harm_margin"] = float(harm_margin)

@@ -52,14 +52,25 @@ def view_embeddings(convs: list[Conversation], embedders: dict, cache: Path | No
     return {v: stored[v][rows] for v in F.VIEWS}
 
 
-def featurize(convs: list[Conversation], embedders: dict, protos: dict[str, np.ndarray], cache: Path | None = None) -> np.ndarray:
+def featurize(
+    convs: list[Conversation], embedders: dict, protos: dict[str, np.ndarray], cache: Path | None = None
+) -> np.ndarray:
     """Features (view embeddings reused from ``cache`` when it has them, see view_embeddings)."""
     return F.assemble(view_embeddings(convs, embedders, cache), F.lexical_matrix(convs), protos)
 
 
-AGREEMENT_KEYS = ("subjective_accuracy", "ai_l3_micro_f1", "ai_l2_micro_f1", "human_l3_micro_f1", "human_l2_micro_f1",
-                  "response_macro_f1", "task_category_accuracy", "benign_as_harmful", "ai_l2_profile_spearman",
-                  "harmful_auroc")
+AGREEMENT_KEYS = (
+    "subjective_accuracy",
+    "ai_l3_micro_f1",
+    "ai_l2_micro_f1",
+    "human_l3_micro_f1",
+    "human_l2_micro_f1",
+    "response_macro_f1",
+    "task_category_accuracy",
+    "benign_as_harmful",
+    "ai_l2_profile_spearman",
+    "harmful_auroc",
+)
 
 
 def agreement_from_cv(cv_json: dict[str, Any], method: str = "offline") -> dict[str, Any]:
@@ -69,18 +80,32 @@ def agreement_from_cv(cv_json: dict[str, Any], method: str = "offline") -> dict[
     per corpus, and what they were measured on."""
     res = cv_json["methods"][method]
     keep = lambda d: {k: (None if d.get(k) is None else round(float(d[k]), 4)) for k in AGREEMENT_KEYS}  # noqa: E731
-    files = "+".join(cv_json["files"]) + (f" (+{'+'.join(cv_json['extra'])} in every training fold)" if cv_json.get("extra") else "")
+    files = "+".join(cv_json["files"]) + (
+        f" (+{'+'.join(cv_json['extra'])} in every training fold)" if cv_json.get("extra") else ""
+    )
     return {
         "method": f"{cv_json['folds']}-fold cross-validation (out-of-fold predictions, thresholds tuned on inner folds)",
         "measured_on": f"{cv_json['n']} conversations with protocol-v1 reference annotations ({files})",
-        "n": cv_json["n"], "files": cv_json["files"], "extra": cv_json.get("extra", []),
-        "overall": keep(res), "by_corpus": {c: {"n": v["n"], **keep(v)} for c, v in res["by_corpus"].items()},
+        "n": cv_json["n"],
+        "files": cv_json["files"],
+        "extra": cv_json.get("extra", []),
+        "overall": keep(res),
+        "by_corpus": {c: {"n": v["n"], **keep(v)} for c, v in res["by_corpus"].items()},
     }
 
 
-def build(shared: str | Path, files: tuple[str, ...], out: Path, embedder: str = "minilm", limit: int | None = None, threads: int = 1,
-          cache: Path | None = None, agreement: dict[str, Any] | None = None, harm_margin: float | None = None,
-          balance_corpora: bool | None = None) -> dict[str, Any]:
+def build(
+    shared: str | Path,
+    files: tuple[str, ...],
+    out: Path,
+    embedder: str = "minilm",
+    limit: int | None = None,
+    threads: int = 1,
+    cache: Path | None = None,
+    agreement: dict[str, Any] | None = None,
+    harm_margin: float | None = None,
+    balance_corpora: bool | None = None,
+) -> dict[str, Any]:
     """Train on ``files`` (optionally the first ``limit`` records) and write the bundle to ``out``;
     ``agreement`` (see agreement_from_cv) is stored in model.json for the report's methods section."""
     convs, labels, hashes = D.load_labelled(shared, files)
@@ -91,7 +116,9 @@ def build(shared: str | Path, files: tuple[str, ...], out: Path, embedder: str =
     protos = prototypes(embedders, tree)
     X = featurize(convs, embedders, protos, cache)
     balance = M.BALANCE_CORPORA if balance_corpora is None else balance_corpora
-    model = M.fit(X, labels, views=[F.conversation_views(c) for c in convs], harm_margin=harm_margin, balance_corpora=balance)
+    model = M.fit(
+        X, labels, views=[F.conversation_views(c) for c in convs], harm_margin=harm_margin, balance_corpora=balance
+    )
     leaves = V.candidate_leaves(tree)
     phrases = V.task_phrase_list()
     leaf_emb = embedders["aall"].embed([n for n, _, _ in leaves])

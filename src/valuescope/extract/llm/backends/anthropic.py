@@ -62,7 +62,10 @@ class AnthropicBackend(Backend):
         usage = body.get("usage") or {}
         return Completion(
             text=text,
-            usage={"input_tokens": int(usage.get("input_tokens") or 0), "output_tokens": int(usage.get("output_tokens") or 0)},
+            usage={
+                "input_tokens": int(usage.get("input_tokens") or 0),
+                "output_tokens": int(usage.get("output_tokens") or 0),
+            },
             finish_reason="length" if body.get("stop_reason") == "max_tokens" else body.get("stop_reason"),
         )
 

@@ -70,7 +70,9 @@ class LeanTransport(httpx.AsyncBaseTransport):
         for _ in range(2):
             reused, (reader, writer) = await self._connect(host, port, timeout.get("connect"))
             try:
-                status, reason, headers, content, keep = await self._exchange(reader, writer, raw, request.method, timeout, reused)
+                status, reason, headers, content, keep = await self._exchange(
+                    reader, writer, raw, request.method, timeout, reused
+                )
             except _Stale:
                 writer.close()
                 continue
@@ -81,8 +83,13 @@ class LeanTransport(httpx.AsyncBaseTransport):
                 self._idle[(host, port)].append((reader, writer))
             else:
                 writer.close()
-            return httpx.Response(status, headers=headers, content=content, request=request,
-                                  extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason.encode("latin-1")})
+            return httpx.Response(
+                status,
+                headers=headers,
+                content=content,
+                request=request,
+                extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason.encode("latin-1")},
+            )
         raise httpx.RemoteProtocolError("server closed the connection without a response", request=request)
 
     async def _connect(self, host: str, port: int, timeout: float | None):

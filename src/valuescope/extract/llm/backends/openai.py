@@ -128,7 +128,10 @@ class OpenAIBackend(Backend):
         usage = body.get("usage") or {}
         return Completion(
             text=text,
-            usage={"input_tokens": int(usage.get("prompt_tokens") or 0), "output_tokens": int(usage.get("completion_tokens") or 0)},
+            usage={
+                "input_tokens": int(usage.get("prompt_tokens") or 0),
+                "output_tokens": int(usage.get("completion_tokens") or 0),
+            },
             finish_reason=choice.get("finish_reason"),
         )
 

@@ -25,7 +25,12 @@ from valuescope.records import stable_hash
 
 
 def request_body(
-    model: str, temperature: float, system: str, messages: list[dict[str, str]], schema: dict[str, Any], name: str,
+    model: str,
+    temperature: float,
+    system: str,
+    messages: list[dict[str, str]],
+    schema: dict[str, Any],
+    name: str,
     max_tokens: int,
 ) -> dict[str, Any]:
     """The OpenAI-compatible request valuescope would send (json_schema mode), as recorded by --dry-run."""
@@ -36,7 +41,10 @@ def request_body(
         "messages": [{"role": "system", "content": system}, *messages],
         "temperature": temperature,
         "max_tokens": max_tokens,
-        "response_format": {"type": "json_schema", "json_schema": {"name": name, "schema": _strict_schema(schema), "strict": True}},
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": name, "schema": _strict_schema(schema), "strict": True},
+        },
     }
 
 

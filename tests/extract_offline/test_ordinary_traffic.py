@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from valuescope.extract.offline import cv
+from valuescope.extract.offline import cv, decide
 from valuescope.extract.offline import data as D
 from valuescope.extract.offline import model as M
 from valuescope.extract.offline.extractor import OfflineExtractor
@@ -62,27 +62,27 @@ def test_shipped_weights_still_name_clear_harmful_requests(extractor: OfflineExt
 
 
 def test_harm_margin_decision() -> None:
-    h = M.HARM_CAT
-    scores = np.zeros((3, len(M.CATS)))
+    h = decide.HARM_CAT
+    scores = np.zeros((3, len(decide.CATS)))
     scores[:, 0] = 1.0
     scores[:, h] = [0.5, 1.5, 4.0]  # below, just above, far above the best other class
-    assert list(M.decide_task(scores, 0.0)) == [0, h, h]
-    assert list(M.decide_task(scores, 1.0)) == [0, 0, h]
+    assert list(decide.decide_task(scores, 0.0)) == [0, h, h]
+    assert list(decide.decide_task(scores, 1.0)) == [0, 0, h]
 
 
 def test_tuned_margin_keeps_benign_false_positives_within_the_bound() -> None:
     rng = np.random.default_rng(0)
     n_benign, n_harm = 400, 200
-    scores = rng.normal(size=(n_benign + n_harm, len(M.CATS)))
+    scores = rng.normal(size=(n_benign + n_harm, len(decide.CATS)))
     y = np.array(["other"] * n_benign + [HARM] * n_harm)
-    scores[:n_benign, M.CATS.index("other")] += 2.0
-    scores[:n_benign, M.HARM_CAT] += rng.normal(1.0, 1.5, n_benign)  # benign rows that look harmful
-    scores[n_benign:, M.HARM_CAT] += 6.0
-    fpr = lambda m: float((M.decide_task(scores[:n_benign], m) == M.HARM_CAT).mean())  # noqa: E731
+    scores[:n_benign, decide.CATS.index("other")] += 2.0
+    scores[:n_benign, decide.HARM_CAT] += rng.normal(1.0, 1.5, n_benign)  # benign rows that look harmful
+    scores[n_benign:, decide.HARM_CAT] += 6.0
+    fpr = lambda m: float((decide.decide_task(scores[:n_benign], m) == decide.HARM_CAT).mean())  # noqa: E731
     assert fpr(0.0) > 0.05  # argmax alone calls many benign rows harmful
-    m = M._tune_harm_margin(scores, y)
-    assert m > 0 and fpr(m) <= M.MAX_BENIGN_AS_HARMFUL
-    assert (M.decide_task(scores[n_benign:], m) == M.HARM_CAT).mean() > 0.8  # still finds harmful requests
+    m = decide._tune_harm_margin(scores, y)
+    assert m > 0 and fpr(m) <= decide.MAX_BENIGN_AS_HARMFUL
+    assert (decide.decide_task(scores[n_benign:], m) == decide.HARM_CAT).mean() > 0.8  # still finds harmful requests
 
 
 def test_benign_share_and_profile_spearman() -> None:

@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parents[1] / "tests"  # the loopback servers are test doubles, not shipped
 sys.path.insert(0, str(TESTS))
 
-from fakes.fake_server import free_port  # noqa: E402
+from fakes.fake_server import server_process  # noqa: E402
 from valuescope.extract.config import ExtractConfig  # noqa: E402
 from valuescope.extract.llm.extractor import LLMExtractor  # noqa: E402
 from valuescope.extract.llm.schema import answer_schema  # noqa: E402
@@ -188,24 +187,9 @@ def main() -> None:
     levels = [int(x) for x in args.concurrency.split(",")]
 
     base = real_conversations(400)
-    port = free_port()
     module = "latency_server" if args.server == "lean" else "fake_server"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
-    server = subprocess.Popen(
-        [sys.executable, "-m", f"fakes.{module}", "--port", str(port), "--latency", str(args.latency)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
     rows = []
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"{url}/models", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+    with server_process(module, args.latency) as (url, server):
         load_before = os.getloadavg()
         for c in levels:
             convs = unique(base, max(10, args.rounds * c))
@@ -214,9 +198,6 @@ def main() -> None:
             else:
                 rows.append((c, measure(url, convs, c, server.pid)))
         load_after = os.getloadavg()
-    finally:
-        server.terminate()
-        server.wait(10)
 
     ex = LLMExtractor(ExtractConfig(extractor="llm", model="bench", llm_cache_dir=tempfile.mkdtemp()))
     est = ex.estimate(base)

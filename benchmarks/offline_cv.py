@@ -38,23 +38,11 @@ from valuescope.extract.offline import cv
 from valuescope.extract.offline import data as D
 from valuescope.extract.offline import features as F
 from valuescope.extract.offline import model as M
-from valuescope.extract.offline.train import prototypes, view_embeddings
+from valuescope.extract.offline.train import AGREEMENT_KEYS, prototypes, view_embeddings
 from valuescope.taxonomy.reference import published_tree
 
 REPO = Path(__file__).resolve().parents[1]
-KEYS = (
-    "subjective_accuracy",
-    "ai_l3_micro_f1",
-    "ai_l2_micro_f1",
-    "human_l3_micro_f1",
-    "human_l2_micro_f1",
-    "response_macro_f1",
-    "task_category_accuracy",
-    "benign_as_harmful",
-    "ai_l2_profile_spearman",
-    "harmful_auroc",
-    "harmful_ece",
-)
+KEYS = (*AGREEMENT_KEYS, "harmful_ece")  # what the weights store, plus calibration
 # the targets on ShareGPT (#14); benign_as_harmful is an upper bound
 SHAREGPT_TARGETS = {
     "subjective_accuracy": 0.88,

@@ -16,17 +16,15 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"  # the loopback servers are test doubles, not shipped
 sys.path.insert(0, str(TESTS))
 
-from fakes.fake_server import free_port  # noqa: E402
+from fakes.fake_server import server_process  # noqa: E402
 from valuescope.engine.rundir import RunDir
 from valuescope.engine.runner import run_stages
 from valuescope.privacy.config import PrivacyConfig
@@ -72,30 +70,12 @@ def main() -> None:
         "--scrub", default="regex", help="scrubbing of the stored answers, as in a run (off: the sending path only)"
     )
     args = ap.parse_args()
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "fakes.latency_server", "--port", str(port), "--latency", str(args.latency)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
     rows = []
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"{url}/models", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+    with server_process("latency_server", args.latency) as (url, _):
         load_before = os.getloadavg()
         for c in (int(x) for x in args.concurrency.split(",")):
             rows.append((c, measure(url, c, args.rounds, args.scrub)))
         load_after = os.getloadavg()
-    finally:
-        server.terminate()
-        server.wait(10)
     print(
         f"probe stage -> lean latency server, latency {args.latency * 1000:.0f} ms, bundled suite x samples, 2 turns,"
         f" scrub={args.scrub}"

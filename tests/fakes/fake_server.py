@@ -21,12 +21,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 _MARK = re.compile(r"FAKE\[([a-z0-9_,]+)\]")
@@ -258,6 +265,29 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def server_process(module: str, latency: float) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Run ``fakes.<module>`` (latency_server or fake_server) in its own process on a free loopback
+    port; yields (base url, process) once it answers, and stops it afterwards (benchmarks)."""
+    port = free_port()
+    tests_dir = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [tests_dir, os.environ.get("PYTHONPATH")]))}
+    cmd = [sys.executable, "-m", f"fakes.{module}", "--port", str(port), "--latency", str(latency)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"{url}/models", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield url, proc
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 class ServerThread:

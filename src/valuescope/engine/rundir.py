@@ -164,6 +164,14 @@ class RunDir:
     def read_df(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
         return self.read_table(name, columns).to_pandas()
 
+    def parquet_source(self, name: str) -> str:
+        """A DuckDB table expression reading table `name` where it lies (``read_parquet('…')``).
+
+        Code that aggregates a table out of core (analysis, taxonomy, views) reads through this, never a
+        path of its own, so the storage layout of a table can change in one place.
+        """
+        return "read_parquet('" + self.table_path(name).resolve().as_posix().replace("'", "''") + "')"
+
     def tables(self) -> list[str]:
         out = []
         for p in sorted(self.path.rglob("*.parquet")):
@@ -279,9 +287,7 @@ class RunDir:
         """
         tables = self.tables()
 
-        def source(name: str) -> str:
-            return "read_parquet('" + self.table_path(name).resolve().as_posix().replace("'", "''") + "')"
-
+        source = self.parquet_source
         for name in tables:
             view = name.replace("/", "_").replace("-", "_")
             joined = JOINED_VIEWS.get(name)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -33,12 +34,14 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # training/ lives next to src/, outside the package
+
+from training.offline import cv
+from training.offline import data as D
+from training.offline.train import AGREEMENT_KEYS, prototypes, view_embeddings
 from valuescope.extract.offline import bundle as B
-from valuescope.extract.offline import cv
-from valuescope.extract.offline import data as D
 from valuescope.extract.offline import features as F
 from valuescope.extract.offline import model as M
-from valuescope.extract.offline.train import AGREEMENT_KEYS, prototypes, view_embeddings
 from valuescope.taxonomy.reference import published_tree
 
 REPO = Path(__file__).resolve().parents[1]

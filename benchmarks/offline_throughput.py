@@ -17,15 +17,17 @@ import argparse
 import json
 import os
 import resource
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # training/ lives next to src/, outside the package
 
 
 def sample(shared: Path, n: int, corpora: tuple[str, ...]) -> list:
-    from valuescope.extract.offline.data import read_corpus
+    from training.offline.data import read_corpus
 
     pools = [read_corpus(shared / "data" / "conversations" / f"{c}.jsonl") for c in corpora]
     total = sum(len(p) for p in pools)
@@ -84,7 +86,7 @@ def main() -> None:
     ap.add_argument("--skip-ceiling", action="store_true")
     ap.add_argument("--corpora", default="sharegpt", help="comma-separated shared corpus names, or 'all'")
     args = ap.parse_args()
-    from valuescope.extract.offline.data import CORPORA
+    from training.offline.data import CORPORA
 
     corpora = CORPORA if args.corpora == "all" else tuple(args.corpora.split(","))
     convs = sample(args.shared, args.n, corpora)

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
-from valuescope.extract.offline.train import agreement_from_cv, attach_agreement, build
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # training/ lives next to src/, outside the package
+
+from training.offline.train import agreement_from_cv, attach_agreement, build
 
 REPO = Path(__file__).resolve().parents[1]
 

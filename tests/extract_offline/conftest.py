@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from training.offline.data import CORPORA, read_corpus
 from valuescope.extract.config import ExtractConfig
-from valuescope.extract.offline.data import CORPORA, read_corpus
 from valuescope.extract.offline.extractor import OfflineExtractor
 from valuescope.records import Conversation
 

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
+from training.offline.data import load_labelled
 from valuescope.extract.offline import decide
 from valuescope.extract.offline import model as M
-from valuescope.extract.offline.data import corpus_of, load_labelled
+from valuescope.extract.offline.corpora import corpus_of
 
 
 def test_corpus_groups_get_equal_total_weight(shared_dir: Path) -> None:

@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from valuescope.extract.offline import cv, decide
-from valuescope.extract.offline import data as D
+from training.offline import cv
+from training.offline import data as D
+from valuescope.extract.offline import decide
 from valuescope.extract.offline import model as M
+from valuescope.extract.offline.corpora import corpus_of
 from valuescope.extract.offline.extractor import OfflineExtractor
 from valuescope.records import Conversation, Message
 
@@ -125,7 +127,7 @@ def test_heldout_ids_are_refused(shared_dir: Path, tmp_path: Path, monkeypatch: 
 def test_sharegpt_labels_load_with_their_conversations(shared_dir: Path) -> None:
     convs, labels, hashes = D.load_labelled(shared_dir, ("dev3",))
     assert len(convs) == len(labels) == 300
-    assert all(D.corpus_of(c.id) == "ShareGPT" for c in convs)
+    assert all(corpus_of(c.id) == "ShareGPT" for c in convs)
     assert "conversations/sharegpt.jsonl" in hashes
 
 
@@ -141,8 +143,8 @@ class _CountingEmbedder:
 
 
 def test_embedding_cache_is_looked_up_by_id(tmp_path: Path) -> None:
+    from training.offline.train import view_embeddings
     from valuescope.extract.offline.features import VIEWS
-    from valuescope.extract.offline.train import view_embeddings
 
     emb = _CountingEmbedder()
     embs = {v: emb for v in VIEWS}

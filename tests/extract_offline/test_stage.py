@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from training.offline.data import read_corpus
 from valuescope.engine.rundir import RunDir
 from valuescope.engine.runner import run_batch_stage
 from valuescope.evaluate import evaluate_run, load_labels
 from valuescope.extract.config import ExtractConfig
-from valuescope.extract.offline.data import read_corpus
 from valuescope.extract.stage import ExtractStage
 from valuescope.ingest.table import conversations_to_table
 

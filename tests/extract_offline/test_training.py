@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 import valuescope
+from training.offline.data import load_labelled, sha256_file
+from training.offline.train import build
 from valuescope.extract.offline import bundle as B
-from valuescope.extract.offline.data import load_labelled, sha256_file
 from valuescope.extract.offline.heads import load_arrays, save_arrays
-from valuescope.extract.offline.train import build
 
 
 def test_shipped_bundle_provenance(shared_dir: Path) -> None:
@@ -79,7 +79,7 @@ def test_shipped_ngram_vocabularies_are_plain_arrays() -> None:
 def test_attaching_agreement_keeps_the_weights(tmp_path: Path) -> None:
     import shutil
 
-    from valuescope.extract.offline.train import agreement_from_cv, attach_agreement
+    from training.offline.train import agreement_from_cv, attach_agreement
 
     for name in ("model.npz", "model.json"):
         shutil.copy(B.default_dir() / name, tmp_path / name)

@@ -22,7 +22,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from valuescope.extract.offline import features as F
 from valuescope.extract.offline import heads as H
-from valuescope.extract.offline.data import corpus_of
+from valuescope.extract.offline.corpora import corpus_of
 from valuescope.extract.offline.decide import (
     CATS,
     L3_OF,

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import valuescope
 from valuescope.evaluate import load_labels
 from valuescope.records import Conversation, Message
 
@@ -18,7 +19,7 @@ CORPORA = ("hh_rlhf_harmless_base_test", "jailbreakbench", "mt_bench", "alpaca_e
 # Extra protocol-v1 label files kept in the repo (ShareGPT conversations annotated for this
 # extractor; provenance in labels/README.md). A ``--files`` entry naming one of these is read
 # from here instead of the shared reference-annotations folder.
-REPO_LABELS = Path(__file__).resolve().parents[2] / "data" / "offline" / "labels"
+REPO_LABELS = Path(valuescope.__file__).resolve().parent / "data" / "offline" / "labels"
 
 
 def sha256_file(path: Path) -> str:
@@ -61,21 +62,6 @@ def label_path(shared: str | Path, name: str) -> tuple[Path, str]:
 def heldout_ids(shared: str | Path) -> set[str]:
     path = Path(shared) / "data" / "reference-annotations" / "heldout_ids.txt"
     return set(path.read_text(encoding="utf-8").split()) if path.is_file() else set()
-
-
-CORPUS_NAMES = {
-    "hh-harmless-test": "hh-rlhf",
-    "jbb": "JailbreakBench",
-    "mt-bench": "MT-Bench",
-    "alpaca-eval": "AlpacaEval",
-    "sharegpt": "ShareGPT",
-}
-
-
-def corpus_of(conv_id: str) -> str:
-    """The shared corpus a conversation id comes from (named from its prefix before ':')."""
-    prefix = conv_id.split(":", 1)[0]
-    return CORPUS_NAMES.get(prefix, prefix)
 
 
 def load_labelled(

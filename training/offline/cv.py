@@ -21,7 +21,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from valuescope.evaluate import compute_metrics
 from valuescope.extract.offline import model as M
-from valuescope.extract.offline.data import corpus_of
+from valuescope.extract.offline.corpora import corpus_of
 
 HARMFUL_CATEGORY = "harmful or illicit request"
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from training.offline import data as D
+from training.offline import vocab as V
 from valuescope.extract.offline import bundle as B
-from valuescope.extract.offline import data as D
 from valuescope.extract.offline import features as F
 from valuescope.extract.offline import model as M
-from valuescope.extract.offline import vocab as V
 from valuescope.records import Conversation
 from valuescope.taxonomy.reference import published_tree
 

@@ -80,3 +80,30 @@ def test_environment_settings_are_cli_options_listed_in_help(tmp_path, capsys, m
     assert done.value.code in (0, None)
     config = json.loads((out / "manifest.json").read_text())["config"]
     assert config["taxonomy"]["place_second"] is False and config["taxonomy"]["place_tuned"] is True
+
+
+def test_taxonomy_naming_uses_the_extract_llm_unless_overridden():
+    from valuescope.pipeline import build_stages
+
+    config = RunConfig.model_validate(
+        {
+            "extract": {"backend": "anthropic", "model": "big", "base_url": "http://llm:8000", "temperature": 0.0},
+            "taxonomy": {"namer": "llm", "llm": {"model": "small"}},
+        }
+    )
+    llm = config.taxonomy_for_run().llm
+    assert (llm.backend, llm.model, llm.base_url) == ("anthropic", "small", "http://llm:8000")
+    (build,) = [s for s in build_stages(config) if s.name == "taxonomy_build"]
+    assert build.tax.llm.backend == "anthropic"  # the stage gets the resolved settings...
+    moved = config.model_copy(update={"extract": config.extract.model_copy(update={"base_url": "http://other"})})
+    (build2,) = [s for s in build_stages(moved) if s.name == "taxonomy_build"]
+    assert build.key() != build2.key()  # ...and another naming server is another taxonomy_build
+
+
+def test_old_flat_taxonomy_llm_keys_still_read():
+    tax = RunConfig.model_validate({"taxonomy": {"llm_model": "m", "llm_backend": "openai"}}).taxonomy
+    assert (tax.llm.model, tax.llm.backend) == ("m", "openai")
+    with pytest.raises(ValidationError, match=r"taxonomy.llm_model and taxonomy.llm.model disagree"):
+        RunConfig.model_validate({"taxonomy": {"llm_model": "m", "llm": {"model": "n"}}})
+    with pytest.raises(ValidationError, match=r"unknown setting 'modle'; did you mean 'model'\?"):
+        RunConfig.model_validate({"taxonomy": {"llm": {"modle": "m"}}})

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import platform
 import time
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from valuescope.config import RunConfig, with_environment
+from valuescope.embed.base import set_threads
 from valuescope.engine.rundir import RunDir
 from valuescope.engine.runner import run_stages
 from valuescope.errors import ConfigError
@@ -153,6 +153,7 @@ def ingest(inputs: list[str | Path], out: str | Path, config: RunConfig | None =
     from valuescope.ingest.stage import ingest_stages
 
     config = with_environment(config or RunConfig())
+    set_threads(config.threads)
     stages = ingest_stages([str(p) for p in inputs], config)
     with _working(out, config) as run:
         run_stages(run, list(stages), workers=config.workers, quiet=quiet)
@@ -172,6 +173,7 @@ def analyze(
     With no inputs, later stages run over the conversations already in OUT.
     """
     config = _keep_llm_cache_in_run(apply_overrides(with_environment(config or RunConfig()), **overrides), out)
+    set_threads(config.threads)
     try:
         stages = build_stages(config, [str(p) for p in inputs] if inputs else None)
     except ValueError as exc:  # a stage rejected its settings (unknown extractor, missing labels file...)
@@ -188,11 +190,12 @@ def _keep_llm_cache_in_run(config: RunConfig, out: str | Path) -> RunConfig:
 
     Answers hold task summaries and values derived from users' conversations: by
     default they live and die with the run, like every other derived table.
-    Set `extract.llm_cache_dir` or $VALUESCOPE_CACHE_DIR to share answers across runs.
+    Set `extract.llm_cache_dir`, or `cache_dir` ($VALUESCOPE_CACHE_DIR), to share answers across runs.
     """
-    if config.extract.extractor != "llm" or config.extract.llm_cache_dir or os.environ.get("VALUESCOPE_CACHE_DIR"):
+    if config.extract.extractor != "llm" or config.extract.llm_cache_dir:
         return config
-    extract = config.extract.model_copy(update={"llm_cache_dir": str(Path(out) / ".cache" / "llm")})
+    folder = Path(config.cache_dir) / "llm" if config.cache_dir else Path(out) / ".cache" / "llm"
+    extract = config.extract.model_copy(update={"llm_cache_dir": str(folder)})
     return config.model_copy(update={"extract": extract})
 
 

@@ -22,7 +22,7 @@ def build_stages(config: RunConfig, inputs: list[str] | None = None) -> list[Sta
     """The stages `valuescope analyze` runs. With `inputs`, ingestion comes first."""
     stages: list[Stage] = list(ingest_stages(inputs, config)) if inputs else []
     stages.append(ExtractStage(config.extract))
-    stages += taxonomy_stages(config.taxonomy)
+    stages += taxonomy_stages(config.taxonomy_for_run())
     stages += analysis_stages(config.analysis, config.privacy)
     stages.append(ReportStage(config.report, config.privacy))
     return in_data_order(stages)

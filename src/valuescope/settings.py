@@ -37,3 +37,16 @@ class StrictModel(BaseModel):
                 if key not in cls.model_fields:
                     raise ValueError(unknown_key_message(str(key), known))
         return data
+
+
+def credential(name: str) -> str | None:
+    """A credential from the environment: a provider's API key or endpoint (``OPENAI_API_KEY``,
+    ``ANTHROPIC_BASE_URL``, the names the SDKs themselves read) or the user-id salt (``VALUESCOPE_SALT``).
+
+    The one environment read allowed below the CLI/API boundary, and only for secrets: a credential is never
+    copied into a config, because configs are written to the run's manifest. Every other environment variable
+    is a setting, read once at the boundary into the config (valuescope.config.ENVIRONMENT).
+    """
+    import os
+
+    return os.environ.get(name) or None

@@ -156,9 +156,14 @@ def test_lean_only_for_plain_http_without_proxy(monkeypatch):
     monkeypatch.setenv("HTTP_PROXY", "http://proxy:3128")
     assert not use_lean("http://gpu-box:8000/v1")
     monkeypatch.delenv("HTTP_PROXY")
-    monkeypatch.setenv("VALUESCOPE_LLM_HTTP", "default")
-    assert not use_lean("http://gpu-box:8000/v1")
-    backend = OpenAIBackend(ExtractConfig(extractor="llm", model="m", base_url="http://gpu-box:8000/v1"))
+    monkeypatch.setenv("VALUESCOPE_LLM_HTTP", "default")  # read at the API boundary into extract.http
+    from valuescope.config import RunConfig, with_environment
+
+    config = with_environment(
+        RunConfig(extract=ExtractConfig(extractor="llm", model="m", base_url="http://gpu-box:8000/v1"))
+    ).extract
+    assert config.http == "default" and not use_lean("http://gpu-box:8000/v1", config.http)
+    backend = OpenAIBackend(config)
     sdk = backend._sdk()
     assert not isinstance(sdk._client._transport, LeanTransport)  # type: ignore[attr-defined]
     assert isinstance(sdk._client, httpx2.AsyncClient)

@@ -208,6 +208,29 @@ def analyze(
         show_envvar=True,
         help="Folder of another offline-extractor bundle (model.npz + model.json).",
     ),
+    threads: int | None = typer.Option(
+        None,
+        "--threads",
+        envvar="VALUESCOPE_THREADS",
+        show_envvar=True,
+        min=1,
+        help="Embedder threads per process (default: 1 in engine workers; old names VALUESCOPE_ORT_THREADS, "
+        "VALUESCOPE_EMBED_THREADS still read, deprecated).",
+    ),
+    cache_dir: Path | None = typer.Option(
+        None,
+        "--cache-dir",
+        envvar="VALUESCOPE_CACHE_DIR",
+        show_envvar=True,
+        help="Share LLM and probe answers across runs in this folder (default: inside the run).",
+    ),
+    llm_http: str | None = typer.Option(
+        None,
+        "--llm-http",
+        envvar="VALUESCOPE_LLM_HTTP",
+        show_envvar=True,
+        help="auto (default: lean transport for plain-http servers) | default (always the SDK's HTTP stack).",
+    ),
     config: Path | None = ConfigOpt,
     workers: int | None = WorkersOpt,
     quiet: bool = QuietOpt,
@@ -237,6 +260,9 @@ def analyze(
         place_second=place_second,
         place_tuned=place_tuned,
         offline_model=str(offline_model) if offline_model else None,
+        threads=threads,
+        cache_dir=str(cache_dir) if cache_dir else None,
+        http=llm_http.lower() if llm_http else None,
     )
     if cfg.extract.dry_run:
         _dry_run(inputs, out, cfg, quiet)

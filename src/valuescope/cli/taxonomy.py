@@ -76,9 +76,7 @@ def build(
             embedder=embedder,
             level_sizes=sizes,
             namer="llm" if backend or model or base_url else "offline",
-            llm_backend=backend,
-            llm_model=model,
-            llm_base_url=base_url,
+            llm={"backend": backend, "model": model, "base_url": base_url},
             seed=seed,
         )
     except ValueError as exc:

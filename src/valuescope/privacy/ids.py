@@ -16,6 +16,7 @@ from pathlib import Path
 
 from valuescope.engine.rundir import fsync_dir
 from valuescope.errors import ValuescopeError
+from valuescope.settings import credential
 
 SALT_ENV = "VALUESCOPE_SALT"
 SECRET_DIR = ".secret"
@@ -37,7 +38,7 @@ def run_salt(run_path: str | os.PathLike[str]) -> bytes:
     A salt (file or environment) shorter than MIN_SALT_BYTES is refused, never used as an
     HMAC key: a short key makes every user id hash guessable by trying keys.
     """
-    env = os.environ.get(SALT_ENV)
+    env = credential(SALT_ENV)
     if env:
         salt = env.encode("utf-8")
         if len(salt) < MIN_SALT_BYTES:

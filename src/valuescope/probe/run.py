@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from valuescope import api
 from valuescope.config import RunConfig, with_environment
+from valuescope.embed.base import set_threads
 from valuescope.engine.runner import run_stages
 from valuescope.extract.llm.window import estimate_tokens
 from valuescope.probe.stage import ProbeStage
@@ -18,10 +18,9 @@ from valuescope.probe.target import TargetConfig
 EST_ANSWER_TOKENS = 300
 
 
-def probe_cache_dir(out: str | Path) -> str:
-    """Target answers stay in the run unless $VALUESCOPE_CACHE_DIR shares them (like the extractor's)."""
-    env = os.environ.get("VALUESCOPE_CACHE_DIR")
-    return str(Path(env) / "probe") if env else str(Path(out) / ".cache" / "probe")
+def probe_cache_dir(out: str | Path, config: RunConfig) -> str:
+    """Target answers stay in the run unless `cache_dir` ($VALUESCOPE_CACHE_DIR) shares them (like the extractor's)."""
+    return str(Path(config.cache_dir) / "probe") if config.cache_dir else str(Path(out) / ".cache" / "probe")
 
 
 def probe(
@@ -37,11 +36,12 @@ def probe(
     from valuescope.extract.llm.backends import get_backend
 
     config = api._keep_llm_cache_in_run(with_environment(config or RunConfig()), out)
+    set_threads(config.threads)
     refuse_ingested_run(out)
     get_backend(target.extract_config())  # a bad backend name or a missing key: an error now, before any work
     scenarios = load_suite(suite)
     name = "default" if suite in (None, "default") else str(suite)
-    stage = ProbeStage(scenarios, target, turns, samples, config.privacy, name, probe_cache_dir(out))
+    stage = ProbeStage(scenarios, target, turns, samples, config.privacy, name, probe_cache_dir(out, config))
     try:
         stages = [stage, *api.build_stages(config, None)]
     except ValueError as exc:

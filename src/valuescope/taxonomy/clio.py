@@ -92,18 +92,13 @@ def _dedupe(named: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def make_namer(config: Any, vectors: Any = None) -> Any:
-    """OfflineNamer, or an LLMNamer on the configured extract backend (``namer="llm"``)."""
+    """OfflineNamer, or an LLMNamer on ``config.llm`` (``namer="llm"``; in a run, [extract]'s LLM unless overridden)."""
     if getattr(config, "namer", "offline") != "llm":
         return OfflineNamer()
-    from valuescope.extract.config import ExtractConfig
+    from valuescope.extract.config import ExtractConfig, LLMSettings, llm_settings
     from valuescope.extract.llm.backends import get_backend
 
-    fields: dict[str, Any] = {}
-    if config.llm_backend:
-        fields["backend"] = config.llm_backend
-    if config.llm_base_url:
-        fields["base_url"] = config.llm_base_url
-    if config.llm_model:
-        fields["model"] = config.llm_model
-    backend = get_backend(ExtractConfig(**fields), config.llm_model)
+    # in a run the pipeline has already filled config.llm from [extract]; standalone, unset fields are the defaults
+    settings = llm_settings(LLMSettings(), config.llm)
+    backend = get_backend(ExtractConfig(**settings.model_dump()), settings.model)
     return LLMNamer(lambda system, user, schema: backend.complete_json(system, user, schema, "taxonomy_answer"))

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from valuescope.extract.config import LLMOverrides
 from valuescope.settings import StrictModel
+
+#: run.toml keys before the shared LLM settings, still read: ``[taxonomy] llm_model = "m"`` is ``[taxonomy.llm] model``
+RENAMED = {"llm_backend": "backend", "llm_model": "model", "llm_base_url": "base_url"}
 
 
 class TaxonomyConfig(StrictModel):
@@ -21,11 +25,29 @@ class TaxonomyConfig(StrictModel):
     sides: list[Literal["ai", "human"]] = Field(default_factory=lambda: ["ai"])  # mentions counted in exported trees
     level_sizes: list[int] | None = None  # discovered clusters per level, bottom-up; None = geometric to 5
     namer: Literal["offline", "llm"] = "offline"  # how discovered clusters are named
-    llm_backend: str | None = None  # for namer="llm": backend name as in valuescope.extract.llm.backends
-    llm_model: str | None = None
-    llm_base_url: str | None = None
+    # for namer="llm": the LLM settings that differ from [extract]'s (backend, model, base_url, ...); unset = the same
+    llm: LLMOverrides = Field(default_factory=LLMOverrides)  # type: ignore[valid-type]
     llm_restructure: bool = True  # with namer="llm": rebuild the levels above the base clusters Clio-style
     seed: int = 0
     # placement encoders (docs/taxonomy.md); both change values.parquet, so both are part of the stage key
     place_second: bool = True  # the second encoder (e5); off = MiniLM alone, ~5x faster, a few points lower
     place_tuned: bool = True  # the bundled fine-tuned heads (used only for the tree they were trained on)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_llm_keys(cls, data: Any) -> Any:
+        """The old flat keys (``llm_model`` ...) land in ``llm``; setting one in both places is an error."""
+        if not isinstance(data, dict) or not any(k in data for k in RENAMED):
+            return data
+        data = dict(data)
+        llm = dict(data.get("llm") or {})
+        for old, new in RENAMED.items():
+            if old not in data:
+                continue
+            value = data.pop(old)
+            if llm.get(new) is not None and value is not None and llm[new] != value:
+                raise ValueError(f"taxonomy.{old} and taxonomy.llm.{new} disagree; keep taxonomy.llm.{new}")
+            if value is not None:
+                llm[new] = value
+        data["llm"] = llm
+        return data

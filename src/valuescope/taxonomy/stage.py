@@ -127,11 +127,17 @@ class BuildStage(TableStage):
             "embedder": self.tax.embedder,
             "sizes": self.tax.level_sizes,
             "namer": self.tax.namer,
-            "model": self.tax.llm_model,
+            "model": self.tax.llm.model,
             "sides": self.tax.sides,
             "seed": self.tax.seed,
             **({"restructure": self.tax.llm_restructure} if self.tax.namer == "llm" else {}),
+            **({"llm": self._llm_key()} if self.tax.namer == "llm" else {}),
         }
+
+    def _llm_key(self) -> dict[str, Any]:
+        """The naming LLM's settings that change its names (not timeouts, retries or the transport)."""
+        llm = self.tax.llm
+        return {"backend": llm.backend, "base_url": llm.base_url, "temperature": llm.temperature}
 
     def run(self, run: RunDir) -> dict[str, float]:
         from valuescope.taxonomy.clio import make_namer

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import anthropic
 
 from valuescope.extract.llm.backends.base import FatalError
 from valuescope.extract.llm.batch_base import BatchProvider, Result
+from valuescope.settings import credential
 
 
 class AnthropicBatch(BatchProvider):
@@ -16,7 +16,7 @@ class AnthropicBatch(BatchProvider):
         b = self.backend
         return anthropic.Anthropic(
             base_url=getattr(b, "base_url", None),
-            api_key=os.environ.get("ANTHROPIC_API_KEY") or "not-needed",
+            api_key=credential("ANTHROPIC_API_KEY") or "not-needed",
             timeout=max(b.config.timeout_s, 300),
             max_retries=b.config.max_retries,
         )

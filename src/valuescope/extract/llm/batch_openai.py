@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from typing import Any
 
 import openai
 
 from valuescope.extract.llm.backends.base import FatalError
 from valuescope.extract.llm.batch_base import BatchProvider, Result
+from valuescope.settings import credential
 
 PENDING = {"validating", "in_progress", "finalizing", "cancelling"}
 
@@ -20,7 +20,7 @@ class OpenAIBatch(BatchProvider):
         b = self.backend
         return openai.OpenAI(
             base_url=getattr(b, "base_url", None),
-            api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
+            api_key=credential("OPENAI_API_KEY") or "not-needed",
             timeout=max(b.config.timeout_s, 300),
             max_retries=b.config.max_retries,  # submission and polling are few calls: the SDK's own retries suffice
         )

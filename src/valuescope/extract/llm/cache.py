@@ -33,11 +33,8 @@ GROUP_SECONDS = 0.25
 
 
 def default_cache_dir() -> Path:
-    env = os.environ.get("VALUESCOPE_CACHE_DIR")
-    if env:
-        return Path(env) / "llm"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "valuescope" / "llm"
+    """Where answers go when no folder is set (an extractor used outside a run; the API always sets one)."""
+    return Path.home() / ".cache" / "valuescope" / "llm"
 
 
 def cache_key(backend: str, model: str, prompt_version: str, params: dict[str, Any], conversation_hash: str) -> str:

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import math
 import multiprocessing
-import os
 import re
 from typing import Any
 
 import numpy as np
 
+from valuescope.embed.base import default_threads
 from valuescope.extract.base import Extractor
 from valuescope.extract.config import ExtractConfig
 from valuescope.extract.offline import bundle as B
@@ -59,7 +59,7 @@ class OfflineExtractor(Extractor):
         return {"name": self.name, "weights": self.bundle.meta.get("weights_sha256")}
 
     def load(self) -> None:
-        threads = int(os.environ.get("VALUESCOPE_ORT_THREADS", "0") or 0) or None
+        threads = default_threads()  # RunConfig.threads ($VALUESCOPE_THREADS), set by the API
         if threads is None and multiprocessing.current_process().name != "MainProcess":
             threads = 1  # the engine runs one worker per core; measured faster than 2 threads each
         self._emb = B.view_embedders(self.bundle.meta["embedder"], threads=threads)

@@ -7,7 +7,6 @@ No ``temperature`` is sent: current SDK releases no longer accept it on
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import anthropic
@@ -19,6 +18,7 @@ from valuescope.extract.llm.backends.base import (
     TransientError,
     classify_sdk_error,
 )
+from valuescope.settings import credential
 
 
 class AnthropicBackend(Backend):
@@ -26,15 +26,15 @@ class AnthropicBackend(Backend):
 
     def __init__(self, config: ExtractConfig, model: str | None = None) -> None:
         super().__init__(config, model)
-        self.base_url = config.base_url or os.environ.get("ANTHROPIC_BASE_URL")
-        if not os.environ.get("ANTHROPIC_API_KEY") and not self.base_url:
+        self.base_url = config.base_url or credential("ANTHROPIC_BASE_URL")
+        if not credential("ANTHROPIC_API_KEY") and not self.base_url:
             raise ValueError("the anthropic backend needs ANTHROPIC_API_KEY")
 
     def _sdk(self) -> anthropic.AsyncAnthropic:
         if self._client is None:
             self._client = anthropic.AsyncAnthropic(
                 base_url=self.base_url,
-                api_key=os.environ.get("ANTHROPIC_API_KEY") or "not-needed",
+                api_key=credential("ANTHROPIC_API_KEY") or "not-needed",
                 max_retries=0,
                 timeout=self.config.timeout_s,
             )

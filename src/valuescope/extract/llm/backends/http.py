@@ -22,19 +22,22 @@ idle) is sent once more on a fresh connection.
 from __future__ import annotations
 
 import asyncio
-import os
+import urllib.request
 from typing import Any
 
 import httpx2 as httpx
 
-_PROXY_VARS = ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 
+def use_lean(base_url: str | None, http: str = "auto") -> bool:
+    """The lean transport serves plain-http base URLs with no proxy configured (else: the SDK default).
 
-def use_lean(base_url: str | None) -> bool:
-    """The lean transport serves plain-http base URLs with no proxy configured (else: the SDK default)."""
-    if os.environ.get("VALUESCOPE_LLM_HTTP", "").lower() == "default":
+    ``http`` is the LLM settings' ``http`` ($VALUESCOPE_LLM_HTTP): "default" never uses it. Proxies are
+    the standard library's view of the environment (``HTTP_PROXY``, ``ALL_PROXY``...), which the SDK follows too.
+    """
+    if http == "default":
         return False
-    return bool(base_url) and base_url.lower().startswith("http://") and not any(os.environ.get(v) for v in _PROXY_VARS)
+    proxied = any(urllib.request.getproxies().get(scheme) for scheme in ("http", "all"))
+    return bool(base_url) and base_url.lower().startswith("http://") and not proxied
 
 
 class _Stale(Exception):

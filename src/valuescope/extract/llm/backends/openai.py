@@ -14,7 +14,6 @@ Structured output differs between servers, so ``response_format`` picks one:
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import openai
@@ -27,6 +26,7 @@ from valuescope.extract.llm.backends.base import (
     classify_sdk_error,
 )
 from valuescope.extract.llm.backends.http import LeanTransport, use_lean
+from valuescope.settings import credential
 
 MODES = ("json_schema", "json_object", "tool", "prompt")
 
@@ -58,10 +58,10 @@ class OpenAIBackend(Backend):
         if config.response_format not in ("auto", *MODES):
             raise ValueError(f"unknown response_format {config.response_format!r}; use auto or one of {MODES}")
         self.mode = "json_schema" if config.response_format == "auto" else config.response_format
-        self.base_url = config.base_url or os.environ.get("OPENAI_BASE_URL")
+        self.base_url = config.base_url or credential("OPENAI_BASE_URL")
         self._clients: list[openai.AsyncOpenAI] = []
         self._next = 0
-        if not os.environ.get("OPENAI_API_KEY") and not self.base_url:
+        if not credential("OPENAI_API_KEY") and not self.base_url:
             raise ValueError("the openai backend needs OPENAI_API_KEY, or --base-url for a local server")
 
     def _sdk(self) -> openai.AsyncOpenAI:
@@ -74,12 +74,12 @@ class OpenAIBackend(Backend):
         httpcore scans every pooled connection when it assigns a request.
         """
         if not self._clients:
-            lean = use_lean(self.base_url)
+            lean = use_lean(self.base_url, self.config.http)
             shards = 1 if lean else max(1, -(-self.config.concurrency // 16))
             self._clients = [
                 openai.AsyncOpenAI(
                     base_url=self.base_url,
-                    api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
+                    api_key=credential("OPENAI_API_KEY") or "not-needed",
                     max_retries=0,  # the client owns retries
                     timeout=self.config.timeout_s,
                     http_client=openai.DefaultAsyncHttpxClient(transport=LeanTransport()) if lean else None,

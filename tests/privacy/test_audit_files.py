@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from valuescope.cli import app
-from valuescope.privacy.audit import Auditor, audit_run, decoded_spellings
+from valuescope.report.audit import Auditor, audit_run, decoded_spellings
 
 EMAIL = "jane.roe@example.com"
 runner = CliRunner()

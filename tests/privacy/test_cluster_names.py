@@ -59,7 +59,7 @@ def test_cluster_name_quoting_a_rare_value_is_withheld(sample_run, tmp_path):
 def test_published_cluster_names_are_never_withheld():
     """A rare one-word value ('responsibility') quotes nothing by appearing in a published name."""
     from valuescope.privacy.config import PrivacyConfig
-    from valuescope.privacy.export import withheld_cluster_names
+    from valuescope.report.export import withheld_cluster_names
     from valuescope.taxonomy.reference import published_cluster_names
 
     rows = [

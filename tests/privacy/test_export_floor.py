@@ -9,7 +9,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from valuescope.privacy.export import export_run, spreadsheet_safe
+from valuescope.report.export import export_run, spreadsheet_safe
 
 from .conftest import FORMULA, ONE_USER, RARE
 

@@ -21,7 +21,7 @@ def audit(
     max_show: int = typer.Option(50, "--max-show", help="Findings to list (all are counted)."),
 ) -> None:
     """Scan everything a run would share for PII patterns, canaries and the salt; exit 1 on any finding."""
-    from valuescope.privacy.audit import audit_run, load_canaries
+    from valuescope.report.audit import audit_run, load_canaries
 
     try:
         strings = load_canaries(canaries, canary or [])
@@ -53,7 +53,7 @@ def export(
     """Write the run's aggregate tables as CSV, behind the privacy floor (plus PRIVACY.md)."""
     from valuescope.engine.rundir import RunDir
     from valuescope.privacy.config import PrivacyConfig
-    from valuescope.privacy.export import export_run, floor_config
+    from valuescope.report.export import export_run, floor_config
 
     try:
         override = None

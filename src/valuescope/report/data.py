@@ -99,8 +99,8 @@ def refloor(name: str, df: pd.DataFrame, floor: Floor) -> pd.DataFrame:
 
 def withhold_cluster_names(data: ReportData) -> None:
     """Cluster names quoting a below-floor value (automatic names of a discovered tree) are
-    replaced wherever the report could show them (privacy/export.py decides which)."""
-    from valuescope.privacy.export import withheld_cluster_names
+    replaced wherever the report could show them (report/export.py decides which)."""
+    from valuescope.report.export import withheld_cluster_names
     from valuescope.taxonomy.reference import published_cluster_names
 
     values = data.get("values")

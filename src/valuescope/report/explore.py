@@ -101,9 +101,9 @@ class Explorer:
         return f"(select {', '.join(cols)} from ({m}) m {j} {c})"
 
     def _withhold_cluster_names(self) -> bool:
-        """Register the stand-ins for cluster names that quote a below-floor value (privacy/export.py
+        """Register the stand-ins for cluster names that quote a below-floor value (report/export.py
         decides which, as for the report and the export); True if there are any."""
-        from valuescope.privacy.export import withheld_cluster_names
+        from valuescope.report.export import withheld_cluster_names
         from valuescope.taxonomy.reference import published_cluster_names
 
         cols = ", ".join(["id", "value_norm", *(c for c in CLUSTERS)])

@@ -171,6 +171,41 @@ def _hash_part(m: Message) -> list[Any]:
     return [m.role, m.content, [[c.name, c.arguments] for c in m.tool_calls], m.name]
 
 
+class ToolCallRow(BaseModel):
+    """A tool call as stored in conversations.parquet (columns in the table's order)."""
+
+    id: str | None = None
+    name: str | None = None
+    arguments: str | None = None
+
+
+class MessageRow(BaseModel):
+    """A turn as stored in conversations.parquet."""
+
+    role: Role
+    content: str
+    tool_calls: list[ToolCallRow] = Field(default_factory=list)  # assistant turns: calls made
+    name: str | None = None  # tool turns: the tool
+    tool_call_id: str | None = None  # tool turns: the call answered
+
+
+class ConversationRow(BaseModel):
+    """One row of conversations.parquet: a :class:`Conversation` as stored (valuescope.tables derives the
+    table's schema from it; ingest/table.py writes and reads it)."""
+
+    id: str
+    source: str | None = None
+    model: str | None = None
+    timestamp: str | None = None
+    user_id: str | None = None
+    context: str | None = None
+    messages: list[MessageRow] = Field(default_factory=list)
+    meta: str | None = None  # JSON text: sources disagree on meta's shape
+    content_hash: str | None = None  # Conversation.content_hash(): keys every per-conversation cache
+    source_file: str | None = None  # where ingest read it
+    source_line: int | None = None
+
+
 class QuarantineRecord(BaseModel):
     """A record that could not be processed, and why. Nothing is dropped silently."""
 

@@ -17,13 +17,13 @@ import pyarrow as pa
 from pydantic import BaseModel
 
 from valuescope.errors import ValuescopeError
-from valuescope.records import Judgment, PlacedValue, ValueMention
+from valuescope.records import ConversationRow, Judgment, PlacedValue, ValueMention
 
 _SCALARS: dict[Any, pa.DataType] = {str: pa.string(), bool: pa.bool_(), float: pa.float64(), int: pa.int64()}
 
 
 def _arrow_type(annotation: Any) -> pa.DataType:
-    """Arrow type of a flat record field: optional scalars and string literals."""
+    """Arrow type of a record field: optional scalars, string literals, lists, nested records (structs)."""
     origin = get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in get_args(annotation) if a is not type(None)]
@@ -31,14 +31,22 @@ def _arrow_type(annotation: Any) -> pa.DataType:
             return _arrow_type(inner[0])
     if origin is Literal and all(isinstance(a, str) for a in get_args(annotation)):
         return pa.string()
+    if origin is list:
+        return pa.list_(_arrow_type(get_args(annotation)[0]))
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return pa.struct(_fields(annotation))
     if annotation in _SCALARS:
         return _SCALARS[annotation]
     raise TypeError(f"no Arrow type for a record field of type {annotation!r}")
 
 
+def _fields(record: type[BaseModel]) -> list[tuple[str, pa.DataType]]:
+    return [(name, _arrow_type(field.annotation)) for name, field in record.model_fields.items()]
+
+
 def arrow_schema(record: type[BaseModel]) -> pa.Schema:
-    """The Arrow schema of a flat pydantic record, columns in field order (every column nullable)."""
-    return pa.schema([(name, _arrow_type(field.annotation)) for name, field in record.model_fields.items()])
+    """The Arrow schema of a pydantic record, columns in field order (every column nullable)."""
+    return pa.schema(_fields(record))
 
 
 @dataclass(frozen=True)
@@ -85,9 +93,7 @@ def table(name: str) -> TableSpec:
 
 # -- the core tables (row level: never exported, no floor) ------------------------------------------------
 
-CONVERSATIONS = register_table(
-    TableSpec("conversations", "ingest", doc="scrubbed conversations (schema: ingest/table.py)")
-)
+CONVERSATIONS = register_table(TableSpec("conversations", "ingest", ConversationRow, doc="scrubbed conversations"))
 JUDGMENTS = register_table(TableSpec("judgments", "extract", Judgment, doc="one row per judged conversation"))
 MENTIONS = register_table(TableSpec("mentions", "extract", ValueMention, doc="one row per value mention"))
 VALUES = register_table(TableSpec("values", "taxonomy_place", PlacedValue, doc="mentions placed in the tree"))

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from valuescope.cli import app
 from valuescope.cli.app import UserError
+from valuescope.privacy.ids import salt_path
 from valuescope.report.audit import audit_run, load_canaries, mask
 from valuescope.report.export import export_run
-from valuescope.privacy.ids import salt_path
 
 runner = CliRunner()
 

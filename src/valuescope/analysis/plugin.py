@@ -23,17 +23,25 @@ def _resolve(target: Any) -> Any:
     return getattr(importlib.import_module(module), attr)
 
 
+#: where a plugin's chapters go in the report by default: after the built-in analyses' chapters on one
+#: corpus, before the comparison between sources and the probe's pressure chapter
+PLUGIN_REPORT_ORDER = 100
+
+
 @dataclass(frozen=True)
 class Analysis:
     """One analysis: a stage class taking (AnalysisConfig, PrivacyConfig), what it writes, how it is shown.
 
-    ``section`` is "module:function" (or the function) with signature ``(data, config) -> Section | None``
-    (valuescope.report.sections); the report calls it, so the analysis package never imports the report.
+    ``section`` is "module:function" (or the function), or a tuple of them for several chapters in reading
+    order, each with signature ``(data, config) -> Section | None`` (valuescope.report.sections); the report
+    calls them, so the analysis package never imports the report. ``report_order`` places the chapters among
+    the other analyses' (ties keep registration order).
     """
 
     stage: Any  # "module:Class" or the class
     tables: tuple[TableSpec, ...] = ()  # declared once, here (valuescope.tables)
     section: Any = None
+    report_order: int = PLUGIN_REPORT_ORDER
 
     def __post_init__(self) -> None:
         for spec in self.tables:
@@ -43,20 +51,48 @@ class Analysis:
         stage: Stage = _resolve(self.stage)(config, privacy)
         return stage
 
-    def section_builder(self) -> Any:
-        return _resolve(self.section) if self.section is not None else None
+    def section_builders(self) -> list[Any]:
+        """The report chapter functions, in reading order (none: the analysis shows nothing)."""
+        if self.section is None:
+            return []
+        targets = self.section if isinstance(self.section, tuple) else (self.section,)
+        return [_resolve(t) for t in targets]
+
+
+REPORT = "valuescope.report"
+#: valuescope's own analyses: (name, stage, report chapters, report order); their tables are declared in
+#: valuescope.tables
+BUILT_IN: tuple[tuple[str, str, tuple[str, ...], int], ...] = (
+    (
+        "anomalies",
+        "valuescope.analysis.stage:AnomaliesStage",
+        (f"{REPORT}.sections_analysis:anomalies_section",),
+        40,
+    ),
+    (
+        "frequencies",
+        "valuescope.analysis.stage:FrequenciesStage",
+        (
+            f"{REPORT}.sections_values:categories_section",
+            f"{REPORT}.sections_values:values_with_examples_section",
+            f"{REPORT}.sections_values:published_section",
+        ),
+        10,
+    ),
+    ("context", "valuescope.analysis.stage:ContextStage", (f"{REPORT}.sections_analysis:context_section",), 20),
+    (
+        "responses",
+        "valuescope.analysis.stage:ResponsesStage",
+        (f"{REPORT}.sections_analysis:responses_section", f"{REPORT}.sections_analysis:resistance_section"),
+        30,
+    ),
+    ("compare", "valuescope.analysis.stage:CompareStage", (f"{REPORT}.sections_compare:comparison_section",), 110),
+    # probe runs only (valuescope probe); a no-op otherwise
+    ("pressure", "valuescope.analysis.pressure:PressureStage", (f"{REPORT}.sections_pressure:pressure_section",), 120),
+)
 
 
 def register(registry: Any) -> None:
-    """The built-in analyses (their tables are declared in valuescope.tables; their report sections are the
-    report's own chapters)."""
-    for name, cls in (
-        ("anomalies", "AnomaliesStage"),
-        ("frequencies", "FrequenciesStage"),
-        ("context", "ContextStage"),
-        ("responses", "ResponsesStage"),
-        ("compare", "CompareStage"),
-    ):
-        registry.add("analysis", name, Analysis(stage=f"valuescope.analysis.stage:{cls}"))
-    # probe runs only (valuescope probe); a no-op otherwise
-    registry.add("analysis", "pressure", Analysis(stage="valuescope.analysis.pressure:PressureStage"))
+    """The built-in analyses, each with its stage and its report chapters, exactly as a plugin registers one."""
+    for name, stage, sections, order in BUILT_IN:
+        registry.add("analysis", name, Analysis(stage=stage, section=sections, report_order=order))

@@ -1,4 +1,9 @@
-"""conversations.parquet: the Arrow schema and the codec to and from Conversation records."""
+"""conversations.parquet: the codec to and from Conversation records.
+
+The table's row is ``records.ConversationRow`` and its Arrow schema derives from it (valuescope.tables);
+rows are written as plain dicts with exactly that record's fields (fast: no model per row), which the
+tests check against the record.
+"""
 
 from __future__ import annotations
 
@@ -8,33 +13,9 @@ from collections.abc import Iterable
 import pyarrow as pa
 
 from valuescope.records import Conversation, Message
+from valuescope.tables import CONVERSATIONS
 
-TOOL_CALL_TYPE = pa.struct([("id", pa.string()), ("name", pa.string()), ("arguments", pa.string())])
-MESSAGE_TYPE = pa.struct(
-    [
-        ("role", pa.string()),
-        ("content", pa.string()),
-        ("tool_calls", pa.list_(TOOL_CALL_TYPE)),  # assistant turns: calls made (empty list otherwise)
-        ("name", pa.string()),  # tool turns: the tool
-        ("tool_call_id", pa.string()),  # tool turns: the call answered
-    ]
-)
-
-CONVERSATION_SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("source", pa.string()),
-        ("model", pa.string()),
-        ("timestamp", pa.string()),
-        ("user_id", pa.string()),
-        ("context", pa.string()),
-        ("messages", pa.list_(MESSAGE_TYPE)),
-        ("meta", pa.string()),  # JSON text: sources disagree on meta's shape
-        ("content_hash", pa.string()),
-        ("source_file", pa.string()),
-        ("source_line", pa.int64()),
-    ]
-)
+CONVERSATION_SCHEMA: pa.Schema = CONVERSATIONS.schema
 
 
 def conversations_to_table(

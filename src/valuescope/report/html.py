@@ -25,19 +25,9 @@ from valuescope.engine.rundir import RunDir, atomic_write_bytes
 from valuescope.privacy.config import PrivacyConfig
 from valuescope.report.config import ReportConfig
 from valuescope.report.data import ReportData, load_report_data
-from valuescope.report.examples import value_examples
 from valuescope.report.floor import Floor
 from valuescope.report.methods import methods_context
 from valuescope.report.sections import Section, summary_section, taxonomy_section
-from valuescope.report.sections_analysis import (
-    anomalies_section,
-    context_section,
-    resistance_section,
-    responses_section,
-)
-from valuescope.report.sections_compare import comparison_section
-from valuescope.report.sections_pressure import pressure_section
-from valuescope.report.sections_values import categories_section, published_section, values_section
 from valuescope.taxonomy.reference import ATTRIBUTION
 
 REPORT_FILE = "report.html"
@@ -85,55 +75,23 @@ def environment() -> jinja2.Environment:
 
 
 def analysis_sections(data: ReportData, config: ReportConfig) -> list[Section]:
-    """Sections that registered analyses bring with them (valuescope.registry; the built-ins' are the chapters
-    above), in registration order; an analysis whose builder returns None shows nothing."""
+    """The chapters every registered analysis brings with it (valuescope.registry; built-ins in
+    analysis/plugin.py), ordered by the analyses' ``report_order``, ties in registration order; a chapter
+    whose builder returns None is left out."""
+    analyses = [registry.get("analysis", name) for name in registry.names("analysis")]
     out = []
-    for name in registry.names("analysis"):
-        build = registry.get("analysis", name).section_builder()
-        section = build(data, config) if build is not None else None
-        if section is not None:
-            out.append(section)
+    for analysis in sorted(analyses, key=lambda a: a.report_order):  # stable: ties keep registration order
+        for build in analysis.section_builders():
+            section = build(data, config)
+            if section is not None:
+                out.append(section)
     return out
 
 
 def build_sections(data: ReportData, config: ReportConfig, floor: Floor) -> list[Section]:
-    """In reading order: summary, taxonomy, values, context, responses, anomalies, comparison."""
-    examples = None
-    if config.examples:
-        freq = data.get("frequencies")
-        if freq is not None:
-            top = (
-                freq[(freq["side"] == "ai") & (freq["level"] == "value")]
-                .sort_values("share", ascending=False)
-                .head(config.top_n)
-            )
-            examples = value_examples(
-                data.run,
-                data.mentions_with_meta(),
-                top["name"].tolist(),
-                floor,
-                config.max_examples,
-                config.snippet_chars,
-            )
-    sections = [
-        summary_section(data, floor),
-        taxonomy_section(data, floor),
-        categories_section(data),
-        values_section(data, config, examples),
-        published_section(data, config),
-        context_section(data, config),
-        responses_section(data),
-        resistance_section(data, config),
-        anomalies_section(data, config),
-        *analysis_sections(data, config),
-    ]
-    comp = comparison_section(data, config)
-    if comp is not None:
-        sections.append(comp)
-    pressure = pressure_section(data, config)
-    if pressure is not None:
-        sections.append(pressure)
-    return sections
+    """In reading order: the summary and the taxonomy, then the analyses' chapters (values, context,
+    responses, anomalies, plugins', comparison, pressure)."""
+    return [summary_section(data, floor), taxonomy_section(data, floor), *analysis_sections(data, config)]
 
 
 def render_report(

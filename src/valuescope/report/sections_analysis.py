@@ -114,7 +114,7 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-") or "x"
 
 
-def responses_section(data: ReportData) -> Section:
+def responses_section(data: ReportData, config: ReportConfig | None = None) -> Section:
     s = Section(
         "responses",
         "How the AI responds to human values",

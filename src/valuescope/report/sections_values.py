@@ -10,6 +10,8 @@ from valuescope.records import L3_TO_L2
 from valuescope.report.charts import PALETTE, Chart, bar_with_ci, num
 from valuescope.report.config import ReportConfig
 from valuescope.report.data import ReportData
+from valuescope.report.examples import value_examples
+from valuescope.report.floor import Floor
 from valuescope.report.sections import Section, Table, missing, pct, text
 from valuescope.taxonomy.reference import published_tree
 
@@ -70,7 +72,28 @@ def values_section(
     return s
 
 
-def categories_section(data: ReportData) -> Section:
+def values_with_examples_section(data: ReportData, config: ReportConfig) -> Section:
+    """:func:`values_section` with example snippets of the top AI values (``config.examples``), floor-checked."""
+    examples = None
+    freq = data.get("frequencies")
+    if config.examples and freq is not None:
+        top = (
+            freq[(freq["side"] == "ai") & (freq["level"] == "value")]
+            .sort_values("share", ascending=False)
+            .head(config.top_n)
+        )
+        examples = value_examples(
+            data.run,
+            data.mentions_with_meta(),
+            top["name"].tolist(),
+            data.floor or Floor(),
+            config.max_examples,
+            config.snippet_chars,
+        )
+    return values_section(data, config, examples)
+
+
+def categories_section(data: ReportData, config: ReportConfig | None = None) -> Section:
     s = Section(
         "categories",
         "The five top categories",

@@ -7,7 +7,9 @@ Nothing is downloaded at run time.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from importlib import resources
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +18,7 @@ from valuescope.embed.base import Embedder, default_threads, l2_normalise
 MAX_TOKENS = 256  # the model was trained on 256-token windows
 
 
-def bundled_tokenizer(max_tokens: int):
+def bundled_tokenizer(max_tokens: int) -> Any:
     """MiniLM's WordPiece tokenizer from package data, truncating and padding batches."""
     from tokenizers import Tokenizer
 
@@ -27,7 +29,9 @@ def bundled_tokenizer(max_tokens: int):
     return tokenizer
 
 
-def token_batches(tokenizer, texts: list[str], batch_size: int):
+def token_batches(
+    tokenizer: Any, texts: list[str], batch_size: int
+) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
     """(positions, input ids, attention mask) per batch, texts sorted by length so padding stays small;
     callers write results back at ``positions``, which restores the input order."""
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -41,7 +45,7 @@ def token_batches(tokenizer, texts: list[str], batch_size: int):
         )
 
 
-def cpu_session(path: str, threads: int | None = None):
+def cpu_session(path: str, threads: int | None = None) -> Any:
     """An onnxruntime CPU session; threads default to RunConfig.threads (unset: onnxruntime decides)."""
     import onnxruntime as ort
 

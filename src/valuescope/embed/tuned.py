@@ -14,6 +14,7 @@ import json
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -44,7 +45,7 @@ class TunedEmbedder(Embedder):
         self.threads, self.batch_size, self._session = threads, batch_size, None
 
     @property
-    def session(self):
+    def session(self) -> Any:
         """Loaded on first use: runs whose values all match a published leaf never pay for it."""
         if self._session is None:
             self._session = cpu_session(str(self.path), self.threads)

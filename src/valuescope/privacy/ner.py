@@ -50,7 +50,7 @@ def _build_analyzer(model: str) -> Any:
         """SpacyNlpEngine whose load() uses our pipeline instead of downloading one."""
 
         def load(self) -> None:
-            self.nlp = {"en": nlp}
+            self.nlp = {"en": nlp}  # type: ignore[assignment]  # presidio declares nlp as None until load()
 
     logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
     engine = PreloadedSpacyEngine(

@@ -289,7 +289,8 @@ def audit_run(
     if salt_path(run).is_file():
         secrets.append(salt_path(run).read_text("utf-8").strip())
     auditor = Auditor(canaries, secrets, patterns)
-    scanned, findings = [], []
+    scanned: list[str] = []
+    findings: list[AuditFinding] = []
     for f in shared_files(run, [Path(p) for p in extra]):
         label = str(f.relative_to(run)) if f.is_relative_to(run) else str(f)
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,10 +91,12 @@ def bar_with_ci(
                 "type": "data",
                 "symmetric": False,
                 "array": [
-                    None if v is None or num(h) is None else num(h) - v for v, h in zip(vals, s["high"], strict=True)
+                    None if v is None or (hv := num(h)) is None else hv - v
+                    for v, h in zip(vals, s["high"], strict=True)
                 ],
                 "arrayminus": [
-                    None if v is None or num(lo) is None else v - num(lo) for v, lo in zip(vals, s["low"], strict=True)
+                    None if v is None or (lv := num(lo)) is None else v - lv
+                    for v, lo in zip(vals, s["low"], strict=True)
                 ],
                 "color": "#52606d",
                 "thickness": 1.2,
@@ -158,7 +161,7 @@ def heatmap(
 
 
 def sunburst(
-    ids: list[str], labels: list[str], parents: list[str], values: list[float], colors: list[str], hover: list[str]
+    ids: list[str], labels: list[str], parents: list[str], values: Sequence[float], colors: list[str], hover: list[str]
 ) -> dict[str, Any]:
     return {
         "data": [

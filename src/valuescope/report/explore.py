@@ -127,7 +127,8 @@ class Explorer:
     def _where(
         self, side: str | None, filters: dict[str, str | None], extra: dict[str, str] | None = None
     ) -> tuple[str, list[Any]]:
-        clauses, params = ["value is not null"], []
+        clauses: list[str] = ["value is not null"]
+        params: list[Any] = []
         if side:
             clauses.append("side = ?")
             params.append(side)
@@ -153,7 +154,9 @@ class Explorer:
         self, side: str | None, filters: dict[str, str | None], parent: dict[str, str] | None
     ) -> bool:
         """Every filter and parent a request names is a group above the floor."""
-        named = [(col, v, None) for col, v in filters.items() if col in FILTERS and v]
+        named: list[tuple[str, str, str | None]] = [
+            (col, v, None) for col, v in filters.items() if col in FILTERS and v
+        ]
         named += [(LEVELS[col], v, side) for col, v in (parent or {}).items() if v]
         return all(self._passes(col, v, s) for col, v, s in named)
 

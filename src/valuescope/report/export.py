@@ -217,7 +217,7 @@ CLUSTER_LEVELS = ("l1", "l2", "l3")
 
 
 def withheld_cluster_names(
-    values: pd.DataFrame, users: pd.DataFrame | None, cfg, keep: frozenset[str] = frozenset()
+    values: pd.DataFrame, users: pd.DataFrame | None, cfg: Any, keep: frozenset[str] = frozenset()
 ) -> dict[str, str]:
     """{cluster name: neutral stand-in} for every l1/l2/l3 name in ``values`` that quotes a below-floor value.
 

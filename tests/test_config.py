@@ -107,3 +107,11 @@ def test_old_flat_taxonomy_llm_keys_still_read():
         RunConfig.model_validate({"taxonomy": {"llm_model": "m", "llm": {"model": "n"}}})
     with pytest.raises(ValidationError, match=r"unknown setting 'modle'; did you mean 'model'\?"):
         RunConfig.model_validate({"taxonomy": {"llm": {"modle": "m"}}})
+
+
+def test_offline_names_do_not_depend_on_the_extract_llm():
+    from valuescope.taxonomy.stage import BuildStage
+
+    plain = RunConfig()
+    llm = RunConfig.model_validate({"extract": {"model": "m", "base_url": "http://llm"}})
+    assert BuildStage(plain.taxonomy_for_run()).key() == BuildStage(llm.taxonomy_for_run()).key()

@@ -97,3 +97,16 @@ def test_every_environment_setting_names_a_real_setting():
     for var, setting in ENVIRONMENT.items():
         section, _, field = setting.rpartition(".")
         assert field in (data[section] if section else data), var
+
+
+def test_the_thread_setting_reaches_the_embedders(tmp_path, monkeypatch):
+    from valuescope import api
+    from valuescope.embed import base
+    from valuescope.embed.minilm import MiniLMEmbedder
+
+    monkeypatch.setattr(base, "_THREADS", [None])
+    monkeypatch.setenv("VALUESCOPE_THREADS", "3")
+    monkeypatch.setattr("valuescope.ingest.stage.ingest_stages", lambda inputs, config: [])
+    api.ingest([], tmp_path / "run")  # the API boundary reads the environment into the config and applies it
+    assert base.default_threads() == 3
+    assert MiniLMEmbedder().session.get_session_options().intra_op_num_threads == 3

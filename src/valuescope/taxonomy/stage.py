@@ -127,7 +127,7 @@ class BuildStage(TableStage):
             "embedder": self.tax.embedder,
             "sizes": self.tax.level_sizes,
             "namer": self.tax.namer,
-            "model": self.tax.llm.model,
+            "model": self.tax.llm.model if self.tax.namer == "llm" else None,  # offline names ignore the LLM
             "sides": self.tax.sides,
             "seed": self.tax.seed,
             **({"restructure": self.tax.llm_restructure} if self.tax.namer == "llm" else {}),

@@ -110,3 +110,22 @@ def test_the_thread_setting_reaches_the_embedders(tmp_path, monkeypatch):
     api.ingest([], tmp_path / "run")  # the API boundary reads the environment into the config and applies it
     assert base.default_threads() == 3
     assert MiniLMEmbedder().session.get_session_options().intra_op_num_threads == 3
+
+
+def test_an_option_given_beats_its_environment_variable(tmp_path, monkeypatch):
+    import json
+    import sys
+
+    from valuescope import api
+    from valuescope.cli import main
+
+    monkeypatch.setenv("VALUESCOPE_PLACE_SECOND", "off")
+    monkeypatch.setenv("VALUESCOPE_THREADS", "2")
+    out = tmp_path / "run"
+    argv = ["valuescope", "analyze", str(api.sample_path()), "--out", str(out), "--dry-run", "-q"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--place-second", "--threads", "1"])
+    with pytest.raises(SystemExit) as done:
+        main()
+    assert done.value.code in (0, None)
+    config = json.loads((out / "manifest.json").read_text())["config"]
+    assert config["taxonomy"]["place_second"] is True and config["threads"] == 1

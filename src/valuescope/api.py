@@ -13,7 +13,7 @@ import difflib
 import json
 import platform
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import metadata, resources
@@ -148,11 +148,21 @@ def _working(out: str | Path, config: RunConfig) -> Iterator[RunDir]:
         run.update_manifest(status="complete")
 
 
-def ingest(inputs: list[str | Path], out: str | Path, config: RunConfig | None = None, quiet: bool = True) -> Run:
-    """Read, validate and scrub INPUTS into OUT (conversations.parquet + quarantine.jsonl)."""
+def ingest(
+    inputs: list[str | Path],
+    out: str | Path,
+    config: RunConfig | None = None,
+    quiet: bool = True,
+    environ: Mapping[str, str] | None = None,
+) -> Run:
+    """Read, validate and scrub INPUTS into OUT (conversations.parquet + quarantine.jsonl).
+
+    ``environ``: where settings named by environment variables are read (default os.environ; the CLI, which
+    has already read them under its own options' precedence, passes ``{}``).
+    """
     from valuescope.ingest.stage import ingest_stages
 
-    config = with_environment(config or RunConfig())
+    config = with_environment(config or RunConfig(), environ)
     set_threads(config.threads)
     stages = ingest_stages([str(p) for p in inputs], config)
     with _working(out, config) as run:
@@ -165,14 +175,17 @@ def analyze(
     out: str | Path,
     config: RunConfig | None = None,
     quiet: bool = True,
+    environ: Mapping[str, str] | None = None,
     **overrides: Any,
 ) -> Run:
     """Run every stage. `overrides` set config fields by section, e.g. scrub="off", extractor="reference".
 
-    Settings named by environment variables (config.ENVIRONMENT) are read here, once, into the config.
+    Settings named by environment variables (config.ENVIRONMENT) are read here, once, into the config, from
+    ``environ`` (default os.environ; the CLI has read them already and passes ``{}``).
     With no inputs, later stages run over the conversations already in OUT.
     """
-    config = _keep_llm_cache_in_run(apply_overrides(with_environment(config or RunConfig()), **overrides), out)
+    config = with_environment(config or RunConfig(), environ)
+    config = _keep_llm_cache_in_run(apply_overrides(config, **overrides), out)
     set_threads(config.threads)
     try:
         stages = build_stages(config, [str(p) for p in inputs] if inputs else None)

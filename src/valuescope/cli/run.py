@@ -14,7 +14,7 @@ from rich.table import Table
 
 from valuescope import api
 from valuescope.cli.app import UserError, app, console
-from valuescope.config import RunConfig
+from valuescope.config import RunConfig, with_environment
 from valuescope.engine.rundir import RunLockedError
 from valuescope.errors import ValuescopeError
 from valuescope.ingest.draft import IngestError
@@ -39,8 +39,10 @@ QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars.")
 
 
 def _config(config_file: Path | None, **overrides: Any) -> RunConfig:
+    """run.toml, then the environment (config.ENVIRONMENT), then the options given: the later wins. The
+    commands then call the API with ``environ={}``, so the environment cannot override an option again."""
     try:
-        return api.apply_overrides(api.load_config(config_file), **overrides)
+        return api.apply_overrides(with_environment(api.load_config(config_file)), **overrides)
     except FileNotFoundError as exc:
         raise UserError(str(exc)) from None
     except ValidationError as exc:
@@ -149,7 +151,7 @@ def ingest(
         column_map=_column_map(column),
         workers=workers,
     )
-    run = _guard(api.ingest, inputs, out, cfg, quiet=quiet)
+    run = _guard(api.ingest, inputs, out, cfg, quiet=quiet, environ={})
     _print_ingest(run)
 
 
@@ -267,7 +269,7 @@ def analyze(
     if cfg.extract.dry_run:
         _dry_run(inputs, out, cfg, quiet)
         return
-    run = _guard(api.analyze, inputs, out, cfg, quiet=quiet)
+    run = _guard(api.analyze, inputs, out, cfg, quiet=quiet, environ={})
     _print_ingest(run)
     _print_outputs(run)
 
@@ -276,7 +278,7 @@ def _dry_run(inputs: list[str] | None, out: Path, cfg: RunConfig, quiet: bool) -
     from valuescope.extract.registry import get_extractor
     from valuescope.ingest.table import table_to_conversations
 
-    run = _guard(api.ingest, inputs, out, cfg, quiet=quiet) if inputs else api.load_run(out)
+    run = _guard(api.ingest, inputs, out, cfg, quiet=quiet, environ={}) if inputs else api.load_run(out)
     _print_ingest(run)
     try:
         extractor = get_extractor(cfg.extract)

@@ -40,10 +40,11 @@ def sample(shared: Path, n: int, corpora: tuple[str, ...]) -> list:
 
 def _run_chunk(args: tuple[list, int]) -> tuple[int, int]:
     convs, threads = args
-    os.environ["VALUESCOPE_ORT_THREADS"] = str(threads)
+    from valuescope.embed.base import set_threads
     from valuescope.extract.config import ExtractConfig
     from valuescope.extract.offline.extractor import OfflineExtractor
 
+    set_threads(threads)  # what the API does with RunConfig.threads ($VALUESCOPE_THREADS)
     ex = OfflineExtractor(ExtractConfig())
     ex.load()
     ok = errors = 0

@@ -130,3 +130,27 @@ def test_engine_ray_without_ray_is_a_one_line_error(tmp_path, monkeypatch, capsy
     with pytest.raises(SystemExit):
         main()
     assert "--address and --ray-workers go with --engine ray" in capsys.readouterr().err
+
+
+def test_batch_and_source_stages_never_read_a_whole_table_in_the_driver(tmp_path, monkeypatch):
+    """Streaming: batches are planned from Parquet footers, read by the worker, and their shards linked into the output."""
+    from valuescope.engine import dataset, rundir
+
+    def whole_table(*_a, **_k):
+        raise AssertionError("a whole table was read")
+
+    monkeypatch.setattr(rundir.RunDir, "read_table", whole_table)
+    monkeypatch.setattr(dataset, "read_shards", whole_table)
+    cfg = api.apply_overrides(api.RunConfig(), scrub="off", **{"ingest.batch_size": 150})
+    run = api.ingest([api.sample_path()], tmp_path / "run", cfg, quiet=True)
+    rd = RunDir(run.path)
+    assert [p.name for p in rd.shards("conversations")] == [f"part-00000{i}.parquet" for i in range(3)]  # 150+150+100
+    run_stages(rd, [Upper(str(tmp_path / "calls"))], workers=1, quiet=True)
+    shards = rd.shards("upper")
+    # batches of 100 within shards of 150, 150 and 100 rows: 100+50, 100+50, 100
+    assert len(shards) == 5 and rd.num_rows("upper") == 400
+    assert all(s.stat().st_nlink == 2 for s in shards)  # each shard is its checkpoint's file, linked, never copied
+    monkeypatch.undo()
+    assert rd.read_table("upper")["id"].to_pylist() == [
+        i.upper() for i in rd.read_table("conversations")["id"].to_pylist()
+    ]

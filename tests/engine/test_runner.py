@@ -154,3 +154,34 @@ def test_batch_and_source_stages_never_read_a_whole_table_in_the_driver(tmp_path
     assert rd.read_table("upper")["id"].to_pylist() == [
         i.upper() for i in rd.read_table("conversations")["id"].to_pylist()
     ]
+
+
+def test_repeated_ids_across_chunks_and_files_keep_the_first(tmp_path):
+    """Ingest's one global step (dedup) over many chunks: first occurrence in input order wins, shard by shard."""
+    import gzip
+    import json
+
+    records = [json.loads(line) for line in gzip.open(api.sample_path(), "rt", encoding="utf-8")][:30]
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text("".join(json.dumps(r) + "\n" for r in records[:20]), "utf-8")
+    again = [records[3], records[25], records[17], records[25], records[0]]  # two from a.jsonl, one new repeated
+    b.write_text("".join(json.dumps(r) + "\n" for r in [*records[20:25], *again]), "utf-8")
+    cfg = api.apply_overrides(api.RunConfig(), scrub="off", **{"ingest.batch_size": 4})
+    run = api.ingest([a, b], tmp_path / "run", cfg)
+    stats = run.manifest["stages"]["ingest"]["stats"]
+    # 5 + 3 chunks of 4 lines; b.jsonl's last chunk holds only repeats, so its shard is left out
+    assert stats["chunks"] == 8 and len(RunDir(run.path).shards("conversations")) == 7
+    kept = [r["id"] for r in records[:26]]
+    assert run["conversations"]["id"].tolist() == kept
+    q = run.quarantine
+    assert q["line"].tolist() == [6, 8, 9, 10] and (q["source"] == str(b)).all()
+    first = {
+        records[3]["id"]: f"{a}:4",
+        records[17]["id"]: f"{a}:18",
+        records[25]["id"]: f"{b}:7",
+        records[0]["id"]: f"{a}:1",
+    }
+    for rid, reason in zip(q["record_id"], q["reason"], strict=True):
+        assert reason == f"duplicate id {rid!r} (first seen at {first[rid]})"
+    per_file = [(f["read"], f["ok"], f["quarantined"]) for f in run.manifest["inputs"]]
+    assert per_file == [(20, 20, 0), (10, 6, 4)]

@@ -30,6 +30,8 @@ if os.environ.get("CI"):  # `make test` installs the [ray] extra: missing Ray in
 else:
     pytest.importorskip("ray.data", reason="Ray is not installed (pip install 'valuescope[ray]')")
 
+pytestmark = pytest.mark.slow  # a Ray instance and three analyses of 2,000 conversations (~3 min on a loaded 2-core machine)
+
 CLI = "from valuescope.cli import main; main()"
 SALT = "ray-engine-test-salt-0123456789abcdef"
 N = 2000

@@ -185,3 +185,34 @@ def test_repeated_ids_across_chunks_and_files_keep_the_first(tmp_path):
         assert reason == f"duplicate id {rid!r} (first seen at {first[rid]})"
     per_file = [(f["read"], f["ok"], f["quarantined"]) for f in run.manifest["inputs"]]
     assert per_file == [(20, 20, 0), (10, 6, 4)]
+
+
+def test_write_batches_streams_a_table_into_shards_of_bounded_size(tmp_path, monkeypatch):
+    from valuescope.engine import dataset
+
+    monkeypatch.setattr(dataset, "SHARD_ROWS", 1000)
+    schema = pa.schema([("id", pa.string()), ("n", pa.int64())])
+    parts = (
+        pa.table({"n": list(range(i, i + 300)), "id": [f"c{j}" for j in range(i, i + 300)]})
+        for i in range(0, 3000, 300)
+    )
+    rd = RunDir(tmp_path / "run")
+    rd.write_batches("values", parts, schema)
+    assert [dataset.num_rows([s]) for s in rd.shards("values")] == [1200, 1200, 600]
+    table = rd.read_table("values")
+    assert table.schema.equals(schema) and table["n"].to_pylist() == list(range(3000))
+    rd.write_batches("values", iter(()), schema)  # an empty stream: an empty table that keeps its schema
+    assert rd.read_table("values").schema.equals(schema) and rd.num_rows("values") == 0
+    assert len(rd.shards("values")) == 1
+
+
+def test_a_stage_that_writes_nothing_now_drops_its_old_tables(tmp_path):
+    """Tables are folders: a stage removing its stale outputs must remove the folder, not a .parquet file."""
+    from valuescope.analysis.pressure import TABLES, PressureStage
+
+    rd = RunDir(tmp_path / "run")
+    rd.write_table("conversations", pa.table({"id": ["a"]}))  # not a probe run: no `meta`
+    for t in TABLES:
+        rd.write_table(f"analysis/{t}", pa.table({"key": ["x"]}))
+    assert PressureStage().run(rd) == {"probe_records": 0}
+    assert [t for t in rd.tables() if t.startswith("analysis/")] == []

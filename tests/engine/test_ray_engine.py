@@ -241,3 +241,33 @@ def test_a_stage_error_on_a_worker_reaches_the_driver_as_itself(tmp_path, ray_in
     # the line the CLI prints (Ray appends a retry hint on later lines)
     assert str(info.value).splitlines()[0] == "no model at /models/missing.npz (batch of 64)"
     assert "broken" not in RunDir(run.path).read_manifest().get("stages", {})
+
+
+class DiesOnce(Lengths):
+    """The first batch any worker takes kills that worker's process, as a lost node would."""
+
+    name = "dies_once"
+
+    def __init__(self, flag: str) -> None:
+        self.flag = flag
+
+    def process_batch(self, batch: pa.Table, resource: int) -> BatchResult:
+        if not os.path.exists(self.flag):
+            Path(self.flag).touch()
+            os._exit(1)
+        return super().process_batch(batch, resource)
+
+
+def test_a_lost_worker_is_replaced_and_its_batch_computed(tmp_path, ray_instance):
+    from valuescope.engine.ray import RayExecutor
+
+    cfg = api.apply_overrides(api.RunConfig(), scrub="off")
+    local = api.ingest([api.sample_path()], tmp_path / "local", cfg)
+    remote = api.ingest([api.sample_path()], tmp_path / "ray", cfg)
+    run_stages(RunDir(local.path), [Lengths()], workers=1, quiet=True)
+    flag = tmp_path / "died"
+    with RayExecutor() as executor:
+        manifest = run_stages(RunDir(remote.path), [DiesOnce(str(flag))], quiet=True, executor=executor)
+    assert flag.exists()  # a worker did die
+    assert manifest["stages"]["dies_once"]["stats"]["batches_computed"] == 7
+    assert remote["lengths"].equals(local["lengths"])

@@ -14,7 +14,7 @@ import json
 import platform
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from importlib import metadata, resources
 from pathlib import Path
@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from valuescope.config import RunConfig, with_environment
 from valuescope.embed.base import set_threads
+from valuescope.engine.executors import open_executor
 from valuescope.engine.rundir import RunDir
-from valuescope.engine.runner import run_stages
+from valuescope.engine.runner import Executor, run_stages
 from valuescope.errors import ConfigError
 from valuescope.pipeline import build_stages
 from valuescope.settings import unknown_key_message
@@ -80,6 +81,11 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, tables={self.tables})"
+
+
+def executor_for(config: RunConfig) -> AbstractContextManager[Executor]:
+    """The engine the config names (`engine`, `ray_address`, `ray_workers`, `workers`)."""
+    return open_executor(config.engine, config.workers, config.ray_address, config.ray_workers)
 
 
 def load_run(path: str | Path) -> Run:
@@ -166,7 +172,8 @@ def ingest(
     set_threads(config.threads)
     stages = ingest_stages([str(p) for p in inputs], config)
     with _working(out, config) as run:
-        run_stages(run, list(stages), workers=config.workers, quiet=quiet)
+        with executor_for(config) as executor:
+            run_stages(run, list(stages), quiet=quiet, executor=executor)
     return Run(run.path)
 
 
@@ -193,7 +200,8 @@ def analyze(
         raise ConfigError(str(exc)) from exc
     with _working(out, config) as run:
         started = time.perf_counter()
-        run_stages(run, stages, workers=config.workers, quiet=quiet)
+        with executor_for(config) as executor:
+            run_stages(run, stages, quiet=quiet, executor=executor)
         run.update_manifest(seconds_total=round(time.perf_counter() - started, 3))
     return Run(run.path)
 

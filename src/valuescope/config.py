@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Mapping
+from typing import Literal
 
 from pydantic import Field, ValidationError
 
@@ -32,6 +33,11 @@ class RunConfig(StrictModel):
     # a folder shared across runs for model answers (<cache_dir>/llm, <cache_dir>/probe); None = inside each run.
     # Where answers are kept, not what they are: not part of any stage key.
     cache_dir: str | None = None
+
+    # who computes batches and chunks (docs/engine.md); the tables are the same, so none of these is in a stage key
+    engine: Literal["local", "ray"] = "local"
+    ray_address: str | None = None  # None: a local Ray instance; "auto" or "ray://HOST:PORT": a cluster
+    ray_workers: int | None = None  # Ray actors per stage at most (and the local instance's CPUs); None = all CPUs
 
     def taxonomy_for_run(self) -> TaxonomyConfig:
         """The taxonomy settings with the namer's LLM filled in: [extract]'s, with what [taxonomy.llm] overrides."""

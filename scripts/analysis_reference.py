@@ -11,6 +11,7 @@ every table (and the drift summary) into tests/analysis/reference/<run>/.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -51,6 +52,8 @@ def main() -> None:
             drift = run.path / "analysis" / "drift_summary.json"
             if drift.is_file():
                 shutil.copy(drift, target / "drift_summary.json")
+            floor = run.read_manifest()["privacy_floor"]["suppressed"]
+            (target / "privacy_floor.json").write_text(json.dumps(floor, indent=1, sort_keys=True) + "\n", "utf-8")
             print(name, sorted(p.name for p in target.iterdir()))
 
 

@@ -160,9 +160,11 @@ class RunData:
     def has_users(self) -> bool:
         return bool(self.scalar("SELECT coalesce(bool_or(user_id IS NOT NULL), false) FROM conv"))
 
-    def users_sql(self) -> str:
-        """The n_users aggregate: distinct users, or NULL (NaN) when the run has no user ids."""
-        return f"count(DISTINCT {USER_SQL})" if self.has_users else "CAST(NULL AS DOUBLE)"
+    def users_sql(self, where: str | None = None) -> str:
+        """The n_users aggregate (over rows matching `where`): distinct users, or NULL (NaN) without user ids."""
+        if not self.has_users:
+            return "CAST(NULL AS DOUBLE)"
+        return f"count(DISTINCT {USER_SQL})" + (f" FILTER (WHERE {where})" if where else "")
 
     @property
     def conv(self) -> pd.DataFrame:

@@ -106,7 +106,9 @@ class RunData:
         con = self.con
         judg = f"(SELECT {self._select(judgments, JUDGMENT_COLUMNS)}, row_number() OVER () AS _row FROM {judgments})"
         if conversations is not None and "id" in columns(con, conversations):
-            meta = f"(SELECT DISTINCT ON (id) id AS _id, {self._select(conversations, CONV_COLUMNS)} FROM {conversations})"
+            meta = (
+                f"(SELECT DISTINCT ON (id) id AS _id, {self._select(conversations, CONV_COLUMNS)} FROM {conversations})"
+            )
             con.execute(
                 f"CREATE VIEW conv AS SELECT j.* EXCLUDE (_row), {', '.join('c.' + c for c in CONV_COLUMNS)}, j._row "
                 f"FROM {judg} j LEFT JOIN {meta} c ON j.id = c._id"

@@ -39,7 +39,9 @@ def frequencies(data: RunData, alpha: float = 0.05) -> pd.DataFrame:
     )
     if counts.empty or n_subj == 0:
         return pd.DataFrame(columns=FREQ_COLUMNS)
-    occ = data.df(f"SELECT side, level, name, count(*) AS n_occurrences FROM long SEMI JOIN {subj} USING (id) GROUP BY ALL")
+    occ = data.df(
+        f"SELECT side, level, name, count(*) AS n_occurrences FROM long SEMI JOIN {subj} USING (id) GROUP BY ALL"
+    )
     occ["share_occurrences"] = occ["n_occurrences"] / occ.groupby(["side", "level"])["n_occurrences"].transform("sum")
     expl = data.df(
         "SELECT side, level, name, sum(CAST(explicit AS INTEGER)) AS sum, count(*) AS count "
@@ -88,7 +90,9 @@ def summary(data: RunData, alpha: float = 0.05) -> pd.DataFrame:
         total, squares = (int(c["total"]), int(c["squares"])) if c is not None else (0, 0)
         mean, lo, hi = stats.mean_ci_of_sums(n_subj, total, squares, alpha)
         wl, wh = stats.wilson(n_with, n_subj, alpha)
-        k_expl, n_expl = (int(s["n_explicit"]), int(s["n_explicit_known"])) if s is not None and side == "ai" else (0, 0)
+        k_expl, n_expl = (
+            (int(s["n_explicit"]), int(s["n_explicit_known"])) if s is not None and side == "ai" else (0, 0)
+        )
         el, eh = stats.wilson(k_expl, n_expl, alpha)
         row = {
             "side": side,

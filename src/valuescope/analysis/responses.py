@@ -167,8 +167,7 @@ def resistance_table(data: RunData, cfg: AnalysisConfig) -> pd.DataFrame:
 def pairs_table(data: RunData, cfg: AnalysisConfig) -> pd.DataFrame:
     """AI value x human value associations in conversations where the user expressed values."""
     with_human = (
-        f"(SELECT id, user_id FROM conv WHERE {SUBJECTIVE} "
-        "AND id IN (SELECT id FROM pres WHERE side = 'human'))"
+        f"(SELECT id, user_id FROM conv WHERE {SUBJECTIVE} AND id IN (SELECT id FROM pres WHERE side = 'human'))"
     )
     n_total = int(data.scalar(f"SELECT count(DISTINCT id) FROM {with_human}"))
     data.con.execute(

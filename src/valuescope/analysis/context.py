@@ -333,7 +333,9 @@ def invariance_table(data: RunData, cfg: AnalysisConfig, contexts: dict[str, str
                 data.con.register(
                     "inv_names", pd.DataFrame({"name": names, "v": np.arange(len(names), dtype=np.int64)})
                 )
-                pairs = data.con.execute(f"SELECT pos, v FROM pres JOIN inv_conv USING (id) JOIN inv_names USING (name) {where}").fetchnumpy()
+                pairs = data.con.execute(
+                    f"SELECT pos, v FROM pres JOIN inv_conv USING (id) JOIN inv_names USING (name) {where}"
+                ).fetchnumpy()
                 data.con.unregister("inv_names")
                 pos, v = np.asarray(pairs["pos"]), np.asarray(pairs["v"])
                 cell = ctx_idx[pos].astype(np.int64) * len(names) + v

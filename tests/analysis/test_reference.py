@@ -43,9 +43,9 @@ def assert_same_table(got: pd.DataFrame, want: pd.DataFrame, name: str) -> None:
         if pd.api.types.is_numeric_dtype(w) and not pd.api.types.is_bool_dtype(w):
             np.testing.assert_allclose(g.astype(float), w.astype(float), rtol=1e-9, atol=1e-9, err_msg=f"{name}.{c}")
         else:
-            assert g.astype(object).where(g.notna(), None).tolist() == w.astype(object).where(w.notna(), None).tolist(), (
-                f"{name}.{c}"
-            )
+            assert (
+                g.astype(object).where(g.notna(), None).tolist() == w.astype(object).where(w.notna(), None).tolist()
+            ), f"{name}.{c}"
 
 
 @pytest.fixture(scope="module")

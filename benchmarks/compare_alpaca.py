@@ -69,7 +69,7 @@ def main() -> None:
         labels.write_text("".join((ref / n).read_text("utf-8") for n in ("dev.jsonl", "dev2.jsonl")), "utf-8")
         cfg.extract.reference = str(labels)
     started = time.perf_counter()
-    if not (out / "judgments.parquet").is_file():  # reuse a finished run given with --out
+    if not (out / "judgments").is_dir():  # reuse a finished run given with --out
         api.analyze([src], out, cfg, quiet=True)
     print(f"extractor={args.extractor} run={out} pipeline {time.perf_counter() - started:.0f}s")
 
@@ -97,7 +97,7 @@ def main() -> None:
     print(proc.stderr[-4000:])
     if proc.returncode:
         sys.exit(proc.returncode)
-    vals = pd.read_parquet(cmp_dir / "compare.parquet")
+    vals = pd.read_parquet(cmp_dir / "compare")
     v = vals[(vals["side"] == "ai") & (vals["level"] == "value")]
     sig = v[v["significant"]].sort_values("diff")
     pd.set_option("display.width", 160)
@@ -109,7 +109,7 @@ def main() -> None:
         print(f"\n{level}: {len(s)} significant")
         if len(s):
             print(s[cols].round(4).to_string(index=False))
-    resp = pd.read_parquet(cmp_dir / "compare_responses.parquet")
+    resp = pd.read_parquet(cmp_dir / "compare_responses")
     print("\nresponse types:")
     print(
         resp[["response", "rate_a", "rate_b", "diff", "ci_low", "ci_high", "q_value", "significant"]]

@@ -291,10 +291,10 @@ def pipeline_check(seeded_convs: list[dict], seeded: list[dict], mode: str, work
     out: dict = {"analyze_rc": res.returncode}
     if res.returncode != 0:
         out["analyze_error"] = (res.stderr or res.stdout)[-800:]
-    if not (run / "conversations.parquet").is_file():
+    if not (run / "conversations").is_dir():
         res = vs("ingest", str(data), "--out", str(run), "--scrub", mode, "--quiet")
         out["ingest_rc"] = res.returncode
-    stored = {r["id"]: r for r in pq.read_table(run / "conversations.parquet").to_pylist()}
+    stored = {r["id"]: r for r in pq.read_table(run / "conversations").to_pylist()}
     scrubber = get_scrubber(PrivacyConfig(scrub=mode))
     mismatch = 0
     for c in seeded_convs:

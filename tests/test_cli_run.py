@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from valuescope.engine.rundir import RunDir
+
 CLI = "from valuescope.cli import main; main()"
 
 
@@ -97,8 +99,8 @@ def test_analyze_dry_run_with_reference_labels(tmp_path, conversations_dir, refe
         "-q",
     )
     assert code == 0, err
-    assert "dry run" in err and (out / "conversations.parquet").is_file()
-    assert not (out / "judgments.parquet").exists()  # stopped after ingest
+    assert "dry run" in err and RunDir(out).has_table("conversations")
+    assert not RunDir(out).has_table("judgments")  # stopped after ingest
 
 
 def test_bundled_sample_ingests_clean(tmp_path):

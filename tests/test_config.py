@@ -39,7 +39,7 @@ def test_a_typo_in_run_toml_is_one_line_at_the_cli(tmp_path, capsys, monkeypatch
     err = capsys.readouterr().err
     assert exc.value.code != 0
     assert "did you mean 'model'" in err and "Traceback" not in err
-    assert not (tmp_path / "run" / "conversations.parquet").exists()
+    assert not (tmp_path / "run" / "conversations").exists()
 
 
 def test_environment_is_read_into_the_config_and_checked():

@@ -41,7 +41,7 @@ def test_values_parquet_has_exactly_the_declared_schema(tmp_path):
         ),
     )
     run_stages(run, taxonomy_stages(TaxonomyConfig(build=False, place_second=False, place_tuned=False)), quiet=True)
-    assert pq.read_schema(run.path / "values.parquet").remove_metadata().equals(VALUES.schema)
+    assert pq.read_schema(RunDir(run.path).shards("values")[0]).remove_metadata().equals(VALUES.schema)
     assert run.read_df("values")["leaf"].tolist() == ["honesty"]
 
 

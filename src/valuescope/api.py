@@ -15,7 +15,7 @@ import os
 import platform
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from importlib import metadata, resources
 from pathlib import Path
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from valuescope.config import RunConfig, with_environment
 from valuescope.engine.rundir import RunDir
-from valuescope.engine.runner import run_stages
+from valuescope.engine.runner import Executor, open_executor, run_stages
 from valuescope.errors import ConfigError
 from valuescope.pipeline import build_stages
 from valuescope.settings import unknown_key_message
@@ -80,6 +80,11 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run({str(self.path)!r}, tables={self.tables})"
+
+
+def executor_for(config: RunConfig) -> AbstractContextManager[Executor]:
+    """The engine the config names (`engine`, `ray_address`, `ray_workers`, `workers`)."""
+    return open_executor(config.engine, config.workers, config.ray_address, config.ray_workers)
 
 
 def load_run(path: str | Path) -> Run:
@@ -155,7 +160,8 @@ def ingest(inputs: list[str | Path], out: str | Path, config: RunConfig | None =
     config = with_environment(config or RunConfig())
     stages = ingest_stages([str(p) for p in inputs], config)
     with _working(out, config) as run:
-        run_stages(run, list(stages), workers=config.workers, quiet=quiet)
+        with executor_for(config) as executor:
+            run_stages(run, list(stages), quiet=quiet, executor=executor)
     return Run(run.path)
 
 
@@ -178,7 +184,8 @@ def analyze(
         raise ConfigError(str(exc)) from exc
     with _working(out, config) as run:
         started = time.perf_counter()
-        run_stages(run, stages, workers=config.workers, quiet=quiet)
+        with executor_for(config) as executor:
+            run_stages(run, stages, quiet=quiet, executor=executor)
         run.update_manifest(seconds_total=round(time.perf_counter() - started, 3))
     return Run(run.path)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Literal
 
 from pydantic import Field, ValidationError
 
@@ -25,6 +26,10 @@ class RunConfig(StrictModel):
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     workers: int | None = None  # local engine processes; None = min(cores, 2)
+    # who computes batches and chunks (docs/engine.md); the tables are the same, so none of these is in a stage key
+    engine: Literal["local", "ray"] = "local"
+    ray_address: str | None = None  # None: a local Ray instance; "auto" or "ray://HOST:PORT": a cluster
+    ray_workers: int | None = None  # Ray actors per stage at most (and the local instance's CPUs); None = all CPUs
 
 
 # Environment variables that change settings, read once at the CLI/API boundary (never deep inside a

@@ -71,9 +71,9 @@ def test_score_combines_signals_by_noisy_or(tmp_path, policy):
 
 def test_stage_writes_its_own_scores_table_idempotently(dev_run):
     cfg = AnalysisConfig(context_kinds=["task_category"])
-    judgments_bytes = dev_run.table_path("judgments").read_bytes()
+    judgments_bytes = dev_run.table_digest("judgments")
     run_stages(dev_run, [AnomaliesStage(cfg)], quiet=True)
-    assert dev_run.table_path("judgments").read_bytes() == judgments_bytes  # one writer per table: extract's
+    assert dev_run.table_digest("judgments") == judgments_bytes  # one writer per table: extract's
     first = dev_run.read_df("anomaly_scores")
     assert list(first.columns) == ["id", "anomaly_score", "harmful_score", "policy_score", "rarity"]
     assert first["id"].tolist() == dev_run.read_df("judgments")["id"].tolist()

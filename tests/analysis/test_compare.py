@@ -12,6 +12,7 @@ from valuescope.analysis import compare
 from valuescope.analysis.config import AnalysisConfig
 from valuescope.analysis.data import RunData, load
 from valuescope.cli import app
+from valuescope.engine.rundir import RunDir
 
 
 def _relabel(data: RunData, suffix: str) -> RunData:
@@ -22,7 +23,7 @@ def _relabel(data: RunData, suffix: str) -> RunData:
 def test_run_against_itself_finds_nothing(dev_run, tmp_path):
     result = CliRunner().invoke(app, ["compare", str(dev_run.path), str(dev_run.path), "--out", str(tmp_path / "cmp")])
     assert result.exit_code == 0, result.output
-    vals = pd.read_parquet(tmp_path / "cmp" / "compare.parquet")
+    vals = RunDir(tmp_path / "cmp").read_df("compare")
     assert len(vals) > 50 and not vals["significant"].any()
     assert (vals["diff"] == 0).all() and set(vals["status"]) == {"both"}
     drift = json.loads((tmp_path / "cmp" / "drift_summary.json").read_text())

@@ -10,10 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
 from valuescope import api
+from valuescope.engine.rundir import RunDir
 from valuescope.privacy.ids import SALT_ENV
 
 CLI = "from valuescope.cli import main; main()"
@@ -43,7 +43,7 @@ def config_file(tmp_path_factory) -> Path:
 
 
 def _tables(run: Path) -> dict[str, object]:
-    out = {name: pq.read_table(run / f"{name}.parquet") for name in ("conversations",)}
+    out = {name: RunDir(run).read_table(name) for name in ("conversations",)}
     out["quarantine"] = (run / "quarantine.jsonl").read_text()
     out["inputs"] = json.loads((run / "manifest.json").read_text())["inputs"]
     return out
@@ -72,13 +72,13 @@ def test_kill_9_then_rerun_gives_identical_tables(tmp_path, big_input, config_fi
     assert proc.poll() is None, f"ingest ended before it could be killed: {proc.stderr.read().decode()[-500:]}"
     os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its worker processes, like a crash
     proc.wait()
-    assert not (killed / "conversations.parquet").exists()
+    assert not RunDir(killed).has_table("conversations")
 
     resumed = api.ingest([big_input], killed, cfg)
     stats = resumed.manifest["stages"]["ingest"]["stats"]
     assert 0 < stats["chunks_computed"] < stats["chunks"]
     assert _tables(killed) == _tables(reference.path)
-    assert (killed / "conversations.parquet").read_bytes() == (reference.path / "conversations.parquet").read_bytes()
+    assert RunDir(killed).table_digest("conversations") == RunDir(reference.path).table_digest("conversations")
     assert (
         stats["read"] == stats["ok"] + stats["quarantined"] and stats["quarantined"] == 9 + 12
     )  # broken + real empty turns

@@ -44,7 +44,7 @@ def test_batch_stage_checkpoints_and_reruns(tmp_path):
     finished = rd.read_manifest()["stages"]["upper"]["finished"]
     manifest = run_stages(rd, [Upper(str(log))], quiet=True)  # fresh: same key, same input and output bytes
     assert len(log.read_text()) == 4 and manifest["stages"]["upper"]["finished"] == finished
-    rd.table_path("upper").unlink()  # a lost output: reassembled from the checkpoints, nothing recomputed
+    rd.drop_table("upper")  # a lost output: reassembled from the checkpoints, nothing recomputed
     manifest = run_stages(rd, [Upper(str(log))], quiet=True)
     assert len(log.read_text()) == 4 and manifest["stages"]["upper"]["stats"]["batches_computed"] == 0
     assert rd.read_table("upper").equals(first)

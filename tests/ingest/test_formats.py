@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from valuescope import api
+from valuescope.engine.rundir import RunDir
 from valuescope.ingest.draft import InputError
 from valuescope.ingest.formats import detect
 
@@ -111,7 +112,7 @@ def test_anthropic_messages_blocks_system_and_response(tmp_path, hh_records, ing
     run = ingest(tmp_path, path)
     assert messages_of(run)[0] == [("system", "Be helpful."), *_pairs(hh_records[0])]
     assert run["conversations"]["meta"].str.contains("end_turn").all()
-    assert b"bob" not in (run.path / "conversations.parquet").read_bytes()
+    assert all(b"bob" not in shard.read_bytes() for shard in RunDir(run.path).shards("conversations"))
 
 
 def test_native_format_keeps_every_field(tmp_path, ingest, messages_of):

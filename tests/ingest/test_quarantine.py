@@ -78,7 +78,7 @@ def test_strict_fails_with_first_reason(tmp_path, hh_records, ingest):
     path, _ = _broken_file(tmp_path, hh_records)
     with pytest.raises(IngestError, match=r"8 record\(s\) quarantined .*broken.jsonl:3: bad JSON"):
         ingest(tmp_path, path, strict=True, max_record_bytes=4000)
-    assert not (tmp_path / "run" / "conversations.parquet").exists()
+    assert not (tmp_path / "run" / "conversations").exists()
     assert (tmp_path / "run" / "quarantine.jsonl").is_file()
 
 

@@ -6,11 +6,11 @@ import gzip
 import shutil
 import zipfile
 
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from valuescope.cli import app
+from valuescope.engine.rundir import RunDir
 from valuescope.privacy.audit import Auditor, audit_run, decoded_spellings
 
 EMAIL = "jane.roe@example.com"
@@ -60,9 +60,9 @@ def test_unreadable_binary_is_a_finding(run_copy):
 
 def test_cli_prints_findings_masked(run_copy):
     """An e-mail as a value above the floor reaches the explorer's URLs; the audit log must not show it."""
-    values = pd.read_parquet(run_copy / "values.parquet")
+    values = RunDir(run_copy).read_df("values")
     values.loc[values["value_norm"] == "helpfulness", "value_norm"] = EMAIL
-    values.to_parquet(run_copy / "values.parquet", index=False)
+    RunDir(run_copy).write_table("values", values)
     res = runner.invoke(app, ["audit", str(run_copy), "--max-show", "1000"])
     assert res.exit_code == 1, res.output
     assert "EMAIL" in res.output and "GET /api/value?name=" in res.output

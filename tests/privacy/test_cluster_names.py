@@ -8,6 +8,7 @@ import csv
 import pandas as pd
 from fastapi.testclient import TestClient
 
+from valuescope.engine.rundir import RunDir
 from valuescope.report.serve import create_app
 
 from .conftest import RARE, build_sample_run
@@ -33,7 +34,7 @@ def _tree_naming_a_cluster_after(sample_run, value: str, path):
 def test_cluster_name_quoting_a_rare_value_is_withheld(sample_run, tmp_path):
     tree = _tree_naming_a_cluster_after(sample_run, RARE, tmp_path / "tree.csv")
     run = build_sample_run(tmp_path, tree=tree)
-    values = pd.read_parquet(run / "values.parquet")
+    values = RunDir(run).read_df("values")
     quoting = f"{RARE} · honesty [auto]"
     cluster = values[values["l1"] == quoting]
     assert cluster["id"].nunique() >= 20  # the cluster itself is far above the floor; its name is not

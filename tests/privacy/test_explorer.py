@@ -11,10 +11,10 @@ import threading
 import time
 
 import httpx
-import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from valuescope.engine.rundir import RunDir
 from valuescope.report.serve import BindError, check_bind, create_app, is_loopback_host
 
 from .conftest import RARE
@@ -32,15 +32,15 @@ def run_copy(sample_run, tmp_path):
 
 def _rare_renamed(run):
     """The same run with the one-conversation value renamed to match none of the queries."""
-    values = pd.read_parquet(run / "values.parquet")
+    values = RunDir(run).read_df("values")
     values.loc[values["value_norm"] == RARE, "value_norm"] = "zzzz 0000"
-    values.to_parquet(run / "values.parquet", index=False)
+    RunDir(run).write_table("values", values)
 
 
 @pytest.mark.parametrize("q", ["quattlebaum", "zebediah q", "loyalty", "e", "h", "a"])
 def test_query_reveals_nothing_below_the_floor(sample_run, tmp_path, q):
     """Every /api/values answer to q is the same whether or not the below-floor value's name matches q."""
-    assert RARE in set(pd.read_parquet(sample_run / "values.parquet")["value_norm"])
+    assert RARE in set(RunDir(sample_run).read_df("values")["value_norm"])
     clean = tmp_path / "clean"
     shutil.copytree(sample_run, clean)
     _rare_renamed(clean)
@@ -56,9 +56,9 @@ def test_query_reveals_nothing_below_the_floor(sample_run, tmp_path, q):
 
 
 def test_filter_naming_a_below_floor_group_answers_like_a_missing_one(run_copy):
-    conv = pd.read_parquet(run_copy / "conversations.parquet")
+    conv = RunDir(run_copy).read_df("conversations")
     conv.loc[conv.index[0], "model"] = "secret-model-x"  # one conversation: below the floor
-    conv.to_parquet(run_copy / "conversations.parquet", index=False)
+    RunDir(run_copy).write_table("conversations", conv)
     c = TestClient(create_app(run_copy), base_url=LOCAL)
     secret = c.get("/api/values", params={"model": "secret-model-x"}).json()
     assert secret == c.get("/api/values", params={"model": "no-such-model"}).json()
@@ -136,11 +136,9 @@ def test_serve_does_not_lock_the_run(run_copy):
     writer = "import duckdb, sys; con = duckdb.connect(sys.argv[1]); con.execute('create or replace table t as select 1'); con.close()"
     done = subprocess.run([sys.executable, "-c", writer, str(db)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-500:]
-    values = pd.read_parquet(run_copy / "values.parquet")
+    values = RunDir(run_copy).read_df("values")
     values.loc[values["value_norm"] == "helpfulness", "value_norm"] = "helpfulness renamed by a rerun"
-    tmp = run_copy / "values.parquet.tmp"
-    values.to_parquet(tmp, index=False)
-    tmp.replace(run_copy / "values.parquet")  # as the engine writes tables: temp + rename
+    RunDir(run_copy).write_table("values", values)  # as the engine writes tables: a new folder renamed into place
     names = [r["name"] for r in c.get("/api/search", params={"q": "helpfulness"}).json()["items"]]
     assert "helpfulness renamed by a rerun" in names and "helpfulness" not in names
     assert json.loads(c.get("/api/summary").text)["distinct_values"] > 0

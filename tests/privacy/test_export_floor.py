@@ -9,6 +9,7 @@ import shutil
 import pandas as pd
 import pytest
 
+from valuescope.engine.rundir import RunDir
 from valuescope.privacy.export import export_run, spreadsheet_safe
 
 from .conftest import FORMULA, ONE_USER, RARE
@@ -52,7 +53,7 @@ def test_taxonomy_csvs_are_floored(sample_run_no_users, tmp_path):
 
 def test_user_floor_applies_to_taxonomy_csvs(sample_run, tmp_path):
     """Six conversations of one user (ingested with raw user ids) pass the conversation floor but not the user floor (3)."""
-    conv = pd.read_parquet(sample_run / "conversations.parquet")
+    conv = RunDir(sample_run).read_df("conversations")
     assert conv["user_id"].str.startswith("u_").all() and conv["user_id"].nunique() == 21
     assert ONE_USER in (sample_run / "taxonomy" / "discovered_frequencies.csv").read_text("utf-8")  # in the run
     export_run(sample_run, tmp_path / "export")
@@ -137,10 +138,10 @@ def test_spreadsheet_safe(cell, safe):
 
 def test_per_conversation_tables_are_left_out(sample_run, tmp_path):
     """analysis/alerts lists conversation ids: not an aggregate, so not exported."""
-    assert "id" in pd.read_parquet(sample_run / "analysis" / "alerts.parquet").columns
+    assert "id" in RunDir(sample_run).read_df("analysis/alerts").columns
     summary = export_run(sample_run, tmp_path / "export")
     assert not (tmp_path / "export" / "analysis_alerts.csv").exists()
     assert summary["omitted"]["analysis_alerts.csv"] == "per-conversation rows"
-    ids = set(pd.read_parquet(sample_run / "conversations.parquet")["id"])
+    ids = set(RunDir(sample_run).read_df("conversations")["id"])
     for path in (tmp_path / "export").glob("*.csv"):
         assert not ids & set(_cells(path)), path.name

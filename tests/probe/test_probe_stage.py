@@ -159,7 +159,7 @@ def test_probe_refuses_a_run_of_ingested_conversations(tmp_path, conversations_d
     lines = (conversations_dir / "mt_bench.jsonl").read_text("utf-8").splitlines()[:3]
     (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
     api.ingest([tmp_path / "in.jsonl"], tmp_path / "real")
-    before = (tmp_path / "real" / "conversations.parquet").read_bytes()
+    before = RunDir(tmp_path / "real").table_digest("conversations")
     with pytest.raises(api.ConfigError, match="holds ingested conversations"):
         probe(TargetConfig(model="m", base_url="http://127.0.0.1:9/v1"), tmp_path / "real", "default")
-    assert (tmp_path / "real" / "conversations.parquet").read_bytes() == before
+    assert RunDir(tmp_path / "real").table_digest("conversations") == before

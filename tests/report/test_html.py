@@ -172,7 +172,7 @@ def test_report_on_a_compare_output_folder(report_run, tmp_path: Path) -> None:
 
     out = tmp_path / "cmp"
     compare_runs([str(report_run.path)], str(out), AnalysisConfig(), 5, 3, by="model", group_a="gpt-4", group_b=None)
-    assert (out / "compare.parquet").is_file()
+    assert RunDir(out).has_table("compare")
     html = render_report(out)
     assert 'id="comparison"' in html and "gpt-4" in html
     assert "Not shown: this run has no values.parquet" in html  # the rest degrades to notes

@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from runs import XSS_TEXT, XSS_VALUE
 
+from valuescope.engine.rundir import RunDir
 from valuescope.privacy.config import PrivacyConfig
 from valuescope.report.serve import ENDPOINTS, BindError, check_bind, create_app
 
@@ -143,13 +144,11 @@ def test_copied_run_never_reads_the_original(report_run, tmp_path) -> None:
     """A copied run's valuescope.duckdb points at the original's files: the explorer must not follow it."""
     import shutil
 
-    import pandas as pd
-
     copy = tmp_path / "copy"
     shutil.copytree(report_run.path, copy, ignore=shutil.ignore_patterns(".cache", "screenshots"))
-    values = pd.read_parquet(copy / "values.parquet")
+    values = RunDir(copy).read_df("values")
     values.loc[values["value_norm"] == "harm prevention", "value_norm"] = "renamed in the copy"
-    values.to_parquet(copy / "values.parquet")
+    RunDir(copy).write_table("values", values)
     c = TestClient(create_app(copy), base_url=LOCAL)
     assert c.get("/api/search", params={"q": "renamed in the copy"}).json()["items"]
     assert not c.get("/api/search", params={"q": "harm prevention"}).json()["items"]

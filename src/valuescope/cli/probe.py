@@ -10,7 +10,20 @@ from rich.markup import escape
 from rich.table import Table
 
 from valuescope.cli.app import UserError, app, console
-from valuescope.cli.run import ConfigOpt, QuietOpt, ScrubOpt, WorkersOpt, _config, _guard, _print_outputs
+from valuescope.cli.run import (
+    AddressOpt,
+    ConfigOpt,
+    EngineOpt,
+    QuietOpt,
+    RayWorkersOpt,
+    ScrubOpt,
+    WorkersOpt,
+    _config,
+    _guard,
+    _print_outputs,
+    engine_settings,
+)
+from valuescope.engine.rundir import RunDir
 
 
 @app.command()
@@ -50,6 +63,9 @@ def probe(
     scrub: str | None = ScrubOpt,
     config: Path | None = ConfigOpt,
     workers: int | None = WorkersOpt,
+    engine: str | None = EngineOpt,
+    address: str | None = AddressOpt,
+    ray_workers: int | None = RayWorkersOpt,
     quiet: bool = QuietOpt,
 ) -> None:
     """Probe a model with a scenario suite (contexts x pressures, each with a pushback turn) and run the whole pipeline."""
@@ -70,7 +86,9 @@ def probe(
     base_path = baseline or (Path(gate_cfg.baseline) if gate_cfg and gate_cfg.baseline else None)
     if base_path is not None and not gate_cfg:
         raise UserError("--baseline is used by the release gate: add --gate default|FILE")
-    if base_path is not None and not (base_path / "analysis" / "pressure_rates.parquet").is_file():
+    if base_path is not None and not (
+        base_path.is_dir() and RunDir(base_path, create=False).has_table("analysis/pressure_rates")
+    ):
         raise UserError(f"baseline {base_path} is not a finished probe run (no analysis/pressure_rates.parquet)")
     temp = temperature if temperature is not None else (0.0 if samples == 1 else 0.7)
     target = TargetConfig(
@@ -91,6 +109,7 @@ def probe(
         extractor=extractor,
         **{"extract.backend": extract_backend, "extract.model": extract_model, "extract.base_url": extract_base_url},
         workers=workers,
+        **engine_settings(engine, address, ray_workers),
     )
     from valuescope.probe.run import probe as run_probe
 

@@ -15,7 +15,7 @@ from rich.table import Table
 from valuescope import api
 from valuescope.cli.app import UserError, app, console
 from valuescope.config import RunConfig
-from valuescope.engine.rundir import RunLockedError
+from valuescope.engine.rundir import RunDir, RunLockedError
 from valuescope.errors import ValuescopeError
 from valuescope.ingest.draft import IngestError
 from valuescope.ingest.formats import FORMATS
@@ -36,6 +36,32 @@ ColumnOpt = typer.Option(
 ConfigOpt = typer.Option(None, "--config", help="RunConfig as TOML or JSON (sections ingest, privacy, extract, ...).")
 WorkersOpt = typer.Option(None, "--workers", help="Local engine processes (default: up to 2).")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars.")
+EngineOpt = typer.Option(
+    None, "--engine", help="Who computes batches and chunks: local (processes here) | ray (a Ray cluster). Same tables."
+)
+AddressOpt = typer.Option(
+    None,
+    "--address",
+    help="With --engine ray: auto (the running cluster) | ray://HOST:PORT (default: a local instance).",
+)
+RayWorkersOpt = typer.Option(
+    None, "--ray-workers", help="With --engine ray: actors per stage at most, and a local instance's CPUs."
+)
+
+
+def engine_settings(engine: str | None, address: str | None, ray_workers: int | None) -> dict[str, Any]:
+    """The engine options as config overrides; --address / --ray-workers without --engine ray are a mistake."""
+    if (address or ray_workers) and engine not in (None, "ray"):
+        raise UserError("--address and --ray-workers go with --engine ray")
+    if engine not in (None, "local", "ray"):
+        raise UserError(f"unknown --engine {engine!r}: local | ray")
+    if ray_workers is not None and ray_workers < 1:
+        raise UserError("--ray-workers must be at least 1")
+    return {
+        "engine": engine or ("ray" if address or ray_workers else None),
+        "ray_address": address,
+        "ray_workers": ray_workers,
+    }
 
 
 def _config(config_file: Path | None, **overrides: Any) -> RunConfig:
@@ -137,9 +163,12 @@ def ingest(
     column: list[str] | None = ColumnOpt,
     config: Path | None = ConfigOpt,
     workers: int | None = WorkersOpt,
+    engine: str | None = EngineOpt,
+    address: str | None = AddressOpt,
+    ray_workers: int | None = RayWorkersOpt,
     quiet: bool = QuietOpt,
 ) -> None:
-    """Read, validate and scrub conversations into a run directory (conversations.parquet + quarantine.jsonl)."""
+    """Read, validate and scrub conversations into a run directory (RUN/conversations/ + quarantine.jsonl)."""
     cfg = _config(
         config,
         format=format,
@@ -148,6 +177,7 @@ def ingest(
         scrub=scrub,
         column_map=_column_map(column),
         workers=workers,
+        **engine_settings(engine, address, ray_workers),
     )
     run = _guard(api.ingest, inputs, out, cfg, quiet=quiet)
     _print_ingest(run)
@@ -210,10 +240,13 @@ def analyze(
     ),
     config: Path | None = ConfigOpt,
     workers: int | None = WorkersOpt,
+    engine: str | None = EngineOpt,
+    address: str | None = AddressOpt,
+    ray_workers: int | None = RayWorkersOpt,
     quiet: bool = QuietOpt,
 ) -> None:
     """Ingest INPUTS and run every stage: extract, taxonomy, analyses, report."""
-    if not inputs and not (out / "conversations.parquet").is_file():
+    if not inputs and not (out.is_dir() and RunDir(out, create=False).has_table("conversations")):
         raise UserError(f"no INPUT given and {out} holds no ingested conversations; pass input files")
     if reference is not None and extractor is None:
         extractor = "reference"
@@ -237,6 +270,7 @@ def analyze(
         place_second=place_second,
         place_tuned=place_tuned,
         offline_model=str(offline_model) if offline_model else None,
+        **engine_settings(engine, address, ray_workers),
     )
     if cfg.extract.dry_run:
         _dry_run(inputs, out, cfg, quiet)
@@ -314,8 +348,6 @@ def stats(run_path: Path = typer.Argument(..., metavar="RUN", help="A run direct
         run = api.load_run(run_path)
     except FileNotFoundError as exc:
         raise UserError(str(exc)) from None
-    import pyarrow.parquet as pq
-
     manifest = run.manifest
     if not manifest:
         raise UserError(f"{run_path} is not a valuescope run (no manifest.json)")
@@ -338,7 +370,7 @@ def stats(run_path: Path = typer.Argument(..., metavar="RUN", help="A run direct
     tables.add_column("table")
     tables.add_column("rows", justify="right")
     for name in run.tables:
-        tables.add_row(name, f"{pq.ParquetFile(run.dir.table_path(name)).metadata.num_rows:,}")
+        tables.add_row(name, f"{run.dir.num_rows(name):,}")
     console.print(tables)
 
     quarantine = run.dir.read_quarantine()

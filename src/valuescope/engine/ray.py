@@ -1,116 +1,136 @@
-"""Run a BatchStage on Ray Data (``map_batches``) — the same stage code as the local engine.
+"""The Ray engine: the same units of work as the local engine, computed by Ray Data actors.
 
-Ray is optional (``pip install 'valuescope[ray]'``). The stage's resource is
-loaded once per actor; each batch's ``BatchResult`` travels back as one row
-(Arrow IPC bytes per output table, quarantine and stats as JSON) tagged with
-the batch's first row number, so results are reassembled in input order and
-the run directory ends up exactly as after the local engine.
+Ray is optional (``pip install 'valuescope[ray]'``). The driver plans the units exactly as the local
+engine does (batches as shard/offset/length, ingest chunks as file/position), keeps those that have
+no checkpoint marker, and hands their small descriptors to ``ray.data.from_items(...).map_batches``
+with an actor class: each actor loads the stage's resource once (a model, an LLM client) and, per
+unit, reads its own input rows, computes, and writes the unit's checkpoint into the run directory
+itself. Only a tiny metadata row per unit travels back; the driver streams them (no ``take_all``) and
+then assembles the tables from the checkpoints like the local engine, so the tables are identical.
+
+The run directory must be on a filesystem every node sees at the same path (NFS, a shared volume),
+and so must the input files of an ingest. A killed driver or a lost worker loses only units without
+a marker: a rerun recomputes those and nothing else (``batches_computed`` / ``chunks_computed``).
 """
 
 from __future__ import annotations
 
-import json
+import os
+import sys
+from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
+from valuescope.engine.runner import compute_unit, pending_units, progress_bar
+from valuescope.engine.stage import BatchStage, SourceStage
+from valuescope.errors import ConfigError
 
-from valuescope.engine.rundir import RunDir
-from valuescope.engine.stage import BatchResult, BatchStage
-from valuescope.records import QuarantineRecord
-
-ROW = "__vs_row"
+ADDRESS_HELP = "auto (a running cluster) | ray://HOST:PORT | none: a local Ray instance"
 
 
-def _ipc(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue().to_pybytes()
+def import_ray() -> Any:
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise ConfigError("--engine ray needs Ray: pip install 'valuescope[ray]'") from None
+    return ray
 
 
-def _from_ipc(data: bytes) -> pa.Table:
-    return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+class _UnitActor:
+    """Ray Data callable class: the stage's resource loaded once per actor; one checkpoint per unit."""
+
+    def __init__(self, stage_blob: bytes) -> None:
+        import cloudpickle
+
+        self.stage = cloudpickle.loads(stage_blob)
+        self.resource = self.stage.load_resource()
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        import pickle
+
+        done = []
+        for index, folder, work in zip(batch["index"], batch["folder"], batch["work"], strict=True):
+            compute_unit(self.stage, pickle.loads(work), Path(str(folder)), self.resource)
+            done.append(int(index))
+        return {"index": done}
 
 
-def encode_result(first_row: int, result: BatchResult, outputs: tuple[str, ...]) -> pa.Table:
-    """One row: the batch's position and everything it produced."""
-    row: dict[str, Any] = {
-        ROW: [first_row],
-        "quarantine": [json.dumps([q.model_dump(mode="json") for q in result.quarantine])],
-        "stats": [json.dumps(result.stats)],
-    }
-    for name in outputs:
-        row[f"out:{name}"] = [_ipc(result.tables[name]) if name in result.tables else None]
-    return pa.table(row)
+def _local_import_path() -> str:
+    """The driver's own import path minus the interpreter's, so workers import what the driver imported
+    (a source checkout, a plugin, a test module) on a local instance."""
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}
+    keep = [p for p in sys.path if p and Path(p).is_dir() and not any(p.startswith(x) for x in prefixes)]
+    return os.pathsep.join(dict.fromkeys([*keep, *os.environ.get("PYTHONPATH", "").split(os.pathsep)]))
 
 
-def decode_result(row: dict[str, Any], outputs: tuple[str, ...]) -> BatchResult:
-    tables = {name: _from_ipc(row[f"out:{name}"]) for name in outputs if row.get(f"out:{name}") is not None}
-    quarantine = [QuarantineRecord(**q) for q in json.loads(row["quarantine"])]
-    return BatchResult(tables=tables, quarantine=quarantine, stats=json.loads(row["stats"]))
+class RayExecutor:
+    """Computes units on Ray; use as a context manager (connects, and shuts down only what it started).
 
+    `address`: None starts a local instance with `workers` CPUs; "auto" or "ray://HOST:PORT" joins a
+    cluster. `workers`: how many actors a stage runs at most (default: the cluster's CPUs); an LLM
+    stage is further capped by its own ``max_workers`` and a stage that is not ``parallel`` gets one.
+    """
 
-class _StageActor:
-    """Ray Data callable class: loads the stage's resource once, then maps batches."""
+    name = "ray"
 
-    def __init__(self, stage: BatchStage) -> None:
-        self.stage = stage
-        self.resource = stage.load_resource()
+    def __init__(self, address: str | None = None, workers: int | None = None) -> None:
+        self.address = address
+        self.workers = workers
+        self.started = False
 
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        first_row = batch[ROW][0].as_py()
-        result = self.stage.process_batch(batch.drop_columns([ROW]), self.resource)
-        return encode_result(first_row, result, self.stage.outputs)
+    def __enter__(self) -> RayExecutor:
+        ray = import_ray()
+        if not ray.is_initialized():
+            if self.address:
+                ray.init(address=self.address, log_to_driver=False)
+            else:  # workers inherit the environment of the instance: our import path goes with it
+                saved = os.environ.get("PYTHONPATH")
+                os.environ["PYTHONPATH"] = _local_import_path()
+                try:
+                    ray.init(num_cpus=self.workers or 2, include_dashboard=False, log_to_driver=False)
+                finally:
+                    if saved is None:
+                        os.environ.pop("PYTHONPATH", None)
+                    else:
+                        os.environ["PYTHONPATH"] = saved
+            self.started = True
+        return self
 
+    def __exit__(self, *exc: object) -> None:
+        if self.started:
+            import_ray().shutdown()
+            self.started = False
 
-def run_batch_stage_ray(run: RunDir, stage: BatchStage, concurrency: int = 2, **map_kwargs: Any) -> dict[str, float]:
-    """Ray equivalent of ``runner.run_batch_stage`` (no per-batch checkpoints: Ray retries failed tasks)."""
-    import ray.data
+    def slots(self, stage: BatchStage | SourceStage) -> int:
+        ray = import_ray()
+        n = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        if not stage.parallel:
+            return 1
+        return max(1, min(n, stage.max_workers or n))
 
-    from valuescope.engine.runner import _digests
+    def compute(self, stage: BatchStage | SourceStage, work: list[Any], folders: list[Path], quiet: bool) -> list[int]:
+        import pickle
 
-    stage.prepare(run)
-    inputs = _digests(run, stage.inputs)
-    table = run.read_table(stage.input)
-    indexed = table.append_column(ROW, pa.array(range(table.num_rows), type=pa.int64()))
-    ds = ray.data.from_arrow(indexed).map_batches(
-        _StageActor,
-        fn_constructor_args=(stage,),
-        batch_size=max(1, stage.batch_size),
-        batch_format="pyarrow",
-        concurrency=concurrency,
-        zero_copy_batch=True,
-        **map_kwargs,
-    )
-    rows = sorted(ds.take_all(), key=lambda r: r[ROW])
-    results = [decode_result(r, stage.outputs) for r in rows]
-    stats: dict[str, float] = {"batches": len(results), "rows_in": table.num_rows}
-    for name in stage.outputs:
-        parts = [r.tables[name] for r in results if name in r.tables and r.tables[name].num_rows]
-        schema = stage.output_schema(name)
-        out = (
-            pa.concat_tables(parts, promote_options="default")
-            if parts
-            else (schema.empty_table() if schema is not None else pa.table({}))
+        import cloudpickle
+
+        ray = import_ray()
+        pending = pending_units(folders)
+        if not pending:
+            return []
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = False  # ours below counts units, not Ray's blocks
+        ctx.print_on_execution_start = False
+        items = [{"index": i, "folder": str(folders[i]), "work": pickle.dumps(work[i])} for i in pending]
+        # Ray Data replaces a lost actor and retries its unit (max_restarts / max_task_retries default to -1)
+        ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+            _UnitActor,
+            fn_constructor_args=(cloudpickle.dumps(stage),),
+            batch_size=1,
+            compute=ray.data.ActorPoolStrategy(size=min(self.slots(stage), len(items))),
+            num_cpus=1,
         )
-        run.write_table(name, out)
-        stats[f"rows_out:{name}"] = out.num_rows
-    stats["quarantined"] = run.write_quarantine(stage.name, [q for r in results for q in r.quarantine])
-    for r in results:
-        for k, v in r.stats.items():
-            stats[k] = stats.get(k, 0) + v
-    run.update_manifest(
-        stages={
-            stage.name: {
-                "key": stage.key(),
-                "version": stage.version,
-                "config": stage.config(),
-                "engine": "ray",
-                "stats": stats,
-                "inputs": inputs,
-                "outputs": _digests(run, stage.outputs, stage.output_files),
-            }
-        }
-    )
-    run.refresh_duckdb()
-    return stats
+        with progress_bar(disable=quiet) as bar:
+            task = bar.add_task(f"{stage.name} (ray)", total=len(work), completed=len(work) - len(pending))
+            for _ in ds.iter_batches(batch_size=1, prefetch_batches=0):
+                bar.advance(task)
+        return pending

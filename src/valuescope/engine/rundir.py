@@ -8,7 +8,6 @@ See docs/run-directory.md for the table schemas.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -18,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 try:
@@ -27,6 +25,8 @@ except ImportError:  # Windows: msvcrt's byte-range lock plays the same role
     fcntl = None  # type: ignore[assignment]
     import msvcrt
 
+from valuescope.engine import dataset
+from valuescope.engine.dataset import fsync_dir, naming
 from valuescope.errors import ValuescopeError
 
 if TYPE_CHECKING:
@@ -48,20 +48,6 @@ class RunLockedError(ValuescopeError, RuntimeError):
 _HELD: dict[Path, list[int]] = {}  # run path -> [fd, depth]: locks this process holds (re-entrant)
 
 
-def fsync_dir(path: Path) -> None:
-    """Make a rename inside `path` durable (a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write, fsync, rename over `path`, fsync the folder: a crash leaves the old file or the new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -74,48 +60,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
-        named = _naming(exc, path)
+        named = naming(exc, path)
         if named is exc:
             raise
         raise named from exc
     fsync_dir(path.parent)
-
-
-def _naming(exc: BaseException, path: Path) -> BaseException:
-    """An OSError that names the file being written (a failed write or fsync names none)."""
-    if isinstance(exc, OSError) and not exc.filename and exc.errno:
-        return OSError(exc.errno, exc.strerror or os.strerror(exc.errno), str(path))
-    return exc
-
-
-def write_parquet_atomic(path: Path, table: pa.Table) -> None:
-    """A Parquet file written like atomic_write_bytes: durable before it is visible under its name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            pq.write_table(table, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        named = _naming(exc, path)
-        if named is exc:
-            raise
-        raise named from exc
-    fsync_dir(path.parent)
-
-
-def file_digest(path: Path) -> str | None:
-    """sha256 of a file's bytes, None when it does not exist (absence is a state too)."""
-    if not path.is_file():
-        return None
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def to_table(rows: pa.Table | Sequence[BaseModel] | Sequence[dict] | Any, schema: pa.Schema | None = None) -> pa.Table:
@@ -143,43 +92,80 @@ class RunDir:
             raise FileNotFoundError(f"no run directory at {self.path}")
 
     # -- tables ---------------------------------------------------------------
+    # A table is a folder of Parquet shards (engine/dataset.py); nothing outside RunDir builds a table's path.
     def table_path(self, name: str) -> Path:
-        """`judgments` -> RUN/judgments.parquet; `analysis/context` -> RUN/analysis/context.parquet."""
-        return self.path / f"{name}.parquet"
+        """`judgments` -> RUN/judgments/ (a folder of part-NNNNNN.parquet shards); `analysis/context` -> RUN/analysis/context/."""
+        return self.path / name
+
+    def shards(self, name: str) -> list[Path]:
+        """The table's shard files in row order; [] when the table does not exist."""
+        folder = self.table_path(name)
+        if folder.is_dir():
+            return sorted(folder.glob(dataset.SHARD_GLOB))
+        legacy = self.path / f"{name}.parquet"  # a run written before tables were sharded
+        return [legacy] if legacy.is_file() else []
 
     def has_table(self, name: str) -> bool:
-        return self.table_path(name).is_file()
+        return bool(self.shards(name))
 
     def write_table(self, name: str, rows: Any, schema: pa.Schema | None = None) -> Path:
-        path = self.table_path(name)
-        write_parquet_atomic(path, to_table(rows, schema))
-        return path
+        """Replace table `name` whole (one shard); row-level stages stream shards through :meth:`table_writer`."""
+        table = to_table(rows, schema)
+        with self.table_writer(name, schema or table.schema) as writer:
+            writer.write(table)
+        return self.table_path(name)
+
+    def table_writer(self, name: str, schema: pa.Schema | None = None) -> dataset.TableWriter:
+        """Write table `name` shard by shard; it replaces the old table atomically when the `with` block ends."""
+        return dataset.TableWriter(self.table_path(name), schema)
+
+    def drop_table(self, name: str) -> None:
+        dataset.drop(self.table_path(name))
 
     def read_table(self, name: str, columns: list[str] | None = None) -> pa.Table:
-        path = self.table_path(name)
-        if not path.is_file():
-            raise FileNotFoundError(f"run {self.path} has no table {name!r} (expected {path})")
-        return pq.read_table(path, columns=columns)
+        shards = self.shards(name)
+        if not shards:
+            raise FileNotFoundError(f"run {self.path} has no table {name!r} (expected {self.table_path(name)}/)")
+        return dataset.read_shards(shards, columns)
 
     def read_df(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
         return self.read_table(name, columns).to_pandas()
 
+    def num_rows(self, name: str) -> int:
+        """Rows of a table, from the shards' Parquet footers (nothing else is read)."""
+        return dataset.num_rows(self.shards(name))
+
+    def table_digest(self, name: str) -> str | None:
+        """Fingerprint of a table's exact bytes (over its shards); None for an absent table."""
+        return dataset.shards_digest(self.shards(name))
+
     def parquet_source(self, name: str) -> str:
-        """A DuckDB table expression reading table `name` where it lies (``read_parquet('…')``).
+        """A DuckDB table expression reading table `name` where it lies (a glob over its shards).
 
         Code that aggregates a table out of core (analysis, taxonomy, views) reads through this, never a
         path of its own, so the storage layout of a table can change in one place.
         """
-        return "read_parquet('" + self.table_path(name).resolve().as_posix().replace("'", "''") + "')"
+        folder = self.table_path(name)
+        if folder.is_dir() or not self.has_table(name):
+            target = (folder.resolve() / dataset.SHARD_GLOB).as_posix()
+        else:
+            target = self.shards(name)[0].resolve().as_posix()
+        return "read_parquet('" + target.replace("'", "''") + "', union_by_name = true)"
 
     def tables(self) -> list[str]:
-        out = []
-        for p in sorted(self.path.rglob("*.parquet")):
-            rel = p.relative_to(self.path)
-            if rel.parts[0].startswith("."):
-                continue
-            out.append(str(rel.with_suffix("")))
-        return out
+        """Every table of the run: folders holding shards, and single files of the layout before shards."""
+        out = set()
+        for folder, dirs, files in os.walk(self.path):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]  # checkpoints, half-written tables
+            rel = Path(folder).relative_to(self.path)
+            for f in files:
+                if not f.endswith(".parquet") or f.startswith("."):
+                    continue
+                if dataset.is_shard(f) and rel.parts:
+                    out.add(rel.as_posix())
+                else:
+                    out.add((rel / f).with_suffix("").as_posix())
+        return sorted(out)
 
     # -- manifest -------------------------------------------------------------
     @property
@@ -210,14 +196,33 @@ class RunDir:
         return self.path / QUARANTINE
 
     def write_quarantine(self, stage: str, records: Iterable[BaseModel | dict]) -> int:
-        """Replace this stage's quarantine records (idempotent on rerun)."""
-        keep = [r for r in self.read_quarantine() if r.get("stage") != stage]
-        new = [r.model_dump(mode="json") if isinstance(r, BaseModel) else dict(r) for r in records]
-        for r in new:
-            r.setdefault("stage", stage)
-        lines = [json.dumps(r, ensure_ascii=False, sort_keys=True) for r in keep + new]
-        atomic_write_bytes(self.quarantine_path, ("\n".join(lines) + ("\n" if lines else "")).encode("utf-8"))
-        return len(new)
+        """Replace this stage's quarantine records (idempotent on rerun), streaming: never all in memory."""
+        path = self.quarantine_path
+        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".{path.name}.", suffix=".tmp")
+        count = 0
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                if path.is_file():
+                    with path.open(encoding="utf-8") as fh:
+                        for line in fh:
+                            if line.strip() and json.loads(line).get("stage") != stage:
+                                out.write(line if line.endswith("\n") else line + "\n")
+                for r in records:
+                    row = r.model_dump(mode="json") if isinstance(r, BaseModel) else dict(r)
+                    row.setdefault("stage", stage)
+                    out.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+                    count += 1
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        except BaseException as exc:
+            Path(tmp).unlink(missing_ok=True)
+            named = naming(exc, path)
+            if named is exc:
+                raise
+            raise named from exc
+        fsync_dir(self.path)
+        return count
 
     def read_quarantine(self) -> list[dict[str, Any]]:
         if not self.quarantine_path.is_file():

@@ -1,40 +1,37 @@
-"""Local engine: runs stages in order, checkpointing every batch.
+"""The engine: runs stages in order, checkpointing every batch and chunk; local processes or Ray do the work.
 
-Resume contract: a batch's checkpoint is keyed by the stage key (name, version,
-config) and the hash of the batch's rows, and is written atomically with a
-marker last. A run killed with ``kill -9`` and started again recomputes only
-batches with no marker, then concatenates all checkpoints in input order, so
-its tables are identical to an uninterrupted run's.
+Resume contract: a unit of work (a batch of an input table's rows, a chunk of input files) is keyed by
+the stage key (name, version, config) and the unit's content key, and its checkpoint is written
+atomically with a marker last, by the process that computed it. A run killed with ``kill -9`` and
+started again recomputes only units with no marker, then assembles the output tables from all
+checkpoints in input order, so its tables are identical to an uninterrupted run's.
+
+Streaming: a batch stage plans its batches from the input table's Parquet footers (shard, row offset,
+length); each worker reads its own rows; the driver links each checkpoint's shard into the output
+table and streams quarantine records to disk. No process holds a whole row-level table. Which
+processes compute the units is the :class:`Executor`'s business (here: a local process pool;
+engine/ray.py: Ray Data); the tables do not depend on it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from valuescope.engine.rundir import RunDir, atomic_write_bytes, file_digest, write_parquet_atomic
+from valuescope.engine.checkpoint import DONE, Checkpoint, save_checkpoint, summed_stats
+from valuescope.engine.dataset import RowRange, file_digest, naming, plan_ranges
+from valuescope.engine.rundir import RunDir
 from valuescope.engine.stage import BatchResult, BatchStage, SourceStage, Stage, TableStage
-from valuescope.records import QuarantineRecord, stable_hash
-
-DONE = "DONE"
-
-
-def table_digest(table: pa.Table) -> str:
-    """Content hash of an Arrow table (schema + rows), stable across processes."""
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table.combine_chunks())
-    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:20]
+from valuescope.errors import ConfigError
+from valuescope.records import stable_hash
 
 
 def progress_bar(disable: bool = False) -> Progress:
@@ -49,32 +46,30 @@ def progress_bar(disable: bool = False) -> Progress:
     )
 
 
-# -- batch checkpoints ----------------------------------------------------------
+# -- computing units of work ----------------------------------------------------------------
 
 
-def _checkpoint_dir(run: RunDir, stage: BatchStage | SourceStage, batch_key: str) -> Path:
-    return run.cache_dir(stage.name) / batch_key
+def process_unit(stage: BatchStage | SourceStage, work: Any, resource: Any) -> BatchResult:
+    """One unit: a chunk for a source stage, a RowRange (read here, by the worker) for a batch stage."""
+    if isinstance(stage, SourceStage):
+        return stage.process_chunk(work, resource)
+    return stage.process_batch(work.read() if isinstance(work, RowRange) else work, resource)
 
 
-def _save_checkpoint(folder: Path, result: BatchResult) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, table in result.tables.items():
-        write_parquet_atomic(folder / f"{name.replace('/', '__')}.parquet", table)
-    quarantine = [q.model_dump(mode="json") for q in result.quarantine]
-    atomic_write_bytes(folder / "quarantine.json", json.dumps(quarantine).encode("utf-8"))
-    atomic_write_bytes(folder / "stats.json", json.dumps(result.stats).encode("utf-8"))
-    atomic_write_bytes(folder / DONE, b"")
+def compute_unit(stage: BatchStage | SourceStage, work: Any, folder: Path, resource: Any) -> None:
+    """Compute and checkpoint one unit unless another attempt already finished it (a retried task)."""
+    if not (folder / DONE).is_file():
+        save_checkpoint(folder, process_unit(stage, work, resource))
 
 
-def _load_checkpoint(folder: Path, outputs: tuple[str, ...]) -> BatchResult:
-    tables = {}
-    for name in outputs:
-        path = folder / f"{name.replace('/', '__')}.parquet"
-        if path.is_file():
-            tables[name] = pq.read_table(path)
-    quarantine = [QuarantineRecord(**q) for q in json.loads((folder / "quarantine.json").read_text())]
-    stats = json.loads((folder / "stats.json").read_text())
-    return BatchResult(tables=tables, quarantine=quarantine, stats=stats)
+class Executor(Protocol):
+    """Computes the units of work that have no checkpoint marker; returns the indices it computed."""
+
+    name: str
+
+    def compute(
+        self, stage: BatchStage | SourceStage, work: list[Any], folders: list[Path], quiet: bool
+    ) -> list[int]: ...
 
 
 # Worker-process state: the resource is loaded once per process.
@@ -99,14 +94,8 @@ def _worker_init(stage: BatchStage | SourceStage) -> None:
     _WORKER["resource"] = stage.load_resource()
 
 
-def _process(stage: BatchStage | SourceStage, work: Any, resource: Any) -> BatchResult:
-    if isinstance(stage, SourceStage):
-        return stage.process_chunk(work, resource)
-    return stage.process_batch(work, resource)
-
-
 def _worker_run(work: Any, folder: str) -> str:
-    _save_checkpoint(Path(folder), _process(_WORKER["stage"], work, _WORKER["resource"]))
+    compute_unit(_WORKER["stage"], work, Path(folder), _WORKER["resource"])
     return folder
 
 
@@ -114,80 +103,102 @@ def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 2))
 
 
-def _compute(
-    stage: BatchStage | SourceStage, work: list[Any], folders: list[Path], workers: int | None, quiet: bool
-) -> list[int]:
-    """Compute every unit of work without a checkpoint marker; return the indices computed."""
-    pending = [i for i, f in enumerate(folders) if not (f / DONE).is_file()]
-    workers = workers or default_workers()
-    workers = min(workers, stage.max_workers or workers)
-    use_pool = stage.parallel and workers > 1 and len(pending) > 1
-    with progress_bar(disable=quiet) as bar:
-        task = bar.add_task(stage.name, total=len(work), completed=len(work) - len(pending))
-        if use_pool:
-            with ProcessPoolExecutor(
-                max_workers=min(workers, len(pending)), initializer=_worker_init, initargs=(stage,)
-            ) as pool:
-                futures = [pool.submit(_worker_run, work[i], str(folders[i])) for i in pending]
-                try:
-                    for fut in as_completed(futures):
-                        fut.result()
-                        bar.advance(task)
-                except BaseException:
-                    for fut in futures:
-                        fut.cancel()
-                    raise
-        elif pending:
-            resource = stage.load_resource()
-            for i in pending:
-                _save_checkpoint(folders[i], _process(stage, work[i], resource))
-                bar.advance(task)
-    return pending
+def pending_units(folders: list[Path]) -> list[int]:
+    return [i for i, f in enumerate(folders) if not (f / DONE).is_file()]
+
+
+class LocalExecutor:
+    """A pool of local processes (the stage's resource loaded once in each), or this process alone."""
+
+    name = "local"
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers
+
+    def compute(self, stage: BatchStage | SourceStage, work: list[Any], folders: list[Path], quiet: bool) -> list[int]:
+        pending = pending_units(folders)
+        workers = self.workers or default_workers()
+        workers = min(workers, stage.max_workers or workers)
+        use_pool = stage.parallel and workers > 1 and len(pending) > 1
+        with progress_bar(disable=quiet) as bar:
+            task = bar.add_task(stage.name, total=len(work), completed=len(work) - len(pending))
+            if use_pool:
+                with ProcessPoolExecutor(
+                    max_workers=min(workers, len(pending)), initializer=_worker_init, initargs=(stage,)
+                ) as pool:
+                    futures = [pool.submit(_worker_run, work[i], str(folders[i])) for i in pending]
+                    try:
+                        for fut in as_completed(futures):
+                            fut.result()
+                            bar.advance(task)
+                    except BaseException:
+                        for fut in futures:
+                            fut.cancel()
+                        raise
+            elif pending:
+                resource = stage.load_resource()
+                for i in pending:
+                    compute_unit(stage, work[i], folders[i], resource)
+                    bar.advance(task)
+        return pending
+
+
+# -- batch and source stages ----------------------------------------------------------------
+
+
+def assemble_table(run: RunDir, name: str, checkpoints: list[Checkpoint], schema: Any = None) -> int:
+    """Table `name` from the checkpoints' shards in order (linked, not read); its row count."""
+    with run.table_writer(name, schema) as writer:
+        for c in checkpoints:
+            path = c.table_file(name)
+            if path is not None:
+                writer.add_file(path)
+    return writer.rows
 
 
 def run_batch_stage(
-    run: RunDir, stage: BatchStage, workers: int | None = None, quiet: bool = False, prepared: bool = False
+    run: RunDir,
+    stage: BatchStage,
+    workers: int | None = None,
+    quiet: bool = False,
+    prepared: bool = False,
+    executor: Executor | None = None,
 ) -> dict[str, float]:
     if not prepared:
         stage.prepare(run)
-    table = run.read_table(stage.input)
-    size = max(1, stage.batch_size)
-    batches = [table.slice(i, size) for i in range(0, table.num_rows, size)]
+    ranges = plan_ranges(run.shards(stage.input), max(1, stage.batch_size))
     stage_key = stage.key()
-    folders = [_checkpoint_dir(run, stage, stable_hash([stage_key, table_digest(b)])) for b in batches]
-    pending = _compute(stage, batches, folders, workers, quiet)
-
-    results = [_load_checkpoint(f, stage.outputs) for f in folders]
-    stats: dict[str, float] = {"batches": len(batches), "batches_computed": len(pending), "rows_in": table.num_rows}
+    folders = [run.cache_dir(stage.name) / stable_hash([stage_key, r.digest, r.offset, r.length]) for r in ranges]
+    computed = (executor or LocalExecutor(workers)).compute(stage, ranges, folders, quiet)
+    checkpoints = [Checkpoint(f) for f in folders]
+    stats: dict[str, float] = {
+        "batches": len(ranges),
+        "batches_computed": len(computed),
+        "rows_in": sum(r.length for r in ranges),
+    }
     for name in stage.outputs:
-        parts = [r.tables[name] for r in results if name in r.tables and r.tables[name].num_rows]
-        if parts:
-            out = pa.concat_tables(parts, promote_options="default")
-        else:
-            schema = stage.output_schema(name)
-            out = schema.empty_table() if schema is not None else pa.table({})
-        run.write_table(name, out)
-        stats[f"rows_out:{name}"] = out.num_rows
-    quarantined = [q for r in results for q in r.quarantine]
-    stats["quarantined"] = run.write_quarantine(stage.name, quarantined)
-    for r in results:
-        for k, v in r.stats.items():
-            stats[k] = stats.get(k, 0) + v
+        stats[f"rows_out:{name}"] = assemble_table(run, name, checkpoints, stage.output_schema(name))
+    stats["quarantined"] = run.write_quarantine(stage.name, (q for c in checkpoints for q in c.quarantine()))
+    for k, v in summed_stats(checkpoints).items():
+        stats[k] = stats.get(k, 0) + v
     return stats
 
 
 def run_source_stage(
-    run: RunDir, stage: SourceStage, workers: int | None = None, quiet: bool = False
+    run: RunDir,
+    stage: SourceStage,
+    workers: int | None = None,
+    quiet: bool = False,
+    executor: Executor | None = None,
 ) -> dict[str, float]:
     """Plan chunks, compute those without a checkpoint, then let the stage merge all of them in order."""
     stage.prepare(run)
     chunks = stage.plan()
     stage_key = stage.key()
-    folders = [_checkpoint_dir(run, stage, stable_hash([stage_key, stage.chunk_key(c)])) for c in chunks]
-    pending = _compute(stage, chunks, folders, workers, quiet)
-    results = [_load_checkpoint(f, stage.outputs) for f in folders]
-    stats = dict(stage.finalize(run, chunks, results) or {})
-    stats.update({"chunks": len(chunks), "chunks_computed": len(pending)})
+    folders = [run.cache_dir(stage.name) / stable_hash([stage_key, stage.chunk_key(c)]) for c in chunks]
+    computed = (executor or LocalExecutor(workers)).compute(stage, chunks, folders, quiet)
+    stats = dict(stage.finalize(run, chunks, [Checkpoint(f) for f in folders]) or {})
+    stats.update({"chunks": len(chunks), "chunks_computed": len(computed)})
     return stats
 
 
@@ -195,8 +206,8 @@ def run_source_stage(
 
 
 def _digests(run: RunDir, tables: tuple[str, ...], files: tuple[str, ...] = ()) -> dict[str, str | None]:
-    """sha256 of the exact bytes of each table (and plain file), None for an absent one."""
-    out = {name: file_digest(run.table_path(name)) for name in tables}
+    """Digest of the exact bytes of each table (over its shards) and plain file, None for an absent one."""
+    out = {name: run.table_digest(name) for name in tables}
     out.update({name: file_digest(run.path / name) for name in files})
     return out
 
@@ -224,39 +235,77 @@ def run_table_stage(run: RunDir, stage: TableStage, force: bool = False, quiet: 
 # -- the pipeline -----------------------------------------------------------------
 
 
-def run_stages(run: RunDir, stages: list[Stage], workers: int | None = None, quiet: bool = False) -> dict[str, Any]:
+def run_stages(
+    run: RunDir,
+    stages: list[Stage],
+    workers: int | None = None,
+    quiet: bool = False,
+    executor: Executor | None = None,
+) -> dict[str, Any]:
     """Run stages in order, recording timings, stats and the bytes each read and wrote in the manifest.
+
+    `executor` computes batches and chunks (default: local processes); table stages run in this process.
 
     A stage is marked done (its manifest entry written) only after every output is durable on disk;
     a stage that fails leaves its previous entry, whose digests then no longer match, so it reruns.
     """
+    executor = executor or LocalExecutor(workers)
     for stage in stages:
-        started = time.perf_counter()
-        if isinstance(stage, SourceStage):
-            stats: dict[str, Any] | None = run_source_stage(run, stage, workers=workers, quiet=quiet)
-            inputs: dict[str, str | None] = {}
-        else:
-            stage.prepare(run)
-            inputs = _digests(run, stage.inputs)
-            if _is_fresh(run, stage, inputs):
-                continue
-            if isinstance(stage, BatchStage):
-                stats = run_batch_stage(run, stage, workers=workers, quiet=quiet, prepared=True)
-            else:
-                stats = run_table_stage(run, stage, force=True, quiet=quiet)  # type: ignore[arg-type]
-        run.update_manifest(
-            stages={
-                stage.name: {
-                    "key": stage.key(),
-                    "version": stage.version,
-                    "config": stage.config(),
-                    "inputs": inputs,
-                    "outputs": _digests(run, stage.outputs, stage.output_files),
-                    "seconds": round(time.perf_counter() - started, 3),
-                    "finished": time.time(),  # orders stages in `valuescope stats`
-                    "stats": stats,
-                }
-            }
-        )
+        try:
+            _run_stage(run, stage, executor, quiet)
+        except OSError as exc:  # a full disk met by a stage's own writer (a CSV, a model file) names the run at least
+            named = naming(exc, run.path)
+            if named is exc:
+                raise
+            raise named from exc
     run.refresh_duckdb()
     return run.read_manifest()
+
+
+def _run_stage(run: RunDir, stage: Stage, executor: Executor, quiet: bool) -> None:
+    """One stage: skipped when fresh, else computed and recorded in the manifest."""
+    started = time.perf_counter()
+    if isinstance(stage, SourceStage):
+        stats: dict[str, Any] | None = run_source_stage(run, stage, quiet=quiet, executor=executor)
+        inputs: dict[str, str | None] = {}
+    else:
+        stage.prepare(run)
+        inputs = _digests(run, stage.inputs)
+        if _is_fresh(run, stage, inputs):
+            return
+        if isinstance(stage, BatchStage):
+            stats = run_batch_stage(run, stage, quiet=quiet, prepared=True, executor=executor)
+        else:
+            stats = run_table_stage(run, stage, force=True, quiet=quiet)  # type: ignore[arg-type]
+    run.update_manifest(
+        stages={
+            stage.name: {
+                "key": stage.key(),
+                "version": stage.version,
+                "config": stage.config(),
+                "engine": executor.name if not isinstance(stage, TableStage) else "local",
+                "inputs": inputs,
+                "outputs": _digests(run, stage.outputs, stage.output_files),
+                "seconds": round(time.perf_counter() - started, 3),
+                "finished": time.time(),  # orders stages in `valuescope stats`
+                "stats": stats,
+            }
+        }
+    )
+
+
+@contextmanager
+def open_executor(
+    engine: str = "local", workers: int | None = None, address: str | None = None, ray_workers: int | None = None
+) -> Iterator[Executor]:
+    """The executor a run asks for: ``local`` (processes on this machine) or ``ray`` (a cluster, or a
+    local Ray instance); the tables are the same either way, so the choice is in no stage key."""
+    if engine == "local":
+        yield LocalExecutor(workers)
+        return
+    if engine != "ray":
+        raise ConfigError(f"unknown engine {engine!r}: local | ray")
+    from valuescope.engine.ray import RayExecutor
+
+    with RayExecutor(address, ray_workers) as executor:
+        yield executor

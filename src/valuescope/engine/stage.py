@@ -10,19 +10,25 @@ Two kinds, both declaring what they read and write:
   rerun only when its inputs or config change.
 * :class:`SourceStage` — reads something outside the run (input files) in
   chunks it plans itself, checkpointed per chunk like batches, then merges
-  the chunks' results into tables (ingest).
+  the chunks' checkpoints into tables (ingest, probe).
+
+Batches and chunks are computed by an executor (local processes or Ray, see
+runner.py and ray.py) which writes each unit's checkpoint itself.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 
 from valuescope.engine.rundir import RunDir
 from valuescope.records import QuarantineRecord, stable_hash
+
+if TYPE_CHECKING:
+    from valuescope.engine.checkpoint import Checkpoint
 
 
 @dataclass
@@ -100,5 +106,9 @@ class SourceStage(Stage):
     def process_chunk(self, chunk: Any, resource: Any) -> BatchResult: ...
 
     @abstractmethod
-    def finalize(self, run: RunDir, chunks: list[Any], results: list[BatchResult]) -> dict[str, float]:
-        """Merge the chunks' results (in plan order) into tables, quarantine and manifest; return stats."""
+    def finalize(self, run: RunDir, chunks: list[Any], checkpoints: list[Checkpoint]) -> dict[str, float]:
+        """Merge the chunks' checkpoints (in plan order) into tables, quarantine and manifest; return stats.
+
+        Read them one at a time (``Checkpoint.read``, ``table_file``, ``quarantine``): at scale they do not
+        fit in memory together; ``runner.assemble_table`` links their shards into a table unread.
+        """

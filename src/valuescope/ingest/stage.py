@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
 
+from valuescope.engine.checkpoint import Checkpoint
 from valuescope.engine.runner import progress_bar
 from valuescope.engine.stage import BatchResult, SourceStage
 from valuescope.ingest.archive import expand_inputs
 from valuescope.ingest.config import IngestConfig
+from valuescope.ingest.dedup import duplicate_rows
 from valuescope.ingest.draft import IngestError, InputError, RecordError, quarantine_text, turn_parts
 from valuescope.ingest.openai_batch import BatchIndex, build_batch_index
 from valuescope.ingest.source import Chunk, InputFile, plan_file, read_chunk
@@ -187,62 +190,59 @@ class IngestStage(SourceStage):
         return BatchResult(tables=tables, quarantine=quarantine, stats=stats)
 
     # -- merge ------------------------------------------------------------------------
-    def finalize(self, run: Any, chunks: list[tuple[InputFile, Chunk]], results: list[BatchResult]) -> dict[str, float]:
+    def finalize(
+        self, run: Any, chunks: list[tuple[InputFile, Chunk]], checkpoints: list[Checkpoint]
+    ) -> dict[str, float]:
+        """Chunks' checkpoints -> tables and quarantine, one chunk at a time (nothing holds the whole corpus)."""
         per_file = [{"read": 0, "ok": 0, "quarantined": 0, "blank_lines": 0, "joined": 0} for _ in self.files]
-        for (_, c), r in zip(chunks, results, strict=True):
+        for (_, c), cp in zip(chunks, checkpoints, strict=True):
+            got = cp.stats()
             for k in per_file[c.file]:
-                per_file[c.file][k] += int(r.stats.get(k, 0))
-        quarantine = [q for r in results for q in r.quarantine]
-        tables = {}
-        for name in self.outputs:
-            parts = [r.tables[name] for r in results if name in r.tables]
-            tables[name] = pa.concat_tables(parts) if parts else CONVERSATION_SCHEMA.empty_table()
-
-        keep, seen = [], {}
+                per_file[c.file][k] += int(got.get(k, 0))
         file_index = {f.path: i for i, f in enumerate(self.files)}
-        conv = tables["conversations"]
-        for row, (cid, src, line) in enumerate(
-            zip(conv["id"].to_pylist(), conv["source_file"].to_pylist(), conv["source_line"].to_pylist(), strict=True)
-        ):
-            if cid in seen:
-                first = seen[cid]
-                quarantine.append(
-                    QuarantineRecord(
-                        stage=self.name,
-                        source=src,
-                        line=line,
-                        record_id=cid,
-                        reason=f"duplicate id {cid!r} (first seen at {first[0]}:{first[1]})",
-                    )
-                )
-                stats = per_file[file_index[src]]
+        drops, duplicates = duplicate_rows(checkpoints)
+        for records in duplicates.values():
+            for q in records:
+                stats = per_file[file_index[q.source]]
                 stats["ok"] -= 1
                 stats["quarantined"] += 1
-            else:
-                seen[cid] = (src, line)
-                keep.append(row)
-        if len(keep) < conv.num_rows:
-            idx = pa.array(keep, type=pa.int64())
-            tables = {name: t.take(idx) for name, t in tables.items()}
 
-        quarantine.sort(key=lambda q: (file_index.get(q.source, -1), q.line or 0))
-        quarantine += [
-            QuarantineRecord(stage=self.name, source=path, reason=f"file skipped: {reason}")
-            for path, reason in self.skipped
-        ]
-        run.write_quarantine(self.name, quarantine)
+        first: list[QuarantineRecord] = []
+
+        def quarantine() -> Iterator[QuarantineRecord]:
+            for k, cp in enumerate(checkpoints):  # chunks are in file order: sorting each sorts them all
+                records = sorted(
+                    cp.quarantine() + duplicates.get(k, []), key=lambda q: (file_index.get(q.source, -1), q.line or 0)
+                )
+                if records and not first:
+                    first.append(records[0])
+                yield from records
+            for path, reason in self.skipped:
+                record = QuarantineRecord(stage=self.name, source=path, reason=f"file skipped: {reason}")
+                if not first:
+                    first.append(record)
+                yield record
+
+        quarantined = run.write_quarantine(self.name, quarantine())
         inputs = [{**f.manifest(), **per_file[i]} for i, f in enumerate(self.files)]
         run.update_manifest(inputs=inputs, skipped_files=[{"path": p, "reason": r} for p, r in self.skipped])
         self.expansion.cleanup()
         self._require_conversations(run, per_file)
-        if self.ingest_config.strict and quarantine:
-            first = quarantine[0]
+        if self.ingest_config.strict and quarantined:
             raise IngestError(
-                f"{len(quarantine)} record(s) quarantined and --strict is set; first: "
-                f"{first.source}:{first.line}: {first.reason} (all reasons in {run.quarantine_path})"
+                f"{quarantined} record(s) quarantined and --strict is set; first: "
+                f"{first[0].source}:{first[0].line}: {first[0].reason} (all reasons in {run.quarantine_path})"
             )
-        for name, table in tables.items():
-            run.write_table(name, table, schema=CONVERSATION_SCHEMA)
+        for name in self.outputs:
+            with run.table_writer(name, CONVERSATION_SCHEMA) as writer:
+                for k, cp in enumerate(checkpoints):
+                    if k in drops:  # the one case a shard is rewritten: it holds a duplicate id
+                        table = cp.read(name)
+                        if table is not None:
+                            keep = [i for i in range(table.num_rows) if i not in drops[k]]
+                            writer.write(table.take(pa.array(keep, type=pa.int64())))
+                    elif (path := cp.table_file(name)) is not None:
+                        writer.add_file(path)
         if not self.privacy_config.keep_raw:
             self._drop_raw(run)
         totals = {k: sum(p[k] for p in per_file) for k in ("read", "ok", "quarantined", "blank_lines", "joined")}
@@ -264,8 +264,7 @@ class IngestStage(SourceStage):
 
     def _drop_raw(self, run: Any) -> None:
         """A run without --keep-raw leaves no unscrubbed text behind: not the table, not old checkpoints."""
-        if run.has_table(RAW_TABLE):
-            run.table_path(RAW_TABLE).unlink()
+        run.drop_table(RAW_TABLE)
         for raw in run.cache_dir(self.name).glob(f"*/{RAW_TABLE}.parquet"):
             shutil.rmtree(raw.parent, ignore_errors=True)
 

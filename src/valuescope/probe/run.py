@@ -8,6 +8,7 @@ from typing import Any
 
 from valuescope import api
 from valuescope.config import RunConfig, with_environment
+from valuescope.engine.rundir import RunDir
 from valuescope.engine.runner import run_stages
 from valuescope.extract.llm.window import estimate_tokens
 from valuescope.probe.stage import ProbeStage
@@ -47,7 +48,8 @@ def probe(
     except ValueError as exc:
         raise api.ConfigError(str(exc)) from exc
     with api._working(out, config) as run:
-        run_stages(run, stages, workers=config.workers, quiet=quiet)
+        with api.executor_for(config) as executor:
+            run_stages(run, stages, quiet=quiet, executor=executor)
     return api.Run(run.path)
 
 
@@ -59,7 +61,7 @@ def refuse_ingested_run(out: str | Path) -> None:
     import json
 
     data = json.loads(manifest.read_text("utf-8"))
-    if (Path(out) / "conversations.parquet").is_file() and "probe" not in data:
+    if RunDir(out, create=False).has_table("conversations") and "probe" not in data:
         raise api.ConfigError(f"{out} holds ingested conversations, not a probe: probe into a new --out directory")
 
 

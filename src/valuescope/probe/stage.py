@@ -23,6 +23,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from valuescope.engine.checkpoint import Checkpoint, summed_stats
+from valuescope.engine.runner import assemble_table
 from valuescope.engine.stage import BatchResult, SourceStage
 from valuescope.extract.llm.backends import FatalError, PermanentError, TransientError
 from valuescope.ingest.draft import Draft, RecordError
@@ -199,16 +201,10 @@ class ProbeStage(SourceStage):
         return BatchResult(tables={"conversations": conversations_to_table(convs)}, quarantine=quarantine, stats=stats)
 
     # -- merge -------------------------------------------------------------------------
-    def finalize(self, run: Any, chunks: list[list[Job]], results: list[BatchResult]) -> dict[str, float]:
-        parts = [r.tables["conversations"] for r in results if "conversations" in r.tables]
-        table = pa.concat_tables(parts) if parts else CONVERSATION_SCHEMA.empty_table()
-        quarantine = [q for r in results for q in r.quarantine]
-        run.write_quarantine(self.name, quarantine)
-        run.write_table("conversations", table, schema=CONVERSATION_SCHEMA)
-        stats: dict[str, float] = {}
-        for r in results:
-            for k, v in r.stats.items():
-                stats[k] = stats.get(k, 0) + v
+    def finalize(self, run: Any, chunks: list[list[Job]], checkpoints: list[Checkpoint]) -> dict[str, float]:
+        quarantined = run.write_quarantine(self.name, (q for c in checkpoints for q in c.quarantine()))
+        rows = assemble_table(run, "conversations", checkpoints, CONVERSATION_SCHEMA)
+        stats = summed_stats(checkpoints)
         run.update_manifest(
             probe={
                 "target": {k: v for k, v in self.target.model_dump().items() if k != "system_prompt"},
@@ -219,11 +215,11 @@ class ProbeStage(SourceStage):
                 "scenarios": len(self.scenarios),
                 "samples": self.samples,
                 "turns": self.turns,
-                "conversations": table.num_rows,
-                "quarantined": len(quarantine),
+                "conversations": rows,
+                "quarantined": quarantined,
             }
         )
-        return {**stats, "conversations": float(table.num_rows), "quarantined": float(len(quarantine))}
+        return {**stats, "conversations": float(rows), "quarantined": float(quarantined)}
 
     def output_schema(self, table: str) -> pa.Schema:
         return CONVERSATION_SCHEMA

@@ -50,8 +50,7 @@ class Explorer:
         con = duckdb.connect(":memory:")
         for name in self.run.tables():
             view = name.replace("/", "_").replace("-", "_")
-            target = self.run.table_path(name).resolve().as_posix().replace("'", "''")
-            con.execute(f"CREATE VIEW \"{view}\" AS SELECT * FROM read_parquet('{target}')")
+            con.execute(f'CREATE VIEW "{view}" AS SELECT * FROM {self.run.parquet_source(name)}')
         return con
 
     def _rows(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:

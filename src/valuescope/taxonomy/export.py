@@ -9,10 +9,12 @@ conversations in which the value occurs).
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import pandas as pd
 
+from valuescope.engine.rundir import atomic_write_bytes
 from valuescope.taxonomy.discover import Hierarchy
 from valuescope.taxonomy.reference import Tree
 
@@ -21,13 +23,12 @@ FREQ_COLUMNS = ["value", "pct_convos"]
 
 
 def write_csv(path: Path, rows: list[dict], columns: list[str]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(path)
+    """Atomically, like every file of a run (a full disk leaves the old file and no temp file)."""
+    buf = io.StringIO(newline="")
+    writer = csv.DictWriter(buf, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_bytes(path, buf.getvalue().encode("utf-8"))
     return path
 
 

@@ -21,7 +21,7 @@ from scipy.spatial.distance import jensenshannon
 
 from valuescope.analysis import stats
 from valuescope.analysis.config import AnalysisConfig
-from valuescope.analysis.data import RunData, count_cells, load, long_values, presence
+from valuescope.analysis.data import SUBJECTIVE, USER_SQL, RunData, load, q
 from valuescope.engine.rundir import RunDir, atomic_write_bytes
 from valuescope.privacy.floor import apply_floor, floor_section
 from valuescope.records import RESPONSE_TYPES
@@ -82,25 +82,31 @@ class Group:
     has_users: bool
 
 
-def group_of(data: RunData, label: str) -> Group:
-    pres = presence(long_values(data.values, data.conv["id"]))
-    counts = count_cells(pres, data.conv, ["side", "level", "name"], data.has_users)
-    return _group(label, data.conv, counts, data.has_users)
-
-
-def _group(label: str, conv: pd.DataFrame, counts: pd.DataFrame, has_users: bool) -> Group:
-    resp = count_cells(conv[["id", "user_id", "response"]], conv, ["response"], has_users).set_index("response")
-    return Group(
-        label,
-        len(conv),
-        int(conv["subjective"].astype(bool).sum()),
-        counts,
-        resp.reindex(list(RESPONSE_TYPES)),
-        has_users,
+def group_of(data: RunData, label: str, where: str = "true", has_users: bool | None = None) -> Group:
+    """One group: the conversations of `data` matching the SQL condition `where` (over the conv view)."""
+    if has_users is None:
+        has_users = bool(data.scalar(f"SELECT coalesce(bool_or(user_id IS NOT NULL), false) FROM conv WHERE {where}"))
+    users = f"count(DISTINCT {USER_SQL})" if has_users else "CAST(NULL AS DOUBLE)"
+    sel = f"(SELECT id, user_id FROM conv WHERE {where})"
+    counts = data.df(
+        f"SELECT side, level, name, count(DISTINCT id) AS n, {users} AS n_users FROM pres JOIN {sel} USING (id) GROUP BY ALL"
     )
+    return _group(data, label, where, counts, has_users)
+
+
+def _group(data: RunData, label: str, where: str, counts: pd.DataFrame, has_users: bool) -> Group:
+    users = f"count(DISTINCT {USER_SQL})" if has_users else "CAST(NULL AS DOUBLE)"
+    n, n_subj = data.con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE {SUBJECTIVE}) FROM conv WHERE {where}"
+    ).fetchone()
+    resp = data.df(
+        f"SELECT response, count(DISTINCT id) AS n, {users} AS n_users FROM conv WHERE {where} GROUP BY response"
+    ).set_index("response")
+    return Group(label, int(n), int(n_subj), counts, resp.reindex(list(RESPONSE_TYPES)), has_users)
 
 
 def subset(data: RunData, mask: pd.Series) -> RunData:
+    """An in-memory RunData of the conversations in `mask` (a boolean Series over ``data.conv``)."""
     conv = data.conv[mask.to_numpy()].reset_index(drop=True)
     return RunData(conv=conv, values=data.values[data.values["id"].isin(set(conv["id"]))], placed=data.placed)
 
@@ -113,33 +119,51 @@ def week_of(ts: pd.Series) -> pd.Series:
     return pd.Series([x if ok else None for x, ok in zip(out.astype(object), t.notna())], index=ts.index, dtype=object)
 
 
-def group_labels(data: RunData, by: str) -> pd.Series:
+def group_labels(data: RunData, by: str) -> str:
+    """The group of each conversation as a SQL expression over the conv view (weeks: computed once per
+    distinct timestamp with :func:`week_of`)."""
     if by == "model":
-        return data.conv["model"]
+        return "CAST(model AS VARCHAR)"
     if by == "week":
-        return week_of(data.conv["timestamp"])
+        if "week_labels" not in {r[0] for r in data.con.execute("SHOW TABLES").fetchall()}:
+            ts = data.df("SELECT DISTINCT CAST(timestamp AS VARCHAR) AS ts FROM conv WHERE timestamp IS NOT NULL")["ts"]
+            data.con.register("week_labels", pd.DataFrame({"ts": ts, "week": week_of(ts)}))
+        return "(SELECT w.week FROM week_labels w WHERE w.ts = CAST(timestamp AS VARCHAR))"
     raise ValueError(f"unknown grouping {by!r}; use 'model' or 'week'")
+
+
+def group_names(data: RunData, label: str) -> list[str]:
+    return sorted(data.df(f"SELECT DISTINCT {label} AS g FROM conv")["g"].dropna().astype(str))
 
 
 def groups_within(data: RunData, by: str) -> list[tuple[Group, Group]]:
     """Pairs to compare inside one run: every pair of models (or each against the rest when
     there are more than MAX_PAIRWISE), or consecutive weeks."""
-    col = group_labels(data, by).astype(object)
-    labels = sorted(col.dropna().astype(str).unique())
+    label = group_labels(data, by)
+    labels = group_names(data, label)
     if len(labels) < 2:
         return []
-    conv = data.conv.assign(grp=col.to_numpy())
-    pres = presence(long_values(data.values, conv["id"])).merge(conv[["id", "grp", "user_id"]], on="id")
-    counts = count_cells(pres, conv, ["grp", "side", "level", "name"], data.has_users)
+    counts = data.df(
+        f"SELECT grp, side, level, name, count(DISTINCT id) AS n, {data.users_sql()} AS n_users "
+        f"FROM pres JOIN (SELECT id, user_id, {label} AS grp FROM conv) USING (id) GROUP BY ALL"
+    )
     groups = {
-        g: _group(g, conv[conv["grp"] == g], counts[counts["grp"] == g].drop(columns="grp"), data.has_users)
+        g: _group(
+            data,
+            g,
+            f"{label} = {q(g)}",
+            counts[counts["grp"] == g].drop(columns="grp").reset_index(drop=True),
+            data.has_users,
+        )
         for g in labels
     }
     if by == "week":
         return [(groups[a], groups[b]) for a, b in zip(labels, labels[1:])]
     if len(labels) <= MAX_PAIRWISE:
         return [(groups[a], groups[b]) for a, b in itertools.combinations(labels, 2)]
-    return [(groups[g], group_of(subset(data, col.notna() & (col != g)), f"rest (not {g})")) for g in labels]
+    return [
+        (groups[g], group_of(data, f"rest (not {g})", f"{label} IS NOT NULL AND {label} <> {q(g)}")) for g in labels
+    ]
 
 
 def compare_values(a: Group, b: Group, cfg: AnalysisConfig) -> pd.DataFrame:
@@ -307,8 +331,8 @@ def write_comparison(
 
 def run_label(run: RunDir, data: RunData) -> str:
     """A run's name in a comparison: its single model when it holds one, else its folder name."""
-    models = data.conv["model"].dropna().unique()
-    return str(models[0]) if len(models) == 1 else run.path.name
+    models = data.df("SELECT DISTINCT model FROM conv WHERE model IS NOT NULL")["model"]
+    return str(models.iloc[0]) if len(models) == 1 else run.path.name
 
 
 def compare_runs(
@@ -336,16 +360,16 @@ def compare_runs(
     elif len(runs) == 1:
         data = datas[0]
         if group_a or group_b:
-            col = group_labels(data, by or "model").astype(object)
-            known = sorted(col.dropna().astype(str).unique())
+            label = group_labels(data, by or "model")
+            known = group_names(data, label)
             for g in (group_a, group_b):
                 if g is not None and g not in known:
                     raise ValueError(f"no group {g!r} in {run_paths[0]}; groups: {', '.join(known)}")
-            a = group_of(subset(data, col == group_a), group_a) if group_a else None
-            b_mask = (col == group_b) if group_b else (col.notna() & (col != group_a))
-            b = group_of(subset(data, b_mask), group_b or f"rest (not {group_a})")
+            a = group_of(data, group_a, f"{label} = {q(group_a)}") if group_a else None
+            b_where = f"{label} = {q(group_b)}" if group_b else f"{label} IS NOT NULL AND {label} <> {q(group_a)}"
+            b = group_of(data, group_b or f"rest (not {group_a})", b_where)
             if a is None:
-                a = group_of(subset(data, col.notna() & (col != group_b)), f"rest (not {group_b})")
+                a = group_of(data, f"rest (not {group_b})", f"{label} IS NOT NULL AND {label} <> {q(group_b)}")
             pairs = [(a, b)]
         else:
             pairs = groups_within(data, by or "model")

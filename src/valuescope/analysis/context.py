@@ -11,13 +11,16 @@ everywhere alike), with a Poisson-bootstrap interval.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from valuescope.analysis import stats
 from valuescope.analysis.config import AnalysisConfig
-from valuescope.analysis.data import LEVELS, SIDES, RunData, count_cells, long_values, presence
+from valuescope.analysis.data import LEVELS, SIDES, SUBJECTIVE, RunData, q
 from valuescope.privacy.config import PrivacyConfig
+from valuescope.taxonomy.stream import columns
 
 CONTEXT_COLUMNS = [
     "context_kind",
@@ -42,6 +45,7 @@ CONTEXT_COLUMNS = [
     "significant",
     "rank",
 ]
+TASK_FIT_ROWS = 200_000  # task clusters are fitted on at most this many subjective conversations
 INVARIANCE_COLUMNS = [
     "context_kind",
     "side",
@@ -94,6 +98,18 @@ def task_clusters(
 ) -> pd.Series:
     """Discovered task clusters: k-means over task embeddings, each named by its 3 most distinctive words
     among the words common enough to pass the privacy floor (``users``: each task's user id, if known)."""
+    return fit_task_clusters(tasks, k, embedder, seed, users, floor)[0]
+
+
+def fit_task_clusters(
+    tasks: pd.Series,
+    k: int = 0,
+    embedder: str = "minilm",
+    seed: int = 0,
+    users: pd.Series | None = None,
+    floor: PrivacyConfig | None = None,
+) -> tuple[pd.Series, Any, dict[int, str]]:
+    """task_clusters, with the fitted k-means and the cluster names (to label tasks outside the fit)."""
     from sklearn.cluster import KMeans
     from sklearn.feature_extraction.text import CountVectorizer
 
@@ -104,7 +120,8 @@ def task_clusters(
         k = int(np.clip(round(np.sqrt(len(texts) / 2)), 4, 30))
     k = min(k, len(set(texts)))
     vecs = embed_cached(texts, embedder)  # each distinct task embedded once
-    labels = KMeans(n_clusters=k, n_init=2, random_state=seed).fit_predict(vecs.astype(np.float64))
+    km = KMeans(n_clusters=k, n_init=2, random_state=seed)
+    labels = km.fit_predict(vecs.astype(np.float64))
     vocabulary = common_words(texts, None if users is None else users.reindex(tasks.index), floor or PrivacyConfig())
     names = {c: f"{c:02d}: (no word common enough to name it)" for c in range(k)}
     if vocabulary:
@@ -119,39 +136,100 @@ def task_clusters(
             top = [w for w, score in zip(words[order], (tf[c] * idf)[order], strict=True) if score > 0]
             if top:
                 names[c] = f"{c:02d}: " + " / ".join(top)
-    return pd.Series([names[x] for x in labels], index=tasks.index)
+    return pd.Series([names[x] for x in labels], index=tasks.index), km, names
 
 
-def context_columns(data: RunData, cfg: AnalysisConfig, privacy: PrivacyConfig | None = None) -> dict[str, pd.Series]:
-    """The context label per conversation for every configured kind that has data (task clusters are
-    named only with words that pass ``privacy``'s floor)."""
+def task_cluster_labels(data: RunData, cfg: AnalysisConfig, privacy: PrivacyConfig | None) -> pd.DataFrame | None:
+    """Task -> cluster name for every distinct task of a subjective conversation (None: too few tasks).
+
+    Up to TASK_FIT_ROWS subjective conversations, k-means runs over all of them exactly as
+    :func:`task_clusters`; beyond, it is fitted (and the clusters named) on a fixed sample of that many and
+    every distinct task is assigned to its nearest centre, in batches. Identical tasks have identical
+    embeddings, so a label is a function of the task: the table has one row per distinct task.
+    """
+    tasks = data.df(f"SELECT coalesce(task, '') AS task, count(*) AS n FROM conv WHERE {SUBJECTIVE} GROUP BY 1")
+    n_subj = int(tasks["n"].sum())
+    if n_subj < 40 or tasks.loc[tasks["task"].str.strip() != "", "n"].sum() < 40:
+        return None
+    users = "user_id" if data.has_users else "NULL AS user_id"
+    if n_subj <= TASK_FIT_ROWS:
+        rows = data.df(f"SELECT coalesce(task, '') AS task, {users} FROM conv WHERE {SUBJECTIVE} ORDER BY _row")
+        labels = task_clusters(
+            rows["task"],
+            cfg.task_clusters,
+            cfg.embedder,
+            cfg.seed,
+            rows["user_id"] if data.has_users else None,
+            privacy,
+        )
+        return pd.DataFrame({"task": rows["task"], "label": labels}).drop_duplicates("task").reset_index(drop=True)
+    from valuescope.analysis.anomalies import embed_cached
+
+    sample = data.df(
+        f"SELECT coalesce(task, '') AS task, {users} FROM conv WHERE {SUBJECTIVE} "
+        f"ORDER BY hash(id, {int(cfg.seed)}), id LIMIT {TASK_FIT_ROWS}"
+    )
+    _, km, names = fit_task_clusters(
+        sample["task"],
+        cfg.task_clusters,
+        cfg.embedder,
+        cfg.seed,
+        sample["user_id"] if data.has_users else None,
+        privacy,
+    )
+    parts = []
+    for start in range(0, len(tasks), 4096):
+        chunk = tasks["task"].iloc[start : start + 4096]
+        texts = chunk.str.strip().str.lower().tolist()
+        parts.append(
+            pd.DataFrame(
+                {
+                    "task": chunk.to_numpy(),
+                    "label": [names[x] for x in km.predict(embed_cached(texts, cfg.embedder).astype(np.float64))],
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def context_columns(data: RunData, cfg: AnalysisConfig, privacy: PrivacyConfig | None = None) -> dict[str, str]:
+    """A view per configured kind of context that has data: (id, user_id, response, ctx, _row) of every
+    subjective conversation with a label of that kind (task clusters are named only with words that pass
+    ``privacy``'s floor). Returns kind -> view name."""
     out = {}
-    conv = data.conv
+    have = set(columns(data.con, "conv"))
     for kind in cfg.context_kinds:
+        view = f"ctx_{len(out)}"
         if kind == "task_cluster":
-            subj = conv["subjective"].astype(bool)
-            if subj.sum() >= 40 and conv.loc[subj, "task"].fillna("").str.strip().ne("").sum() >= 40:
-                labels = pd.Series(None, index=conv.index, dtype=object)
-                users = conv.loc[subj, "user_id"] if data.has_users else None
-                labels[subj] = task_clusters(
-                    conv.loc[subj, "task"], cfg.task_clusters, cfg.embedder, cfg.seed, users, privacy
-                )
-                out[kind] = labels
-        elif kind in conv.columns and conv[kind].notna().any():
-            out[kind] = conv[kind]
+            labels = task_cluster_labels(data, cfg, privacy)
+            if labels is None:
+                continue
+            data.con.register(f"{view}_labels", labels)
+            label = f"(SELECT label FROM {view}_labels l WHERE l.task = coalesce(c.task, ''))"
+        elif (
+            kind in have
+            and kind not in ("id", "_row")
+            and data.scalar(f'SELECT bool_or("{kind}" IS NOT NULL) FROM conv')
+        ):
+            label = f'CAST(c."{kind}" AS VARCHAR)'
+        else:
+            continue
+        data.con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM (SELECT c.id, c.user_id, c.response, {label} AS ctx, "
+            f"c._row FROM conv c WHERE {SUBJECTIVE}) WHERE ctx IS NOT NULL"
+        )
+        out[kind] = view
     return out
 
 
-def _cells(pres: pd.DataFrame, conv: pd.DataFrame, min_support: int, has_users: bool) -> pd.DataFrame:
+def _cells(
+    cells: pd.DataFrame, n_ctx: pd.Series, n_val: pd.Series, n_total: int, min_support: int, has_users: bool
+) -> pd.DataFrame:
     """The tested family for one (kind, side, level): every eligible value x eligible context."""
-    n_total = conv["id"].nunique()
-    n_ctx = conv.groupby("ctx")["id"].nunique()
     n_ctx = n_ctx[n_ctx >= min_support]
-    counts = count_cells(pres, conv, ["name", "ctx"], has_users)
-    n_val = pres.groupby("name")["id"].nunique()
     n_val = n_val[n_val >= min_support]
     grid = pd.MultiIndex.from_product([n_val.index, n_ctx.index], names=["name", "ctx"]).to_frame(index=False)
-    grid = grid.merge(counts, on=["name", "ctx"], how="left")
+    grid = grid.merge(cells[["name", "ctx", "n", "n_users"]], on=["name", "ctx"], how="left")
     grid["n"] = grid["n"].fillna(0).astype(int)
     if has_users:
         grid["n_users"] = grid["n_users"].fillna(0)
@@ -161,22 +239,28 @@ def _cells(pres: pd.DataFrame, conv: pd.DataFrame, min_support: int, has_users: 
     return grid
 
 
-def context_table(data: RunData, cfg: AnalysisConfig, contexts: dict[str, pd.Series]) -> pd.DataFrame:
+def context_table(data: RunData, cfg: AnalysisConfig, contexts: dict[str, str]) -> pd.DataFrame:
     """Value x context cells with residuals, corrected p-values and lift (before the privacy floor)."""
-    subj_mask = data.conv["subjective"].astype(bool)
     parts = []
-    for kind, labels in contexts.items():
-        conv = data.conv.loc[subj_mask & labels.notna(), ["id", "user_id"]].assign(
-            ctx=labels[subj_mask & labels.notna()]
+    for kind, view in contexts.items():
+        n_total = int(data.scalar(f"SELECT count(DISTINCT id) FROM {view}"))
+        n_ctx = (
+            data.df(f"SELECT ctx, count(DISTINCT id) AS n FROM {view} GROUP BY ctx").set_index("ctx")["n"].sort_index()
         )
-        long = long_values(data.values, conv["id"])
-        pres = presence(long).merge(conv[["id", "ctx", "user_id"]], on="id")
+        cells = data.df(
+            f"SELECT side, level, name, ctx, count(DISTINCT id) AS n, {data.users_sql()} AS n_users "
+            f"FROM pres JOIN {view} USING (id) GROUP BY ALL"
+        )
+        n_val = data.df(
+            f"SELECT side, level, name, count(DISTINCT id) AS n FROM pres SEMI JOIN {view} USING (id) GROUP BY ALL"
+        )
         for side in SIDES:
             for level in LEVELS:
-                p = pres[(pres["side"] == side) & (pres["level"] == level)]
-                if p.empty:
+                c = cells[(cells["side"] == side) & (cells["level"] == level)]
+                if c.empty:
                     continue
-                g = _cells(p, conv, cfg.min_support, data.has_users)
+                v = n_val[(n_val["side"] == side) & (n_val["level"] == level)].set_index("name")["n"].sort_index()
+                g = _cells(c, n_ctx, v, n_total, cfg.min_support, data.has_users)
                 if g.empty:
                     continue
                 g["expected"], g["residual"] = stats.cell_residual(g["n"], g["n_value"], g["n_context"], g["n_total"])
@@ -204,62 +288,94 @@ def _cv(rates: np.ndarray) -> np.ndarray:
         return np.where(mean > 0, rates.std(axis=-2) / mean, np.nan)
 
 
-def invariance_table(data: RunData, cfg: AnalysisConfig, contexts: dict[str, pd.Series]) -> pd.DataFrame:
-    """Per value: CV of its rate across contexts with >= min_support conversations, bootstrap 95% interval."""
+def _int_column(data: RunData, sql: str, col: str) -> np.ndarray:
+    return np.asarray(data.con.execute(sql).fetchnumpy()[col])
+
+
+def invariance_table(data: RunData, cfg: AnalysisConfig, contexts: dict[str, str]) -> pd.DataFrame:
+    """Per value: CV of its rate across contexts with >= min_support conversations, bootstrap 95% interval.
+
+    The conversation x value presence matrix is never built: rates and each bootstrap resample are sums
+    over the (conversation, value) presence pairs, held as two integer arrays; the Poisson weights are drawn
+    one resample at a time, in the order (and so with the values) of a (bootstrap x conversations) draw.
+    """
     rng = np.random.default_rng(cfg.seed)
-    subj_mask = data.conv["subjective"].astype(bool)
     parts = []
-    for kind, labels in contexts.items():
-        ok = subj_mask & labels.notna()
-        conv = data.conv.loc[ok, ["id", "user_id"]].assign(ctx=labels[ok].astype(str)).reset_index(drop=True)
-        n_ctx = conv["ctx"].value_counts()
+    for kind, view in contexts.items():
+        # contexts in value_counts order: by count, ties in order of first appearance
+        first = data.df(f"SELECT ctx, count(*) AS n, min(_row) AS first FROM {view} GROUP BY ctx ORDER BY first")
+        n_ctx = pd.Series(first["n"].to_numpy(), index=first["ctx"].to_numpy()).sort_values(ascending=False)
         ctxs = n_ctx[n_ctx >= cfg.min_support].index.tolist()
         if len(ctxs) < 2:
             continue
-        conv = conv[conv["ctx"].isin(ctxs)].reset_index(drop=True)
-        ctx_idx = conv["ctx"].map({c: i for i, c in enumerate(ctxs)}).to_numpy()
-        row_of = pd.Series(np.arange(len(conv)), index=conv["id"])
-        pres = presence(long_values(data.values, conv["id"]))
-        weights = rng.poisson(1.0, size=(cfg.bootstrap, len(conv))).astype(np.float32) if cfg.bootstrap else None
+        data.con.register("inv_ctx", pd.DataFrame({"ctx": ctxs, "c": np.arange(len(ctxs), dtype=np.int32)}))
+        data.con.execute(
+            "CREATE OR REPLACE TEMP TABLE inv_conv AS SELECT v.id, v.user_id, x.c, "
+            f"CAST(row_number() OVER (ORDER BY v._row) - 1 AS INTEGER) AS pos FROM {view} v JOIN inv_ctx x USING (ctx)"
+        )
+        ctx_idx = _int_column(data, "SELECT c FROM inv_conv ORDER BY pos", "c")
+        n_conv, n_c = len(ctx_idx), len(ctxs)
+        per_ctx = np.bincount(ctx_idx, minlength=n_c).astype(np.float32)
+        families = []
         for side in SIDES:
             for level in LEVELS:
-                p = pres[(pres["side"] == side) & (pres["level"] == level)]
-                n_val = p.groupby("name")["id"].nunique()
-                names = n_val[n_val >= cfg.min_support].index.tolist()
+                where = f"WHERE side = {q(side)} AND level = {q(level)}"
+                fam = f"FROM pres JOIN inv_conv USING (id) {where}"
+                n_val = (
+                    data.df(f"SELECT name, count(DISTINCT id) AS n, {data.users_sql()} AS n_users {fam} GROUP BY name")
+                    .set_index("name")
+                    .sort_index()
+                )
+                n_val = n_val[n_val["n"] >= cfg.min_support]
+                names = n_val.index.tolist()
                 if not names:
                     continue
-                p = p[p["name"].isin(names)]
-                x = np.zeros((len(conv), len(names)), dtype=np.float32)
-                x[row_of[p["id"]].to_numpy(), p["name"].map({n: i for i, n in enumerate(names)}).to_numpy()] = 1
-                onehot = np.eye(len(ctxs), dtype=np.float32)[ctx_idx]  # N x C
-                rates = (onehot.T @ x) / onehot.sum(axis=0)[:, None]  # C x V
-                cv = _cv(rates)
-                lo = hi = np.full(len(names), np.nan)
-                if weights is not None:
-                    wc = weights @ onehot  # B x C
-                    bc = np.stack([weights[:, ctx_idx == c] @ x[ctx_idx == c] for c in range(len(ctxs))], axis=1)
-                    with np.errstate(divide="ignore", invalid="ignore"):
-                        boot = _cv(bc / wc[:, :, None])
-                    lo, hi = np.nanpercentile(boot, 2.5, axis=0), np.nanpercentile(boot, 97.5, axis=0)
-                users = count_cells(p, data.conv, ["name"], data.has_users).set_index("name")
-                parts.append(
-                    pd.DataFrame(
-                        {
-                            "context_kind": kind,
-                            "side": side,
-                            "level": level,
-                            "name": names,
-                            "n": n_val[names].to_numpy(),
-                            "n_users": users.loc[names, "n_users"].to_numpy(),
-                            "n_contexts": (rates > 0).sum(axis=0),
-                            "n_contexts_total": len(ctxs),
-                            "mean_rate": rates.mean(axis=0),
-                            "cv": cv,
-                            "cv_ci_low": lo,
-                            "cv_ci_high": hi,
-                        }
-                    )
+                data.con.register(
+                    "inv_names", pd.DataFrame({"name": names, "v": np.arange(len(names), dtype=np.int64)})
                 )
+                pairs = data.con.execute(
+                    f"SELECT pos, v FROM pres JOIN inv_conv USING (id) JOIN inv_names USING (name) {where}"
+                ).fetchnumpy()
+                data.con.unregister("inv_names")
+                pos, v = np.asarray(pairs["pos"]), np.asarray(pairs["v"])
+                cell = ctx_idx[pos].astype(np.int64) * len(names) + v
+                counts = np.bincount(cell, minlength=n_c * len(names)).reshape(n_c, len(names)).astype(np.float32)
+                rates = counts / per_ctx[:, None]  # C x V
+                families.append((side, level, names, n_val, pos, cell, rates))
+        boots: list[list[np.ndarray]] = [[] for _ in families]
+        for _ in range(cfg.bootstrap if families else 0):
+            w = rng.poisson(1.0, size=n_conv).astype(np.float32)
+            wc = np.bincount(ctx_idx, weights=w, minlength=n_c).astype(np.float32)
+            for f, (_, _, names, _, pos, cell, _) in enumerate(families):
+                bc = np.bincount(cell, weights=w[pos], minlength=n_c * len(names)).astype(np.float32)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    boots[f].append(_cv(bc.reshape(n_c, len(names)) / wc[:, None]))
+        if not families and cfg.bootstrap:
+            rng.poisson(1.0, size=(cfg.bootstrap, n_conv))  # the draws the families would have used
+        data.con.unregister("inv_ctx")
+        for (side, level, names, n_val, _, _, rates), boot in zip(families, boots, strict=True):
+            lo = hi = np.full(len(names), np.nan)
+            if boot:
+                b = np.stack(boot)
+                lo, hi = np.nanpercentile(b, 2.5, axis=0), np.nanpercentile(b, 97.5, axis=0)
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "context_kind": kind,
+                        "side": side,
+                        "level": level,
+                        "name": names,
+                        "n": n_val["n"].to_numpy(),
+                        "n_users": n_val["n_users"].astype(float).to_numpy(),
+                        "n_contexts": (rates > 0).sum(axis=0),
+                        "n_contexts_total": n_c,
+                        "mean_rate": rates.mean(axis=0),
+                        "cv": _cv(rates),
+                        "cv_ci_low": lo,
+                        "cv_ci_high": hi,
+                    }
+                )
+            )
     if not parts:
         return pd.DataFrame(columns=INVARIANCE_COLUMNS)
     return pd.concat(parts, ignore_index=True)[INVARIANCE_COLUMNS]

@@ -1,38 +1,40 @@
-"""Loading a run's tables into the shapes every analysis works on.
+"""A run's tables in the shapes every analysis works on, as DuckDB views (out of core).
 
-Two shapes: one row per judged conversation (judgments joined with the
-conversation's model, context, user and time), and one row per
-(conversation, side, level, name) *presence* of a value — analyses count
-conversations, not mentions, so a value said three times in one chat counts once.
+Two shapes: one row per judged conversation (``conv``: judgments joined with the conversation's model,
+context, user and time), and one row per (conversation, side, level, name) *presence* of a value
+(``pres``) — analyses count conversations, not mentions, so a value said three times in one chat counts
+once. The analyses aggregate these views in SQL and keep only the aggregates (one row per value, context,
+model…) in pandas; the corpus itself stays in the Parquet tables (or, in tests, in the frames given).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from valuescope.records import L3_TO_L2
+from valuescope.taxonomy.stream import columns, connect
 
 LEVELS: tuple[str, ...] = ("value", "l1", "l2", "l3")
 LEVEL_COLUMN = {"value": "value_norm", "l1": "l1", "l2": "l2", "l3": "l3"}
 SIDES: tuple[str, ...] = ("ai", "human")
 VALUE_COLUMNS = ("id", "side", "value", "explicit", "value_norm", "l1", "l2", "l3")
+JUDGMENT_COLUMNS = ("id", "subjective", "task", "task_category", "response", "harmful_score")
 CONV_COLUMNS = ("model", "context", "user_id", "timestamp", "source")
 USER_KEY = "\x00user"  # helper column of count_cells, named so it cannot clash with a grouping key
 L2_TO_L3 = {l2: l3 for l3, l2s in L3_TO_L2.items() for l2 in l2s}
+# a conversation without a user id is its own (anonymous) user (privacy/floor.py)
+USER_SQL = "coalesce(CAST(user_id AS VARCHAR), chr(0) || 'conversation:' || CAST(id AS VARCHAR))"
+SUBJECTIVE = "coalesce(CAST(subjective AS BOOLEAN), false)"  # a conversation the study counts
+ROW_STRIDE = 1 << 40  # presence order: level block first, then the row of the values table
 
 
-@dataclass
-class RunData:
-    conv: pd.DataFrame  # one row per judged conversation
-    values: pd.DataFrame  # one row per value mention (values.parquet contract)
-    placed: bool  # False when values were derived from mentions (no taxonomy stage yet)
-
-    @property
-    def has_users(self) -> bool:
-        return "user_id" in self.conv.columns and self.conv["user_id"].notna().any()
+def q(s: str) -> str:
+    """A SQL string literal."""
+    return "'" + str(s).replace("'", "''") + "'"
 
 
 def normalise_value(s: pd.Series) -> pd.Series:
@@ -54,26 +56,140 @@ def values_from_mentions(mentions: pd.DataFrame) -> pd.DataFrame:
     return v
 
 
-def load(run) -> RunData:
-    """Read judgments, values (or mentions) and conversation metadata from a RunDir."""
-    judg = run.read_df("judgments")
-    if run.has_table("conversations"):
-        cols = ["id"] + [c for c in CONV_COLUMNS if c in run.read_table("conversations").schema.names]
-        conv = run.read_df("conversations", columns=cols)
-        judg = judg.merge(conv, on="id", how="left")
-    for c in CONV_COLUMNS:
-        if c not in judg.columns:
-            judg[c] = None
-    if run.has_table("values"):
-        values, placed = run.read_df("values"), True
-    elif run.has_table("mentions"):
-        values, placed = values_from_mentions(run.read_df("mentions")), False
-    else:
-        raise FileNotFoundError(f"run {run.path} has neither values.parquet nor mentions.parquet")
-    for c in VALUE_COLUMNS:  # an empty table may come without a schema
-        if c not in values.columns:
-            values[c] = pd.Series(dtype=object)
-    return RunData(conv=judg.reset_index(drop=True), values=values, placed=placed)
+class RunData:
+    """The views ``conv``, ``vals``, ``long`` and ``pres`` on one DuckDB connection.
+
+    Built from a run (:func:`load`: views over its Parquet tables, nothing read into memory) or from
+    frames (``RunData(conv=..., values=..., placed=...)``, for tests and in-memory comparisons).
+    ``conv`` and ``values`` as DataFrames are still there for callers that want them, read on demand.
+    """
+
+    def __init__(
+        self,
+        conv: pd.DataFrame | None = None,
+        values: pd.DataFrame | None = None,
+        placed: bool = True,
+        *,
+        run: Any = None,
+    ) -> None:
+        self.placed = placed
+        self.run = run
+        self._conv, self._values = conv, values
+        self.con = connect(run)
+        if run is None:
+            if conv is None or values is None:
+                raise ValueError("RunData needs a run or both frames")
+            self.con.register("conv_frame", conv)
+            self.con.register("values_frame", values)
+            self._views("conv_frame", None, "values_frame", placed)
+        else:
+            self._run_views(run)
+
+    # -- views ------------------------------------------------------------------------------------------
+    def _select(self, source: str, wanted: tuple[str, ...], alias: str = "") -> str:
+        have = set(columns(self.con, source))
+        pre = f"{alias}." if alias else ""
+        return ", ".join(f'{pre}"{c}"' if c in have else f'NULL AS "{c}"' for c in wanted)
+
+    def _run_views(self, run: Any) -> None:
+        conversations = run.parquet_source("conversations") if run.has_table("conversations") else None
+        if run.has_table("values"):
+            values, placed = run.parquet_source("values"), True
+        elif run.has_table("mentions"):
+            values, placed = run.parquet_source("mentions"), False
+        else:
+            raise FileNotFoundError(f"run {run.path} has neither values.parquet nor mentions.parquet")
+        self.placed = placed
+        self._views(run.parquet_source("judgments"), conversations, values, placed)
+
+    def _views(self, judgments: str, conversations: str | None, values: str, placed: bool) -> None:
+        con = self.con
+        judg = f"(SELECT {self._select(judgments, JUDGMENT_COLUMNS)}, row_number() OVER () AS _row FROM {judgments})"
+        if conversations is not None and "id" in columns(con, conversations):
+            meta = (
+                f"(SELECT DISTINCT ON (id) id AS _id, {self._select(conversations, CONV_COLUMNS)} FROM {conversations})"
+            )
+            con.execute(
+                f"CREATE VIEW conv AS SELECT j.* EXCLUDE (_row), {', '.join('c.' + c for c in CONV_COLUMNS)}, j._row "
+                f"FROM {judg} j LEFT JOIN {meta} c ON j.id = c._id"
+            )
+        else:
+            nulls = ", ".join(f'NULL AS "{c}"' for c in CONV_COLUMNS)
+            con.execute(f"CREATE VIEW conv AS SELECT * EXCLUDE (_row), {nulls}, _row FROM {judg}")
+        if placed:
+            cols = self._select(values, ("id", "side", "explicit", "value_norm", "l1", "l2", "l3"))
+            con.execute(f"CREATE VIEW vals AS SELECT {cols}, row_number() OVER () AS _row FROM {values}")
+        else:
+            self._mention_views(values)
+        parts = []
+        for i, level in enumerate(LEVELS):
+            col = LEVEL_COLUMN[level]
+            parts.append(
+                f"SELECT id, side, '{level}' AS level, CAST({col} AS VARCHAR) AS name, "
+                f"CAST(explicit AS BOOLEAN) AS explicit, {i} * {ROW_STRIDE} + _row AS _pos "
+                f"FROM vals WHERE {col} IS NOT NULL AND CAST({col} AS VARCHAR) <> ''"
+            )
+        con.execute("CREATE VIEW long AS " + " UNION ALL ".join(parts))
+        con.execute("CREATE VIEW pres AS SELECT id, side, level, name, min(_pos) AS _pos FROM long GROUP BY ALL")
+
+    def _mention_views(self, mentions: str) -> None:
+        """values_from_mentions in SQL: the normalisation is computed once per distinct spelling."""
+        con = self.con
+        have = set(columns(con, mentions))
+        raw = con.execute(f"SELECT DISTINCT value FROM {mentions}").df()["value"] if "value" in have else pd.Series()
+        norm = pd.DataFrame({"raw": raw.astype(object), "norm": normalise_value(raw.astype(object))})
+        con.register("value_norms", norm)
+        hints = pd.DataFrame({"l2": list(L2_TO_L3), "l3": list(L2_TO_L3.values())})
+        con.register("l2_to_l3", hints)
+        hint = "m.l2_hint" if "l2_hint" in have else "NULL"
+        value = "m.value" if "value" in have else "NULL"
+        con.execute(
+            f"CREATE VIEW vals AS SELECT {self._select(mentions, ('id', 'side', 'explicit'), 'm')}, "
+            f"n.norm AS value_norm, NULL AS l1, h.l2, h.l3, m._row "
+            f"FROM (SELECT *, row_number() OVER () AS _row FROM {mentions}) m "
+            f"LEFT JOIN value_norms n ON {value} IS NOT DISTINCT FROM n.raw "
+            f"LEFT JOIN l2_to_l3 h ON {hint} = h.l2"
+        )
+
+    # -- access -----------------------------------------------------------------------------------------
+    def df(self, sql: str) -> pd.DataFrame:
+        return self.con.execute(sql).df()
+
+    def scalar(self, sql: str) -> Any:
+        return self.con.execute(sql).fetchone()[0]
+
+    @cached_property
+    def has_users(self) -> bool:
+        return bool(self.scalar("SELECT coalesce(bool_or(user_id IS NOT NULL), false) FROM conv"))
+
+    def users_sql(self, where: str | None = None) -> str:
+        """The n_users aggregate (over rows matching `where`): distinct users, or NULL (NaN) without user ids."""
+        if not self.has_users:
+            return "CAST(NULL AS DOUBLE)"
+        return f"count(DISTINCT {USER_SQL})" + (f" FILTER (WHERE {where})" if where else "")
+
+    @property
+    def conv(self) -> pd.DataFrame:
+        """One row per judged conversation as a DataFrame (read on demand: the analyses never need it)."""
+        if self._conv is None:
+            self._conv = self.df("SELECT * EXCLUDE (_row) FROM conv ORDER BY _row")
+        return self._conv
+
+    @property
+    def values(self) -> pd.DataFrame:
+        """The values table (or values derived from mentions) as a DataFrame, read on demand."""
+        if self._values is None:
+            run = self.run
+            self._values = run.read_df("values") if self.placed else values_from_mentions(run.read_df("mentions"))
+            for c in VALUE_COLUMNS:
+                if c not in self._values.columns:
+                    self._values[c] = pd.Series(dtype=object)
+        return self._values
+
+
+def load(run: Any) -> RunData:
+    """Views over a RunDir's judgments, values (or mentions) and conversation metadata."""
+    return RunData(run=run)
 
 
 def long_values(values: pd.DataFrame, ids: pd.Series | None = None) -> pd.DataFrame:
@@ -101,7 +217,7 @@ def presence(long: pd.DataFrame) -> pd.DataFrame:
 
 
 def count_cells(pres: pd.DataFrame, conv: pd.DataFrame, keys: list[str], has_users: bool) -> pd.DataFrame:
-    """Conversations (n) and distinct users (n_users) per group of `keys` over a presence table.
+    """Conversations (n) and distinct users (n_users) per group of `keys` over an in-memory presence table.
 
     Conversations without a user id count as one user each (privacy/floor.py).
     One groupby, no helper columns merged back: any key name is safe.
@@ -110,7 +226,6 @@ def count_cells(pres: pd.DataFrame, conv: pd.DataFrame, keys: list[str], has_use
     g = df.groupby(keys, dropna=False, sort=False)
     out = g["id"].nunique().rename("n").reset_index()
     if has_users:
-        # a user's key is its id; a conversation without one is its own (anonymous) user
         anonymous = "\x00conversation:" + df["id"].astype(str)
         user_key = df["user_id"].astype(object).where(df["user_id"].notna(), anonymous)
         users = df.assign(**{USER_KEY: user_key}).groupby(keys, dropna=False, sort=False)[USER_KEY].nunique()

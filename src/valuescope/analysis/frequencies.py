@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from valuescope.analysis import stats
-from valuescope.analysis.data import LEVELS, SIDES, RunData, count_cells, long_values, presence
+from valuescope.analysis.data import LEVELS, SIDES, SUBJECTIVE, RunData
 
 FREQ_COLUMNS = [
     "side",
@@ -31,17 +31,23 @@ FREQ_COLUMNS = [
 
 def frequencies(data: RunData, alpha: float = 0.05) -> pd.DataFrame:
     """One row per (side, level, name), before the privacy floor."""
-    subj = data.conv[data.conv["subjective"].astype(bool)]
-    n_subj = len(subj)
-    long = long_values(data.values, subj["id"])
-    if long.empty or n_subj == 0:
+    n_subj = int(data.scalar(f"SELECT count(*) FROM conv WHERE {SUBJECTIVE}"))
+    subj = f"(SELECT id, user_id FROM conv WHERE {SUBJECTIVE})"
+    counts = data.df(
+        f"SELECT side, level, name, count(DISTINCT id) AS n, {data.users_sql()} AS n_users "
+        f"FROM pres JOIN {subj} USING (id) GROUP BY ALL"
+    )
+    if counts.empty or n_subj == 0:
         return pd.DataFrame(columns=FREQ_COLUMNS)
-    counts = count_cells(presence(long), data.conv, ["side", "level", "name"], data.has_users)
-    occ = long.groupby(["side", "level", "name"]).size().rename("n_occurrences").reset_index()
+    occ = data.df(
+        f"SELECT side, level, name, count(*) AS n_occurrences FROM long SEMI JOIN {subj} USING (id) GROUP BY ALL"
+    )
     occ["share_occurrences"] = occ["n_occurrences"] / occ.groupby(["side", "level"])["n_occurrences"].transform("sum")
-    ai = long[(long["side"] == "ai") & long["explicit"].notna()].copy()
-    ai["explicit"] = ai["explicit"].astype(bool)
-    expl = ai.groupby(["side", "level", "name"])["explicit"].agg(["sum", "count"]).reset_index()
+    expl = data.df(
+        "SELECT side, level, name, sum(CAST(explicit AS INTEGER)) AS sum, count(*) AS count "
+        f"FROM long SEMI JOIN {subj} USING (id) WHERE side = 'ai' AND explicit IS NOT NULL GROUP BY ALL"
+    )
+    expl["sum"] = expl["sum"].astype("int64")
     out = counts.merge(occ, on=["side", "level", "name"], how="left").merge(
         expl, on=["side", "level", "name"], how="left"
     )
@@ -61,42 +67,56 @@ def frequencies(data: RunData, alpha: float = 0.05) -> pd.DataFrame:
 
 def summary(data: RunData, alpha: float = 0.05) -> pd.DataFrame:
     """One row per side: how many conversations, how many values, values per conversation (t interval)."""
-    conv = data.conv
-    subj = conv[conv["subjective"].astype(bool)]
-    long = long_values(data.values, subj["id"])
+    n_conv, n_subj = data.con.execute(f"SELECT count(*), count(*) FILTER (WHERE {SUBJECTIVE}) FROM conv").fetchone()
+    subj = f"(SELECT id FROM conv WHERE {SUBJECTIVE})"
+    per_side = data.df(
+        "SELECT side, count(DISTINCT name) FILTER (WHERE level = 'value') AS distinct_values, "
+        "count(*) FILTER (WHERE level = 'value') AS n_occurrences, "
+        "count(explicit) FILTER (WHERE level = 'value') AS n_explicit_known, "
+        "coalesce(sum(CAST(explicit AS INTEGER)) FILTER (WHERE level = 'value'), 0) AS n_explicit, "
+        + ", ".join(f"count(DISTINCT name) FILTER (WHERE level = '{lv}') AS distinct_{lv}" for lv in ("l1", "l2", "l3"))
+        + f" FROM long SEMI JOIN {subj} USING (id) GROUP BY side"
+    ).set_index("side")
+    per_conv = data.df(
+        "SELECT side, count(*) AS n_with, sum(k) AS total, sum(k * k) AS squares FROM ("
+        f"SELECT side, id, count(DISTINCT name) AS k FROM long SEMI JOIN {subj} USING (id) "
+        "WHERE level = 'value' GROUP BY side, id) GROUP BY side"
+    ).set_index("side")
     rows = []
     for side in SIDES:
-        s = long[long["side"] == side]
-        vals = s[s["level"] == "value"]
-        per_conv = vals.groupby("id")["name"].nunique().reindex(subj["id"], fill_value=0).to_numpy()
-        mean, lo, hi = stats.mean_ci(per_conv, alpha)
-        n_with = int((per_conv > 0).sum())
-        wl, wh = stats.wilson(n_with, len(subj), alpha)
-        expl = vals["explicit"].dropna().astype(bool) if side == "ai" else pd.Series(dtype=bool)
-        el, eh = stats.wilson(int(expl.sum()), len(expl), alpha)
+        s = per_side.loc[side] if side in per_side.index else None
+        c = per_conv.loc[side] if side in per_conv.index else None
+        n_with = int(c["n_with"]) if c is not None else 0
+        total, squares = (int(c["total"]), int(c["squares"])) if c is not None else (0, 0)
+        mean, lo, hi = stats.mean_ci_of_sums(n_subj, total, squares, alpha)
+        wl, wh = stats.wilson(n_with, n_subj, alpha)
+        k_expl, n_expl = (
+            (int(s["n_explicit"]), int(s["n_explicit_known"])) if s is not None and side == "ai" else (0, 0)
+        )
+        el, eh = stats.wilson(k_expl, n_expl, alpha)
         row = {
             "side": side,
-            "n_conversations": len(conv),
-            "n_subjective": len(subj),
-            "distinct_values": int(vals["name"].nunique()),
+            "n_conversations": int(n_conv),
+            "n_subjective": int(n_subj),
+            "distinct_values": int(s["distinct_values"]) if s is not None else 0,
             "values_per_conversation_mean": mean,
             "values_per_conversation_ci_low": lo,
             "values_per_conversation_ci_high": hi,
             "n_with_values": n_with,
-            "share_with_values": n_with / len(subj) if len(subj) else np.nan,
+            "share_with_values": n_with / n_subj if n_subj else np.nan,
             "share_with_values_ci_low": float(wl),
             "share_with_values_ci_high": float(wh),
-            "n_occurrences": int(len(vals)),
-            "explicit_share": float(expl.mean()) if len(expl) else np.nan,
+            "n_occurrences": int(s["n_occurrences"]) if s is not None else 0,
+            "explicit_share": k_expl / n_expl if n_expl else np.nan,
             "explicit_ci_low": float(el),
             "explicit_ci_high": float(eh),
             "placed": data.placed,
         }
         for level in ("l1", "l2", "l3"):
-            row[f"distinct_{level}"] = int(s.loc[s["level"] == level, "name"].nunique())
+            row[f"distinct_{level}"] = int(s[f"distinct_{level}"]) if s is not None else 0
         rows.append(row)
     sub = pd.DataFrame(rows)
-    wl, wh = stats.wilson(len(subj), len(conv), alpha)
-    sub["subjective_share"] = len(subj) / len(conv) if len(conv) else np.nan
+    wl, wh = stats.wilson(n_subj, n_conv, alpha)
+    sub["subjective_share"] = n_subj / n_conv if n_conv else np.nan
     sub["subjective_ci_low"], sub["subjective_ci_high"] = float(wl), float(wh)
     return sub

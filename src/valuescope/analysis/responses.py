@@ -18,18 +18,18 @@ import pandas as pd
 
 from valuescope.analysis import stats
 from valuescope.analysis.config import AnalysisConfig
-from valuescope.analysis.data import LEVELS, RunData, count_cells, long_values, presence
+from valuescope.analysis.data import LEVELS, SUBJECTIVE, RunData, q
 from valuescope.records import RESPONSE_TYPES
 
 ENGAGED = [r for r in RESPONSE_TYPES if r != "no_human_values"]
 
 
-def _distribution(conv: pd.DataFrame, has_users: bool, alpha: float) -> pd.DataFrame:
-    counts = count_cells(conv[["id", "user_id", "response"]], conv, ["response"], has_users).set_index("response")
+def _distribution(counts: pd.DataFrame, n_total: int, has_users: bool, alpha: float) -> pd.DataFrame:
+    """Response shares from conversations (n) and users (n_users) per response type (``counts``)."""
+    counts = counts.set_index("response")
     out = pd.DataFrame({"response": list(RESPONSE_TYPES)})
     out["n"] = out["response"].map(counts["n"]).fillna(0).astype(int)
-    out["n_users"] = out["response"].map(counts["n_users"]) if has_users else np.nan
-    n_total = len(conv)
+    out["n_users"] = out["response"].map(counts["n_users"]).astype(float) if has_users else np.nan
     out["n_total"] = n_total
     out["share"] = out["n"] / n_total if n_total else np.nan
     out["ci_low"], out["ci_high"] = stats.wilson(out["n"], n_total, alpha)
@@ -41,20 +41,27 @@ def _distribution(conv: pd.DataFrame, has_users: bool, alpha: float) -> pd.DataF
     return out
 
 
-def responses_table(data: RunData, cfg: AnalysisConfig, contexts: dict[str, pd.Series]) -> pd.DataFrame:
+def responses_table(data: RunData, cfg: AnalysisConfig, contexts: dict[str, str]) -> pd.DataFrame:
     """Response-type distribution overall ("all") and per context, before the privacy floor."""
-    subj = data.conv["subjective"].astype(bool)
-    parts = [_distribution(data.conv[subj], data.has_users, cfg.alpha).assign(context_kind="all", context="all")]
-    for kind, labels in contexts.items():
-        ok = subj & labels.notna()
-        if not ok.any():  # no subjective conversation carries this kind of context
+    users = data.users_sql()
+    overall = data.df(
+        f"SELECT response, count(DISTINCT id) AS n, {users} AS n_users FROM conv WHERE {SUBJECTIVE} GROUP BY response"
+    )
+    n_subj = int(data.scalar(f"SELECT count(*) FROM conv WHERE {SUBJECTIVE}"))
+    parts = [_distribution(overall, n_subj, data.has_users, cfg.alpha).assign(context_kind="all", context="all")]
+    for kind, view in contexts.items():
+        cells = data.df(
+            f"SELECT ctx, response, count(*) AS rows, count(DISTINCT id) AS n, {users} AS n_users "
+            f"FROM {view} GROUP BY ALL"
+        )
+        if cells.empty:  # no subjective conversation carries this kind of context
             continue
-        conv = data.conv[ok].assign(ctx=labels[ok])
-        tab = pd.crosstab(conv["response"], conv["ctx"]).reindex(list(RESPONSE_TYPES), fill_value=0)
+        tab = cells.pivot_table(index="response", columns="ctx", values="rows", aggfunc="sum", fill_value=0)
+        tab = tab.sort_index(axis=1).reindex(list(RESPONSE_TYPES), fill_value=0)
         resid = pd.DataFrame(stats.adjusted_residuals(tab.to_numpy()), index=tab.index, columns=tab.columns)
         kind_parts = []
-        for ctx, g in conv.groupby("ctx"):
-            d = _distribution(g, data.has_users, cfg.alpha).assign(context_kind=kind, context=ctx)
+        for ctx, g in cells.groupby("ctx"):
+            d = _distribution(g, int(g["rows"].sum()), data.has_users, cfg.alpha).assign(context_kind=kind, context=ctx)
             d["residual"] = d["response"].map(resid[ctx])
             kind_parts.append(d)
         k = pd.concat(kind_parts, ignore_index=True)
@@ -66,24 +73,23 @@ def responses_table(data: RunData, cfg: AnalysisConfig, contexts: dict[str, pd.S
     return out[first + [c for c in out.columns if c not in first]]
 
 
-def _value_sets(data: RunData, ids: pd.Series, side: str, level: str) -> pd.Series:
-    long = long_values(data.values[data.values["side"] == side], ids)
-    return long[long["level"] == level].groupby("id")["name"].agg(set)
-
-
 def mirroring_table(data: RunData, cfg: AnalysisConfig, level: str = "value") -> pd.DataFrame:
     """Per response type (and "all"): share of conversations where an AI value equals a human value."""
-    conv = data.conv[data.conv["subjective"].astype(bool)]
-    human = _value_sets(data, conv["id"], "human", level)
-    ai = _value_sets(data, conv["id"], "ai", level)
-    conv = conv[conv["id"].isin(human.index)].copy()
-    conv["mirrored"] = [bool(human[i] & ai.get(i, set())) for i in conv["id"]]
+    sets = f"SELECT DISTINCT id, name FROM long WHERE level = {q(level)} AND side = "
+    per = data.df(
+        f"WITH s AS (SELECT id, user_id, response FROM conv WHERE {SUBJECTIVE}), "
+        f"h AS ({sets}'human'), a AS ({sets}'ai'), "
+        "m AS (SELECT s.*, s.id IN (SELECT id FROM h JOIN a USING (id, name)) AS mirrored "
+        "FROM s WHERE s.id IN (SELECT id FROM h)) "
+        "SELECT response, count(*) AS n, sum(CAST(mirrored AS INTEGER)) AS k, "
+        f"{data.users_sql()} AS n_users, GROUPING(response) AS total FROM m GROUP BY GROUPING SETS ((response), ())"
+    )
     rows = []
-    groups = [("all", conv)] + [(r, conv[conv["response"] == r]) for r in RESPONSE_TYPES]
-    for response, g in groups:
-        n, k = len(g), int(g["mirrored"].sum())
+    for response in ("all", *RESPONSE_TYPES):
+        hit = per[per["total"] == 1] if response == "all" else per[(per["total"] == 0) & (per["response"] == response)]
+        n = int(hit["n"].sum()) if len(hit) else 0
+        k = int(hit["k"].fillna(0).sum()) if len(hit) else 0
         lo, hi = stats.wilson(k, n, cfg.alpha)
-        users = count_cells(g[["id", "user_id"]].assign(x=1), g, ["x"], data.has_users)
         rows.append(
             {
                 "response": response,
@@ -93,7 +99,7 @@ def mirroring_table(data: RunData, cfg: AnalysisConfig, level: str = "value") ->
                 "ci_low": float(lo),
                 "ci_high": float(hi),
                 "level": level,
-                "n_users": float(users["n_users"].iloc[0]) if n else np.nan,
+                "n_users": float(hit["n_users"].iloc[0]) if n and data.has_users else np.nan,
             }
         )
     return pd.DataFrame(rows)
@@ -101,21 +107,30 @@ def mirroring_table(data: RunData, cfg: AnalysisConfig, level: str = "value") ->
 
 def resistance_table(data: RunData, cfg: AnalysisConfig) -> pd.DataFrame:
     """AI values over-represented in strong-resistance conversations vs the other subjective ones."""
-    conv = data.conv[data.conv["subjective"].astype(bool)]
-    resist_ids = set(conv.loc[conv["response"] == "strong_resistance", "id"])
-    n_total, n_res = len(conv), len(resist_ids)
-    pres = presence(long_values(data.values[data.values["side"] == "ai"], conv["id"]))
-    pres["resist"] = pres["id"].isin(resist_ids)
+    n_total, n_res = data.con.execute(
+        f"SELECT count(*), count(DISTINCT id) FILTER (WHERE response = 'strong_resistance') FROM conv WHERE {SUBJECTIVE}"
+    ).fetchone()
+    resist = "response = 'strong_resistance'"
+    cells = data.df(
+        f"SELECT level, name, count(DISTINCT id) AS n_value, count(DISTINCT id) FILTER (WHERE {resist}) AS n_resist, "
+        f"{data.users_sql(resist)} AS n_users "
+        f"FROM pres JOIN (SELECT id, user_id, response FROM conv WHERE {SUBJECTIVE}) USING (id) "
+        "WHERE side = 'ai' GROUP BY level, name"
+    )
     parts = []
     for level in LEVELS:
-        p = pres[pres["level"] == level]
-        if p.empty or n_res == 0:
+        g = cells[cells["level"] == level]
+        if g.empty or n_res == 0:
             continue
-        tot = p.groupby("name")["id"].nunique()
-        tot = tot[tot >= cfg.min_support]
-        res_cells = count_cells(p[p["resist"] & p["name"].isin(tot.index)], data.conv, ["name"], data.has_users)
-        g = pd.DataFrame({"name": tot.index, "n_value": tot.to_numpy()}).merge(res_cells, on="name", how="left")
-        g["n_resist"] = g.pop("n").fillna(0).astype(int)
+        g = g[g["n_value"] >= cfg.min_support].sort_values("name")
+        g = pd.DataFrame(
+            {
+                "name": g["name"].to_numpy(),
+                "n_value": g["n_value"].to_numpy(),
+                "n_users": np.where(g["n_resist"] > 0, g["n_users"].astype(float), np.nan),
+                "n_resist": g["n_resist"].astype(int).to_numpy(),
+            }
+        )
         g["rate_resist"] = g["n_resist"] / n_res
         g["ci_low"], g["ci_high"] = stats.wilson(g["n_resist"], n_res, cfg.alpha)
         n_oth = n_total - n_res
@@ -151,27 +166,31 @@ def resistance_table(data: RunData, cfg: AnalysisConfig) -> pd.DataFrame:
 
 def pairs_table(data: RunData, cfg: AnalysisConfig) -> pd.DataFrame:
     """AI value x human value associations in conversations where the user expressed values."""
-    conv = data.conv[data.conv["subjective"].astype(bool)]
-    pres = presence(long_values(data.values, conv["id"]))
-    ids = pres.loc[pres["side"] == "human", "id"].unique()
-    pres = pres[pres["id"].isin(ids)]
-    n_total = len(ids)
+    with_human = (
+        f"(SELECT id, user_id FROM conv WHERE {SUBJECTIVE} AND id IN (SELECT id FROM pres WHERE side = 'human'))"
+    )
+    n_total = int(data.scalar(f"SELECT count(DISTINCT id) FROM {with_human}"))
+    data.con.execute(
+        f"CREATE OR REPLACE TEMP VIEW pair_pres AS SELECT p.*, c.user_id FROM pres p JOIN {with_human} c USING (id)"
+    )
+    support = data.df("SELECT level, side, name, count(DISTINCT id) AS n FROM pair_pres GROUP BY ALL")
     parts = []
     for level in LEVELS:
-        p = pres[pres["level"] == level]
-        ai, hu = p[p["side"] == "ai"], p[p["side"] == "human"]
-        n_ai, n_hu = ai.groupby("name")["id"].nunique(), hu.groupby("name")["id"].nunique()
-        ai = ai[ai["name"].map(n_ai) >= cfg.min_support]
-        hu = hu[hu["name"].map(n_hu) >= cfg.min_support]
-        both = ai[["id", "name"]].merge(hu[["id", "name"]], on="id", suffixes=("_ai", "_h"))
-        if both.empty:
-            continue
-        g = count_cells(
-            both.rename(columns={"name_ai": "ai_value", "name_h": "human_value"}),
-            data.conv,
-            ["ai_value", "human_value"],
-            data.has_users,
+        s = support[support["level"] == level]
+        n_ai = s[s["side"] == "ai"].set_index("name")["n"].sort_index()
+        n_hu = s[s["side"] == "human"].set_index("name")["n"].sort_index()
+        data.con.register("supported", support[support["n"] >= cfg.min_support])
+        kept = f"SELECT p.* FROM pair_pres p SEMI JOIN supported USING (level, side, name) WHERE p.level = {q(level)} AND p.side = "
+        # cells in the order pandas' merge of the two presence lists would first meet them (ties keep it)
+        g = data.df(
+            f"SELECT a.name AS ai_value, h.name AS human_value, count(DISTINCT id) AS n, "
+            f"{data.users_sql()} AS n_users "
+            f"FROM ({kept}'ai') a JOIN ({kept}'human') h USING (id, user_id) "
+            "GROUP BY ALL ORDER BY min(struct_pack(a := a._pos, h := h._pos))"
         )
+        data.con.unregister("supported")
+        if g.empty:
+            continue
         g["n_ai"], g["n_human"] = g["ai_value"].map(n_ai), g["human_value"].map(n_hu)
         g["expected"], g["residual"] = stats.cell_residual(g["n"], g["n_ai"], g["n_human"], n_total)
         g["lift"] = stats.lift(g["n"], g["expected"])

@@ -174,3 +174,15 @@ def mean_ci(x: np.ndarray, alpha: float = 0.05) -> tuple[float, float, float]:
         return m, float("nan"), float("nan")
     half = float(stats.t.ppf(1 - alpha / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
     return m, m - half, m + half
+
+
+def mean_ci_of_sums(n: int, total: int, squares: int, alpha: float = 0.05) -> tuple[float, float, float]:
+    """mean_ci of n integers given their sum and sum of squares (exact integer moments: no pass over the data)."""
+    if n == 0:
+        return float("nan"), float("nan"), float("nan")
+    m = total / n
+    if n < 2:
+        return m, float("nan"), float("nan")
+    var = (n * squares - total * total) / (n * (n - 1))  # exact in integers up to the one division
+    half = float(stats.t.ppf(1 - alpha / 2, n - 1) * np.sqrt(var) / np.sqrt(n))
+    return m, m - half, m + half

@@ -38,15 +38,27 @@ def _pct(x: float, total: float) -> float:
 
 def pct_convos(mentions: pd.DataFrame, key: str, n_subjective: int) -> pd.Series:
     """Percentage of subjective conversations mentioning each value of column ``key``."""
-    per = mentions.drop_duplicates(["id", key]).groupby(key)["id"].size()
+    return pct_of_counts(mentions.drop_duplicates(["id", key]).groupby(key)["id"].size(), n_subjective)
+
+
+def pct_of_counts(per: pd.Series, n_subjective: int) -> pd.Series:
+    """pct_convos from conversations per key (index sorted by key, as a groupby gives it)."""
     return (100.0 * per / max(n_subjective, 1)).round(3).sort_values(ascending=False)
 
 
 def placed_exports(values: pd.DataFrame, tree: Tree, n_subjective: int) -> tuple[list[dict], list[dict]]:
     """The published tree restricted to (and re-weighted by) a run's placed, non-new mentions."""
     placed = values[~values["is_new"] & values["leaf"].notna()]
-    total = len(placed)
-    counts = placed.groupby("leaf").size()
+    per = placed.drop_duplicates(["id", "leaf"]).groupby("leaf")["id"].size()
+    return placed_exports_of_counts(placed.groupby("leaf").size(), per, tree, n_subjective)
+
+
+def placed_exports_of_counts(
+    counts: pd.Series, per: pd.Series, tree: Tree, n_subjective: int
+) -> tuple[list[dict], list[dict]]:
+    """placed_exports from aggregates: mentions per leaf (``counts``) and conversations per leaf (``per``),
+    both indexed by leaf in sorted order."""
+    total = int(counts.sum())
     occ: dict[str, float] = {}
     for leaf, c in counts.items():
         for node in tree.path(tree._leaf_ids[leaf]):
@@ -63,7 +75,7 @@ def placed_exports(values: pd.DataFrame, tree: Tree, n_subjective: int) -> tuple
         for n in tree.nodes.values()
         if n.cluster_id in occ
     ]
-    freqs = pct_convos(placed, "leaf", n_subjective)
+    freqs = pct_of_counts(per, n_subjective)
     return rows, [{"value": v, "pct_convos": p} for v, p in freqs.items()]
 
 

@@ -30,8 +30,12 @@ def hint_agreement(values: pd.DataFrame, l2_names: set[str]) -> dict[str, float]
     if "tree_l2" not in values.columns or "l2_hint" not in values.columns:
         return {"hinted": 0, "l2_hint_disagreement": None}  # type: ignore[dict-item]
     known = values[values["l2_hint"].isin(l2_names)]
-    share = float((known["l2_hint"] != known["tree_l2"]).mean()) if len(known) else 0.0
-    return {"hinted": len(known), "l2_hint_disagreement": round(share, 4)}
+    return hint_agreement_of_counts(len(known), int((known["l2_hint"] != known["tree_l2"]).sum()))
+
+
+def hint_agreement_of_counts(hinted: int, differ: int) -> dict[str, float]:
+    """hint_agreement from counts: mentions with a known l2_hint, and those whose tree_l2 differs."""
+    return {"hinted": hinted, "l2_hint_disagreement": round(differ / hinted, 4) if hinted else 0.0}
 
 
 def tree_consistent_labels(

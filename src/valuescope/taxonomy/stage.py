@@ -26,12 +26,13 @@ from valuescope.taxonomy.export import (
     TREE_COLUMNS,
     discovered_tree_rows,
     membership_table,
-    pct_convos,
-    placed_exports,
+    pct_of_counts,
+    placed_exports_of_counts,
     write_csv,
 )
-from valuescope.taxonomy.readings import hint_agreement
+from valuescope.taxonomy.readings import hint_agreement_of_counts
 from valuescope.taxonomy.reference import Tree, load_tree, published_tree
+from valuescope.taxonomy.stream import batches, columns, connect, write_batches
 from valuescope.taxonomy.vectors import TextVectors, tree_sha
 
 VALUES_SCHEMA = VALUES.schema  # derived from records.PlacedValue (valuescope.tables)
@@ -42,17 +43,49 @@ def config_tree(config: TaxonomyConfig) -> Tree:
     return load_tree(config.tree) if config.tree else published_tree()
 
 
-def n_subjective(run: RunDir, mentions: pd.DataFrame) -> int:
-    """Subjective conversations (judgments.parquet), else conversations with any mention."""
+def n_subjective(run: RunDir, con: Any, table: str) -> int:
+    """Subjective conversations (judgments), else conversations with any row in `table`."""
     if run.has_table("judgments"):
-        j = run.read_df("judgments", columns=["id", "subjective"])
-        return int(j["subjective"].fillna(False).astype(bool).sum())
-    return int(mentions["id"].nunique())
+        src = run.parquet_source("judgments")
+        return int(con.execute(f"SELECT count(*) FILTER (WHERE coalesce(subjective, false)) FROM {src}").fetchone()[0])
+    return int(con.execute(f"SELECT count(DISTINCT id) FROM {run.parquet_source(table)}").fetchone()[0])
 
 
-def counted(values: pd.DataFrame, config: TaxonomyConfig) -> pd.DataFrame:
-    """Mentions that count in exported trees (AI side by default, as in the study)."""
-    return values[values["side"].isin(config.sides)]
+def sides_sql(config: TaxonomyConfig) -> str:
+    """SQL condition: mentions that count in exported trees (AI side by default, as in the study)."""
+    return (
+        "side IN (" + ", ".join("'" + s.replace("'", "''") + "'" for s in config.sides) + ")"
+        if config.sides
+        else "false"
+    )
+
+
+def _hint(h: Any) -> str | None:
+    return h if isinstance(h, str) and h else None
+
+
+def distinct_mentions(con: Any, source: str) -> list[tuple[str, str | None]]:
+    """Distinct (value, l2_hint) of the mentions, in order of first appearance (streamed: bounded by distinct)."""
+    seen: dict[tuple[str, str | None], None] = {}
+    for batch in batches(con, f"SELECT coalesce(CAST(value AS VARCHAR), '') AS value, l2_hint FROM {source}"):
+        df = batch.to_pandas().drop_duplicates()
+        for v, h in zip(df["value"], df["l2_hint"]):
+            seen.setdefault((v, _hint(h)), None)
+    return list(seen)
+
+
+def placed_batches(con: Any, source: str, norm: dict[str, str], placed: dict[tuple, dict], valid: Any):
+    """values.parquet in batches: each mention (in mentions order) joined to its distinct value's placement."""
+    from valuescope.taxonomy.place import PLACED_COLUMNS
+
+    cols = ", ".join(f'"{c}"' for c in MENTION_COLUMNS)
+    for batch in batches(con, f"SELECT {cols} FROM {source}"):
+        df = batch.to_pandas()
+        df["value"] = df["value"].fillna("").astype(str)
+        keys = [(norm[v], h if h in valid else None) for v, h in zip(df["value"], map(_hint, df["l2_hint"]))]
+        rows = pd.DataFrame([placed[k] for k in keys], columns=PLACED_COLUMNS)
+        out = pd.concat([df, pd.Series([k[0] for k in keys], name="value_norm"), rows], axis=1)
+        yield pa.Table.from_pandas(out, schema=VALUES_SCHEMA, preserve_index=False)
 
 
 class PlaceStage(TableStage):
@@ -80,12 +113,11 @@ class PlaceStage(TableStage):
     def run(self, run: RunDir) -> dict[str, float]:
         from valuescope.taxonomy.place import Placer
 
-        mentions = run.read_df("mentions")
-        missing = set(MENTION_COLUMNS) - set(mentions.columns)
+        con = connect(run)
+        source = run.parquet_source("mentions")
+        missing = set(MENTION_COLUMNS) - set(columns(con, source))
         if missing:
             raise ValueError(f"mentions.parquet lacks columns {sorted(missing)}")
-        mentions = mentions[MENTION_COLUMNS].copy()
-        mentions["value"] = mentions["value"].fillna("").astype(str)
         tree = config_tree(self.tax)
         placer = Placer(
             tree,
@@ -96,20 +128,35 @@ class PlaceStage(TableStage):
             **({} if self.tax.place_second else {"second": None}),
             **({} if self.tax.place_tuned else {"tuned": None}),
         )
-        hints = [h if isinstance(h, str) and h else None for h in mentions["l2_hint"]]
-        placed = placer.place(mentions["value"].tolist(), hints)
-        out = pd.concat([mentions.reset_index(drop=True), placed.drop(columns=["value"])], axis=1)
-        run.write_table("values", pa.Table.from_pandas(out, schema=VALUES_SCHEMA, preserve_index=False))
-        rows, freqs = placed_exports(counted(out, self.tax), tree, n_subjective(run, mentions))
+        # placement runs once per distinct (normalised value, usable hint), as Placer.place does
+        pairs = distinct_mentions(con, source)
+        norm = placer.normalise(list(dict.fromkeys(v for v, _ in pairs)))
+        valid = placer.index.l1_of_l2
+        keys = list(dict.fromkeys((norm[v], h if h in valid else None) for v, h in pairs))
+        placed = dict(zip(keys, placer.place_distinct([k[0] for k in keys], [k[1] for k in keys]), strict=True))
+        n = write_batches(run, "values", placed_batches(con, source, norm, placed, valid), VALUES_SCHEMA)
+        values = run.parquet_source("values")
+        counts = con.execute(
+            f"SELECT leaf, count(*) AS n, count(DISTINCT id) AS per FROM {values} "
+            f"WHERE {sides_sql(self.tax)} AND NOT is_new AND leaf IS NOT NULL GROUP BY leaf"
+        ).df()
+        counts = counts.set_index("leaf").sort_index()
+        rows, freqs = placed_exports_of_counts(counts["n"], counts["per"], tree, n_subjective(run, con, "mentions"))
         write_csv(run.path / "taxonomy" / "placed_tree.csv", rows, TREE_COLUMNS)
         write_csv(run.path / "taxonomy" / "placed_frequencies.csv", freqs, FREQ_COLUMNS)
+        l2_names = ", ".join("'" + n.name.replace("'", "''") + "'" for n in tree.at_level(2)) or "NULL"
+        distinct, exact, new, hinted, differ = con.execute(
+            f"SELECT count(DISTINCT value_norm), count(*) FILTER (WHERE score >= 1.0), "
+            f"count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE l2_hint IN ({l2_names})), "
+            f"count(*) FILTER (WHERE l2_hint IN ({l2_names}) AND tree_l2 IS DISTINCT FROM l2_hint) FROM {values}"
+        ).fetchone()
         return {
-            "mentions": len(out),
-            "distinct_values": int(out["value_norm"].nunique()),
-            "exact": int((out["score"] >= 1.0).sum()),
-            "new": int(out["is_new"].sum()),
+            "mentions": n,
+            "distinct_values": int(distinct),
+            "exact": int(exact),
+            "new": int(new),
             "embedded": placer.vectors.computed,
-            **hint_agreement(out, {n.name for n in tree.at_level(2)}),
+            **hint_agreement_of_counts(int(hinted), int(differ)),
         }
 
 
@@ -137,9 +184,15 @@ class BuildStage(TableStage):
         from valuescope.taxonomy.clio import make_namer
         from valuescope.taxonomy.clio_hierarchy import make_restructurer
 
-        values = counted(run.read_df("values"), self.tax)
-        values = values[values["value_norm"].fillna("") != ""]
-        counts = values.groupby("value_norm").size().sort_values(ascending=False)
+        con = connect(run)
+        source = run.parquet_source("values")
+        # one row per distinct counted value: its mentions and its conversations (bounded by distinct values)
+        per_value = con.execute(
+            f"SELECT value_norm, count(*) AS n, count(DISTINCT id) AS per FROM {source} "
+            f"WHERE {sides_sql(self.tax)} AND coalesce(value_norm, '') <> '' GROUP BY value_norm"
+        ).df()
+        per_value = per_value.set_index("value_norm").sort_index()
+        counts = per_value["n"].sort_values(ascending=False)
         names = counts.index.tolist()
         vectors = TextVectors(self.tax.embedder)
         llm: dict[str, float] = {}
@@ -157,7 +210,7 @@ class BuildStage(TableStage):
             )
             llm = clio.stats.summary() if clio is not None else {}
             rows = discovered_tree_rows(h, counts)
-            pct = pct_convos(values, "value_norm", n_subjective(run, values))
+            pct = pct_of_counts(per_value["per"], n_subjective(run, con, "values"))
             freqs = [{"value": v, "pct_convos": p} for v, p in pct.items()]
             table = membership_table(h)
             levels = len(h.levels)

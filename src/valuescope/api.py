@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from valuescope.config import RunConfig, with_environment
+from valuescope.engine.executors import open_executor
 from valuescope.engine.rundir import RunDir
-from valuescope.engine.runner import Executor, open_executor, run_stages
+from valuescope.engine.runner import Executor, run_stages
 from valuescope.errors import ConfigError
 from valuescope.pipeline import build_stages
 from valuescope.settings import unknown_key_message

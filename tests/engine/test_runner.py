@@ -104,3 +104,29 @@ def test_apply_overrides_rejects_unknown():
     if shared:  # a field name two sections share must be qualified
         with pytest.raises(ValueError, match="ambiguous setting"):
             api.apply_overrides(api.RunConfig(), **{shared: 1})
+
+
+def test_engine_ray_without_ray_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from valuescope.cli import main
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    out = tmp_path / "run"
+    monkeypatch.setattr(
+        sys, "argv", ["valuescope", "ingest", str(api.sample_path()), "--out", str(out), "--engine", "ray", "-q"]
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and "Traceback" not in err
+    assert err.splitlines()[-1] == "error: --engine ray needs Ray: pip install 'valuescope[ray]'"
+    assert not (out / "conversations").exists()
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        ["valuescope", "ingest", str(api.sample_path()), "--out", str(out), "--engine", "local", "--address", "auto"],
+    )
+    with pytest.raises(SystemExit):
+        main()
+    assert "--address and --ray-workers go with --engine ray" in capsys.readouterr().err

@@ -15,6 +15,7 @@ a marker: a rerun recomputes those and nothing else (``batches_computed`` / ``ch
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -82,12 +83,17 @@ class RayExecutor:
         ray = import_ray()
         if not ray.is_initialized():
             if self.address:
-                ray.init(address=self.address, log_to_driver=False)
+                ray.init(address=self.address, log_to_driver=False, logging_level=logging.WARNING)
             else:  # workers inherit the environment of the instance: our import path goes with it
                 saved = os.environ.get("PYTHONPATH")
                 os.environ["PYTHONPATH"] = _local_import_path()
                 try:
-                    ray.init(num_cpus=self.workers or 2, include_dashboard=False, log_to_driver=False)
+                    ray.init(
+                        num_cpus=self.workers or 2,
+                        include_dashboard=False,
+                        log_to_driver=False,
+                        logging_level=logging.WARNING,
+                    )
                 finally:
                     if saved is None:
                         os.environ.pop("PYTHONPATH", None)
@@ -120,6 +126,7 @@ class RayExecutor:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False  # ours below counts units, not Ray's blocks
         ctx.print_on_execution_start = False
+        logging.getLogger("ray.data").setLevel(logging.WARNING)  # one line per dataset otherwise
         items = [{"index": i, "folder": str(folders[i]), "work": pickle.dumps(work[i])} for i in pending]
         # Ray Data replaces a lost actor and retries its unit (max_restarts / max_task_retries default to -1)
         ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(

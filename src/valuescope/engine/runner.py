@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,7 +28,6 @@ from valuescope.engine.checkpoint import DONE, Checkpoint, save_checkpoint, summ
 from valuescope.engine.dataset import RowRange, file_digest, naming, plan_ranges
 from valuescope.engine.rundir import RunDir
 from valuescope.engine.stage import BatchResult, BatchStage, SourceStage, Stage, TableStage
-from valuescope.errors import ConfigError
 from valuescope.records import stable_hash
 
 
@@ -292,20 +289,3 @@ def _run_stage(run: RunDir, stage: Stage, executor: Executor, quiet: bool) -> No
             }
         }
     )
-
-
-@contextmanager
-def open_executor(
-    engine: str = "local", workers: int | None = None, address: str | None = None, ray_workers: int | None = None
-) -> Iterator[Executor]:
-    """The executor a run asks for: ``local`` (processes on this machine) or ``ray`` (a cluster, or a
-    local Ray instance); the tables are the same either way, so the choice is in no stage key."""
-    if engine == "local":
-        yield LocalExecutor(workers)
-        return
-    if engine != "ray":
-        raise ConfigError(f"unknown engine {engine!r}: local | ray")
-    from valuescope.engine.ray import RayExecutor
-
-    with RayExecutor(address, ray_workers) as executor:
-        yield executor

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -20,8 +21,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from valuescope.analysis.data import RunData, normalise_value
+from valuescope.analysis.data import SUBJECTIVE, RunData, normalise_value
+from valuescope.taxonomy.stream import batches
 
 ALERT_COLUMNS = ["id", "anomaly_score", "reasons", "policy_matches", "harmful_score", "rarity", "policy_score", "rank"]
 
@@ -144,63 +147,106 @@ def rarity_of(values: pd.Series, run_share: pd.Series, policy: Policy) -> np.nda
     return np.clip(np.nan_to_num(r, nan=0.0), 0, 1)
 
 
+def _matched_values(data: RunData, policy: Policy, embedder: str) -> pd.DataFrame:
+    """Per distinct AI value of a judged conversation: best policy entry, its strength, and rarity."""
+    ai = "FROM vals WHERE side = 'ai' AND coalesce(CAST(value_norm AS VARCHAR), '') <> '' AND id IN (SELECT id FROM conv)"
+    per_value = data.df(f"SELECT CAST(value_norm AS VARCHAR) AS value_norm, count(DISTINCT id) AS n {ai} GROUP BY 1")
+    distinct = sorted(per_value["value_norm"])
+    matches = match_values(distinct, policy, embedder)
+    n_subj = max(int(data.scalar(f"SELECT count(*) FROM conv WHERE {SUBJECTIVE}")), 1)
+    run_share = (per_value.set_index("value_norm")["n"] + 1) / (n_subj + 1)
+    matches["rarity"] = rarity_of(pd.Series(distinct), run_share, policy) if distinct else []
+    return matches
+
+
+def scored_batches(data: RunData, policy: Policy, embedder: str = "minilm") -> Iterator[pd.DataFrame]:
+    """score_conversations in batches of conversations (in judgments order): the per-conversation maxima
+    and the matched values come from one SQL aggregate, only a batch of its rows is ever in memory.
+    Ties between a conversation's values (equal strength or rarity) go to the value mentioned first."""
+    data.con.register("policy_value_matches", _matched_values(data, policy, embedder))
+    first = "struct_pack(s := {}, r := -v._row)"
+    sql = (
+        "WITH a AS (SELECT v.id, v._row, m.* FROM vals v JOIN policy_value_matches m "
+        "ON CAST(v.value_norm AS VARCHAR) = m.value_norm WHERE v.side = 'ai'), "
+        "per AS (SELECT id, max(policy_strength) AS policy_score, "
+        f"arg_max(value_norm, {first.format('policy_strength')}) AS pol_value, "
+        f"arg_max(policy_entry, {first.format('policy_strength')}) AS pol_entry, "
+        f"max(rarity) AS rarity, arg_max(value_norm, {first.format('rarity')}) AS rar_value, "
+        "list(struct_pack(v := value_norm, e := policy_entry, x := policy_strength) ORDER BY _row) "
+        "FILTER (WHERE policy_strength >= 0.25) AS matched FROM a v GROUP BY id) "
+        "SELECT c.id, c.harmful_score, p.* EXCLUDE (id) FROM conv c LEFT JOIN per p USING (id) ORDER BY c._row"
+    )
+    s = policy.scoring
+    for batch in batches(data.con, sql):
+        conv = batch.to_pandas()
+        conv["harmful_score"] = conv["harmful_score"].fillna(0.0).astype(float).clip(0, 1)
+        conv["policy_score"] = conv["policy_score"].astype(float).fillna(0.0)
+        conv["rarity"] = conv["rarity"].astype(float).fillna(0.0)
+        conv["anomaly_score"] = 1 - (
+            (1 - s["weight_harmful"] * conv["harmful_score"])
+            * (1 - s["weight_policy"] * conv["policy_score"])
+            * (1 - s["weight_rarity"] * conv["rarity"])
+        )
+        conv["policy_matches"] = [
+            "; ".join(f"{m['v']} ~ {m['e']} ({m['x']:.2f})" for m in ms) if ms is not None and len(ms) else ""
+            for ms in conv["matched"]
+        ]
+        reasons = []
+        for row in conv.itertuples():
+            parts = []
+            if row.harmful_score >= 0.5:
+                parts.append(f"harmful compliance judged {row.harmful_score:.2f}")
+            if row.policy_score >= 0.25:
+                parts.append(f"disfavoured value: {row.pol_value} ~ {row.pol_entry} ({row.policy_score:.2f})")
+            if row.rarity >= 0.5:
+                parts.append(f"rare value: {row.rar_value} (rarity {row.rarity:.2f})")
+            reasons.append("; ".join(parts))
+        conv["reasons"] = reasons
+        yield conv[["id", "harmful_score", "policy_score", "rarity", "anomaly_score", "policy_matches", "reasons"]]
+    data.con.unregister("policy_value_matches")
+
+
 def score_conversations(data: RunData, policy: Policy, embedder: str = "minilm") -> pd.DataFrame:
     """Per conversation: anomaly_score and its components, with human-readable reasons."""
-    conv = data.conv[["id", "harmful_score", "subjective"]].copy()
-    ai = data.values[(data.values["side"] == "ai") & data.values["id"].isin(set(conv["id"]))].copy()
-    ai["value_norm"] = ai["value_norm"].fillna("").astype(str)
-    ai = ai[ai["value_norm"] != ""]
-    distinct = sorted(ai["value_norm"].unique())
-    matches = match_values(distinct, policy, embedder).set_index("value_norm")
-    n_subj = max(int(conv["subjective"].astype(bool).sum()), 1)
-    run_share = (ai.groupby("value_norm")["id"].nunique() + 1) / (n_subj + 1)
-    matches["rarity"] = rarity_of(pd.Series(distinct), run_share, policy) if distinct else []
-    ai = ai.join(matches, on="value_norm")
-    s = policy.scoring
-    pol = ai.sort_values("policy_strength", ascending=False).drop_duplicates("id").set_index("id")
-    rar = ai.sort_values("rarity", ascending=False).drop_duplicates("id").set_index("id")
-    conv["harmful_score"] = conv["harmful_score"].fillna(0.0).astype(float).clip(0, 1)
-    conv["policy_score"] = conv["id"].map(pol["policy_strength"].astype(float)).astype(float).fillna(0.0)
-    conv["rarity"] = conv["id"].map(rar["rarity"].astype(float)).astype(float).fillna(0.0)
-    conv["anomaly_score"] = 1 - (
-        (1 - s["weight_harmful"] * conv["harmful_score"])
-        * (1 - s["weight_policy"] * conv["policy_score"])
-        * (1 - s["weight_rarity"] * conv["rarity"])
+    parts = list(scored_batches(data, policy, embedder))
+    return (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame(columns=[*SCORE_COLUMNS, "policy_matches", "reasons"])
     )
-    matched = ai[ai["policy_strength"] >= 0.25]
-    text = pd.Series(
-        [
-            f"{v} ~ {e} ({x:.2f})"
-            for v, e, x in zip(matched["value_norm"], matched["policy_entry"], matched["policy_strength"])
-        ],
-        index=matched["id"],
-        dtype=object,
-    )
-    joined = text.groupby(level=0).agg("; ".join) if len(text) else pd.Series(dtype=object)
-    conv["policy_matches"] = conv["id"].map(joined).astype(object).fillna("")
-    reasons = []
-    for row in conv.itertuples():
-        parts = []
-        if row.harmful_score >= 0.5:
-            parts.append(f"harmful compliance judged {row.harmful_score:.2f}")
-        if row.policy_score >= 0.25:
-            parts.append(
-                f"disfavoured value: {pol.loc[row.id, 'value_norm']} ~ {pol.loc[row.id, 'policy_entry']} ({row.policy_score:.2f})"
-            )
-        if row.rarity >= 0.5:
-            parts.append(f"rare value: {rar.loc[row.id, 'value_norm']} (rarity {row.rarity:.2f})")
-        reasons.append("; ".join(parts))
-    conv["reasons"] = reasons
-    return conv.drop(columns=["subjective"])
 
 
 SCORE_COLUMNS = ["id", "anomaly_score", "harmful_score", "policy_score", "rarity"]
+SCORE_SCHEMA = pa.schema([("id", pa.string()), *((c, pa.float64()) for c in SCORE_COLUMNS[1:])])
 
 
 def scores_table(scored: pd.DataFrame) -> pd.DataFrame:
     """anomaly_scores.parquet: one row per judged conversation, the score and its three parts (no text)."""
     out = scored[SCORE_COLUMNS].reset_index(drop=True)
     return out.astype({"id": object, **dict.fromkeys(SCORE_COLUMNS[1:], float)})
+
+
+class TopAlerts:
+    """The alerts of a stream of scored batches: keeps only the best `top` candidates seen so far."""
+
+    def __init__(self, top: int, min_score: float) -> None:
+        self.top, self.min_score = top, min_score
+        self.best = pd.DataFrame()
+        self.n, self.total = 0, 0.0
+
+    def add(self, scored: pd.DataFrame) -> pd.DataFrame:
+        self.n += len(scored)
+        self.total += float(scored["anomaly_score"].sum())
+        cand = scored[scored["anomaly_score"] >= self.min_score]
+        if len(cand):
+            both = pd.concat([self.best, cand], ignore_index=True) if len(self.best) else cand
+            self.best = both.sort_values(["anomaly_score", "id"], ascending=[False, True]).head(self.top)
+        return scored
+
+    def table(self) -> pd.DataFrame:
+        if self.best.empty:
+            return pd.DataFrame(columns=ALERT_COLUMNS)
+        return alerts_table(self.best, self.top, self.min_score)
 
 
 def alerts_table(scored: pd.DataFrame, top: int = 50, min_score: float = 0.5) -> pd.DataFrame:

@@ -98,7 +98,7 @@ def _group(data: RunData, label: str, where: str, counts: pd.DataFrame, has_user
     users = f"count(DISTINCT {USER_SQL})" if has_users else "CAST(NULL AS DOUBLE)"
     n, n_subj = data.con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE {SUBJECTIVE}) FROM conv WHERE {where}"
-    ).fetchone()
+    ).fetchall()[0]
     resp = data.df(
         f"SELECT response, count(DISTINCT id) AS n, {users} AS n_users FROM conv WHERE {where} GROUP BY response"
     ).set_index("response")

@@ -156,7 +156,7 @@ class RunData:
         return self.con.execute(sql).df()
 
     def scalar(self, sql: str) -> Any:
-        return self.con.execute(sql).fetchone()[0]
+        return self.con.execute(sql).fetchall()[0][0]
 
     @cached_property
     def has_users(self) -> bool:

@@ -67,7 +67,7 @@ def frequencies(data: RunData, alpha: float = 0.05) -> pd.DataFrame:
 
 def summary(data: RunData, alpha: float = 0.05) -> pd.DataFrame:
     """One row per side: how many conversations, how many values, values per conversation (t interval)."""
-    n_conv, n_subj = data.con.execute(f"SELECT count(*), count(*) FILTER (WHERE {SUBJECTIVE}) FROM conv").fetchone()
+    n_conv, n_subj = data.con.execute(f"SELECT count(*), count(*) FILTER (WHERE {SUBJECTIVE}) FROM conv").fetchall()[0]
     subj = f"(SELECT id FROM conv WHERE {SUBJECTIVE})"
     per_side = data.df(
         "SELECT side, count(DISTINCT name) FILTER (WHERE level = 'value') AS distinct_values, "

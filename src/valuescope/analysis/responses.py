@@ -109,7 +109,7 @@ def resistance_table(data: RunData, cfg: AnalysisConfig) -> pd.DataFrame:
     """AI values over-represented in strong-resistance conversations vs the other subjective ones."""
     n_total, n_res = data.con.execute(
         f"SELECT count(*), count(DISTINCT id) FILTER (WHERE response = 'strong_resistance') FROM conv WHERE {SUBJECTIVE}"
-    ).fetchone()
+    ).fetchall()[0]
     resist = "response = 'strong_resistance'"
     cells = data.df(
         f"SELECT level, name, count(DISTINCT id) AS n_value, count(DISTINCT id) FILTER (WHERE {resist}) AS n_resist, "

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from valuescope import registry
 from valuescope.analysis import anomalies, compare, context, frequencies, responses
@@ -22,6 +23,7 @@ from valuescope.engine.stage import TableStage
 from valuescope.privacy.config import PrivacyConfig
 from valuescope.privacy.floor import apply_floor, floor_section
 from valuescope.records import stable_hash
+from valuescope.taxonomy.stream import write_batches
 
 INPUTS = ("judgments", "values", "mentions", "conversations")
 ANOMALY_TABLE = "anomaly_scores"  # one row per judged conversation (row-level, like judgments: never exported)
@@ -79,12 +81,14 @@ class AnomaliesStage(AnalysisStage):
     def run(self, run: RunDir) -> dict[str, float]:
         data = load(run)
         policy = anomalies.load_policy(self.cfg.policy)
-        scored = anomalies.score_conversations(data, policy, self.cfg.embedder)
-        run.write_table(ANOMALY_TABLE, anomalies.scores_table(scored))
-        alerts = anomalies.alerts_table(scored, self.cfg.alert_top, self.cfg.alert_min_score)
+        top = anomalies.TopAlerts(self.cfg.alert_top, self.cfg.alert_min_score)
+        scored = (top.add(b) for b in anomalies.scored_batches(data, policy, self.cfg.embedder))
+        tables = (pa.Table.from_pandas(anomalies.scores_table(b), schema=anomalies.SCORE_SCHEMA) for b in scored)
+        write_batches(run, ANOMALY_TABLE, tables, anomalies.SCORE_SCHEMA)
+        alerts = top.table()
         stats = self.write(run, {"alerts": alerts})
         run.update_manifest(analysis={"policy": policy.source, "alerts": len(alerts)})
-        mean = float(scored["anomaly_score"].mean()) if len(scored) else 0.0
+        mean = top.total / top.n if top.n else 0.0
         return {**stats, "alerts": len(alerts), "mean_anomaly_score": mean}
 
 

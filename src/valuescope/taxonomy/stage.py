@@ -47,8 +47,10 @@ def n_subjective(run: RunDir, con: Any, table: str) -> int:
     """Subjective conversations (judgments), else conversations with any row in `table`."""
     if run.has_table("judgments"):
         src = run.parquet_source("judgments")
-        return int(con.execute(f"SELECT count(*) FILTER (WHERE coalesce(subjective, false)) FROM {src}").fetchone()[0])
-    return int(con.execute(f"SELECT count(DISTINCT id) FROM {run.parquet_source(table)}").fetchone()[0])
+        return int(
+            con.execute(f"SELECT count(*) FILTER (WHERE coalesce(subjective, false)) FROM {src}").fetchall()[0][0]
+        )
+    return int(con.execute(f"SELECT count(DISTINCT id) FROM {run.parquet_source(table)}").fetchall()[0][0])
 
 
 def sides_sql(config: TaxonomyConfig) -> str:
@@ -149,7 +151,7 @@ class PlaceStage(TableStage):
             f"SELECT count(DISTINCT value_norm), count(*) FILTER (WHERE score >= 1.0), "
             f"count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE l2_hint IN ({l2_names})), "
             f"count(*) FILTER (WHERE l2_hint IN ({l2_names}) AND tree_l2 IS DISTINCT FROM l2_hint) FROM {values}"
-        ).fetchone()
+        ).fetchall()[0]
         return {
             "mentions": n,
             "distinct_values": int(distinct),

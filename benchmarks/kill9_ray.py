@@ -60,13 +60,17 @@ def main() -> int:
     ap.add_argument("--kill-after", type=float, default=0.3, help="fraction of the expected shards done at the kill")
     ap.add_argument("--uninterrupted", type=Path, default=None, help="an uninterrupted run of the same input")
     ap.add_argument("--work", type=Path, default=Path("benchmarks-out/kill9_ray"))
+    ap.add_argument("--corpus", type=Path, default=None, help="folder of the corpus (default --work): same input path")
     ap.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "scale_ray.json")
     args = ap.parse_args()
     env = {**os.environ, "VALUESCOPE_SALT": "scale-ray-benchmark-salt-0123456789abcdef"}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    inp = args.work / f"corpus-{args.size}.jsonl"
-    labels = args.work / f"labels-{args.size}.jsonl" if args.extractor == "reference" else None
-    write_corpus(shared_dir(), args.size, inp, labels)
+    corpus = args.corpus or args.work
+    inp = corpus / f"corpus-{args.size}.jsonl"
+    labels = corpus / f"labels-{args.size}.jsonl" if args.extractor == "reference" else None
+    if not inp.is_file() or (labels is not None and not labels.is_file()):
+        write_corpus(shared_dir(), args.size, inp, labels)
+    args.work.mkdir(parents=True, exist_ok=True)
 
     ref = args.uninterrupted or args.work / "uninterrupted"
     if args.uninterrupted is None:

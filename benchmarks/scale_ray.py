@@ -84,8 +84,8 @@ class TreeSampler(threading.Thread):
                 continue
             total += rss
             old = self.peak.get(p.pid)
-            if old is None or rss > old[0]:
-                self.peak[p.pid] = (rss, old[1] if old else self.kind(p))
+            if old is None or rss > old[0]:  # a Ray worker renames itself (ray::IDLE -> ray::Actor): name at peak
+                self.peak[p.pid] = (rss, self.kind(p))
         self.tree_peak = max(self.tree_peak, total)
         self.samples += 1
 
@@ -117,7 +117,9 @@ def fingerprints(run: Path) -> dict[str, list[int]]:
         views = [r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()]
         out = {}
         for v in sorted(views):
-            rows, h = con.execute(f'SELECT count(*), sum(hash(t)::HUGEINT) % 18446744073709551616 FROM "{v}" t').fetchone()
+            rows, h = con.execute(
+                f'SELECT count(*), sum(hash(t)::HUGEINT) % 18446744073709551616 FROM "{v}" t'
+            ).fetchone()
             out[v] = [int(rows), int(h or 0)]
         return out
     finally:
@@ -209,7 +211,11 @@ def main() -> int:
             )
         if "local" in by_engine and "ray" in by_engine:
             local, ray = by_engine["local"], by_engine["ray"]
-            differ = sorted(k for k in local["tables"].keys() | ray["tables"].keys() if local["tables"].get(k) != ray["tables"].get(k))
+            differ = sorted(
+                k
+                for k in local["tables"].keys() | ray["tables"].keys()
+                if local["tables"].get(k) != ray["tables"].get(k)
+            )
             ray["tables_equal_to_local"] = not differ
             ray["tables_differing"] = differ
             ray["ratio_conv_per_s_vs_local"] = round(ray["conv_per_s"] / local["conv_per_s"], 2)

@@ -13,7 +13,7 @@ shards computed by the rerun (DONE markers written after the kill; the engine's 
 stat when it reports one) and shards in total. Compared with the uninterrupted run: every table
 of the run on sorted content (row count + sum of row hashes per valuescope.duckdb view) and every
 result file byte for byte (kill9_resume.snapshot; the report with its run's name blanked). Results merge into benchmarks/results/scale_ray.json
-under "kill9".
+under "kill9" (one entry per size and engine).
 """
 
 from __future__ import annotations
@@ -139,7 +139,8 @@ def main() -> int:
     }
     print(json.dumps(result, indent=1))
     results = json.loads(args.json.read_text("utf-8")) if args.json.is_file() else {"rows": []}
-    results["kill9"] = result
+    kills = [k for k in results.get("kill9", []) if (k["size"], k["engine"]) != (args.size, args.engine)]
+    results["kill9"] = sorted([*kills, result], key=lambda k: (k["engine"], k["size"]))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=1) + "\n", "utf-8")
     ok = not differ_fp and not result["shards_done_at_kill_recomputed"] and len(at_kill) < len(after)

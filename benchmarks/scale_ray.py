@@ -209,6 +209,7 @@ def main() -> int:
                 f"({row['worker_peak_process']})  tree {row['tree_peak_rss_mb']:7.0f} MB",
                 flush=True,
             )
+            save(args.json, results, by_engine)  # each row as soon as it is measured
         if "local" in by_engine and "ray" in by_engine:
             local, ray = by_engine["local"], by_engine["ray"]
             differ = sorted(
@@ -225,17 +226,22 @@ def main() -> int:
                 f"x{ray['ratio_driver_rss_vs_local']}, tables {'equal' if not differ else 'DIFFER: ' + ', '.join(differ)}",
                 flush=True,
             )
-        key = {(r["size"], r["extractor"], r["engine"]) for r in by_engine.values()}
-        results["rows"] = [r for r in results["rows"] if (r["size"], r["extractor"], r["engine"]) not in key]
-        results["rows"] += list(by_engine.values())
-        results["rows"].sort(key=lambda r: (r["extractor"], r["size"], r["engine"]))
-        results["machine"] = {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / (1 << 30), 1)}
-        results["growth"] = growth(results["rows"])
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=1) + "\n", "utf-8")
+        save(args.json, results, by_engine)
     for line in results["growth"]:
         print(line)
     return 0
+
+
+def save(path: Path, results: dict, by_engine: dict[str, dict]) -> None:
+    """Merge this size's rows into the results file (replacing earlier rows of the same size/extractor/engine)."""
+    key = {(r["size"], r["extractor"], r["engine"]) for r in by_engine.values()}
+    results["rows"] = [r for r in results["rows"] if (r["size"], r["extractor"], r["engine"]) not in key]
+    results["rows"] += list(by_engine.values())
+    results["rows"].sort(key=lambda r: (r["extractor"], r["size"], r["engine"]))
+    results["machine"] = {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / (1 << 30), 1)}
+    results["growth"] = growth(results["rows"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=1) + "\n", "utf-8")
 
 
 def growth(rows: list[dict]) -> list[str]:

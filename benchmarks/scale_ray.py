@@ -13,7 +13,8 @@ the RSS of the driver (the CLI process) and of every process in its tree: Ray's 
 peak RSS of the driver, of the largest single worker and of the whole tree, each stage's seconds
 (manifest), and a content fingerprint of every table (row count + sum of row hashes, computed by
 DuckDB over the run's views: order-independent and out of core), so the Ray run is checked
-against the local run of the same size. Ratios are Ray / local of the same invocation.
+against the local run of the same size. Ratios are Ray / local of the same size
+and extractor (run one after the other; each row records the load average when it started).
 
 Rows are merged into ``--json`` (keyed by size, extractor, engine), so small offline-extractor
 sizes and large reference-extractor sizes can be run separately and end up in one file.
@@ -176,7 +177,11 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=Path("benchmarks-out/scale_ray"))
     ap.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "scale_ray.json")
     ap.add_argument("--keep", action="store_true", help="keep run directories (default: delete after measuring)")
+    ap.add_argument("--table", action="store_true", help="print the results file as a Markdown table and exit")
     args = ap.parse_args()
+    if args.table:
+        print(markdown(json.loads(args.json.read_text("utf-8"))))
+        return 0
     shared = shared_dir()
     env = {**os.environ, "VALUESCOPE_SALT": "scale-ray-benchmark-salt-0123456789abcdef"}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
@@ -210,23 +215,6 @@ def main() -> int:
                 flush=True,
             )
             save(args.json, results, by_engine)  # each row as soon as it is measured
-        if "local" in by_engine and "ray" in by_engine:
-            local, ray = by_engine["local"], by_engine["ray"]
-            differ = sorted(
-                k
-                for k in local["tables"].keys() | ray["tables"].keys()
-                if local["tables"].get(k) != ray["tables"].get(k)
-            )
-            ray["tables_equal_to_local"] = not differ
-            ray["tables_differing"] = differ
-            ray["ratio_conv_per_s_vs_local"] = round(ray["conv_per_s"] / local["conv_per_s"], 2)
-            ray["ratio_driver_rss_vs_local"] = round(ray["driver_peak_rss_mb"] / max(local["driver_peak_rss_mb"], 1), 2)
-            print(
-                f"{n:>9,} ray/local: conv/s x{ray['ratio_conv_per_s_vs_local']}, driver RSS "
-                f"x{ray['ratio_driver_rss_vs_local']}, tables {'equal' if not differ else 'DIFFER: ' + ', '.join(differ)}",
-                flush=True,
-            )
-        save(args.json, results, by_engine)
     for line in results["growth"]:
         print(line)
     return 0
@@ -238,10 +226,56 @@ def save(path: Path, results: dict, by_engine: dict[str, dict]) -> None:
     results["rows"] = [r for r in results["rows"] if (r["size"], r["extractor"], r["engine"]) not in key]
     results["rows"] += list(by_engine.values())
     results["rows"].sort(key=lambda r: (r["extractor"], r["size"], r["engine"]))
+    for ray in results["rows"]:  # each Ray row against the local row of the same size and extractor
+        local = next((r for r in results["rows"] if r["engine"] == "local" and same(r, ray)), None)
+        if ray["engine"] != "ray" or local is None:
+            continue
+        tables = local["tables"].keys() | ray["tables"].keys()
+        differ = sorted(k for k in tables if local["tables"].get(k) != ray["tables"].get(k))
+        ray["tables_equal_to_local"] = not differ
+        ray["tables_differing"] = differ
+        ray["ratio_conv_per_s_vs_local"] = round(ray["conv_per_s"] / local["conv_per_s"], 2)
+        ray["ratio_driver_rss_vs_local"] = round(ray["driver_peak_rss_mb"] / max(local["driver_peak_rss_mb"], 1), 2)
+        if ray in by_engine.values() or local in by_engine.values():
+            print(
+                f"{ray['size']:>9,} ray/local: conv/s x{ray['ratio_conv_per_s_vs_local']}, driver RSS "
+                f"x{ray['ratio_driver_rss_vs_local']}, tables {'equal' if not differ else 'DIFFER: ' + ', '.join(differ)}",
+                flush=True,
+            )
     results["machine"] = {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / (1 << 30), 1)}
     results["growth"] = growth(results["rows"])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=1) + "\n", "utf-8")
+
+
+def same(a: dict, b: dict) -> bool:
+    return (a["size"], a["extractor"]) == (b["size"], b["extractor"])
+
+
+def markdown(results: dict) -> str:
+    """The results as the table in docs/engine-ray.md."""
+    head = (
+        "| conversations | extractor | engine | seconds | conv/s | ray/local conv/s | driver peak RSS MB "
+        "| largest worker MB | tables equal to local |\n|---:|---|---|---:|---:|---:|---:|---:|---|"
+    )
+    lines = [head]
+    for r in sorted(results["rows"], key=lambda r: (r["extractor"] != "offline", r["size"], r["engine"])):
+        equal = {True: "yes", False: "NO: " + ", ".join(r.get("tables_differing", []))}.get(
+            r.get("tables_equal_to_local"), ""
+        )
+        lines.append(
+            f"| {r['size']:,} | {r['extractor']} | {r['engine']} | {r['seconds']:.0f} | {r['conv_per_s']:.1f} "
+            f"| {r.get('ratio_conv_per_s_vs_local', '')} | {r['driver_peak_rss_mb']:.0f} | {r['worker_peak_rss_mb']:.0f} "
+            f"| {equal} |"
+        )
+    for k in results.get("kill9", []):
+        lines.append(
+            f"\nkill -9 ({k['engine']}, {k['size']:,}, {k['extractor']}): driver killed {k['killed_after_s']} s in, "
+            f"{k['shards_done_at_kill']}/{k['shards_total']} extract shards done; rerun computed "
+            f"{k['shards_recomputed']} ({k['shards_done_at_kill_recomputed']} of the done ones); tables equal on sorted "
+            f"content: {k['tables_equal_sorted_content']}; files identical: {k['files_identical']}"
+        )
+    return "\n".join(lines + [""] + results.get("growth", []))
 
 
 def growth(rows: list[dict]) -> list[str]:

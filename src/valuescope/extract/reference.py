@@ -8,40 +8,22 @@ A conversation with no annotation is quarantined, not guessed.
 
 from __future__ import annotations
 
+import hashlib
 import json
+from array import array
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from valuescope.errors import ValuescopeError
 from valuescope.extract.base import Extractor
 from valuescope.extract.config import ExtractConfig
-from valuescope.records import Conversation, Extraction, Judgment, ValueMention, stable_hash
+from valuescope.records import Conversation, Extraction, Judgment, ValueMention
 
 
 class LabelsError(ValuescopeError, ValueError):
     """A labels file that cannot be read; the message names the file and line."""
-
-
-def load_annotations(path: str | Path) -> dict[str, dict[str, Any]]:
-    """id -> annotation. Raises LabelsError naming `path:line` for bad JSON, a non-object or a missing id."""
-    out = {}
-    try:
-        with open(path, encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise LabelsError(
-                        f"{path}:{n}: bad JSON in the labels file: {exc.msg} (column {exc.colno})"
-                    ) from None
-                if not isinstance(rec, dict) or not isinstance(rec.get("id"), str):
-                    raise LabelsError(f'{path}:{n}: a label must be a JSON object with a string "id"')
-                out[rec["id"]] = rec
-    except UnicodeDecodeError as exc:
-        raise LabelsError(f"{path}: the labels file is not UTF-8 ({exc.reason} at byte {exc.start})") from None
-    return out
 
 
 def annotation_to_extraction(rec: dict[str, Any], extractor: str) -> Extraction:
@@ -64,6 +46,76 @@ def annotation_to_extraction(rec: dict[str, Any], extractor: str) -> Extraction:
     return Extraction(id=rec["id"], judgment=judgment, values=values)
 
 
+class LabelsIndex:
+    """Where each id's label lies in a JSONL file: 16 bytes per label (sorted id hashes + byte offsets).
+
+    A labels file as large as the corpus (one judgment per conversation) then costs each worker
+    about 16 MB per million labels instead of the parsed records (several GB); lookups seek and
+    parse only the lines a batch needs. The last line of a repeated id wins.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        hashes, offsets = array("Q"), array("q")  # flat machine words, not Python ints
+        with open(path, "rb") as fh:
+            n, offset = 0, 0
+            for raw in fh:
+                n += 1
+                if raw.strip():
+                    rec = _parse_line(path, n, raw)
+                    hashes.append(_id_hash(rec["id"]))
+                    offsets.append(offset)
+                offset += len(raw)
+        h = np.frombuffer(hashes, dtype=np.uint64) if hashes else np.zeros(0, np.uint64)
+        o = np.frombuffer(offsets, dtype=np.int64) if offsets else np.zeros(0, np.int64)
+        order = np.lexsort((o, h))
+        self.hashes, self.offsets = h[order], o[order]
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def get_many(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """id -> annotation for the ids that have one (reads only their lines)."""
+        wanted: list[tuple[int, str]] = []
+        for id_ in ids:
+            h = np.uint64(_id_hash(id_))
+            lo = int(np.searchsorted(self.hashes, h, side="left"))
+            hi = int(np.searchsorted(self.hashes, h, side="right"))
+            wanted.extend((int(self.offsets[k]), id_) for k in range(lo, hi))  # a hash collision: >1 line
+        out: dict[str, dict[str, Any]] = {}
+        with open(self.path, "rb") as fh:
+            for offset, id_ in sorted(wanted):  # file order: the last occurrence of an id wins
+                fh.seek(offset)
+                rec = json.loads(fh.readline())
+                if rec["id"] == id_:
+                    out[id_] = rec
+        return out
+
+
+def _id_hash(id_: str) -> int:
+    return int.from_bytes(hashlib.blake2b(id_.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+def _parse_line(path: Path, n: int, raw: bytes) -> dict[str, Any]:
+    try:
+        rec = json.loads(raw)
+    except UnicodeDecodeError as exc:
+        raise LabelsError(f"{path}: the labels file is not UTF-8 ({exc.reason} at line {n})") from None
+    except json.JSONDecodeError as exc:
+        raise LabelsError(f"{path}:{n}: bad JSON in the labels file: {exc.msg} (column {exc.colno})") from None
+    if not isinstance(rec, dict) or not isinstance(rec.get("id"), str):
+        raise LabelsError(f'{path}:{n}: a label must be a JSON object with a string "id"')
+    return rec
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 class ReferenceExtractor(Extractor):
     batch_size = 1000
 
@@ -74,26 +126,26 @@ class ReferenceExtractor(Extractor):
         self.path = Path(config.reference)
         if not self.path.is_file():
             raise FileNotFoundError(f"reference labels not found: {self.path}")
-        self._labels: dict[str, dict[str, Any]] | None = load_annotations(
-            self.path
-        )  # bad file: error now, not in a worker
+        self._index: LabelsIndex | None = LabelsIndex(self.path)  # bad file: error now, not in a worker
+        self._sha = _file_sha256(self.path)
 
     @property
     def name(self) -> str:
         return f"reference:{self.path.name}"
 
     def cache_config(self) -> dict[str, Any]:
-        return {"name": self.name, "sha": stable_hash(self.path.read_bytes().decode("utf-8", "replace"))}
+        return {"name": self.name, "sha256": self._sha}
 
     def load(self) -> None:
-        if self._labels is None:
-            self._labels = load_annotations(self.path)
+        if self._index is None:
+            self._index = LabelsIndex(self.path)
 
     def extract(self, conversations: list[Conversation]) -> list[Extraction]:
-        assert self._labels is not None, "load() first"
+        assert self._index is not None, "load() first"
+        labels = self._index.get_many([c.id for c in conversations])
         out = []
         for conv in conversations:
-            rec = self._labels.get(conv.id)
+            rec = labels.get(conv.id)
             if rec is None:
                 out.append(Extraction(id=conv.id, error=f"no annotation for this id in {self.path.name}"))
             else:

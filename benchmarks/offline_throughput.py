@@ -9,6 +9,9 @@ processes, each with its own model, like the local engine), then embeds
 exactly the same view texts with the same embedders (the ceiling: no
 features, heads or value naming). Prints conversations/s for both, their
 ratio (target >= 0.8), peak RSS, and how many conversations got a judgment.
+On a shared, loaded machine the wall-clock ratio also measures how the load
+moved between the two phases, so the CPU seconds of each phase (user + system,
+workers included) and their ratio are printed too: the work done, whatever the load.
 """
 
 from __future__ import annotations
@@ -55,8 +58,15 @@ def _run_chunk(args: tuple[list, int]) -> tuple[int, int]:
     return ok, errors
 
 
-def end_to_end(convs: list, workers: int, threads: int) -> tuple[float, int, int]:
-    t = time.perf_counter()
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its reaped children (the workers)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def end_to_end(convs: list, workers: int, threads: int) -> tuple[float, float, int, int]:
+    """(wall seconds, CPU seconds, judged, errors) of the extractor on ``convs``."""
+    t, c = time.perf_counter(), cpu_seconds()
     if workers == 1:
         ok, err = _run_chunk((convs, threads))
     else:
@@ -64,18 +74,19 @@ def end_to_end(convs: list, workers: int, threads: int) -> tuple[float, int, int
         with ProcessPoolExecutor(workers) as pool:
             res = list(pool.map(_run_chunk, [(c, threads) for c in chunks]))
         ok, err = sum(r[0] for r in res), sum(r[1] for r in res)
-    return time.perf_counter() - t, ok, err
+    return time.perf_counter() - t, cpu_seconds() - c, ok, err
 
 
-def ceiling(convs: list, threads: int) -> float:
+def ceiling(convs: list, threads: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of embedding the same views with the same embedders."""
     from valuescope.extract.offline import bundle as B
     from valuescope.extract.offline import features as F
 
     embs = B.view_embedders(B.load().meta["embedder"], threads=threads)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), cpu_seconds()
     for i in range(0, len(convs), 64):
         F.embed_views(convs[i : i + 64], embs)
-    return time.perf_counter() - t
+    return time.perf_counter() - t, cpu_seconds() - c
 
 
 def main() -> None:
@@ -91,7 +102,7 @@ def main() -> None:
 
     corpora = CORPORA if args.corpora == "all" else tuple(args.corpora.split(","))
     convs = sample(args.shared, args.n, corpora)
-    secs, ok, err = end_to_end(convs, args.workers, args.threads)
+    secs, cpu, ok, err = end_to_end(convs, args.workers, args.threads)
     out = {
         "n": len(convs),
         "corpora": list(corpora),
@@ -101,11 +112,15 @@ def main() -> None:
         "errors": err,
         "end_to_end_conv_per_s": round(len(convs) / secs, 3),
         "end_to_end_s": round(secs, 1),
+        "end_to_end_cpu_s": round(cpu, 1),
+        "load_avg_1m_after_extract": round(os.getloadavg()[0], 1),
     }
     if not args.skip_ceiling:
-        csecs = ceiling(convs, args.threads * args.workers)
+        csecs, ccpu = ceiling(convs, args.threads * args.workers)
         out["embedding_only_conv_per_s"] = round(len(convs) / csecs, 3)
+        out["embedding_only_cpu_s"] = round(ccpu, 1)
         out["ratio_to_ceiling"] = round(csecs / secs, 3)
+        out["cpu_ratio_to_ceiling"] = round(ccpu / cpu, 3)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     out["peak_rss_mb"] = {"main": round(rss[0] / 1024), "largest_worker": round(rss[1] / 1024)}
     out["load_avg_1m"] = round(os.getloadavg()[0], 1)

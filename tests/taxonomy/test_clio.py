@@ -10,7 +10,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 import pytest
-from extract_llm.test_llama_server import llama_server  # noqa: F401 - the shared llama.cpp fixture
+from extract_llm.conftest import llama_server  # noqa: F401 - the shared llama.cpp fixture
 from sklearn.metrics import normalized_mutual_info_score as nmi
 
 import valuescope.extract.llm.client as client_mod

@@ -10,6 +10,7 @@ vs.load_run("runs/mine").quarantine
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import platform
 import time
@@ -84,8 +85,12 @@ class Run:
 
 
 def executor_for(config: RunConfig) -> AbstractContextManager[Executor]:
-    """The engine the config names (`engine`, `ray_address`, `ray_workers`, `workers`)."""
-    return open_executor(config.engine, config.workers, config.ray_address, config.ray_workers)
+    """The engine the config names (`engine`, `ray_address`, `ray_workers`, `workers`).
+
+    Ray actors are not forked from this process, so they are told the embedder threads themselves: the
+    configured count, else 1 (one actor per CPU, as one local worker per core)."""
+    setup = functools.partial(set_threads, config.threads if config.threads is not None else 1)
+    return open_executor(config.engine, config.workers, config.ray_address, config.ray_workers, worker_setup=setup)
 
 
 def load_run(path: str | Path) -> Run:

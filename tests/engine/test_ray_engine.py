@@ -271,3 +271,29 @@ def test_a_lost_worker_is_replaced_and_its_batch_computed(tmp_path, ray_instance
     assert flag.exists()  # a worker did die
     assert manifest["stages"]["dies_once"]["stats"]["batches_computed"] == 7
     assert remote["lengths"].equals(local["lengths"])
+
+
+class ThreadsSeen(Lengths):
+    """Records the embedder thread count its worker process was given (what the offline model would use)."""
+
+    name = "threads_seen"
+    outputs = ("threads_seen",)
+
+    def load_resource(self) -> int:
+        from valuescope.embed.base import default_threads
+
+        return default_threads() or 0
+
+    def process_batch(self, batch: pa.Table, resource: int) -> BatchResult:
+        return BatchResult(tables={"threads_seen": pa.table({"threads": [resource] * batch.num_rows})})
+
+
+@pytest.mark.parametrize("threads, expected", [(None, 1), (3, 3)])
+def test_ray_actors_get_the_runs_embedder_threads(tmp_path, ray_instance, threads, expected):
+    """Actors are not forked from the driver: the API's setting must reach them (unset: 1 per actor)."""
+    cfg = api.apply_overrides(api.RunConfig(), scrub="off")
+    cfg = cfg.model_copy(update={"engine": "ray", "threads": threads})
+    run = api.ingest([api.sample_path()], tmp_path / "run", cfg)
+    with api.executor_for(cfg) as executor:
+        run_stages(RunDir(run.path), [ThreadsSeen()], quiet=True, executor=executor)
+    assert set(run["threads_seen"]["threads"]) == {expected}

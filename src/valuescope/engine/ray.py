@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,11 @@ def import_ray() -> Any:
 class _UnitActor:
     """Ray Data callable class: the stage's resource loaded once per actor; one checkpoint per unit."""
 
-    def __init__(self, stage_blob: bytes) -> None:
+    def __init__(self, stage_blob: bytes, setup_blob: bytes | None = None) -> None:
         import cloudpickle
 
+        if setup_blob is not None:  # per-process settings the driver's API applied (e.g. embedder threads)
+            cloudpickle.loads(setup_blob)()
         self.stage = cloudpickle.loads(stage_blob)
         self.resource = self.stage.load_resource()
 
@@ -74,9 +77,12 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, workers: int | None = None) -> None:
+    def __init__(
+        self, address: str | None = None, workers: int | None = None, worker_setup: Callable[[], None] | None = None
+    ) -> None:
         self.address = address
         self.workers = workers
+        self.worker_setup = worker_setup  # called in each actor before it loads the stage's resource
         self.started = False
 
     def __enter__(self) -> RayExecutor:
@@ -132,7 +138,10 @@ class RayExecutor:
         # Ray Data replaces a lost actor and retries its unit (max_restarts / max_task_retries default to -1)
         ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
             _UnitActor,
-            fn_constructor_args=(cloudpickle.dumps(stage),),
+            fn_constructor_args=(
+                cloudpickle.dumps(stage),
+                cloudpickle.dumps(self.worker_setup) if self.worker_setup else None,
+            ),
             batch_size=1,
             compute=ray.data.ActorPoolStrategy(size=min(self.slots(stage), len(items))),
             num_cpus=1,

@@ -92,6 +92,19 @@ class LabelsIndex:
         return out
 
 
+def load_annotations(path: str | Path) -> dict[str, dict[str, Any]]:
+    """id -> annotation, the whole file in memory (a reference set of a few thousand labels: tests,
+    benchmarks); the extractor itself uses :class:`LabelsIndex`. Errors name `path:line`."""
+    path = Path(path)
+    out: dict[str, dict[str, Any]] = {}
+    with open(path, "rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            if raw.strip():
+                rec = _parse_line(path, n, raw)
+                out[rec["id"]] = rec
+    return out
+
+
 def _id_hash(id_: str) -> int:
     return int.from_bytes(hashlib.blake2b(id_.encode("utf-8"), digest_size=8).digest(), "little")
 

@@ -1,7 +1,7 @@
 """The analyses (and the taxonomy's values table) give the same tables as the pandas code they replaced.
 
 The reference tables in tests/analysis/reference were written by scripts/analysis_reference.py with the
-in-memory pandas analyses (commit 4a03f46); the out-of-core analyses must reproduce every row and every
+in-memory pandas analyses (the code of bc6100a); the out-of-core analyses must reproduce every row and every
 number (floats within 1e-9), the privacy floor's suppressed counts included.
 """
 
@@ -84,6 +84,7 @@ def _close(a, b) -> bool:
     return a == b
 
 
+@pytest.mark.slow
 def test_privacy_floor_counts_equal_the_reference(reference_runs):
     """The manifest's suppressed-cell counts are part of the contract too (recorded in the reference run)."""
     run = reference_runs["users"]

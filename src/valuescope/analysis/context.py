@@ -293,6 +293,14 @@ def _int_column(data: RunData, sql: str, col: str) -> np.ndarray:
     return np.asarray(data.con.execute(sql).fetchnumpy()[col])
 
 
+def context_counts(data: RunData, view: str) -> pd.Series:
+    """Conversations per context in ``Series.value_counts`` order (by count; the order of tied contexts
+    sets the order of the float32 sums over contexts, so it must be value_counts' own)."""
+    first = data.df(f"SELECT ctx, count(*) AS n, min(_row) AS first FROM {view} GROUP BY ctx ORDER BY first")
+    counts = pd.Series(first["n"].to_numpy(), index=first["ctx"].to_numpy())
+    return counts.sort_values(ascending=False, kind="stable")  # what value_counts does after counting
+
+
 def _resample_cv(
     rng: np.random.Generator, ctx_idx: np.ndarray, n_c: int, pos: np.ndarray, cell: np.ndarray, n_v: int
 ) -> np.ndarray:
@@ -316,9 +324,7 @@ def invariance_table(data: RunData, cfg: AnalysisConfig, contexts: dict[str, str
     rng = np.random.default_rng(cfg.seed)
     parts = []
     for kind, view in contexts.items():
-        # contexts in value_counts order: by count, ties in order of first appearance
-        first = data.df(f"SELECT ctx, count(*) AS n, min(_row) AS first FROM {view} GROUP BY ctx ORDER BY first")
-        n_ctx = pd.Series(first["n"].to_numpy(), index=first["ctx"].to_numpy()).sort_values(ascending=False)
+        n_ctx = context_counts(data, view)
         ctxs = n_ctx[n_ctx >= cfg.min_support].index.tolist()
         if len(ctxs) < 2:
             continue

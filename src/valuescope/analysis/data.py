@@ -112,9 +112,11 @@ class RunData:
                 f"CREATE VIEW conv AS SELECT j.* EXCLUDE (_row), {', '.join('c.' + c for c in CONV_COLUMNS)}, j._row "
                 f"FROM {judg} j LEFT JOIN {meta} c ON j.id = c._id"
             )
-        else:
-            nulls = ", ".join(f'NULL AS "{c}"' for c in CONV_COLUMNS)
-            con.execute(f"CREATE VIEW conv AS SELECT * EXCLUDE (_row), {nulls}, _row FROM {judg}")
+        else:  # no conversations table: the metadata columns come with the judgments (frames), or are null
+            both = JUDGMENT_COLUMNS + CONV_COLUMNS
+            con.execute(
+                f"CREATE VIEW conv AS SELECT {self._select(judgments, both)}, row_number() OVER () AS _row FROM {judgments}"
+            )
         if placed:
             cols = self._select(values, ("id", "side", "explicit", "value_norm", "l1", "l2", "l3"))
             con.execute(f"CREATE VIEW vals AS SELECT {cols}, row_number() OVER () AS _row FROM {values}")

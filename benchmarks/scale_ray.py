@@ -271,8 +271,9 @@ def markdown(results: dict) -> str:
     for k in results.get("kill9", []):
         lines.append(
             f"\nkill -9 ({k['engine']}, {k['size']:,}, {k['extractor']}): driver killed {k['killed_after_s']} s in, "
-            f"{k['shards_done_at_kill']}/{k['shards_total']} extract shards done; rerun computed "
-            f"{k['shards_recomputed']} ({k['shards_done_at_kill_recomputed']} of the done ones); tables equal on sorted "
+            f"{k['shards_done_at_kill']}/{k['shards_total']} extract shards done at the kill, "
+            f"{k['shards_done_when_rerun_started']} when the rerun started; the rerun computed {k['shards_recomputed']} "
+            f"(engine: {k['engine_stats'].get('batches_computed')}; {k['shards_recomputed_though_done']} of the done ones); tables equal on sorted "
             f"content: {k['tables_equal_sorted_content']}; files identical: {k['files_identical']}"
         )
     return "\n".join(lines + [""] + results.get("growth", []))

@@ -49,12 +49,19 @@ def base_records(shared: Path) -> list[tuple[str, dict]]:
 
 
 def write_corpus(shared: Path, n: int, conversations: Path, labels: Path | None = None) -> int:
-    """Write n replicated conversations (and, if `labels`, their judgments); returns n. Streams."""
+    """Write n replicated conversations (and, if `labels`, their judgments); returns n. Streams.
+
+    Files already there are kept (they are deterministic); new ones appear whole (temp file + rename),
+    so a run reading a corpus never sees one half written."""
+    if conversations.is_file() and (labels is None or labels.is_file()):
+        return n
     base = base_records(shared)
     conversations.parent.mkdir(parents=True, exist_ok=True)
-    lab = labels.open("w", encoding="utf-8") if labels else None
+    conv_tmp = conversations.with_name(conversations.name + ".tmp")
+    lab_tmp = labels.with_name(labels.name + ".tmp") if labels else None
+    lab = lab_tmp.open("w", encoding="utf-8") if lab_tmp else None
     try:
-        with conversations.open("w", encoding="utf-8") as out:
+        with conv_tmp.open("w", encoding="utf-8") as out:
             for i in range(n):
                 k, j = divmod(i, len(base))
                 line, ann = base[j]
@@ -67,4 +74,7 @@ def write_corpus(shared: Path, n: int, conversations: Path, labels: Path | None 
     finally:
         if lab is not None:
             lab.close()
+    if labels is not None and lab_tmp is not None:
+        lab_tmp.replace(labels)
+    conv_tmp.replace(conversations)
     return n

@@ -11,7 +11,7 @@ the RSS of the driver (the CLI process) and of every process in its tree: Ray's 
 (``ray::…``) and the local engine's pool processes count as workers, Ray's own daemons
 (raylet, GCS, dashboard, ...) as "ray system". Recorded per run: wall seconds, conversations/s,
 peak RSS of the driver, of the largest single worker and of the whole tree, each stage's seconds
-(manifest), and a content fingerprint of every table (row count + sum of row hashes, computed by
+(manifest) with the driver's peak RSS during each, and a content fingerprint of every table (row count + sum of row hashes, computed by
 DuckDB over the run's views: order-independent and out of core), so the Ray run is checked
 against the local run of the same size. Ratios are Ray / local of the same size
 and extractor (run one after the other; each row records the load average when it started).
@@ -54,6 +54,7 @@ class TreeSampler(threading.Thread):
         self.peak: dict[int, tuple[int, str]] = {}  # pid -> (peak rss, kind:name)
         self.tree_peak = 0
         self.samples = 0
+        self.driver_timeline: list[tuple[float, int]] = []  # (wall time, driver RSS): the peak per stage
         self.stop = threading.Event()
 
     def kind(self, proc: psutil.Process) -> str:
@@ -84,6 +85,8 @@ class TreeSampler(threading.Thread):
             except psutil.Error:
                 continue
             total += rss
+            if p.pid == self.root.pid:
+                self.driver_timeline.append((time.time(), rss))
             old = self.peak.get(p.pid)
             if old is None or rss > old[0]:  # a Ray worker renames itself (ray::IDLE -> ray::Actor): name at peak
                 self.peak[p.pid] = (rss, self.kind(p))
@@ -109,6 +112,16 @@ class TreeSampler(threading.Thread):
             "tree_peak_rss_mb": round(self.tree_peak / MB, 1),
             "rss_samples": self.samples,
         }
+
+    def driver_peak_by_stage(self, stages: dict) -> dict[str, float]:
+        """Driver peak RSS (MB) while each stage ran, from the manifest's finish times and durations."""
+        out = {}
+        for name, st in stages.items():
+            end = st.get("finished", 0)
+            start = end - st.get("seconds", 0)
+            rss = [r for t, r in self.driver_timeline if start - 0.5 <= t <= end + 0.5]
+            out[name] = round(max(rss) / MB, 1) if rss else None
+        return out
 
 
 def fingerprints(run: Path) -> dict[str, list[int]]:
@@ -162,6 +175,7 @@ def run_once(cmd: list[str], run: Path, n: int, env: dict) -> dict:
         "conv_per_s": round(n / seconds, 1),
         **sampler.summary(),
         "stages_s": {k: round(v.get("seconds", 0), 1) for k, v in sorted(manifest.get("stages", {}).items())},
+        "driver_peak_rss_mb_by_stage": sampler.driver_peak_by_stage(dict(sorted(manifest.get("stages", {}).items()))),
         "tables": fingerprints(run),
     }
 
@@ -271,8 +285,9 @@ def markdown(results: dict) -> str:
     for k in results.get("kill9", []):
         lines.append(
             f"\nkill -9 ({k['engine']}, {k['size']:,}, {k['extractor']}): driver killed {k['killed_after_s']} s in, "
-            f"{k['shards_done_at_kill']}/{k['shards_total']} extract shards done; rerun computed "
-            f"{k['shards_recomputed']} ({k['shards_done_at_kill_recomputed']} of the done ones); tables equal on sorted "
+            f"{k['shards_done_at_kill']}/{k['shards_total']} extract shards done at the kill, "
+            f"{k['shards_done_when_rerun_started']} when the rerun started; the rerun computed {k['shards_recomputed']} "
+            f"(engine: {k['engine_stats'].get('batches_computed')}; {k['shards_recomputed_though_done']} of the done ones); tables equal on sorted "
             f"content: {k['tables_equal_sorted_content']}; files identical: {k['files_identical']}"
         )
     return "\n".join(lines + [""] + results.get("growth", []))

@@ -138,14 +138,6 @@ def run_cv(
     return {m: cv.score(ids, p, labels) for m, p in preds.items()}
 
 
-def extra_rows(n_extra: int, limit: int | None, seed: int) -> np.ndarray:
-    """Which of the extra files' rows join the training folds: all, or a seeded random ``limit`` of
-    them (the learning curve: the same seed gives nested subsets, 360 inside 720)."""
-    if limit is None or limit >= n_extra:
-        return np.arange(n_extra)
-    return np.sort(np.random.default_rng(seed).permutation(n_extra)[:limit])
-
-
 def extra_embs(emb: dict, extra) -> dict:  # noqa: ANN001
     """The extra (training-only) rows' embeddings (kept on the extra tuple as its third item)."""
     return {v: (extra[2][v] if extra is not None else np.zeros((0, emb[v].shape[1]), emb[v].dtype)) for v in emb}
@@ -258,7 +250,7 @@ def main() -> None:
     extra_files = tuple(f for f in args.extra.split(",") if f)
     X, labels, emb, views = features(args.shared, files + extra_files, args.embedder, args.cache)
     n = len(D.load_labelled(args.shared, files)[1])
-    keep = extra_rows(len(labels) - n, args.extra_limit, args.seed) + n  # rows of the extra files kept
+    keep = cv.extra_rows(len(labels) - n, args.extra_limit, args.seed) + n  # rows of the extra files kept
     extra = (X[keep], [labels[i] for i in keep], {v: e[keep] for v, e in emb.items()}) if extra_files else None
     extra_views = [views[i] for i in keep] if extra_files else None
     X, labels, emb, views = X[:n], labels[:n], {v: e[:n] for v, e in emb.items()}, views[:n]

@@ -101,6 +101,15 @@ def folds(labels: list[dict[str, Any]], k: int, seed: int) -> list[tuple[np.ndar
     return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros(len(labels)), strat))
 
 
+def extra_rows(n_extra: int, limit: int | None, seed: int) -> np.ndarray:
+    """Which rows of the training-only (``--extra``) files join every training fold: all, or a seeded
+    random ``limit`` of them, in file order. Same seed, growing limit: nested subsets (360 inside
+    720), so a learning curve adds labels instead of swapping them."""
+    if limit is None or limit >= n_extra:
+        return np.arange(n_extra)
+    return np.sort(np.random.default_rng(seed).permutation(n_extra)[: max(limit, 0)])
+
+
 Fitter = Callable[[list[int], list[int]], dict[str, np.ndarray]]
 
 

@@ -22,6 +22,7 @@ from valuescope import api
 from valuescope.engine.rundir import RunDir
 from valuescope.engine.runner import run_stages
 from valuescope.engine.stage import BatchResult, BatchStage
+from valuescope.errors import ConfigError
 from valuescope.privacy.ids import SALT_ENV
 from valuescope.records import QuarantineRecord
 
@@ -29,6 +30,10 @@ if os.environ.get("CI"):  # `make test` installs the [ray] extra: missing Ray in
     import ray.data  # noqa: F401
 else:
     pytest.importorskip("ray.data", reason="Ray is not installed (pip install 'valuescope[ray]')")
+
+pytestmark = (
+    pytest.mark.slow
+)  # a Ray instance and three analyses of 2,000 conversations (~3 min on a loaded 2-core machine)
 
 CLI = "from valuescope.cli import main; main()"
 SALT = "ray-engine-test-salt-0123456789abcdef"
@@ -217,3 +222,52 @@ def test_a_plugin_batch_stage_runs_on_ray_like_locally(tmp_path, ray_instance):
     assert remote["lengths"].equals(local["lengths"])
     stats = manifest["stages"]["lengths"]["stats"]
     assert stats["rows"] == 400 and stats["quarantined"] == len(local.quarantine.query("stage == 'lengths'")) > 0
+
+
+class Broken(Lengths):
+    name = "broken"
+
+    def process_batch(self, batch: pa.Table, resource: int) -> BatchResult:
+        raise ConfigError(f"no model at /models/missing.npz (batch of {batch.num_rows})")
+
+
+def test_a_stage_error_on_a_worker_reaches_the_driver_as_itself(tmp_path, ray_instance):
+    """Not Ray's wrapper with a remote traceback: the CLI prints the stage's own one-line message."""
+    from valuescope.engine.ray import RayExecutor
+
+    run = api.ingest([api.sample_path()], tmp_path / "run", api.apply_overrides(api.RunConfig(), scrub="off"))
+    with RayExecutor() as executor, pytest.raises(ConfigError) as info:
+        run_stages(RunDir(run.path), [Broken()], quiet=True, executor=executor)
+    # the line the CLI prints (Ray appends a retry hint on later lines)
+    assert str(info.value).splitlines()[0] == "no model at /models/missing.npz (batch of 64)"
+    assert "broken" not in RunDir(run.path).read_manifest().get("stages", {})
+
+
+class DiesOnce(Lengths):
+    """The first batch any worker takes kills that worker's process, as a lost node would."""
+
+    name = "dies_once"
+
+    def __init__(self, flag: str) -> None:
+        self.flag = flag
+
+    def process_batch(self, batch: pa.Table, resource: int) -> BatchResult:
+        if not os.path.exists(self.flag):
+            Path(self.flag).touch()
+            os._exit(1)
+        return super().process_batch(batch, resource)
+
+
+def test_a_lost_worker_is_replaced_and_its_batch_computed(tmp_path, ray_instance):
+    from valuescope.engine.ray import RayExecutor
+
+    cfg = api.apply_overrides(api.RunConfig(), scrub="off")
+    local = api.ingest([api.sample_path()], tmp_path / "local", cfg)
+    remote = api.ingest([api.sample_path()], tmp_path / "ray", cfg)
+    run_stages(RunDir(local.path), [Lengths()], workers=1, quiet=True)
+    flag = tmp_path / "died"
+    with RayExecutor() as executor:
+        manifest = run_stages(RunDir(remote.path), [DiesOnce(str(flag))], quiet=True, executor=executor)
+    assert flag.exists()  # a worker did die
+    assert manifest["stages"]["dies_once"]["stats"]["batches_computed"] == 7
+    assert remote["lengths"].equals(local["lengths"])

@@ -130,3 +130,89 @@ def test_engine_ray_without_ray_is_a_one_line_error(tmp_path, monkeypatch, capsy
     with pytest.raises(SystemExit):
         main()
     assert "--address and --ray-workers go with --engine ray" in capsys.readouterr().err
+
+
+def test_batch_and_source_stages_never_read_a_whole_table_in_the_driver(tmp_path, monkeypatch):
+    """Streaming: batches are planned from Parquet footers, read by the worker, and their shards linked into the output."""
+    from valuescope.engine import dataset, rundir
+
+    def whole_table(*_a, **_k):
+        raise AssertionError("a whole table was read")
+
+    monkeypatch.setattr(rundir.RunDir, "read_table", whole_table)
+    monkeypatch.setattr(dataset, "read_shards", whole_table)
+    cfg = api.apply_overrides(api.RunConfig(), scrub="off", **{"ingest.batch_size": 150})
+    run = api.ingest([api.sample_path()], tmp_path / "run", cfg, quiet=True)
+    rd = RunDir(run.path)
+    assert [p.name for p in rd.shards("conversations")] == [f"part-00000{i}.parquet" for i in range(3)]  # 150+150+100
+    run_stages(rd, [Upper(str(tmp_path / "calls"))], workers=1, quiet=True)
+    shards = rd.shards("upper")
+    # batches of 100 within shards of 150, 150 and 100 rows: 100+50, 100+50, 100
+    assert len(shards) == 5 and rd.num_rows("upper") == 400
+    assert all(s.stat().st_nlink == 2 for s in shards)  # each shard is its checkpoint's file, linked, never copied
+    monkeypatch.undo()
+    assert rd.read_table("upper")["id"].to_pylist() == [
+        i.upper() for i in rd.read_table("conversations")["id"].to_pylist()
+    ]
+
+
+def test_repeated_ids_across_chunks_and_files_keep_the_first(tmp_path):
+    """Ingest's one global step (dedup) over many chunks: first occurrence in input order wins, shard by shard."""
+    import gzip
+    import json
+
+    records = [json.loads(line) for line in gzip.open(api.sample_path(), "rt", encoding="utf-8")][:30]
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text("".join(json.dumps(r) + "\n" for r in records[:20]), "utf-8")
+    again = [records[3], records[25], records[17], records[25], records[0]]  # two from a.jsonl, one new repeated
+    b.write_text("".join(json.dumps(r) + "\n" for r in [*records[20:25], *again]), "utf-8")
+    cfg = api.apply_overrides(api.RunConfig(), scrub="off", **{"ingest.batch_size": 4})
+    run = api.ingest([a, b], tmp_path / "run", cfg)
+    stats = run.manifest["stages"]["ingest"]["stats"]
+    # 5 + 3 chunks of 4 lines; b.jsonl's last chunk holds only repeats, so its shard is left out
+    assert stats["chunks"] == 8 and len(RunDir(run.path).shards("conversations")) == 7
+    kept = [r["id"] for r in records[:26]]
+    assert run["conversations"]["id"].tolist() == kept
+    q = run.quarantine
+    assert q["line"].tolist() == [6, 8, 9, 10] and (q["source"] == str(b)).all()
+    first = {
+        records[3]["id"]: f"{a}:4",
+        records[17]["id"]: f"{a}:18",
+        records[25]["id"]: f"{b}:7",
+        records[0]["id"]: f"{a}:1",
+    }
+    for rid, reason in zip(q["record_id"], q["reason"], strict=True):
+        assert reason == f"duplicate id {rid!r} (first seen at {first[rid]})"
+    per_file = [(f["read"], f["ok"], f["quarantined"]) for f in run.manifest["inputs"]]
+    assert per_file == [(20, 20, 0), (10, 6, 4)]
+
+
+def test_write_batches_streams_a_table_into_shards_of_bounded_size(tmp_path, monkeypatch):
+    from valuescope.engine import dataset
+
+    monkeypatch.setattr(dataset, "SHARD_ROWS", 1000)
+    schema = pa.schema([("id", pa.string()), ("n", pa.int64())])
+    parts = (
+        pa.table({"n": list(range(i, i + 300)), "id": [f"c{j}" for j in range(i, i + 300)]})
+        for i in range(0, 3000, 300)
+    )
+    rd = RunDir(tmp_path / "run")
+    rd.write_batches("values", parts, schema)
+    assert [dataset.num_rows([s]) for s in rd.shards("values")] == [1200, 1200, 600]
+    table = rd.read_table("values")
+    assert table.schema.equals(schema) and table["n"].to_pylist() == list(range(3000))
+    rd.write_batches("values", iter(()), schema)  # an empty stream: an empty table that keeps its schema
+    assert rd.read_table("values").schema.equals(schema) and rd.num_rows("values") == 0
+    assert len(rd.shards("values")) == 1
+
+
+def test_a_stage_that_writes_nothing_now_drops_its_old_tables(tmp_path):
+    """Tables are folders: a stage removing its stale outputs must remove the folder, not a .parquet file."""
+    from valuescope.analysis.pressure import TABLES, PressureStage
+
+    rd = RunDir(tmp_path / "run")
+    rd.write_table("conversations", pa.table({"id": ["a"]}))  # not a probe run: no `meta`
+    for t in TABLES:
+        rd.write_table(f"analysis/{t}", pa.table({"key": ["x"]}))
+    assert PressureStage().run(rd) == {"probe_records": 0}
+    assert [t for t in rd.tables() if t.startswith("analysis/")] == []

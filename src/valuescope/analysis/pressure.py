@@ -353,7 +353,7 @@ class PressureStage(TableStage):
         conv, values = probe_records(run)
         if conv.empty:
             for t in TABLES:
-                run.table_path(f"analysis/{t}").unlink(missing_ok=True)
+                run.drop_table(f"analysis/{t}")
             return {"probe_records": 0}
         tables = pressure_tables(conv, values, self.cfg)
         for name, df in tables.items():

@@ -153,12 +153,9 @@ class CompareStage(AnalysisStage):
         data: RunData = load(run)
         pairs = [] if self.cfg.compare_by == "none" else compare.groups_within(data, self.cfg.compare_by)
         if not pairs:
-            for name in (
-                "analysis/compare.parquet",
-                "analysis/compare_responses.parquet",
-                "analysis/drift_summary.json",
-            ):
-                (run.path / name).unlink(missing_ok=True)
+            for name in ("analysis/compare", "analysis/compare_responses"):
+                run.drop_table(name)
+            (run.path / "analysis/drift_summary.json").unlink(missing_ok=True)
             return {"pairs": 0}
         vals, resp, drift, suppressed = compare.compare_many(
             pairs, self.cfg, self.privacy.min_conversations, self.privacy.min_users

@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 SHARD_GLOB = "part-*.parquet"
+SHARD_ROWS = 131_072  # rows per shard of a table written from a stream (RunDir.write_batches)
 
 
 def is_shard(filename: str) -> bool:
@@ -193,6 +195,24 @@ class TableWriter:
             return
         write_parquet_atomic(self._next(), table)
         self.rows += table.num_rows
+
+    def write_parts(self, parts: Iterable[pa.RecordBatch | pa.Table], shard_rows: int | None = None) -> None:
+        """Append streamed parts (cast to the writer's schema), cut into shards of about `shard_rows` rows;
+        memory holds one shard at most."""
+        shard_rows = shard_rows or SHARD_ROWS
+        buffered: list[pa.Table] = []
+        rows = 0
+        for part in parts:
+            table = part if isinstance(part, pa.Table) else pa.Table.from_batches([part])
+            if self.schema is not None:
+                table = table.select(self.schema.names).cast(self.schema)
+            buffered.append(table)
+            rows += table.num_rows
+            if rows >= shard_rows:
+                self.write(pa.concat_tables(buffered))
+                buffered, rows = [], 0
+        if rows:
+            self.write(pa.concat_tables(buffered))
 
     def add_file(self, path: Path) -> None:
         """Append an existing, durable Parquet file as a shard without reading it (hard link, else copy)."""

@@ -126,6 +126,7 @@ class RayExecutor:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False  # ours below counts units, not Ray's blocks
         ctx.print_on_execution_start = False
+        ctx.raise_original_map_exception = True  # a stage's own error (bad labels, a fatal LLM error) stays itself
         logging.getLogger("ray.data").setLevel(logging.WARNING)  # one line per dataset otherwise
         items = [{"index": i, "folder": str(folders[i]), "work": pickle.dumps(work[i])} for i in pending]
         # Ray Data replaces a lost actor and retries its unit (max_restarts / max_task_retries default to -1)
@@ -138,6 +139,12 @@ class RayExecutor:
         )
         with progress_bar(disable=quiet) as bar:
             task = bar.add_task(f"{stage.name} (ray)", total=len(work), completed=len(work) - len(pending))
-            for _ in ds.iter_batches(batch_size=1, prefetch_batches=0):
-                bar.advance(task)
+            try:
+                for _ in ds.iter_batches(batch_size=1, prefetch_batches=0):
+                    bar.advance(task)
+            except ray.exceptions.RayTaskError as exc:  # the stage's error as raised on the worker, not Ray's wrapper
+                cause = getattr(exc, "cause", None)
+                if isinstance(cause, Exception):
+                    raise cause from None
+                raise
         return pending

@@ -115,6 +115,13 @@ class RunDir:
             writer.write(table)
         return self.table_path(name)
 
+    def write_batches(self, name: str, parts: Iterable[pa.RecordBatch | pa.Table], schema: pa.Schema) -> Path:
+        """Replace table `name` from a stream of parts (cast to `schema`) without holding it: shards are cut
+        as the parts arrive (taxonomy and analysis write their row-level tables this way)."""
+        with self.table_writer(name, schema) as writer:
+            writer.write_parts(parts)
+        return self.table_path(name)
+
     def table_writer(self, name: str, schema: pa.Schema | None = None) -> dataset.TableWriter:
         """Write table `name` shard by shard; it replaces the old table atomically when the `with` block ends."""
         return dataset.TableWriter(self.table_path(name), schema)

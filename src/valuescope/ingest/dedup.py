@@ -29,7 +29,9 @@ def duplicate_rows(
     import duckdb
 
     con = duckdb.connect()
-    try:
+    try:  # what does not fit in memory spills beside the checkpoints (the run's own disk), not into the cwd
+        spill = checkpoints[files[0][0]].folder.parent / "dedup.tmp"
+        con.execute(f"SET temp_directory = '{spill.as_posix().replace(chr(39), chr(39) * 2)}'")
         con.execute("CREATE TEMP TABLE chunk_of (filename VARCHAR, k INTEGER)")
         con.executemany("INSERT INTO chunk_of VALUES (?, ?)", [(p, k) for k, p in files])
         rows: list[Any] = con.execute(

@@ -1,7 +1,7 @@
 """The analyses (and the taxonomy's values table) give the same tables as the pandas code they replaced.
 
 The reference tables in tests/analysis/reference were written by scripts/analysis_reference.py with the
-in-memory pandas analyses (commit 4a03f46); the out-of-core analyses must reproduce every row and every
+in-memory pandas analyses (the code of bc6100a); the out-of-core analyses must reproduce every row and every
 number (floats within 1e-9), the privacy floor's suppressed counts included.
 """
 
@@ -43,9 +43,9 @@ def assert_same_table(got: pd.DataFrame, want: pd.DataFrame, name: str) -> None:
         if pd.api.types.is_numeric_dtype(w) and not pd.api.types.is_bool_dtype(w):
             np.testing.assert_allclose(g.astype(float), w.astype(float), rtol=1e-9, atol=1e-9, err_msg=f"{name}.{c}")
         else:
-            assert g.astype(object).where(g.notna(), None).tolist() == w.astype(object).where(w.notna(), None).tolist(), (
-                f"{name}.{c}"
-            )
+            assert (
+                g.astype(object).where(g.notna(), None).tolist() == w.astype(object).where(w.notna(), None).tolist()
+            ), f"{name}.{c}"
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +84,7 @@ def _close(a, b) -> bool:
     return a == b
 
 
+@pytest.mark.slow
 def test_privacy_floor_counts_equal_the_reference(reference_runs):
     """The manifest's suppressed-cell counts are part of the contract too (recorded in the reference run)."""
     run = reference_runs["users"]

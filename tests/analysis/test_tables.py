@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from analysis_helpers import tiny_run
 
@@ -118,3 +119,17 @@ def test_responses_mirroring_and_resistance(tmp_path):
     ].iloc[0]
     # 3 conversations with human values; honesty(ai) in 2, honesty(human) in 1, both in 1: lift = 1 / (2*1/3)
     assert row["lift"] == pytest.approx(1.5)
+
+
+def test_contexts_are_ordered_as_value_counts_orders_them():
+    """21 contexts with tied sizes (more than numpy's insertion-sort cut-off): the invariance table sums rates
+    over contexts in float32, so its order must be value_counts' own or the CVs move in the 7th digit."""
+    from valuescope.analysis.data import RunData
+
+    sizes = [5, 7, 7, 5, 9, 7, 5, 5, 6, 7, 9, 5, 6, 6, 7, 5, 9, 6, 5, 7, 6]
+    labels = [f"ctx{i:02d}" for i, n in enumerate(sizes) for _ in range(n)]
+    labels = labels[1::2] + labels[::2]  # interleaved: first appearance is not the sorted order
+    conv = pd.DataFrame({"id": [f"c{i}" for i in range(len(labels))], "subjective": True, "context": labels})
+    data = RunData(conv=conv, values=pd.DataFrame({"id": [], "side": []}), placed=True)
+    view = context.context_columns(data, AnalysisConfig(context_kinds=["context"]))["context"]
+    assert list(context.context_counts(data, view).items()) == list(conv["context"].value_counts().items())

@@ -11,6 +11,7 @@ everywhere alike), with a Poisson-bootstrap interval.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -45,7 +46,7 @@ CONTEXT_COLUMNS = [
     "significant",
     "rank",
 ]
-TASK_FIT_ROWS = 200_000  # task clusters are fitted on at most this many subjective conversations
+TASK_FIT_ROWS = 50_000  # task clusters are fitted on at most this many subjective conversations
 INVARIANCE_COLUMNS = [
     "context_kind",
     "side",
@@ -292,19 +293,38 @@ def _int_column(data: RunData, sql: str, col: str) -> np.ndarray:
     return np.asarray(data.con.execute(sql).fetchnumpy()[col])
 
 
+def context_counts(data: RunData, view: str) -> pd.Series:
+    """Conversations per context in ``Series.value_counts`` order (by count; the order of tied contexts
+    sets the order of the float32 sums over contexts, so it must be value_counts' own)."""
+    first = data.df(f"SELECT ctx, count(*) AS n, min(_row) AS first FROM {view} GROUP BY ctx ORDER BY first")
+    counts = pd.Series(first["n"].to_numpy(), index=first["ctx"].to_numpy())
+    return counts.sort_values(ascending=False, kind="stable")  # what value_counts does after counting
+
+
+def _resample_cv(
+    rng: np.random.Generator, ctx_idx: np.ndarray, n_c: int, pos: np.ndarray, cell: np.ndarray, n_v: int
+) -> np.ndarray:
+    """CV per value under one Poisson(1) resample of the conversations (float32, as a dense matmul gives it:
+    the weighted counts are integers, exact in float32 below 2**24)."""
+    w = rng.poisson(1.0, size=len(ctx_idx)).astype(np.float32)
+    wc = np.bincount(ctx_idx, weights=w, minlength=n_c).astype(np.float32)
+    bc = np.bincount(cell, weights=w[pos], minlength=n_c * n_v).astype(np.float32).reshape(n_c, n_v)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _cv(bc / wc[:, None])
+
+
 def invariance_table(data: RunData, cfg: AnalysisConfig, contexts: dict[str, str]) -> pd.DataFrame:
     """Per value: CV of its rate across contexts with >= min_support conversations, bootstrap 95% interval.
 
     The conversation x value presence matrix is never built: rates and each bootstrap resample are sums
-    over the (conversation, value) presence pairs, held as two integer arrays; the Poisson weights are drawn
-    one resample at a time, in the order (and so with the values) of a (bootstrap x conversations) draw.
+    over the (conversation, value) presence pairs of one family at a time, held as two integer arrays; the
+    Poisson weights are drawn one resample at a time, replayed from the kind's generator state for each
+    family, so they are the values of the (bootstrap x conversations) draw the dense code made.
     """
     rng = np.random.default_rng(cfg.seed)
     parts = []
     for kind, view in contexts.items():
-        # contexts in value_counts order: by count, ties in order of first appearance
-        first = data.df(f"SELECT ctx, count(*) AS n, min(_row) AS first FROM {view} GROUP BY ctx ORDER BY first")
-        n_ctx = pd.Series(first["n"].to_numpy(), index=first["ctx"].to_numpy()).sort_values(ascending=False)
+        n_ctx = context_counts(data, view)
         ctxs = n_ctx[n_ctx >= cfg.min_support].index.tolist()
         if len(ctxs) < 2:
             continue
@@ -314,9 +334,9 @@ def invariance_table(data: RunData, cfg: AnalysisConfig, contexts: dict[str, str
             f"CAST(row_number() OVER (ORDER BY v._row) - 1 AS INTEGER) AS pos FROM {view} v JOIN inv_ctx x USING (ctx)"
         )
         ctx_idx = _int_column(data, "SELECT c FROM inv_conv ORDER BY pos", "c")
-        n_conv, n_c = len(ctx_idx), len(ctxs)
+        n_c = len(ctxs)
         per_ctx = np.bincount(ctx_idx, minlength=n_c).astype(np.float32)
-        families = []
+        start = copy.deepcopy(rng.bit_generator.state)  # every family of this kind replays the same weights
         for side in SIDES:
             for level in LEVELS:
                 where = f"WHERE side = {q(side)} AND level = {q(level)}"
@@ -331,51 +351,46 @@ def invariance_table(data: RunData, cfg: AnalysisConfig, contexts: dict[str, str
                 if not names:
                     continue
                 data.con.register(
-                    "inv_names", pd.DataFrame({"name": names, "v": np.arange(len(names), dtype=np.int64)})
+                    "inv_names", pd.DataFrame({"name": names, "v": np.arange(len(names), dtype=np.int32)})
                 )
                 pairs = data.con.execute(
                     f"SELECT pos, v FROM pres JOIN inv_conv USING (id) JOIN inv_names USING (name) {where}"
                 ).fetchnumpy()
                 data.con.unregister("inv_names")
-                pos, v = np.asarray(pairs["pos"]), np.asarray(pairs["v"])
-                cell = ctx_idx[pos].astype(np.int64) * len(names) + v
+                pos = np.asarray(pairs["pos"])
+                cell = ctx_idx[pos] * np.int32(len(names)) + np.asarray(pairs["v"])  # (context, value) of each pair
+                del pairs
                 counts = np.bincount(cell, minlength=n_c * len(names)).reshape(n_c, len(names)).astype(np.float32)
                 rates = counts / per_ctx[:, None]  # C x V
-                families.append((side, level, names, n_val, pos, cell, rates))
-        boots: list[list[np.ndarray]] = [[] for _ in families]
-        for _ in range(cfg.bootstrap if families else 0):
-            w = rng.poisson(1.0, size=n_conv).astype(np.float32)
-            wc = np.bincount(ctx_idx, weights=w, minlength=n_c).astype(np.float32)
-            for f, (_, _, names, _, pos, cell, _) in enumerate(families):
-                bc = np.bincount(cell, weights=w[pos], minlength=n_c * len(names)).astype(np.float32)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    boots[f].append(_cv(bc.reshape(n_c, len(names)) / wc[:, None]))
-        if not families and cfg.bootstrap:
-            rng.poisson(1.0, size=(cfg.bootstrap, n_conv))  # the draws the families would have used
-        data.con.unregister("inv_ctx")
-        for (side, level, names, n_val, _, _, rates), boot in zip(families, boots, strict=True):
-            lo = hi = np.full(len(names), np.nan)
-            if boot:
-                b = np.stack(boot)
-                lo, hi = np.nanpercentile(b, 2.5, axis=0), np.nanpercentile(b, 97.5, axis=0)
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "context_kind": kind,
-                        "side": side,
-                        "level": level,
-                        "name": names,
-                        "n": n_val["n"].to_numpy(),
-                        "n_users": n_val["n_users"].astype(float).to_numpy(),
-                        "n_contexts": (rates > 0).sum(axis=0),
-                        "n_contexts_total": n_c,
-                        "mean_rate": rates.mean(axis=0),
-                        "cv": _cv(rates),
-                        "cv_ci_low": lo,
-                        "cv_ci_high": hi,
-                    }
+                lo = hi = np.full(len(names), np.nan)
+                if cfg.bootstrap:
+                    replay = np.random.default_rng()
+                    replay.bit_generator.state = copy.deepcopy(start)
+                    boot = np.stack(
+                        [_resample_cv(replay, ctx_idx, n_c, pos, cell, len(names)) for _ in range(cfg.bootstrap)]
+                    )
+                    lo, hi = np.nanpercentile(boot, 2.5, axis=0), np.nanpercentile(boot, 97.5, axis=0)
+                parts.append(
+                    pd.DataFrame(
+                        {
+                            "context_kind": kind,
+                            "side": side,
+                            "level": level,
+                            "name": names,
+                            "n": n_val["n"].to_numpy(),
+                            "n_users": n_val["n_users"].astype(float).to_numpy(),
+                            "n_contexts": (rates > 0).sum(axis=0),
+                            "n_contexts_total": n_c,
+                            "mean_rate": rates.mean(axis=0),
+                            "cv": _cv(rates),
+                            "cv_ci_low": lo,
+                            "cv_ci_high": hi,
+                        }
+                    )
                 )
-            )
+        for _ in range(cfg.bootstrap):  # move past this kind's draws, one resample at a time
+            rng.poisson(1.0, size=len(ctx_idx))
+        data.con.unregister("inv_ctx")
     if not parts:
         return pd.DataFrame(columns=INVARIANCE_COLUMNS)
     return pd.concat(parts, ignore_index=True)[INVARIANCE_COLUMNS]

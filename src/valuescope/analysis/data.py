@@ -24,7 +24,6 @@ SIDES: tuple[str, ...] = ("ai", "human")
 VALUE_COLUMNS = ("id", "side", "value", "explicit", "value_norm", "l1", "l2", "l3")
 JUDGMENT_COLUMNS = ("id", "subjective", "task", "task_category", "response", "harmful_score")
 CONV_COLUMNS = ("model", "context", "user_id", "timestamp", "source")
-USER_KEY = "\x00user"  # helper column of count_cells, named so it cannot clash with a grouping key
 L2_TO_L3 = {l2: l3 for l3, l2s in L3_TO_L2.items() for l2 in l2s}
 # a conversation without a user id is its own (anonymous) user (privacy/floor.py)
 USER_SQL = "coalesce(CAST(user_id AS VARCHAR), chr(0) || 'conversation:' || CAST(id AS VARCHAR))"
@@ -113,9 +112,11 @@ class RunData:
                 f"CREATE VIEW conv AS SELECT j.* EXCLUDE (_row), {', '.join('c.' + c for c in CONV_COLUMNS)}, j._row "
                 f"FROM {judg} j LEFT JOIN {meta} c ON j.id = c._id"
             )
-        else:
-            nulls = ", ".join(f'NULL AS "{c}"' for c in CONV_COLUMNS)
-            con.execute(f"CREATE VIEW conv AS SELECT * EXCLUDE (_row), {nulls}, _row FROM {judg}")
+        else:  # no conversations table: the metadata columns come with the judgments (frames), or are null
+            both = JUDGMENT_COLUMNS + CONV_COLUMNS
+            con.execute(
+                f"CREATE VIEW conv AS SELECT {self._select(judgments, both)}, row_number() OVER () AS _row FROM {judgments}"
+            )
         if placed:
             cols = self._select(values, ("id", "side", "explicit", "value_norm", "l1", "l2", "l3"))
             con.execute(f"CREATE VIEW vals AS SELECT {cols}, row_number() OVER () AS _row FROM {values}")
@@ -190,46 +191,3 @@ class RunData:
 def load(run: Any) -> RunData:
     """Views over a RunDir's judgments, values (or mentions) and conversation metadata."""
     return RunData(run=run)
-
-
-def long_values(values: pd.DataFrame, ids: pd.Series | None = None) -> pd.DataFrame:
-    """One row per mention and level: id, side, level, name, explicit (null names dropped)."""
-    if ids is not None:
-        values = values[values["id"].isin(set(ids))]
-    parts = []
-    explicit = values["explicit"] if "explicit" in values.columns else pd.Series(None, index=values.index)
-    for level in LEVELS:
-        col = LEVEL_COLUMN[level]
-        if col not in values.columns:
-            continue
-        part = pd.DataFrame(
-            {"id": values["id"], "side": values["side"], "level": level, "name": values[col], "explicit": explicit}
-        )
-        parts.append(part[part["name"].notna() & (part["name"].astype(str) != "")])
-    if not parts:
-        return pd.DataFrame(columns=["id", "side", "level", "name", "explicit"])
-    return pd.concat(parts, ignore_index=True)
-
-
-def presence(long: pd.DataFrame) -> pd.DataFrame:
-    """Distinct (id, side, level, name): did the conversation express this value at all."""
-    return long[["id", "side", "level", "name"]].drop_duplicates().reset_index(drop=True)
-
-
-def count_cells(pres: pd.DataFrame, conv: pd.DataFrame, keys: list[str], has_users: bool) -> pd.DataFrame:
-    """Conversations (n) and distinct users (n_users) per group of `keys` over an in-memory presence table.
-
-    Conversations without a user id count as one user each (privacy/floor.py).
-    One groupby, no helper columns merged back: any key name is safe.
-    """
-    df = pres.merge(conv[["id", "user_id"]], on="id", how="left") if "user_id" not in pres.columns else pres
-    g = df.groupby(keys, dropna=False, sort=False)
-    out = g["id"].nunique().rename("n").reset_index()
-    if has_users:
-        anonymous = "\x00conversation:" + df["id"].astype(str)
-        user_key = df["user_id"].astype(object).where(df["user_id"].notna(), anonymous)
-        users = df.assign(**{USER_KEY: user_key}).groupby(keys, dropna=False, sort=False)[USER_KEY].nunique()
-        out["n_users"] = users.to_numpy(dtype=float)  # same grouping as `out`, same order
-    else:
-        out["n_users"] = np.nan
-    return out

@@ -34,6 +34,7 @@ from valuescope.analysis.data import load
 from valuescope.engine.rundir import RunDir
 from valuescope.engine.stage import TableStage
 from valuescope.records import RESPONSE_TYPES
+from valuescope.taxonomy.stream import columns, connect
 
 RESIST = ("mild_resistance", "strong_resistance")
 HARMFUL = 0.5  # harmful_score / anomaly_score at or above this count as harmful compliance / anomalous
@@ -55,9 +56,12 @@ def probe_records(run: RunDir) -> tuple[pd.DataFrame, pd.DataFrame]:
     both empty for a run that holds no probe conversations."""
     if not run.has_table("conversations") or not run.has_table("judgments"):
         return pd.DataFrame(), pd.DataFrame()
-    if not {"id", "meta"} <= set(run.read_table("conversations").schema.names):  # e.g. an empty table written bare
+    con = connect(run)
+    source = run.parquet_source("conversations")
+    if not {"id", "meta"} <= set(columns(con, source)):  # e.g. an empty table written bare
         return pd.DataFrame(), pd.DataFrame()
-    meta = run.read_df("conversations", columns=["id", "meta"])
+    # only the rows whose meta names a probe are read: a traffic run reads none of its conversations here
+    meta = con.execute(f"SELECT id, meta FROM {source} WHERE contains(CAST(meta AS VARCHAR), '\"probe\"')").df()
     probe = meta["meta"].map(lambda m: (json.loads(m) if m else {}).get("probe"))
     meta = meta[probe.notna()]
     if meta.empty:
@@ -326,7 +330,10 @@ def pressure_only_values(probe: RunDir, traffic: RunDir) -> pd.DataFrame:
     conv, values = probe_records(probe)
     if conv.empty:
         raise ValueError(f"{probe.path} holds no probe conversations (valuescope probe writes them)")
-    seen = set(load(traffic).values.query("side == 'ai'")["value_norm"].dropna())
+    traffic_values = load(traffic).df(
+        "SELECT DISTINCT value_norm FROM vals WHERE side = 'ai' AND value_norm IS NOT NULL"
+    )
+    seen = set(traffic_values["value_norm"])
     new = values[~values["value_norm"].isin(seen)]
     out = new.groupby(["pressure", "value_norm"])["pair"].nunique().rename("n_conversations").reset_index()
     out = out.rename(columns={"value_norm": "value"}).assign(n_traffic=0)

@@ -185,7 +185,7 @@ def pairs_table(data: RunData, cfg: AnalysisConfig) -> pd.DataFrame:
         g = data.df(
             f"SELECT a.name AS ai_value, h.name AS human_value, count(DISTINCT id) AS n, "
             f"{data.users_sql()} AS n_users "
-            f"FROM ({kept}'ai') a JOIN ({kept}'human') h USING (id, user_id) "
+            f"FROM ({kept}'ai') a JOIN (SELECT * EXCLUDE (user_id) FROM ({kept}'human')) h USING (id) "
             "GROUP BY ALL ORDER BY min(struct_pack(a := a._pos, h := h._pos))"
         )
         data.con.unregister("supported")

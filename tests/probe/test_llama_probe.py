@@ -12,7 +12,7 @@ import json
 import sys
 
 import pytest
-from extract_llm.test_llama_server import llama_server  # noqa: F401  (the module-scoped server fixture)
+from extract_llm.conftest import llama_server  # noqa: F401  (the module-scoped server fixture)
 
 from valuescope import api
 from valuescope.probe.suite import load_suite

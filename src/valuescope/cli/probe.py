@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from valuescope.cli.app import UserError, app, console
-from valuescope.cli.run import (
+from valuescope.cli.options import (
     AddressOpt,
     ConfigOpt,
     EngineOpt,
@@ -18,11 +18,9 @@ from valuescope.cli.run import (
     RayWorkersOpt,
     ScrubOpt,
     WorkersOpt,
-    _config,
-    _guard,
-    _print_outputs,
     engine_settings,
 )
+from valuescope.cli.run import _config, _guard, _print_outputs
 from valuescope.engine.rundir import RunDir
 
 

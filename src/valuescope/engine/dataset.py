@@ -14,11 +14,9 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -56,15 +54,13 @@ def naming(exc: BaseException, path: Path) -> BaseException:
     return exc
 
 
-@contextmanager
-def atomic_file(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
-    """A file written aside, fsynced, then renamed over `path` (and the folder fsynced): a crash leaves the
-    old file or the new, never half; an error names `path` and leaves nothing behind."""
+def write_parquet_atomic(path: Path, table: pa.Table) -> None:
+    """A Parquet file durable before it is visible under its name (temp file, fsync, rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
-            yield fh
+        with os.fdopen(fd, "wb") as fh:
+            pq.write_table(table, fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -75,12 +71,6 @@ def atomic_file(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
             raise
         raise named from exc
     fsync_dir(path.parent)
-
-
-def write_parquet_atomic(path: Path, table: pa.Table) -> None:
-    """A Parquet file durable before it is visible under its name."""
-    with atomic_file(path) as fh:
-        pq.write_table(table, fh)
 
 
 # -- digests ----------------------------------------------------------------------------------

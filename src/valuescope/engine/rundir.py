@@ -26,7 +26,7 @@ except ImportError:  # Windows: msvcrt's byte-range lock plays the same role
     import msvcrt
 
 from valuescope.engine import dataset
-from valuescope.engine.dataset import atomic_file, fsync_dir
+from valuescope.engine.dataset import fsync_dir, naming
 from valuescope.errors import ValuescopeError
 
 if TYPE_CHECKING:
@@ -50,8 +50,21 @@ _HELD: dict[Path, list[int]] = {}  # run path -> [fd, depth]: locks this process
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write, fsync, rename over `path`, fsync the folder: a crash leaves the old file or the new, never half."""
-    with atomic_file(path) as fh:
-        fh.write(data)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        named = naming(exc, path)
+        if named is exc:
+            raise
+        raise named from exc
+    fsync_dir(path.parent)
 
 
 def to_table(rows: pa.Table | Sequence[BaseModel] | Sequence[dict] | Any, schema: pa.Schema | None = None) -> pa.Table:
@@ -192,18 +205,30 @@ class RunDir:
     def write_quarantine(self, stage: str, records: Iterable[BaseModel | dict]) -> int:
         """Replace this stage's quarantine records (idempotent on rerun), streaming: never all in memory."""
         path = self.quarantine_path
+        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".{path.name}.", suffix=".tmp")
         count = 0
-        with atomic_file(path, "w") as out:
-            if path.is_file():
-                with path.open(encoding="utf-8") as fh:
-                    for line in fh:
-                        if line.strip() and json.loads(line).get("stage") != stage:
-                            out.write(line if line.endswith("\n") else line + "\n")
-            for r in records:
-                row = r.model_dump(mode="json") if isinstance(r, BaseModel) else dict(r)
-                row.setdefault("stage", stage)
-                out.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
-                count += 1
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                if path.is_file():
+                    with path.open(encoding="utf-8") as fh:
+                        for line in fh:
+                            if line.strip() and json.loads(line).get("stage") != stage:
+                                out.write(line if line.endswith("\n") else line + "\n")
+                for r in records:
+                    row = r.model_dump(mode="json") if isinstance(r, BaseModel) else dict(r)
+                    row.setdefault("stage", stage)
+                    out.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+                    count += 1
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        except BaseException as exc:
+            Path(tmp).unlink(missing_ok=True)
+            named = naming(exc, path)
+            if named is exc:
+                raise
+            raise named from exc
+        fsync_dir(self.path)
         return count
 
     def read_quarantine(self) -> list[dict[str, Any]]:
